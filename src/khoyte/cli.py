@@ -1,0 +1,130 @@
+"""The ``khoyte`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from khoyte.findings import Finding, Severity
+from khoyte.validate.engine import FileResult, FileStatus, RecordStatus, validate_file
+
+app = typer.Typer(
+    help="khoyte — Kho dữ liệu y tế tập trung Sở Y tế / provincial health data hub.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+def _files(paths: list[Path]) -> Iterator[Path]:
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(x for x in p.rglob("*") if x.is_file() and x.suffix.lower() == ".xml")
+        else:
+            yield p
+
+
+_STATUS_VI = {
+    FileStatus.ACCEPTED: ("[green]✔ chấp nhận[/] / accepted", "green"),
+    FileStatus.PARTIAL: ("[yellow]◐ chấp nhận một phần[/] / partially accepted", "yellow"),
+    FileStatus.REJECTED: ("[red]✘ từ chối[/] / rejected", "red"),
+}
+_REC_VI = {
+    RecordStatus.ACCEPTED: "[green]chấp nhận[/]",
+    RecordStatus.WARNINGS: "[yellow]chấp nhận, có cảnh báo[/]",
+    RecordStatus.REJECTED: "[red]từ chối[/]",
+}
+
+
+def _finding_line(f: Finding, english: bool) -> str:
+    colour = "red" if f.severity is Severity.ERROR else "yellow"
+    label = "LỖI" if f.severity is Severity.ERROR else "CẢNH BÁO"
+    msg = f.message_en if english else f.message_vi
+    return f"    [{colour}]{label}[/] [bold]{f.code}[/]: {msg}"
+
+
+def _print_text(console: Console, res: FileResult, english: bool, quiet: bool) -> None:
+    status, _ = _STATUS_VI[res.status]
+    c = res.counts()
+    console.print(
+        f"[bold]{res.file}[/] — {status} · {res.standard or '?'} · cơ sở {res.facility or '?'} · "
+        f"{c['records']} hồ sơ: {c['accepted']} đạt, {c['accepted_with_warnings']} có cảnh báo, "
+        f"{c['rejected']} bị từ chối",
+        highlight=False,
+    )
+    for f in res.findings:
+        console.print(_finding_line(f, english), highlight=False)
+    for r in res.records:
+        if not r.findings or (quiet and r.status is not RecordStatus.REJECTED):
+            continue
+        console.print(f"  Hồ sơ #{r.index} MA_LK [bold]{r.ma_lk or '?'}[/]: {_REC_VI[r.status]}", highlight=False)
+        for f in r.findings:
+            if quiet and f.severity is not Severity.ERROR:
+                continue
+            console.print(_finding_line(f, english), highlight=False)
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="Tệp XML hoặc thư mục / XML files or folders.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="text hoặc json (JSON Lines).")] = Format.text,
+    english: Annotated[bool, typer.Option("--english", "-e", help="Messages in English.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Chỉ in lỗi / errors only.")] = False,
+) -> None:
+    """Kiểm tra tệp XML theo QĐ 130/4750 và QĐ 4210 / validate claim XML files.
+
+    Exit status: 0 no record rejected, 1 some record rejected, 2 an input is unusable.
+    """
+    console = Console(highlight=False, soft_wrap=True)
+    worst = 0
+    any_file = False
+    for path in _files(paths):
+        any_file = True
+        if not path.exists():
+            typer.echo(f"Không tìm thấy tệp / file not found: {path}", err=True)
+            worst = 2
+            continue
+        res = validate_file(path, str(path), keep_records=False)
+        if format is Format.json:
+            sys.stdout.write(json.dumps(res.as_dict(), ensure_ascii=False) + "\n")
+        else:
+            _print_text(console, res, english, quiet)
+        if res.unusable:
+            worst = 2
+        elif any(r.status is RecordStatus.REJECTED for r in res.records):
+            worst = max(worst, 1)
+    if not any_file:
+        typer.echo("Không có tệp XML nào / no XML file found", err=True)
+        worst = 2
+    raise typer.Exit(worst)
+
+
+@app.command()
+def rules(
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+) -> None:
+    """Liệt kê các quy tắc kiểm tra / list the validation rules and their severities."""
+    from khoyte.validate.catalog import RULES
+
+    if format is Format.json:
+        out = {k: {"severity": r.severity.value, "vi": r.vi, "en": r.en} for k, r in RULES.items()}
+        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+        return
+    console = Console(highlight=False)
+    for key, r in RULES.items():
+        console.print(f"[bold]{key}[/] ({r.severity.value}): {r.vi} / {r.en}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,55 @@
+"""Findings: what khoyte tells a sender about their data.
+
+A finding has a stable ``code`` (``TABLE.FIELD.RULE``, e.g. ``XML1.T_BHTT.FORMULA``; envelope and
+record-level codes start with ``FILE.`` and ``HOSO.``), a severity (``error`` rejects the record,
+``warning`` accepts it with a note) and a message in Vietnamese and English that names the table,
+the line (``STT``), the field and the value, and says what to do. The texts live in
+``validate/catalog.py``; this module only holds the shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    code: str
+    severity: Severity
+    table: str | None
+    stt: int | None
+    field: str | None
+    value: str | None
+    message_vi: str
+    message_en: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "table": self.table,
+            "stt": self.stt,
+            "field": self.field,
+            "value": self.value,
+            "message_vi": self.message_vi,
+            "message_en": self.message_en,
+        }
+
+
+def clip(value: object, limit: int = 80) -> str | None:
+    """A value as shown in a finding: as sent, but never a whole document."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

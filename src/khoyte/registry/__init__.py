@@ -1,0 +1,1 @@
+"""Shared catalogs: ICD-10, administrative units, facilities, persons."""

@@ -1,0 +1,389 @@
+"""Reading claim files: the ``GIAMDINHHS`` envelope, the check-in (XML0) and XML12 documents.
+
+The reader streams: it walks the outer document with ``iterparse`` and hands over one ``HOSO``
+(one episode) at a time, decoded but not yet typed or checked, then frees it. A 200 MB
+submission is read in the memory of its largest ``HOSO``. What goes wrong with one ``HOSO``
+(bad base64, not UTF-8, broken inner XML, an unknown table) is reported on that ``HOSO`` only;
+what makes the whole file unreadable (not XML, a DTD, too large, truncated) ends the file with a
+file-level finding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import IO
+
+from lxml import etree
+
+from khoyte.findings import Finding
+from khoyte.standards.layout import (
+    CHECKIN_ROOT,
+    ENVELOPE_ROOT,
+    ENVELOPE_TABLES,
+    QD130_LAYOUTS,
+    QD4210_LAYOUTS,
+    XML12_ROOT,
+    Layout,
+)
+from khoyte.standards.model import Standard
+from khoyte.standards.safexml import (
+    LimitedReader,
+    MalformedHead,
+    NotUTF8,
+    UnsafeXML,
+    iterparse,
+    parse_document,
+)
+from khoyte.validate.catalog import make
+
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+_WS = b" \t\r\n"
+
+# Field names that only one generation of XML1 has (notes §10).
+_QD130_MARKERS = frozenset({"MA_BENH_CHINH", "T_TONGCHI_BV", "MA_THE_BHYT", "MA_DOITUONG_KCB",
+                            "T_TONGCHI_BH", "MA_NOI_DI", "NGAY_MIEN_CCT", "SO_CCCD"})
+_QD4210_MARKERS = frozenset({"MA_BENH", "T_TONGCHI", "MA_THE", "MA_LYDO_VVIEN", "MA_BENHKHAC",
+                             "TEN_BENH", "MIEN_CUNG_CT", "TINH_TRANG_RV", "MA_NOI_CHUYEN"})
+
+
+class DocumentKind(StrEnum):
+    CLAIMS = "claims"  # GIAMDINHHS envelope with XML1–XML15
+    CHECKIN = "checkin"  # CHI_TIEU_TRANG_THAI_KCB (XML0)
+    ASSESSMENT = "assessment"  # CHI_TIEU_GIAM_DINH_YKHOA (XML12)
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One record element: child tag → text as sent (``None`` for an empty element)."""
+
+    values: dict[str, str | None]
+    line: int | None = None
+    duplicates: dict[str, int] | None = None
+    nested: list[str] | None = None
+
+
+@dataclass(slots=True)
+class RawTable:
+    table: str
+    standard: Standard
+    rows: list[RawRow]
+
+
+@dataclass(slots=True)
+class RawHoso:
+    """One ``HOSO`` (or one record of a check-in / XML12 document), decoded, not yet typed."""
+
+    index: int  # 1-based position in the file
+    tables: list[RawTable] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    standard: Standard = Standard.QD130
+
+    @property
+    def ma_lk(self) -> str | None:
+        for t in self.tables:
+            if t.table in ("XML1", "XML0") and t.rows:
+                v = t.rows[0].values.get("MA_LK")
+                return v.strip() if v else None
+        for t in self.tables:
+            for r in t.rows:
+                v = r.values.get("MA_LK")
+                if v and v.strip():
+                    return v.strip()
+        return None
+
+
+@dataclass(slots=True)
+class Header:
+    kind: DocumentKind | None = None
+    facility: str | None = None  # THONGTINDONVI/MACSKCB
+    created: str | None = None  # THONGTINHOSO/NGAYLAP as sent
+    declared_count: int | None = None  # SOLUONGHOSO
+    root: str | None = None
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[1] if tag.startswith("{") else tag
+
+
+def _text(el: etree._Element) -> str | None:
+    t = el.text
+    if t is None:
+        return None
+    t = t.strip()
+    return t or None
+
+
+def extract_rows(root: etree._Element, layout: Layout) -> list[RawRow] | None:
+    """The records of a table document, or ``None`` when its root is not this table's."""
+    root_tag = _local(root.tag)
+    if root_tag == layout.root and layout.single:
+        records = [root]
+    elif root_tag in (layout.root, layout.list_) or (layout.list_ is None and root_tag == layout.root):
+        # Records may stand at any depth and in any order below the root.
+        records = [r for r in root.iter() if _local(r.tag) == layout.record]
+    elif root_tag == layout.record:
+        records = [root]
+    else:
+        return None
+    rows: list[RawRow] = []
+    for rec in records:
+        values: dict[str, str | None] = {}
+        dup: dict[str, int] | None = None
+        nested: list[str] | None = None
+        for child in rec:
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            if tag[0] == "{":
+                tag = tag.rsplit("}", 1)[1]
+            if len(child):
+                nested = (nested or []) + [tag]
+            text = child.text
+            if text is not None:
+                text = text.strip() or None
+            if tag in values:
+                dup = dup or {}
+                dup[tag] = dup.get(tag, 1) + 1
+                if values[tag] is not None and text is None:
+                    continue
+            values[tag] = text
+        rows.append(RawRow(values, rec.sourceline, dup, nested))
+    return rows
+
+
+def detect_standard(root: etree._Element, table: str) -> Standard | None:
+    """Which generation a table document follows, from its content."""
+    tag = _local(root.tag)
+    if table == "XML1":
+        names = {_local(c.tag) for c in root}
+        s130 = len(names & _QD130_MARKERS)
+        s4210 = len(names & _QD4210_MARKERS)
+        if s130 == s4210:
+            return None
+        return Standard.QD130 if s130 > s4210 else Standard.QD4210
+    if table in QD4210_LAYOUTS and tag == QD4210_LAYOUTS[table].root:
+        return Standard.QD4210
+    if table in QD130_LAYOUTS and tag == QD130_LAYOUTS[table].root:
+        return Standard.QD130
+    return None
+
+
+def decode_base64(text: str | None) -> bytes:
+    """Strict base64: only the alphabet and correct padding; line breaks are allowed."""
+    if not text:
+        return b""
+    data = text.encode("ascii", "strict").translate(None, _WS)
+    return base64.b64decode(data, validate=True)
+
+
+class SubmissionReader:
+    """Iterate the ``HOSO`` of one file; then read ``header``, ``findings`` and ``unusable``."""
+
+    def __init__(
+        self,
+        source: bytes | str | Path | IO[bytes],
+        name: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self.source = source
+        self.name = name or (str(source) if isinstance(source, str | Path) else "<stream>")
+        self.max_bytes = max_bytes
+        self.header = Header()
+        self.findings: list[Finding] = []
+        self.unusable = False
+        self.count = 0
+        self.bytes_read = 0
+
+    # -- file-level problems end the file --------------------------------------------------
+    def _fail(self, rule: str, code: str, **params: object) -> None:
+        self.unusable = True
+        self.findings.append(make(rule, code=code, **params))  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[RawHoso]:
+        if isinstance(self.source, str | Path):
+            path = Path(self.source)
+            size = path.stat().st_size
+            if size > self.max_bytes:
+                self._fail("FILE_TOO_LARGE", "FILE.SIZE.TOO_LARGE", max=self.max_bytes)
+                return
+            with path.open("rb") as fh:
+                yield from self._read(fh)
+        elif isinstance(self.source, bytes | bytearray | memoryview):
+            if len(self.source) > self.max_bytes:
+                self._fail("FILE_TOO_LARGE", "FILE.SIZE.TOO_LARGE", max=self.max_bytes)
+                return
+            yield from self._read(io.BytesIO(bytes(self.source)))
+        else:
+            yield from self._read(self.source)
+
+    def _read(self, raw: IO[bytes]) -> Iterator[RawHoso]:
+        stream = LimitedReader(raw, self.max_bytes)
+        try:
+            yield from self._events(stream)
+        except EOFError:
+            self._fail("FILE_EMPTY", "FILE.CONTENT.EMPTY")
+        except OverflowError:
+            self._fail("FILE_TOO_LARGE", "FILE.SIZE.TOO_LARGE", max=self.max_bytes)
+        except UnsafeXML as exc:
+            self._fail("FILE_UNSAFE", "FILE.XML.UNSAFE", detail=str(exc))
+        except NotUTF8 as exc:
+            self._fail("FILE_ENCODING", "FILE.XML.ENCODING", detail=str(exc))
+        except MalformedHead as exc:
+            first = getattr(stream, "first_bytes", b"")
+            if first.startswith(b"PK\x03\x04"):
+                self._fail("FILE_ZIP", "FILE.CONTENT.ZIP")
+            else:
+                self._fail("FILE_NOT_XML", "FILE.CONTENT.NOT_XML", detail=str(exc))
+        except etree.XMLSyntaxError as exc:
+            msg = str(exc.msg if hasattr(exc, "msg") else exc)
+            if "Document is empty" in msg or "no element found" in msg.lower():
+                self._fail("FILE_XML", "FILE.XML.SYNTAX", detail=f"{msg} (line {exc.lineno})")
+            else:
+                self._fail("FILE_XML", "FILE.XML.SYNTAX", detail=f"{msg} (line {exc.lineno})")
+        finally:
+            self.bytes_read = stream.read_bytes
+        if not self.unusable and self.count == 0 and self.header.kind is not None:
+            self._fail("FILE_NO_RECORDS", "FILE.CONTENT.NO_RECORDS")
+        if (
+            not self.unusable
+            and self.header.kind is DocumentKind.CLAIMS
+            and self.header.declared_count is not None
+            and self.header.declared_count != self.count
+        ):
+            self.findings.append(
+                make("FILE_COUNT", code="FILE.SOLUONGHOSO.COUNT", field="SOLUONGHOSO",
+                     value=self.header.declared_count, expected=self.count)
+            )
+
+    def _events(self, stream: LimitedReader) -> Iterator[RawHoso]:
+        depth = 0
+        kind: DocumentKind | None = None
+        for event, el in iterparse(stream):
+            if event == "start":
+                depth += 1
+                if depth == 1:
+                    tag = _local(el.tag)
+                    self.header.root = tag
+                    kind = {
+                        ENVELOPE_ROOT: DocumentKind.CLAIMS,
+                        CHECKIN_ROOT: DocumentKind.CHECKIN,
+                        XML12_ROOT: DocumentKind.ASSESSMENT,
+                    }.get(tag)
+                    if kind is None:
+                        self._fail("FILE_ROOT", "FILE.XML.ROOT", value=tag)
+                        return
+                    self.header.kind = kind
+                continue
+            depth -= 1
+            tag = _local(el.tag)
+            if kind is DocumentKind.CLAIMS:
+                if tag == "HOSO":
+                    self.count += 1
+                    yield self._hoso(el, self.count)
+                    _free(el)
+                elif tag == "MACSKCB":
+                    self.header.facility = _text(el)
+                elif tag == "NGAYLAP":
+                    self.header.created = _text(el)
+                elif tag == "SOLUONGHOSO":
+                    text = _text(el)
+                    self.header.declared_count = int(text) if text and text.isdigit() else None
+            elif kind is DocumentKind.CHECKIN and tag == "TRANG_THAI_KCB":
+                self.count += 1
+                yield self._single(el, "XML0", QD130_LAYOUTS["XML0"])
+                _free(el)
+            elif kind is DocumentKind.ASSESSMENT and tag == "GIAM_DINH_YKHOA":
+                self.count += 1
+                yield self._single(el, "XML12", QD130_LAYOUTS["XML12"])
+                _free(el)
+
+    def _single(self, el: etree._Element, table: str, layout: Layout) -> RawHoso:
+        rows = extract_rows(el, layout) or []
+        return RawHoso(self.count, [RawTable(table, Standard.QD130, rows)])
+
+    def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
+        out = RawHoso(index)
+        decoded: list[tuple[str, etree._Element]] = []
+        seen: dict[str, int] = {}
+        for fh in hoso.iter():
+            if _local(fh.tag) != "FILEHOSO":
+                continue
+            loai_el = content_el = None
+            for child in fh:
+                name = _local(child.tag)
+                if name == "LOAIHOSO":
+                    loai_el = child
+                elif name == "NOIDUNGFILE":
+                    content_el = child
+            loai = (_text(loai_el) or "").upper() if loai_el is not None else ""
+            if loai not in ENVELOPE_TABLES:
+                out.findings.append(make("UNKNOWN_TABLE", code="HOSO.LOAIHOSO.UNKNOWN",
+                                         field="LOAIHOSO", value=loai or None))
+                continue
+            seen[loai] = seen.get(loai, 0) + 1
+            if seen[loai] == 2:
+                out.findings.append(make("DUPLICATE_TABLE", code=f"HOSO.{loai}.DUPLICATE",
+                                         table=loai, count=2))
+            if seen[loai] > 1:
+                continue
+            text = content_el.text if content_el is not None else None
+            try:
+                data = decode_base64(text)
+            except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
+                out.findings.append(make("BASE64", code=f"HOSO.{loai}.BASE64", table=loai,
+                                         detail=str(exc)[:120]))
+                continue
+            if not data.strip(b"\xef\xbb\xbf" + _WS):
+                out.findings.append(make("EMPTY", code=f"HOSO.{loai}.EMPTY", table=loai))
+                continue
+            try:
+                root = parse_document(data)
+            except NotUTF8 as exc:
+                out.findings.append(make("ENCODING", code=f"HOSO.{loai}.ENCODING", table=loai,
+                                         detail=str(exc)))
+                continue
+            except UnsafeXML as exc:
+                out.findings.append(make("UNSAFE", code=f"HOSO.{loai}.UNSAFE", table=loai,
+                                         detail=str(exc)))
+                continue
+            except (etree.XMLSyntaxError, MalformedHead) as exc:
+                out.findings.append(make("XML", code=f"HOSO.{loai}.XML", table=loai,
+                                         detail=str(exc)[:200]))
+                continue
+            decoded.append((loai, root))
+        # The generation follows XML1; other tables only break a tie.
+        votes = [detect_standard(root, loai) for loai, root in decoded if loai == "XML1"]
+        if not votes or votes[0] is None:
+            votes = [s for s in (detect_standard(r, t) for t, r in decoded) if s is not None]
+        out.standard = votes[0] if votes and votes[0] is not None else Standard.QD130
+        for loai, root in decoded:
+            layout_map = QD130_LAYOUTS if out.standard is Standard.QD130 else QD4210_LAYOUTS
+            layout = layout_map.get(loai) or QD130_LAYOUTS[loai]
+            rows = extract_rows(root, layout)
+            if rows is None:
+                # A document of the other generation's layout is still readable.
+                other = (QD4210_LAYOUTS if out.standard is Standard.QD130 else QD130_LAYOUTS).get(loai)
+                rows = extract_rows(root, other) if other else None
+            if rows is None:
+                out.findings.append(make("ROOT", code=f"HOSO.{loai}.ROOT", table=loai,
+                                         value=_local(root.tag), expected=layout.root))
+                continue
+            out.tables.append(RawTable(loai, out.standard, rows))
+        return out
+
+
+def _free(el: etree._Element) -> None:
+    """Release a processed element and its already-processed siblings."""
+    el.clear(keep_tail=False)
+    parent = el.getparent()
+    if parent is not None:
+        while el.getprevious() is not None:
+            del parent[0]

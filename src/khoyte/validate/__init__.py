@@ -1,0 +1,1 @@
+"""Validation of claim records: rules (error → record rejected, warning → accepted with a note)."""

@@ -1,0 +1,202 @@
+"""Validating a file: read (``standards.reader``) → type (``standards.convert``) → rules.
+
+``iter_file`` streams ``RecordResult``s one ``HOSO`` at a time; ``validate_file`` collects them
+into a ``FileResult``. A problem in one record never rejects another record of the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+from khoyte.findings import Finding, Severity
+from khoyte.standards.convert import convert_row
+from khoyte.standards.model import Record, Row, Standard, make_row
+from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, SubmissionReader
+from khoyte.validate.catalog import field_finding, make
+from khoyte.validate.rules import RECORD_RULES, Context
+
+
+class RecordStatus(StrEnum):
+    ACCEPTED = "accepted"
+    WARNINGS = "accepted_with_warnings"
+    REJECTED = "rejected"
+
+
+class FileStatus(StrEnum):
+    ACCEPTED = "accepted"  # every record accepted (possibly with warnings)
+    PARTIAL = "partially_accepted"  # some records rejected, some accepted
+    REJECTED = "rejected"  # nothing accepted (or the file is unusable)
+
+
+@dataclass(slots=True)
+class RecordResult:
+    index: int  # position of the HOSO in the file, 1-based
+    ma_lk: str | None
+    standard: Standard
+    tables: list[str]
+    findings: list[Finding]
+    record: Record | None  # None when nothing could be read (no XML1 and no tables)
+
+    @property
+    def status(self) -> RecordStatus:
+        if any(f.severity is Severity.ERROR for f in self.findings):
+            return RecordStatus.REJECTED
+        if self.findings:
+            return RecordStatus.WARNINGS
+        return RecordStatus.ACCEPTED
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ma_lk": self.ma_lk,
+            "tables": self.tables,
+            "status": self.status.value,
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+@dataclass(slots=True)
+class FileResult:
+    file: str
+    kind: DocumentKind | None = None
+    standard: Standard | None = None
+    facility: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    records: list[RecordResult] = field(default_factory=list)
+    unusable: bool = False
+    bytes_read: int = 0
+
+    @property
+    def status(self) -> FileStatus:
+        if self.unusable or not self.records:
+            return FileStatus.REJECTED
+        statuses = {r.status for r in self.records}
+        if RecordStatus.REJECTED not in statuses:
+            return FileStatus.ACCEPTED
+        return FileStatus.REJECTED if statuses == {RecordStatus.REJECTED} else FileStatus.PARTIAL
+
+    def counts(self) -> dict[str, int]:
+        out = {"records": len(self.records), "accepted": 0, "accepted_with_warnings": 0, "rejected": 0}
+        for r in self.records:
+            out[r.status.value] += 1
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "standard": self.standard.value if self.standard else None,
+            "facility": self.facility,
+            "status": self.status.value,
+            "counts": self.counts(),
+            "findings": [f.as_dict() for f in self.findings],
+            "records": [r.as_dict() for r in self.records],
+        }
+
+
+def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
+    """Type and check one ``HOSO``."""
+    findings = list(raw.findings)
+    ctx.standard = raw.standard
+    ctx.invalid = {}
+    tables: dict[str, list[Row]] = {}
+    for t in raw.tables:
+        rows: list[Row] = []
+        unknown_all: set[str] = set()
+        for i, raw_row in enumerate(t.rows, start=1):
+            values, problems, unknown = convert_row(raw.standard, t.table, raw_row, i)
+            row = make_row(t.table, values)
+            if problems:
+                findings.extend(problems)
+                bad = {f.field for f in problems if f.severity is Severity.ERROR and f.field}
+                if bad:
+                    ctx.invalid[id(row)] = {_canonical(raw.standard, t.table, n) for n in bad}
+            unknown_all |= unknown
+            rows.append(row)
+        for name in sorted(unknown_all):
+            findings.append(field_finding("UNKNOWN_FIELD", t.table, name, None, None))
+        if t.table in ("XML1", "XML7", "XML8", "XML10", "XML11", "XML13", "XML14") and len(rows) != 1:
+            findings.append(make("SINGLE", code=f"HOSO.{t.table}.SINGLE", table=t.table, count=len(rows)))
+        tables[t.table] = rows
+    ma_lk = raw.ma_lk
+    if raw.tables and raw.tables[0].table in ("XML0", "XML12"):
+        record = Record(ma_lk or f"#{raw.index}", raw.standard, tables)
+    elif "XML1" not in tables:
+        if not any(f.code.startswith("HOSO.XML1.") for f in findings):
+            findings.append(make("MISSING", code="HOSO.XML1.MISSING", table="XML1"))
+        record = Record(ma_lk or f"#{raw.index}", raw.standard, tables) if tables else None
+        return RecordResult(raw.index, ma_lk, raw.standard, [t.table for t in raw.tables], findings, record)
+    else:
+        record = Record(ma_lk or f"#{raw.index}", raw.standard, tables)
+    for rule in RECORD_RULES:
+        findings.extend(rule(record, ctx))
+    return RecordResult(raw.index, ma_lk, raw.standard, [t.table for t in raw.tables], findings, record)
+
+
+def _canonical(standard: Standard, table: str, name: str) -> str:
+    if standard is not Standard.QD4210:
+        return name
+    from khoyte.standards.qd4210 import canonical_names
+
+    return canonical_names(table, name)[0]
+
+
+def iter_file(
+    source: bytes | str | Path | IO[bytes],
+    name: str | None = None,
+    *,
+    received_at: datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    result: FileResult | None = None,
+) -> Iterator[RecordResult]:
+    """Stream the validated records of one file. Pass ``result`` to have its header, file-level
+    findings and status filled in (records are not kept there: the caller decides)."""
+    reader = SubmissionReader(source, name, max_bytes)
+    res = result if result is not None else FileResult(reader.name)
+    ctx = Context(received_at=received_at or datetime.now())
+    seen: dict[str, int] = {}
+    first_standard: Standard | None = None
+    for raw in reader:
+        ctx.facility = reader.header.facility
+        rr = validate_hoso(raw, ctx)
+        if first_standard is None and raw.tables:
+            first_standard = raw.standard
+        elif raw.tables and raw.standard is not first_standard and first_standard is not None:
+            rr.findings.append(make("GENERATION", code="HOSO.STANDARD.MIXED", value=raw.standard.value,
+                                    expected=first_standard.value))
+        if rr.ma_lk and reader.header.kind is DocumentKind.CLAIMS:
+            if rr.ma_lk in seen:
+                rr.findings.append(make("DUPLICATE", code="HOSO.MA_LK.DUPLICATE", field="MA_LK",
+                                        value=rr.ma_lk, other=seen[rr.ma_lk]))
+            else:
+                seen[rr.ma_lk] = raw.index
+        yield rr
+    res.file = reader.name
+    res.kind = reader.header.kind
+    res.standard = first_standard
+    res.facility = reader.header.facility
+    res.findings = reader.findings
+    res.unusable = reader.unusable
+    res.bytes_read = reader.bytes_read
+
+
+def validate_file(
+    source: bytes | str | Path | IO[bytes],
+    name: str | None = None,
+    *,
+    received_at: datetime | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    keep_records: bool = True,
+) -> FileResult:
+    result = FileResult(name or str(source) if isinstance(source, str | Path) else (name or "<stream>"))
+    for rr in iter_file(source, name, received_at=received_at, max_bytes=max_bytes, result=result):
+        if not keep_records:
+            rr.record = None
+        result.records.append(rr)
+    if result.unusable:
+        # A file that breaks off cannot vouch for what came before the break.
+        result.records = []
+    return result
