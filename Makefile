@@ -1,0 +1,41 @@
+# One task file for developers and CI. `make help` lists the targets.
+SHELL := /bin/bash
+UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
+RUN := $(UV) run --frozen
+
+.PHONY: help install test lint typecheck check ci bench demo fieldspecs system-deps
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## / — /'
+
+$(UV):
+	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+
+install: $(UV)  ## install khoyte and its dev tools into .venv (from uv.lock)
+	$(UV) sync --frozen --quiet
+
+system-deps:  ## Debian packages the tests need (Chromium), PostgreSQL started
+	bash tools/system-deps.sh
+
+test: install  ## run the test suite
+	$(RUN) pytest -n 2 -q
+
+lint: install  ## ruff
+	$(RUN) ruff check .
+	$(RUN) ruff format --check src tests benchmarks tools
+
+typecheck: install  ## mypy --strict on the package
+	$(RUN) mypy
+
+fieldspecs: install  ## check the field specs against docs/standards/qd130-field-tables.md
+	$(RUN) python tools/gen_fieldspecs.py --check
+
+check: lint typecheck fieldspecs  ## everything but the tests
+
+ci: system-deps check test  ## what .ci/run does
+
+bench: install  ## benchmarks (numbers and ratios against a same-run baseline)
+	$(RUN) python -m benchmarks
+
+demo: install  ## the synthetic province through the whole system; prints the dashboard URL
+	$(RUN) khoyte demo

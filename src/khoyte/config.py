@@ -1,0 +1,46 @@
+"""One typed settings object, read from ``KHOYTE_*`` environment variables (and ``.env``).
+
+Build it with ``Settings()`` inside an application factory or a command, never at import time.
+Every setting is documented here; ``docs/settings.md`` is generated from these descriptions and
+a test checks it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KHOYTE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        Path("khoyte-data"),
+        description="Thư mục dữ liệu / data folder: SQLite file, DuckDB file, raw archive.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="Operational store URL (e.g. postgresql+psycopg://user@host/db). "
+        "Empty: a SQLite file in the data folder.",
+    )
+    max_file_bytes: int = Field(
+        512 * 1024 * 1024,
+        description="Largest file `khoyte validate`/`ingest` reads from disk, in bytes.",
+    )
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "khoyte.sqlite3"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"
