@@ -1,0 +1,77 @@
+"""Canonical records as JSON (for the operational store, the API and the warehouse hand-off).
+
+Values are tagged only where JSON cannot tell the type: ``{"d": "2025-08-01"}`` a date,
+``{"t": "2025-08-01T08:00"}`` a datetime, ``{"n": "10000.00"}`` a Decimal, ``{"b": "199005000000"}``
+a birth date, ``{"dl": [...]}`` a list of dates. Strings, ints and string lists stay plain.
+``record_from_json(record_to_json(r)) == r`` for every record.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from khoyte.standards.convert import read_birth
+from khoyte.standards.model import BirthDate, Record, Standard, Value, make_row
+
+
+def _enc(v: Value) -> Any:
+    if isinstance(v, Decimal):
+        return {"n": format(v, "f")}
+    if isinstance(v, datetime):
+        return {"t": v.isoformat(timespec="minutes")}
+    if isinstance(v, date):
+        return {"d": v.isoformat()}
+    if isinstance(v, BirthDate):
+        return {"b": v.as_text() if (v.hour, v.minute) != (None, None) else v.as_text()[:8]}
+    if isinstance(v, list) and v and isinstance(v[0], date):
+        return {"dl": [d.isoformat() for d in v if isinstance(d, date)]}
+    return v
+
+
+def _dec(v: Any) -> Value:
+    if isinstance(v, dict):
+        if "n" in v:
+            return Decimal(v["n"])
+        if "t" in v:
+            return datetime.fromisoformat(v["t"])
+        if "d" in v:
+            return date.fromisoformat(v["d"])
+        if "b" in v:
+            return read_birth(v["b"])
+        if "dl" in v:
+            return [date.fromisoformat(x) for x in v["dl"]]
+        raise ValueError(f"unknown tagged value {v!r}")
+    return v  # type: ignore[no-any-return]
+
+
+def record_to_dict(record: Record) -> dict[str, Any]:
+    return {
+        "ma_lk": record.ma_lk,
+        "standard": record.standard.value,
+        "tables": {
+            t: [{k: _enc(v) for k, v in row.values.items()} for row in rows]
+            for t, rows in record.tables.items()
+        },
+    }
+
+
+def record_from_dict(data: dict[str, Any]) -> Record:
+    return Record(
+        data["ma_lk"],
+        Standard(data["standard"]),
+        {
+            t: [make_row(t, {k: _dec(v) for k, v in row.items()}) for row in rows]
+            for t, rows in data["tables"].items()
+        },
+    )
+
+
+def record_to_json(record: Record) -> str:
+    return json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def record_from_json(text: str | bytes) -> Record:
+    return record_from_dict(json.loads(text))
