@@ -132,7 +132,10 @@ def extract_rows(root: etree._Element, layout: Layout) -> list[RawRow] | None:
     elif root_tag == layout.record:
         records = [root]
     else:
-        return None
+        # Some exporters wrap records in a container of their own: accept the records if present.
+        records = [r for r in root.iter() if _local(r.tag) == layout.record]
+        if not records:
+            return None
     rows: list[RawRow] = []
     for rec in records:
         values: dict[str, str | None] = {}
