@@ -113,7 +113,7 @@ def read_list(s: str) -> list[str]:
 def _numeric_code(s: str) -> str:
     if _DIGITS.fullmatch(s):
         return s
-    raise Problem("CODE", allowed="mã số")
+    raise Problem("CODE", allowed="chỉ gồm chữ số", allowed_en="digits only")
 
 
 _READERS: dict[Kind, Callable[[str], object]] = {

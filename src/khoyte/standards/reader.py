@@ -246,11 +246,7 @@ class SubmissionReader:
             else:
                 self._fail("FILE_NOT_XML", "FILE.CONTENT.NOT_XML", detail=str(exc))
         except etree.XMLSyntaxError as exc:
-            msg = str(exc.msg if hasattr(exc, "msg") else exc)
-            if "Document is empty" in msg or "no element found" in msg.lower():
-                self._fail("FILE_XML", "FILE.XML.SYNTAX", detail=f"{msg} (line {exc.lineno})")
-            else:
-                self._fail("FILE_XML", "FILE.XML.SYNTAX", detail=f"{msg} (line {exc.lineno})")
+            self._fail("FILE_XML", "FILE.XML.SYNTAX", detail=str(exc)[:300])
         finally:
             self.bytes_read = stream.read_bytes
         if not self.unusable and self.count == 0 and self.header.kind is not None:

@@ -68,7 +68,8 @@ def _f(ctx: Context, rule: str, row: Row, name: str, value: object, **params: ob
 
 
 def _money(v: Decimal) -> str:
-    return f"{v:,.2f}".replace(",", " ")
+    # As the standard writes amounts (dot decimals, no grouping), so senders can search for it.
+    return f"{v:.2f}"
 
 
 def _round2(v: Decimal) -> Decimal:
