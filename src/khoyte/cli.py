@@ -68,7 +68,10 @@ def _print_text(console: Console, res: FileResult, english: bool, quiet: bool) -
     for r in res.records:
         if not r.findings or (quiet and r.status is not RecordStatus.REJECTED):
             continue
-        console.print(f"  Hồ sơ #{r.index} MA_LK [bold]{r.ma_lk or '?'}[/]: {_REC_VI[r.status]}", highlight=False)
+        console.print(
+            f"  Hồ sơ #{r.index} MA_LK [bold]{r.ma_lk or '?'}[/]: {_REC_VI[r.status]}",
+            highlight=False,
+        )
         for f in r.findings:
             if quiet and f.severity is not Severity.ERROR:
                 continue
@@ -77,8 +80,12 @@ def _print_text(console: Console, res: FileResult, english: bool, quiet: bool) -
 
 @app.command()
 def validate(
-    paths: Annotated[list[Path], typer.Argument(help="Tệp XML hoặc thư mục / XML files or folders.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="text hoặc json (JSON Lines).")] = Format.text,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Tệp XML hoặc thư mục / XML files or folders.")
+    ],
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="text hoặc json (JSON Lines).")
+    ] = Format.text,
     english: Annotated[bool, typer.Option("--english", "-e", help="Messages in English.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Chỉ in lỗi / errors only.")] = False,
 ) -> None:

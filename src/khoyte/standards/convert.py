@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import cache
 
 from khoyte.findings import Finding, Severity
@@ -98,7 +98,9 @@ def read_birth(s: str) -> BirthDate:
         except ValueError:
             raise Problem("DATETIME") from None
         known_time = len(s) == 12 and (hh or mm)
-        return BirthDate(y, m or None, d or None, hh if known_time else None, mm if known_time else None)
+        return BirthDate(
+            y, m or None, d or None, hh if known_time else None, mm if known_time else None
+        )
     raise Problem("DATETIME")
 
 
@@ -181,8 +183,18 @@ def convert_row(
         else:
             reader, max_length, severity = entry
             if max_length is not None and len(text) > max_length:
-                findings.append(field_finding("MAX_LENGTH", table, name, text, stt, length=len(text),
-                                              max=max_length, severity=severity))
+                findings.append(
+                    field_finding(
+                        "MAX_LENGTH",
+                        table,
+                        name,
+                        text,
+                        stt,
+                        length=len(text),
+                        max=max_length,
+                        severity=severity,
+                    )
+                )
             try:
                 value = reader(text)
             except Problem as prob:
@@ -201,10 +213,12 @@ def convert_row(
             values[name] = value  # type: ignore[assignment]
     if raw.duplicates:
         for name, count in raw.duplicates.items():
-            findings.append(field_finding("DUPLICATE_FIELD", table, name, raw.values.get(name), stt,
-                                          count=count))
+            findings.append(
+                field_finding(
+                    "DUPLICATE_FIELD", table, name, raw.values.get(name), stt, count=count
+                )
+            )
     if raw.nested:
         for name in raw.nested:
             findings.append(field_finding("NESTED", table, name, None, stt))
     return values, findings, unknown
-

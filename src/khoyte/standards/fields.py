@@ -60,35 +60,98 @@ class TableSpec:
 # Numeric fields that are counts or ordinals rather than amounts.
 _INT_FIELDS = frozenset(
     {
-        "STT", "SO_NGAY_DTRI", "NAM_QT", "THANG_QT", "TUOI_THAI", "SO_NGAY_NGHI", "SO_CON",
-        "LAN_SINH", "SO_CON_SONG", "SO_CONCHET", "SO_NGAY", "SO_NGAY_CAP_THUOC_ARV", "LAN_XN_PCR",
-        "VI_TRI_TH_DVKT", "TYLE_TT_BH", "TYLE_TT_DV", "MUC_HUONG", "TYLE_TT", "TYLE_TTCT",
-        "TYLE_TT_DV", "TUOI_THAI", "SO_NGAY_NGHI",
+        "STT",
+        "SO_NGAY_DTRI",
+        "NAM_QT",
+        "THANG_QT",
+        "TUOI_THAI",
+        "SO_NGAY_NGHI",
+        "SO_CON",
+        "LAN_SINH",
+        "SO_CON_SONG",
+        "SO_CONCHET",
+        "SO_NGAY",
+        "SO_NGAY_CAP_THUOC_ARV",
+        "LAN_XN_PCR",
+        "VI_TRI_TH_DVKT",
+        "TYLE_TT_BH",
+        "TYLE_TT_DV",
+        "MUC_HUONG",
+        "TYLE_TT",
+        "TYLE_TTCT",
     }
 )
 
 # Numeric fields whose value is a code from a list (kept as strings).
 _CODE_NUMBER_FIELDS = frozenset(
     {
-        "GIOI_TINH", "KET_QUA_DTRI", "MA_LOAI_RV", "MA_TAI_NAN", "PHAM_VI", "MA_PTTT",
-        "NGUON_CTRA", "VET_THUONG_TP", "PP_VO_CAM", "TAI_SU_DUNG", "MA_NHOM", "MA_LOAI_KCB",
-        "MA_DINH_CHI_THAI", "CHUC_VU", "GIOI_TINH_CON", "TINH_TRANG_CON", "SINHCON_PHAUTHUAT",
-        "SINHCON_DUOI32TUAN", "MA_LOAI_BN", "GIAI_DOAN_LAM_SANG", "NHOM_DOI_TUONG",
-        "MA_TINH_TRANG_DK", "MA_KQ_XN_PCR", "MA_LYDO_DTRI", "LOAI_DTRI_LAO", "SANG_LOC_LAO",
-        "KQ_DTRI_LAO", "MA_LYDO_XNTL_VR", "KQ_XNTL_VR", "BDDT_ARV", "MA_BAC_PHAC_DO_BD",
-        "MA_BAC_PHAC_DO", "PHANLOAI_LAO_VITRI", "PHANLOAI_LAO_TS", "PHANLOAI_LAO_HIV",
-        "PHANLOAI_LAO_VK", "PHANLOAI_LAO_KT", "KET_QUA_DTRI_LAO", "PHACDO_DTRI_LAO",
-        "MA_XU_TRI", "DANG_KY_DTRI_ARV", "KET_LUAN_GD", "TY_LE_TTCT", "MA_TAI_NAN",
-        "CO_SO_CHUYEN_DEN", "LY_DO_CHUYEN_TUYEN", "MA_LYDO_CT", "HINH_THUC_CHUYEN",
-        "MA_PHUONG_TIEN", "LOAI_GDYK", "SO_LAN_GD",
+        "GIOI_TINH",
+        "KET_QUA_DTRI",
+        "MA_LOAI_RV",
+        "MA_TAI_NAN",
+        "PHAM_VI",
+        "MA_PTTT",
+        "NGUON_CTRA",
+        "VET_THUONG_TP",
+        "PP_VO_CAM",
+        "TAI_SU_DUNG",
+        "MA_NHOM",
+        "MA_LOAI_KCB",
+        "MA_DINH_CHI_THAI",
+        "CHUC_VU",
+        "GIOI_TINH_CON",
+        "TINH_TRANG_CON",
+        "SINHCON_PHAUTHUAT",
+        "SINHCON_DUOI32TUAN",
+        "MA_LOAI_BN",
+        "GIAI_DOAN_LAM_SANG",
+        "NHOM_DOI_TUONG",
+        "MA_TINH_TRANG_DK",
+        "MA_KQ_XN_PCR",
+        "MA_LYDO_DTRI",
+        "LOAI_DTRI_LAO",
+        "SANG_LOC_LAO",
+        "KQ_DTRI_LAO",
+        "MA_LYDO_XNTL_VR",
+        "KQ_XNTL_VR",
+        "BDDT_ARV",
+        "MA_BAC_PHAC_DO_BD",
+        "MA_BAC_PHAC_DO",
+        "PHANLOAI_LAO_VITRI",
+        "PHANLOAI_LAO_TS",
+        "PHANLOAI_LAO_HIV",
+        "PHANLOAI_LAO_VK",
+        "PHANLOAI_LAO_KT",
+        "KET_QUA_DTRI_LAO",
+        "PHACDO_DTRI_LAO",
+        "MA_XU_TRI",
+        "DANG_KY_DTRI_ARV",
+        "KET_LUAN_GD",
+        "TY_LE_TTCT",
+        "CO_SO_CHUYEN_DEN",
+        "LY_DO_CHUYEN_TUYEN",
+        "MA_LYDO_CT",
+        "HINH_THUC_CHUYEN",
+        "MA_PHUONG_TIEN",
+        "LOAI_GDYK",
+        "SO_LAN_GD",
     }
 )
 
 # Text fields holding ';'-separated lists (standard §5).
 _LIST_FIELDS = frozenset(
     {
-        "MA_THE_BHYT", "MA_DKBD", "MA_BENH_KT", "MA_BENH_YHCT", "MA_PTTT_QT", "MA_KHOA",
-        "MA_GIUONG", "MA_BAC_SI", "NGUOI_THUC_HIEN", "CAN_NANG_CON", "MA_BENH",
+        "MA_THE_BHYT",
+        "MA_DKBD",
+        "MA_BENH_KT",
+        "MA_BENH_YHCT",
+        "MA_PTTT_QT",
+        "MA_KHOA",
+        "MA_GIUONG",
+        "MA_BAC_SI",
+        "NGUOI_THUC_HIEN",
+        "CAN_NANG_CON",
+        "MA_BENH",
     }
 )
 
@@ -98,9 +161,22 @@ _DATE_LIST_FIELDS = frozenset({"GT_THE_TU", "GT_THE_DEN", "NGAY_TAI_KHAM"})
 # Text fields that are codes (no free text): kept exactly, checked by shape or list.
 _CODE_TEXT_FIELDS = frozenset(
     {
-        "MA_LOAI_KCB", "MA_DOITUONG_KCB", "MA_KHUVUC", "MA_QUOCTICH", "MA_DANTOC",
-        "MA_NGHE_NGHIEP", "MATINH_CU_TRU", "MAHUYEN_CU_TRU", "MAXA_CU_TRU", "MA_CSKCB",
-        "MA_NOI_DI", "MA_NOI_DEN", "MA_BENH_CHINH", "NHOM_MAU", "MA_LY_DO_VNT", "DUONG_DUNG",
+        "MA_LOAI_KCB",
+        "MA_DOITUONG_KCB",
+        "MA_KHUVUC",
+        "MA_QUOCTICH",
+        "MA_DANTOC",
+        "MA_NGHE_NGHIEP",
+        "MATINH_CU_TRU",
+        "MAHUYEN_CU_TRU",
+        "MAXA_CU_TRU",
+        "MA_CSKCB",
+        "MA_NOI_DI",
+        "MA_NOI_DEN",
+        "MA_BENH_CHINH",
+        "NHOM_MAU",
+        "MA_LY_DO_VNT",
+        "DUONG_DUNG",
     }
 )
 
@@ -162,4 +238,3 @@ def qd130_tables() -> dict[str, TableSpec]:
         )
         tables[key] = TableSpec(table=key, title_vi=table["title_vi"], fields=fields)
     return tables
-

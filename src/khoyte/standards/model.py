@@ -241,4 +241,8 @@ class Record:
         return self.rows("XML5")
 
     def papers(self) -> dict[str, list[Row]]:
-        return {t: r for t, r in self.tables.items() if t not in ("XML1", "XML2", "XML3", "XML4", "XML5")}
+        return {
+            t: r
+            for t, r in self.tables.items()
+            if t not in ("XML1", "XML2", "XML3", "XML4", "XML5")
+        }

@@ -46,10 +46,31 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _WS = b" \t\r\n"
 
 # Field names that only one generation of XML1 has (notes §10).
-_QD130_MARKERS = frozenset({"MA_BENH_CHINH", "T_TONGCHI_BV", "MA_THE_BHYT", "MA_DOITUONG_KCB",
-                            "T_TONGCHI_BH", "MA_NOI_DI", "NGAY_MIEN_CCT", "SO_CCCD"})
-_QD4210_MARKERS = frozenset({"MA_BENH", "T_TONGCHI", "MA_THE", "MA_LYDO_VVIEN", "MA_BENHKHAC",
-                             "TEN_BENH", "MIEN_CUNG_CT", "TINH_TRANG_RV", "MA_NOI_CHUYEN"})
+_QD130_MARKERS = frozenset(
+    {
+        "MA_BENH_CHINH",
+        "T_TONGCHI_BV",
+        "MA_THE_BHYT",
+        "MA_DOITUONG_KCB",
+        "T_TONGCHI_BH",
+        "MA_NOI_DI",
+        "NGAY_MIEN_CCT",
+        "SO_CCCD",
+    }
+)
+_QD4210_MARKERS = frozenset(
+    {
+        "MA_BENH",
+        "T_TONGCHI",
+        "MA_THE",
+        "MA_LYDO_VVIEN",
+        "MA_BENHKHAC",
+        "TEN_BENH",
+        "MIEN_CUNG_CT",
+        "TINH_TRANG_RV",
+        "MA_NOI_CHUYEN",
+    }
+)
 
 
 class DocumentKind(StrEnum):
@@ -126,7 +147,9 @@ def extract_rows(root: etree._Element, layout: Layout) -> list[RawRow] | None:
     root_tag = _local(root.tag)
     if root_tag == layout.root and layout.single:
         records = [root]
-    elif root_tag in (layout.root, layout.list_) or (layout.list_ is None and root_tag == layout.root):
+    elif root_tag in (layout.root, layout.list_) or (
+        layout.list_ is None and root_tag == layout.root
+    ):
         # Records may stand at any depth and in any order below the root.
         records = [r for r in root.iter() if _local(r.tag) == layout.record]
     elif root_tag == layout.record:
@@ -158,7 +181,9 @@ def extract_rows(root: etree._Element, layout: Layout) -> list[RawRow] | None:
                 if values[tag] is not None and text is None:
                     continue
             values[tag] = text
-        rows.append(RawRow(values, rec.sourceline, dup, nested))
+        rows.append(
+            RawRow(values, rec.sourceline if isinstance(rec.sourceline, int) else None, dup, nested)
+        )
     return rows
 
 
@@ -258,8 +283,13 @@ class SubmissionReader:
             and self.header.declared_count != self.count
         ):
             self.findings.append(
-                make("FILE_COUNT", code="FILE.SOLUONGHOSO.COUNT", field="SOLUONGHOSO",
-                     value=self.header.declared_count, expected=self.count)
+                make(
+                    "FILE_COUNT",
+                    code="FILE.SOLUONGHOSO.COUNT",
+                    field="SOLUONGHOSO",
+                    value=self.header.declared_count,
+                    expected=self.count,
+                )
             )
 
     def _events(self, stream: LimitedReader) -> Iterator[RawHoso]:
@@ -324,21 +354,29 @@ class SubmissionReader:
                     content_el = child
             loai = (_text(loai_el) or "").upper() if loai_el is not None else ""
             if loai not in ENVELOPE_TABLES:
-                out.findings.append(make("UNKNOWN_TABLE", code="HOSO.LOAIHOSO.UNKNOWN",
-                                         field="LOAIHOSO", value=loai or None))
+                out.findings.append(
+                    make(
+                        "UNKNOWN_TABLE",
+                        code="HOSO.LOAIHOSO.UNKNOWN",
+                        field="LOAIHOSO",
+                        value=loai or None,
+                    )
+                )
                 continue
             seen[loai] = seen.get(loai, 0) + 1
             if seen[loai] == 2:
-                out.findings.append(make("DUPLICATE_TABLE", code=f"HOSO.{loai}.DUPLICATE",
-                                         table=loai, count=2))
+                out.findings.append(
+                    make("DUPLICATE_TABLE", code=f"HOSO.{loai}.DUPLICATE", table=loai, count=2)
+                )
             if seen[loai] > 1:
                 continue
             text = content_el.text if content_el is not None else None
             try:
                 data = decode_base64(text)
             except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-                out.findings.append(make("BASE64", code=f"HOSO.{loai}.BASE64", table=loai,
-                                         detail=str(exc)[:120]))
+                out.findings.append(
+                    make("BASE64", code=f"HOSO.{loai}.BASE64", table=loai, detail=str(exc)[:120])
+                )
                 continue
             if not data.strip(b"\xef\xbb\xbf" + _WS):
                 out.findings.append(make("EMPTY", code=f"HOSO.{loai}.EMPTY", table=loai))
@@ -346,16 +384,19 @@ class SubmissionReader:
             try:
                 root = parse_document(data)
             except NotUTF8 as exc:
-                out.findings.append(make("ENCODING", code=f"HOSO.{loai}.ENCODING", table=loai,
-                                         detail=str(exc)))
+                out.findings.append(
+                    make("ENCODING", code=f"HOSO.{loai}.ENCODING", table=loai, detail=str(exc))
+                )
                 continue
             except UnsafeXML as exc:
-                out.findings.append(make("UNSAFE", code=f"HOSO.{loai}.UNSAFE", table=loai,
-                                         detail=str(exc)))
+                out.findings.append(
+                    make("UNSAFE", code=f"HOSO.{loai}.UNSAFE", table=loai, detail=str(exc))
+                )
                 continue
             except (etree.XMLSyntaxError, MalformedHead) as exc:
-                out.findings.append(make("XML", code=f"HOSO.{loai}.XML", table=loai,
-                                         detail=str(exc)[:200]))
+                out.findings.append(
+                    make("XML", code=f"HOSO.{loai}.XML", table=loai, detail=str(exc)[:200])
+                )
                 continue
             decoded.append((loai, root))
         # The generation follows XML1; other tables only break a tie.
@@ -369,11 +410,20 @@ class SubmissionReader:
             rows = extract_rows(root, layout)
             if rows is None:
                 # A document of the other generation's layout is still readable.
-                other = (QD4210_LAYOUTS if out.standard is Standard.QD130 else QD130_LAYOUTS).get(loai)
+                other = (QD4210_LAYOUTS if out.standard is Standard.QD130 else QD130_LAYOUTS).get(
+                    loai
+                )
                 rows = extract_rows(root, other) if other else None
             if rows is None:
-                out.findings.append(make("ROOT", code=f"HOSO.{loai}.ROOT", table=loai,
-                                         value=_local(root.tag), expected=layout.root))
+                out.findings.append(
+                    make(
+                        "ROOT",
+                        code=f"HOSO.{loai}.ROOT",
+                        table=loai,
+                        value=_local(root.tag),
+                        expected=layout.root,
+                    )
+                )
                 continue
             out.tables.append(RawTable(loai, out.standard, rows))
         return out
@@ -381,7 +431,7 @@ class SubmissionReader:
 
 def _free(el: etree._Element) -> None:
     """Release a processed element and its already-processed siblings."""
-    el.clear(keep_tail=False)
+    el.clear()
     parent = el.getparent()
     if parent is not None:
         while el.getprevious() is not None:

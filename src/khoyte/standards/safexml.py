@@ -136,8 +136,7 @@ def parse_document(data: bytes) -> etree._Element:
         data = head + data[consumed:]
     # A DOCTYPE can only stand in the prolog, which sanitize_head refused; anywhere else it is
     # a syntax error for libxml2.
-    root = etree.fromstring(data, _INNER_PARSER)
-    return root
+    return etree.fromstring(data, _INNER_PARSER)
 
 
 class LimitedReader:
@@ -184,7 +183,7 @@ def iterparse(stream: LimitedReader) -> Iterator[tuple[str, etree._Element]]:
     """Stream start/end events of an envelope. Text nodes may be large (base64 of a whole
     table), so libxml2's huge mode is on; the depth stays bounded by libxml2 (2048) and size by
     ``LimitedReader``."""
-    return etree.iterparse(  # type: ignore[call-overload, no-any-return]
+    return etree.iterparse(  # type: ignore[no-any-return]
         stream,
         events=("start", "end"),
         resolve_entities=False,

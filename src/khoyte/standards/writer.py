@@ -62,7 +62,9 @@ def table_document(standard: Standard, table: str, rows: list[Row]) -> bytes:
         body = _fields_xml(standard, table, rows[0]) if rows else ""
         xml = f"<{lay.root}>{body}</{lay.root}>"
     else:
-        records = "".join(f"<{lay.record}>{_fields_xml(standard, table, r)}</{lay.record}>" for r in rows)
+        records = "".join(
+            f"<{lay.record}>{_fields_xml(standard, table, r)}</{lay.record}>" for r in rows
+        )
         inner = f"<{lay.list_}>{records}</{lay.list_}>" if lay.list_ else records
         xml = f"<{lay.root}>{inner}</{lay.root}>"
     return DECL + xml.encode("utf-8")
@@ -76,7 +78,9 @@ def hoso_xml(record: Record, standard: Standard | None = None) -> str:
         if not rows:
             continue
         content = base64.b64encode(table_document(std, table, rows)).decode("ascii")
-        files.append(f"<FILEHOSO><LOAIHOSO>{table}</LOAIHOSO><NOIDUNGFILE>{content}</NOIDUNGFILE></FILEHOSO>")
+        files.append(
+            f"<FILEHOSO><LOAIHOSO>{table}</LOAIHOSO><NOIDUNGFILE>{content}</NOIDUNGFILE></FILEHOSO>"
+        )
     return "<HOSO>" + "".join(files) + "</HOSO>"
 
 
@@ -100,6 +104,8 @@ def envelope(
 def standalone(table: str, rows: list[Row]) -> bytes:
     """A check-in (XML0) or medical-assessment (XML12) document."""
     lay = layouts(Standard.QD130)[table]
-    records = "".join(f"<{lay.record}>{_fields_xml(Standard.QD130, table, r)}</{lay.record}>" for r in rows)
+    records = "".join(
+        f"<{lay.record}>{_fields_xml(Standard.QD130, table, r)}</{lay.record}>" for r in rows
+    )
     xml = f"<{lay.root}><{lay.list_}>{records}</{lay.list_}><CHUKYDONVI/></{lay.root}>"
     return DECL + xml.encode("utf-8")

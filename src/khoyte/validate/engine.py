@@ -80,7 +80,12 @@ class FileResult:
         return FileStatus.REJECTED if statuses == {RecordStatus.REJECTED} else FileStatus.PARTIAL
 
     def counts(self) -> dict[str, int]:
-        out = {"records": len(self.records), "accepted": 0, "accepted_with_warnings": 0, "rejected": 0}
+        out = {
+            "records": len(self.records),
+            "accepted": 0,
+            "accepted_with_warnings": 0,
+            "rejected": 0,
+        }
         for r in self.records:
             out[r.status.value] += 1
         return out
@@ -102,6 +107,7 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
     findings = list(raw.findings)
     ctx.standard = raw.standard
     ctx.invalid = {}
+    ctx.broken = {f.table for f in raw.findings if f.table}
     tables: dict[str, list[Row]] = {}
     for t in raw.tables:
         rows: list[Row] = []
@@ -118,8 +124,13 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
             rows.append(row)
         for name in sorted(unknown_all):
             findings.append(field_finding("UNKNOWN_FIELD", t.table, name, None, None))
-        if t.table in ("XML1", "XML7", "XML8", "XML10", "XML11", "XML13", "XML14") and len(rows) != 1:
-            findings.append(make("SINGLE", code=f"HOSO.{t.table}.SINGLE", table=t.table, count=len(rows)))
+        if (
+            t.table in ("XML1", "XML7", "XML8", "XML10", "XML11", "XML13", "XML14")
+            and len(rows) != 1
+        ):
+            findings.append(
+                make("SINGLE", code=f"HOSO.{t.table}.SINGLE", table=t.table, count=len(rows))
+            )
         tables[t.table] = rows
     ma_lk = raw.ma_lk
     if raw.tables and raw.tables[0].table in ("XML0", "XML12"):
@@ -127,13 +138,17 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
     elif "XML1" not in tables:
         if not any(f.code.startswith("HOSO.XML1.") for f in findings):
             findings.append(make("MISSING", code="HOSO.XML1.MISSING", table="XML1"))
-        record = Record(ma_lk or f"#{raw.index}", raw.standard, tables) if tables else None
-        return RecordResult(raw.index, ma_lk, raw.standard, [t.table for t in raw.tables], findings, record)
+        partial = Record(ma_lk or f"#{raw.index}", raw.standard, tables) if tables else None
+        return RecordResult(
+            raw.index, ma_lk, raw.standard, [t.table for t in raw.tables], findings, partial
+        )
     else:
         record = Record(ma_lk or f"#{raw.index}", raw.standard, tables)
     for rule in RECORD_RULES:
         findings.extend(rule(record, ctx))
-    return RecordResult(raw.index, ma_lk, raw.standard, [t.table for t in raw.tables], findings, record)
+    return RecordResult(
+        raw.index, ma_lk, raw.standard, [t.table for t in raw.tables], findings, record
+    )
 
 
 def _canonical(standard: Standard, table: str, name: str) -> str:
@@ -165,12 +180,25 @@ def iter_file(
         if first_standard is None and raw.tables:
             first_standard = raw.standard
         elif raw.tables and raw.standard is not first_standard and first_standard is not None:
-            rr.findings.append(make("GENERATION", code="HOSO.STANDARD.MIXED", value=raw.standard.value,
-                                    expected=first_standard.value))
+            rr.findings.append(
+                make(
+                    "GENERATION",
+                    code="HOSO.STANDARD.MIXED",
+                    value=raw.standard.value,
+                    expected=first_standard.value,
+                )
+            )
         if rr.ma_lk and reader.header.kind is DocumentKind.CLAIMS:
             if rr.ma_lk in seen:
-                rr.findings.append(make("DUPLICATE", code="HOSO.MA_LK.DUPLICATE", field="MA_LK",
-                                        value=rr.ma_lk, other=seen[rr.ma_lk]))
+                rr.findings.append(
+                    make(
+                        "DUPLICATE",
+                        code="HOSO.MA_LK.DUPLICATE",
+                        field="MA_LK",
+                        value=rr.ma_lk,
+                        other=seen[rr.ma_lk],
+                    )
+                )
             else:
                 seen[rr.ma_lk] = raw.index
         yield rr
@@ -191,7 +219,9 @@ def validate_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     keep_records: bool = True,
 ) -> FileResult:
-    result = FileResult(name or str(source) if isinstance(source, str | Path) else (name or "<stream>"))
+    result = FileResult(
+        name or str(source) if isinstance(source, str | Path) else (name or "<stream>")
+    )
     for rr in iter_file(source, name, received_at=received_at, max_bytes=max_bytes, result=result):
         if not keep_records:
             rr.record = None
