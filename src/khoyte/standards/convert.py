@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 
 from khoyte.findings import Finding, Severity
 from khoyte.standards.fields import Kind, TableSpec, qd130_tables
@@ -47,6 +48,7 @@ class Quirk:
         self.params = params
 
 
+@lru_cache(maxsize=8192)
 def read_decimal(s: str) -> Decimal | Quirk:
     if _DEC.fullmatch(s):
         return Decimal(s)
@@ -56,6 +58,7 @@ def read_decimal(s: str) -> Decimal | Quirk:
     raise Problem("NUMBER")
 
 
+@lru_cache(maxsize=8192)
 def read_int(s: str) -> int:
     if _INT.fullmatch(s):
         return int(s.split(".", 1)[0])
@@ -64,6 +67,7 @@ def read_int(s: str) -> int:
     raise Problem("NUMBER")
 
 
+@lru_cache(maxsize=8192)
 def read_date(s: str) -> date:
     if len(s) == 8 and _DIGITS.fullmatch(s):
         try:
@@ -73,6 +77,7 @@ def read_date(s: str) -> date:
     raise Problem("DATE")
 
 
+@lru_cache(maxsize=8192)
 def read_datetime(s: str) -> datetime:
     if _DIGITS.fullmatch(s):
         try:
@@ -85,6 +90,7 @@ def read_datetime(s: str) -> datetime:
     raise Problem("DATETIME")
 
 
+@lru_cache(maxsize=8192)
 def read_birth(s: str) -> BirthDate:
     if _DIGITS.fullmatch(s) and len(s) in (8, 12):
         y, m, d = int(s[:4]), int(s[4:6]), int(s[6:8])
@@ -112,6 +118,7 @@ def read_list(s: str) -> list[str]:
     return [part.strip() for part in s.split(";") if part.strip()]
 
 
+@lru_cache(maxsize=8192)
 def _numeric_code(s: str) -> str:
     if _DIGITS.fullmatch(s):
         return s
@@ -130,25 +137,38 @@ _READERS: dict[Kind, Callable[[str], object]] = {
     Kind.LIST: read_list,
 }
 
-# Per table: field → (reader, max length, severity of an over-long value).
-Plan = dict[str, tuple[Callable[[str], object], int | None, Severity]]
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How to read one table: what khoyte knows of it, precomputed once."""
+
+    known: frozenset[str]
+    max_length: dict[str, int]  # fields with a maximum length
+    typed: dict[str, Callable[[str], object]]  # fields whose text becomes another type
+    error_if_long: frozenset[str]  # over-long is an error, not a warning (MA_LK)
 
 
 @cache
 def plan(standard: Standard, table: str) -> Plan:
     spec = table_spec(standard, table)
-    out: Plan = {}
+    typed: dict[str, Callable[[str], object]] = {}
     for f in spec.fields:
         reader = _READERS[f.kind]
-        if f.kind is Kind.CODE and f.type == "number":
-            reader = _two_digit_code if f.name == "MA_LOAI_KCB" else _numeric_code
-        elif f.name == "MA_LOAI_KCB":
+        if f.name == "MA_LOAI_KCB":
             reader = _two_digit_code
-        severity = Severity.ERROR if f.name == "MA_LK" else Severity.WARNING
-        out[f.name] = (reader, f.max_length, severity)
-    return out
+        elif f.kind is Kind.CODE and f.type == "number":
+            reader = _numeric_code
+        if reader is not str:
+            typed[f.name] = reader
+    return Plan(
+        known=frozenset(spec.names),
+        max_length={f.name: f.max_length for f in spec.fields if f.max_length is not None},
+        typed=typed,
+        error_if_long=frozenset({"MA_LK"}),
+    )
 
 
+@lru_cache(maxsize=8192)
 def _two_digit_code(s: str) -> str:
     # MA_LOAI_KCB was a number before QĐ 4750: "1" and "01" are the same code.
     if _DIGITS.fullmatch(s):
@@ -165,52 +185,63 @@ def table_spec(standard: Standard, table: str) -> TableSpec:
 def convert_row(
     standard: Standard, table: str, raw: RawRow, stt_hint: int | None
 ) -> tuple[dict[str, Value], list[Finding], set[str]]:
-    """Typed values keyed by canonical (QĐ 130) names, the findings, and unknown field names."""
+    """Typed values keyed by canonical (QĐ 130) names, the findings, and unknown field names.
+
+    Text as sent may carry surrounding white space (pretty-printed exports); it is stripped.
+    Empty and unreadable fields are absent from the result. This runs for every line of every
+    table, so the common case is kept to comprehensions and set operations.
+    """
     p = plan(standard, table)
-    values: dict[str, Value] = {}
+    values: dict[str, object] = {k: v.strip() for k, v in raw.values.items() if v}
+    if len(values) != sum(1 for v in values.values() if v):
+        values = {k: v for k, v in values.items() if v}
     findings: list[Finding] = []
-    unknown: set[str] = set()
-    stt_text = raw.values.get("STT")
-    stt = int(stt_text) if stt_text and stt_text.isdigit() else stt_hint
-    renames = RENAMES.get(table, {}) if standard is Standard.QD4210 else {}
-    for name, text in raw.values.items():
-        entry = p.get(name)
-        if entry is None:
-            unknown.add(name)
+    unknown = values.keys() - p.known
+    stt = stt_hint
+    stt_text = values.get("STT")
+    if isinstance(stt_text, str) and stt_text.isdigit():
+        stt = int(stt_text)
+    if unknown:
+        for name in unknown:
+            del values[name]
+    limits = p.max_length
+    long = [k for k, v in values.items() if len(v) > limits.get(k, 1 << 30)]  # type: ignore[arg-type]
+    for name in long:
+        text = values[name]
+        assert isinstance(text, str)
+        findings.append(
+            field_finding(
+                "MAX_LENGTH",
+                table,
+                name,
+                text,
+                stt,
+                length=len(text),
+                max=limits[name],
+                severity=Severity.ERROR if name in p.error_if_long else Severity.WARNING,
+            )
+        )
+    typed = p.typed
+    for name in values.keys() & typed.keys():
+        text = values[name]
+        assert isinstance(text, str)
+        try:
+            value = typed[name](text)
+        except Problem as prob:
+            findings.append(field_finding(prob.rule, table, name, text, stt, **prob.params))
+            del values[name]
             continue
-        if text is None:
-            value: object = None
-        else:
-            reader, max_length, severity = entry
-            if max_length is not None and len(text) > max_length:
-                findings.append(
-                    field_finding(
-                        "MAX_LENGTH",
-                        table,
-                        name,
-                        text,
-                        stt,
-                        length=len(text),
-                        max=max_length,
-                        severity=severity,
-                    )
-                )
-            try:
-                value = reader(text)
-            except Problem as prob:
-                findings.append(field_finding(prob.rule, table, name, text, stt, **prob.params))
-                value = None
-            if isinstance(value, Quirk):
-                findings.append(field_finding(value.rule, table, name, text, stt, **value.params))
-                value = value.value
-        if value is None:
-            continue  # empty and unreadable fields are absent from the canonical row
-        targets = renames.get(name)
-        if targets:
-            for target in targets:
-                values[target] = value  # type: ignore[assignment]
-        else:
-            values[name] = value  # type: ignore[assignment]
+        if value.__class__ is Quirk:
+            q: Quirk = value
+            findings.append(field_finding(q.rule, table, name, text, stt, **q.params))
+            value = q.value
+        values[name] = value
+    if standard is Standard.QD4210:
+        renames = RENAMES.get(table, {})
+        for name in [n for n in values if n in renames]:
+            v = values.pop(name)
+            for target in renames[name]:
+                values[target] = v
     if raw.duplicates:
         for name, count in raw.duplicates.items():
             findings.append(
@@ -221,4 +252,4 @@ def convert_row(
     if raw.nested:
         for name in raw.nested:
             findings.append(field_finding("NESTED", table, name, None, stt))
-    return values, findings, unknown
+    return values, findings, set(unknown)  # type: ignore[return-value]

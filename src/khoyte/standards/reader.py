@@ -145,53 +145,64 @@ def _text(el: etree._Element) -> str | None:
 def extract_rows(root: etree._Element, layout: Layout) -> list[RawRow] | None:
     """The records of a table document, or ``None`` when its root is not this table's."""
     root_tag = _local(root.tag)
-    if root_tag == layout.root and layout.single:
-        records = [root]
-    elif root_tag in (layout.root, layout.list_) or (
-        layout.list_ is None and root_tag == layout.root
-    ):
-        # Records may stand at any depth and in any order below the root.
-        records = [r for r in root.iter() if _local(r.tag) == layout.record]
-    elif root_tag == layout.record:
+    any_ns = "{*}" + layout.record  # matches the tag in any namespace or none, in C
+    if (root_tag == layout.root and layout.single) or root_tag == layout.record:
         records = [root]
     else:
-        # Some exporters wrap records in a container of their own: accept the records if present.
-        records = [r for r in root.iter() if _local(r.tag) == layout.record]
+        # Records may stand at any depth and in any order below the root; some exporters wrap
+        # them in a container of their own.
+        records = list(root.iter(any_ns))
         if not records:
             return None
-    rows: list[RawRow] = []
-    for rec in records:
-        values: dict[str, str | None] = {}
-        dup: dict[str, int] | None = None
-        nested: list[str] | None = None
-        for child in rec:
-            tag = child.tag
-            if not isinstance(tag, str):
+    namespaced = root.tag[0] == "{" or None in root.nsmap
+    if not namespaced:
+        # Fast path: one C-level pass per record. Nesting or a repeated field changes the
+        # element count of the document or of a record; then every record is re-read carefully.
+        rows = [RawRow({c.tag: c.text for c in rec}) for rec in records]
+        expected = sum(len(rec) for rec in records) + len(records)
+        if records[0] is not root:
+            expected += 1 + (1 if layout.list_ and records[0].getparent() is not root else 0)
+        if _COUNT(root) == expected and all(
+            len(r.values) == len(rec) for r, rec in zip(rows, records, strict=False)
+        ):
+            return rows
+    return [_careful_row(rec) for rec in records]
+
+
+_COUNT = etree.XPath("count(//*)")
+
+
+def _careful_row(rec: etree._Element) -> RawRow:
+    values: dict[str, str | None] = {}
+    dup: dict[str, int] | None = None
+    nested: list[str] | None = None
+    for child in rec:
+        tag = child.tag
+        if not isinstance(tag, str):
+            continue
+        if tag[0] == "{":
+            tag = tag.rsplit("}", 1)[1]
+        if len(child):
+            nested = (nested or []) + [tag]
+        text = child.text
+        if text is not None:
+            text = text.strip() or None
+        if tag in values:
+            dup = dup or {}
+            dup[tag] = dup.get(tag, 1) + 1
+            if values[tag] is not None and text is None:
                 continue
-            if tag[0] == "{":
-                tag = tag.rsplit("}", 1)[1]
-            if len(child):
-                nested = (nested or []) + [tag]
-            text = child.text
-            if text is not None:
-                text = text.strip() or None
-            if tag in values:
-                dup = dup or {}
-                dup[tag] = dup.get(tag, 1) + 1
-                if values[tag] is not None and text is None:
-                    continue
-            values[tag] = text
-        rows.append(
-            RawRow(values, rec.sourceline if isinstance(rec.sourceline, int) else None, dup, nested)
-        )
-    return rows
+        values[tag] = text
+    return RawRow(values, rec.sourceline if isinstance(rec.sourceline, int) else None, dup, nested)
 
 
 def detect_standard(root: etree._Element, table: str) -> Standard | None:
     """Which generation a table document follows, from its content."""
     tag = _local(root.tag)
     if table == "XML1":
-        names = {_local(c.tag) for c in root}
+        names = {c.tag for c in root}
+        if root.tag[0] == "{" or None in root.nsmap:
+            names = {_local(n) for n in names}
         s130 = len(names & _QD130_MARKERS)
         s4210 = len(names & _QD4210_MARKERS)
         if s130 == s4210:
@@ -342,9 +353,7 @@ class SubmissionReader:
         out = RawHoso(index)
         decoded: list[tuple[str, etree._Element]] = []
         seen: dict[str, int] = {}
-        for fh in hoso.iter():
-            if _local(fh.tag) != "FILEHOSO":
-                continue
+        for fh in hoso.iter("{*}FILEHOSO"):
             loai_el = content_el = None
             for child in fh:
                 name = _local(child.tag)

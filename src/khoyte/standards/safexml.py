@@ -86,18 +86,12 @@ def sanitize_head(head: bytes) -> tuple[bytes, int]:
     return tag, end
 
 
+_START_TAG = re.compile(rb"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
+
+
 def _root_tag_end(data: bytes, start: int) -> int:
-    quote = 0
-    for i in range(start, len(data)):
-        c = data[i]
-        if quote:
-            if c == quote:
-                quote = 0
-        elif c in (0x22, 0x27):
-            quote = c
-        elif c == 0x3E:  # '>'
-            return i + 1
-    return -1
+    m = _START_TAG.match(data, start)
+    return m.end() if m else -1
 
 
 def check_utf8(data: bytes) -> None:
@@ -127,16 +121,42 @@ def _parser(huge: bool) -> etree.XMLParser:
 _INNER_PARSER = _parser(huge=False)
 
 
+_PLAIN_DECL = re.compile(
+    rb"""<\?xml version=["']1\.0["'](?: encoding=["'](?:utf-8|UTF-8)["'])?\s*\?>"""
+)
+
+
+def _needs_mending(data: bytes) -> bool:
+    """Most inner documents start plainly (a UTF-8 declaration or none, then a root start tag
+    without namespace declarations): those need no rewriting, and no copy is made."""
+    pos = 0
+    m = _PLAIN_DECL.match(data)
+    if m:
+        pos = m.end()
+    if data[pos : pos + 1] != b"<" or data[pos + 1 : pos + 2] in (b"!", b"?"):
+        return True
+    end = data.find(b">", pos)
+    return end < 0 or b"xmlns" in data[pos:end]
+
+
 def parse_document(data: bytes) -> etree._Element:
     """Parse a small (inner) document held in memory. Raises ``UnsafeXML``, ``NotUTF8`` or
     ``etree.XMLSyntaxError``."""
-    check_utf8(data)
-    head, consumed = sanitize_head(data[:_PROLOG_LIMIT])
-    if consumed:
-        data = head + data[consumed:]
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4]:
+        raise NotUTF8("UTF-16 or UTF-32")
+    if _needs_mending(data):
+        head, consumed = sanitize_head(data[:_PROLOG_LIMIT])
+        if consumed:
+            data = head + data[consumed:]
     # A DOCTYPE can only stand in the prolog, which sanitize_head refused; anywhere else it is
-    # a syntax error for libxml2.
-    return etree.fromstring(data, _INNER_PARSER)
+    # a syntax error for libxml2. The parser is told the encoding is UTF-8 whatever the document
+    # says, so bytes that are not UTF-8 fail in libxml2 — reported as an encoding problem.
+    try:
+        return etree.fromstring(data, _INNER_PARSER)
+    except etree.XMLSyntaxError as exc:
+        if "encoding" in str(exc) or "UTF-8" in str(exc):
+            check_utf8(data)
+        raise
 
 
 class LimitedReader:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from khoyte.findings import Finding
-from khoyte.standards.model import Record, Row, Standard
+from khoyte.standards.model import Record, Row, Standard, Value
 from khoyte.validate.rules.base import (  # shared helpers
     CENT,
     HUNDRED,
@@ -26,27 +26,39 @@ def _d(row: Row, name: str) -> Decimal:
     return v if isinstance(v, Decimal) else ZERO
 
 
-def _sum_check(
-    ctx: Context, row: Row, name: str, lines: list[Row], source: str, what: str, what_en: str
-) -> Iterator[Finding]:
-    actual = row.values.get(name)
-    if not isinstance(actual, Decimal) or ctx.any_bad(lines, source):
-        return
-    expected = sum((_d(r, source) for r in lines), ZERO)
-    n = len(lines)
-    tol = max(ONE, CENT * n)
-    if abs(actual - expected) > tol:
-        yield _f(
-            ctx,
-            "SUM",
-            row,
-            name,
-            actual,
-            expected=_money(expected),
-            diff=_money(actual - expected),
-            what=what,
-            what_en=what_en,
-        )
+def _dec(values: dict[str, Value], name: str) -> Decimal | None:
+    v = values.get(name)
+    return v if isinstance(v, Decimal) else None
+
+
+def _int(values: dict[str, Value], name: str) -> int | None:
+    v = values.get(name)
+    return v if isinstance(v, int) else None
+
+
+# XML1 total ← the line field it sums, over which lines (notes §8 rule 2).
+_SUMS: tuple[tuple[str, str, str], ...] = (
+    ("T_THUOC", "THANH_TIEN_BV", "drugs"),
+    ("T_VTYT", "THANH_TIEN_BV", "supplies"),
+    ("T_TONGCHI_BV", "THANH_TIEN_BV", "lines"),
+    ("T_TONGCHI_BH", "THANH_TIEN_BH", "lines"),
+    ("T_BNTT", "T_BNTT", "lines"),
+    ("T_BNCCT", "T_BNCCT", "lines"),
+    ("T_NGUONKHAC", "T_NGUONKHAC", "lines"),
+    ("T_BHTT_GDV", "T_BHTT", "fee"),
+)
+_OVER_VI = {
+    "drugs": "của XML2",
+    "supplies": "của các dòng vật tư y tế (XML3)",
+    "lines": "của XML2 và XML3",
+    "fee": "của các dòng MA_PTTT = 1",
+}
+_OVER_EN = {
+    "drugs": "over XML2",
+    "supplies": "over the supply lines of XML3",
+    "lines": "over XML2 and XML3",
+    "fee": "over the lines with MA_PTTT = 1",
+}
 
 
 def rule_totals(rec: Record, ctx: Context) -> Iterator[Finding]:
@@ -54,55 +66,47 @@ def rule_totals(rec: Record, ctx: Context) -> Iterator[Finding]:
     if not ep or ctx.broken & {"XML2", "XML3"}:
         return  # totals cannot be checked against lines that could not be read
     head = ep[0]
+    hv = head.values
     drugs, services = rec.drugs, rec.services
-    lines = drugs + services
-    bv = ctx.sent("XML2", "THANH_TIEN_BV")
-    bh = ctx.sent("XML2", "THANH_TIEN_BH")
-    yield from _sum_check(
-        ctx, head, "T_THUOC", drugs, "THANH_TIEN_BV", f"{bv} của XML2", f"{bv} over XML2"
-    )
-    supplies = [r for r in services if r.text("MA_VAT_TU")]
-    yield from _sum_check(
-        ctx,
-        head,
-        "T_VTYT",
-        supplies,
-        "THANH_TIEN_BV",
-        f"{bv} của các dòng vật tư y tế (XML3)",
-        f"{bv} over the supply lines of XML3",
-    )
-    yield from _sum_check(
-        ctx,
-        head,
-        "T_TONGCHI_BV",
-        lines,
-        "THANH_TIEN_BV",
-        f"{bv} của XML2 và XML3",
-        f"{bv} over XML2 and XML3",
-    )
-    if ctx.standard is not Standard.QD4210:
-        yield from _sum_check(
-            ctx,
-            head,
-            "T_TONGCHI_BH",
-            lines,
-            "THANH_TIEN_BH",
-            f"{bh} của XML2 và XML3",
-            f"{bh} over XML2 and XML3",
-        )
-    for name in ("T_BNTT", "T_BNCCT", "T_NGUONKHAC"):
-        yield from _sum_check(
-            ctx, head, name, lines, name, f"{name} của XML2 và XML3", f"{name} over XML2 and XML3"
-        )
-    t_bhtt = head.values.get("T_BHTT")
+    groups = {
+        "drugs": drugs,
+        "supplies": [r for r in services if r.values.get("MA_VAT_TU")],
+        "lines": drugs + services,
+        "fee": [r for r in drugs + services if r.values.get("MA_PTTT") == "1"],
+    }
+    is4210 = ctx.standard is Standard.QD4210
+    for total, source, group in _SUMS:
+        actual = _dec(hv, total)
+        if actual is None or (is4210 and total == "T_TONGCHI_BH"):
+            continue
+        lines = groups[group]
+        if ctx.invalid and ctx.any_bad(lines, source):
+            continue
+        expected = sum([_d(r, source) for r in lines], ZERO)
+        diff = actual - expected
+        if abs(diff) > max(ONE, CENT * len(lines)):
+            sent = ctx.sent("XML2", source)
+            yield _f(
+                ctx,
+                "SUM",
+                head,
+                total,
+                actual,
+                expected=_money(expected),
+                diff=_money(diff),
+                what=f"{sent} {_OVER_VI[group]}",
+                what_en=f"{sent} {_OVER_EN[group]}",
+            )
+    t_bhtt = _dec(hv, "T_BHTT")
     if (
-        isinstance(t_bhtt, Decimal)
-        and ctx.standard is not Standard.QD4210
+        t_bhtt is not None
+        and not is4210
         and not ctx.bad(head, "T_TONGCHI_BH")
         and not ctx.bad(head, "T_BNCCT")
     ):
         expected = _d(head, "T_TONGCHI_BH") - _d(head, "T_BNCCT")
-        if abs(t_bhtt - expected) > max(ONE, CENT * len(lines)):
+        diff = t_bhtt - expected
+        if abs(diff) > max(ONE, CENT * len(groups["lines"])):
             yield _f(
                 ctx,
                 "FORMULA",
@@ -111,108 +115,94 @@ def rule_totals(rec: Record, ctx: Context) -> Iterator[Finding]:
                 t_bhtt,
                 formula="T_TONGCHI_BH − T_BNCCT",
                 expected=_money(expected),
-                diff=_money(t_bhtt - expected),
+                diff=_money(diff),
             )
-    gdv = head.values.get("T_BHTT_GDV")
-    if isinstance(gdv, Decimal):
-        fee = [r for r in lines if r.text("MA_PTTT") == "1"]
-        yield from _sum_check(
-            ctx,
-            head,
-            "T_BHTT_GDV",
-            fee,
-            "T_BHTT",
-            "T_BHTT của các dòng MA_PTTT = 1",
-            "T_BHTT over the lines with MA_PTTT = 1",
-        )
 
 
-def _formula(
-    ctx: Context, row: Row, name: str, expected: Decimal, text: str, rule: str = "FORMULA"
-) -> Iterator[Finding]:
-    actual = row.values.get(name)
-    if isinstance(actual, Decimal) and abs(actual - expected) > ONE:
-        yield _f(
-            ctx,
-            rule,
-            row,
-            name,
-            actual,
-            formula=text,
-            expected=_money(_round2(expected)),
-            diff=_money(actual - expected),
+_NGUONKHAC_PARTS = ("T_NGUONKHAC_NSNN", "T_NGUONKHAC_VTNN", "T_NGUONKHAC_VTTN", "T_NGUONKHAC_CL")
+
+
+def _line_checks(row: Row, ctx: Context) -> list[tuple[str, Decimal, str, str]]:
+    """(field, expected value, formula as text, rule) for one XML2/XML3 line."""
+    v = row.values
+    qty = _dec(v, "SO_LUONG")
+    if qty is None:
+        return []
+    is_drug = row.table == "XML2"
+    out: list[tuple[str, Decimal, str, str]] = []
+    dv = None if is_drug else _int(v, "TYLE_TT_DV")
+    dv_factor = Decimal(dv) / HUNDRED if dv is not None else ONE
+    dv_text = " × TYLE_TT_DV/100" if dv is not None else ""
+    price_bv = _dec(v, "DON_GIA" if is_drug else "DON_GIA_BV")
+    if price_bv is not None:
+        out.append(
+            (
+                "THANH_TIEN_BV",
+                qty * price_bv * dv_factor,
+                f"SO_LUONG × {ctx.sent(row.table, 'DON_GIA' if is_drug else 'DON_GIA_BV')}{dv_text}",
+                "FORMULA",
+            )
         )
+    price_bh = _dec(v, "DON_GIA" if is_drug else "DON_GIA_BH")
+    ratio = _int(v, "TYLE_TT_BH")
+    if price_bh is not None and ratio is not None and ctx.standard is not Standard.QD4210:
+        out.append(
+            (
+                "THANH_TIEN_BH",
+                qty * price_bh * dv_factor * ratio / HUNDRED,
+                f"SO_LUONG × {'DON_GIA' if is_drug else 'DON_GIA_BH'}{dv_text} × TYLE_TT_BH/100",
+                "FORMULA",
+            )
+        )
+    parts = [p for p in (_dec(v, n) for n in _NGUONKHAC_PARTS) if p is not None]
+    if parts:
+        out.append(("T_NGUONKHAC", sum(parts, ZERO), " + ".join(_NGUONKHAC_PARTS), "FORMULA"))
+    # Step 1 of the split between the fund and the patient, only without other sources or caps.
+    if ctx.standard is Standard.QD130 and not v.get("T_NGUONKHAC") and not v.get("T_TRANTT"):
+        th_bh, th_bv, muc = _dec(v, "THANH_TIEN_BH"), _dec(v, "THANH_TIEN_BV"), _int(v, "MUC_HUONG")
+        if th_bh is not None:
+            if muc is not None:
+                out.append(
+                    (
+                        "T_BHTT",
+                        th_bh * muc / HUNDRED,
+                        "THANH_TIEN_BH × MUC_HUONG/100",
+                        "SPLIT",
+                    )
+                )
+                out.append(
+                    (
+                        "T_BNCCT",
+                        th_bh - _d(row, "T_BHTT"),
+                        "THANH_TIEN_BH − T_BHTT",
+                        "SPLIT",
+                    )
+                )
+            if th_bv is not None:
+                out.append(
+                    (
+                        "T_BNTT",
+                        th_bv - th_bh,
+                        "THANH_TIEN_BV − THANH_TIEN_BH",
+                        "SPLIT",
+                    )
+                )
+    return out
 
 
 def rule_line_formulas(rec: Record, ctx: Context) -> Iterator[Finding]:
     for row in rec.drugs + rec.services:
-        is_drug = row.table == "XML2"
-        qty = row.values.get("SO_LUONG")
-        price_bv = row.values.get("DON_GIA" if is_drug else "DON_GIA_BV")
-        price_bh = row.values.get("DON_GIA" if is_drug else "DON_GIA_BH")
-        ratio = row.values.get("TYLE_TT_BH")
-        if not isinstance(qty, Decimal):
-            continue
-        dv = row.values.get("TYLE_TT_DV")
-        dv_factor = Decimal(dv) / HUNDRED if isinstance(dv, int) and not is_drug else ONE
-        dv_text = " × TYLE_TT_DV/100" if isinstance(dv, int) and not is_drug else ""
-        sent_price = ctx.sent(row.table, "DON_GIA" if is_drug else "DON_GIA_BV")
-        if isinstance(price_bv, Decimal):
-            yield from _formula(
-                ctx,
-                row,
-                "THANH_TIEN_BV",
-                qty * price_bv * dv_factor,
-                f"SO_LUONG × {sent_price}{dv_text}",
-            )
-        if (
-            isinstance(price_bh, Decimal)
-            and isinstance(ratio, int)
-            and ctx.standard is not Standard.QD4210
-        ):
-            bh_price = "DON_GIA" if is_drug else "DON_GIA_BH"
-            yield from _formula(
-                ctx,
-                row,
-                "THANH_TIEN_BH",
-                qty * price_bh * dv_factor * Decimal(ratio) / HUNDRED,
-                f"SO_LUONG × {bh_price}{dv_text} × TYLE_TT_BH/100",
-            )
-        parts = [
-            row.values.get(n)
-            for n in ("T_NGUONKHAC_NSNN", "T_NGUONKHAC_VTNN", "T_NGUONKHAC_VTTN", "T_NGUONKHAC_CL")
-        ]
-        if any(isinstance(p, Decimal) for p in parts):
-            total = sum((p for p in parts if isinstance(p, Decimal)), ZERO)
-            yield from _formula(
-                ctx,
-                row,
-                "T_NGUONKHAC",
-                total,
-                "T_NGUONKHAC_NSNN + T_NGUONKHAC_VTNN + T_NGUONKHAC_VTTN + T_NGUONKHAC_CL",
-            )
-        # Step 1 of the split between the fund and the patient, only without other sources or caps.
-        if (
-            _d(row, "T_NGUONKHAC") == ZERO
-            and not _d(row, "T_TRANTT")
-            and ctx.standard is Standard.QD130
-        ):
-            th_bh, th_bv = row.values.get("THANH_TIEN_BH"), row.values.get("THANH_TIEN_BV")
-            muc = row.values.get("MUC_HUONG")
-            if isinstance(th_bh, Decimal) and isinstance(muc, int):
-                bhtt = th_bh * Decimal(muc) / HUNDRED
-                yield from _formula(
-                    ctx, row, "T_BHTT", bhtt, "THANH_TIEN_BH × MUC_HUONG/100", "SPLIT"
-                )
-                yield from _formula(
+        v = row.values
+        for name, expected, formula, rule in _line_checks(row, ctx):
+            actual = _dec(v, name)
+            if actual is not None and abs(actual - expected) > ONE:
+                yield _f(
                     ctx,
+                    rule,
                     row,
-                    "T_BNCCT",
-                    th_bh - _d(row, "T_BHTT"),
-                    "THANH_TIEN_BH − T_BHTT",
-                    "SPLIT",
-                )
-            if isinstance(th_bh, Decimal) and isinstance(th_bv, Decimal):
-                yield from _formula(
-                    ctx, row, "T_BNTT", th_bv - th_bh, "THANH_TIEN_BV − THANH_TIEN_BH", "SPLIT"
+                    name,
+                    actual,
+                    formula=formula,
+                    expected=_money(_round2(expected)),
+                    diff=_money(actual - expected),
                 )
