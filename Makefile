@@ -27,8 +27,9 @@ lint: install  ## ruff
 typecheck: install  ## mypy --strict on the package
 	$(RUN) mypy
 
-fieldspecs: install  ## check the field specs against docs/standards/qd130-field-tables.md
+fieldspecs: install  ## check generated files (field specs, docs/rules.md) are up to date
 	$(RUN) python tools/gen_fieldspecs.py --check
+	$(RUN) python tools/gen_docs.py --check
 
 check: lint typecheck fieldspecs  ## everything but the tests
 

@@ -136,3 +136,9 @@ def test_4210_tables() -> None:
     assert {k: len(v.fields) for k, v in t.items()} == {k: len(v) for k, v in QD4210_FIELDS.items()}
     assert t["XML1"].field("T_TONGCHI").kind is Kind.DECIMAL
     assert t["XML1"].field("MA_THE").kind is Kind.LIST
+
+
+def test_generated_docs_are_up_to_date() -> None:
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_docs.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
