@@ -139,6 +139,9 @@ def test_4210_tables() -> None:
 
 
 def test_generated_docs_are_up_to_date() -> None:
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_docs.py"), "--check"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gen_docs.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
