@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from khoyte.standards.convert import table_spec
 from khoyte.standards.fields import Kind, TableSpec
+from khoyte.standards.layout import ENVELOPE_TABLES
 from khoyte.standards.model import BirthDate, Record, Standard, Value, make_row
-from khoyte.standards.qd4210 import RENAMES
+from khoyte.standards.qd4210 import QD4210_FIELDS, RENAMES
 from khoyte.standards.serialize import record_from_json, record_to_json
 from khoyte.standards.writer import envelope
 from khoyte.validate.engine import validate_file
@@ -86,19 +87,7 @@ def rows(
 @st.composite
 def records(draw: st.DrawFn, standard: Standard) -> Record:
     ma_lk = draw(st.from_regex(r"[A-Z0-9]{4,12}", fullmatch=True))
-    tables_available = ["XML1", "XML2", "XML3", "XML4", "XML5"]
-    if standard is Standard.QD130:
-        tables_available += [
-            "XML6",
-            "XML7",
-            "XML8",
-            "XML9",
-            "XML10",
-            "XML11",
-            "XML13",
-            "XML14",
-            "XML15",
-        ]
+    tables_available = list(ENVELOPE_TABLES if standard is Standard.QD130 else QD4210_FIELDS)
     chosen = [
         "XML1",
         *draw(st.lists(st.sampled_from(tables_available[1:]), unique=True, max_size=5)),

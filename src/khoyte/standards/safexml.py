@@ -105,17 +105,19 @@ def check_utf8(data: bytes) -> None:
         raise NotUTF8(f"byte {exc.start}: not UTF-8") from None
 
 
+# The one set of parser options khoyte uses for untrusted XML (inner documents and envelopes).
+_SAFE_OPTIONS: dict[str, object] = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "remove_comments": True,
+    "remove_pis": True,
+    "encoding": "utf-8",
+}
+
+
 def _parser(huge: bool) -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=huge,
-        remove_comments=True,
-        remove_pis=True,
-        encoding="utf-8",
-    )
+    return etree.XMLParser(dtd_validation=False, huge_tree=huge, **_SAFE_OPTIONS)  # type: ignore[arg-type]
 
 
 _INNER_PARSER = _parser(huge=False)
@@ -204,13 +206,5 @@ def iterparse(stream: LimitedReader) -> Iterator[tuple[str, etree._Element]]:
     table), so libxml2's huge mode is on; the depth stays bounded by libxml2 (2048) and size by
     ``LimitedReader``."""
     return etree.iterparse(  # type: ignore[no-any-return]
-        stream,
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=True,
-        remove_comments=True,
-        remove_pis=True,
-        encoding="utf-8",
+        stream, events=("start", "end"), huge_tree=True, **_SAFE_OPTIONS
     )
