@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from khoyte.standards.model import Record, Standard
-from khoyte.standards.writer import envelope, table_document
+from khoyte.synth.fastwrite import envelope, table_document
 
 BOM = b"\xef\xbb\xbf"
 WRONG_XSI = b' xmlns:xsi="http://www.w3.org/2001/XMLSchema instance"'
@@ -112,11 +112,12 @@ def _inject(kind: str, rec: Record, name: str, r: random.Random, facilities: lis
         return d("XML1", "T_THUOC", "NaN", "XML1.T_THUOC.NUMBER")
     if kind == "null_days":
         ep["SO_NGAY_DTRI"] = "null"
-        return d("XML1", "SO_NGAY_DTRI", "null", "XML1.SO_NGAY_DTRI.NUMBER")
+        return d("XML1", "SO_NGAY_DTRI", "null", "XML1.SO_NGAY_DTRI.MAX_LENGTH", "XML1.SO_NGAY_DTRI.NUMBER")
     if kind == "text_code":
         text = r.choice(("undefined", "Nhóm 1"))
         rec.drugs[0].values["MA_NHOM"] = text
-        return d("XML2", "MA_NHOM", text, "XML2.MA_NHOM.CODE")
+        # Longer than the field's 2 characters as well as not a code: two findings.
+        return d("XML2", "MA_NHOM", text, "XML2.MA_NHOM.MAX_LENGTH", "XML2.MA_NHOM.CODE")
     if kind == "comma_decimal":
         row = rec.drugs[0].values
         v = row["THANH_TIEN_BV"]

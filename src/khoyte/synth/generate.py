@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from khoyte.standards.model import Standard
-from khoyte.standards.writer import envelope
+from khoyte.synth.fastwrite import envelope
 from khoyte.synth.defects import Defect, FileDefects, plan_file, render
 from khoyte.synth.facilities import TIER_VI, write_facilities_csv
 from khoyte.synth.manifest import MEASURES, Truth, measures

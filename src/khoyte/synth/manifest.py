@@ -21,6 +21,10 @@ MEASURES = ("visits", "emergencies", "deaths", "bed_days", "t_tongchi_bv", "t_bh
 _MONEY = {"t_tongchi_bv", "t_bhtt", "patient_paid"}
 
 
+def _zeros() -> list[int]:
+    return [0] * len(MEASURES)
+
+
 def _vector(f: Fact) -> tuple[int, ...]:
     return (1, int(f.emergency), int(f.death), f.bed_days, f.bv, f.bhtt, f.patient, int(f.bhyt))
 
@@ -29,7 +33,7 @@ class Cube:
     """Measures summed by a key; money kept in cents until written."""
 
     def __init__(self) -> None:
-        self.cells: dict[tuple[str, ...], list[int]] = defaultdict(lambda: [0] * len(MEASURES))
+        self.cells: dict[tuple[str, ...], list[int]] = defaultdict(_zeros)  # picklable for workers
 
     def add(self, key: tuple[str, ...], vec: tuple[int, ...]) -> None:
         cell = self.cells[key]
