@@ -38,10 +38,22 @@ REPORTS_VI = {
     "nhan_luc": "Nhân lực y tế",
     "giuong": "Giường bệnh và ngày điều trị",
 }
-_METHODS = (("dat_vong", 0.30), ("thuoc_uong", 0.25), ("bao_cao_su", 0.22), ("thuoc_tiem", 0.12),
-            ("que_cay", 0.04), ("triet_san", 0.07))
-_PROFESSIONS = (("bac_si", 0.22), ("dieu_duong", 0.38), ("ho_sinh", 0.08), ("duoc_si", 0.10),
-                ("ky_thuat_vien", 0.10), ("khac", 0.12))
+_METHODS = (
+    ("dat_vong", 0.30),
+    ("thuoc_uong", 0.25),
+    ("bao_cao_su", 0.22),
+    ("thuoc_tiem", 0.12),
+    ("que_cay", 0.04),
+    ("triet_san", 0.07),
+)
+_PROFESSIONS = (
+    ("bac_si", 0.22),
+    ("dieu_duong", 0.38),
+    ("ho_sinh", 0.08),
+    ("duoc_si", 0.10),
+    ("ky_thuat_vien", 0.10),
+    ("khac", 0.12),
+)
 CRUDE_BIRTH_RATE = 0.0145  # per person-year (Mekong delta, 2019–2023)
 
 
@@ -54,7 +66,9 @@ def _months(start: date, end: date) -> list[date]:
     return out
 
 
-def write_aggregates(folder: Path, cfg: SynthConfig, prov: Province, truth: Truth) -> dict[str, Any]:
+def write_aggregates(
+    folder: Path, cfg: SynthConfig, prov: Province, truth: Truth
+) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     pop = prov.pop
     bed_days: dict[tuple[str, str], int] = {}
@@ -72,7 +86,9 @@ def write_aggregates(folder: Path, cfg: SynthConfig, prov: Province, truth: Trut
             for sex, mask in (("1", pop.male), ("2", ~pop.male)):
                 counts = np.bincount(pop.commune[inband & mask], minlength=len(prov.geo.communes))
                 for i, c in enumerate(prov.geo.communes):
-                    rows.append(("dan_so", label, c.code, c.name, "dan_so", f"{band}|{sex}", int(counts[i])))
+                    rows.append(
+                        ("dan_so", label, c.code, c.name, "dan_so", f"{band}|{sex}", int(counts[i]))
+                    )
         residents = np.bincount(pop.commune, minlength=len(prov.geo.communes))
         days = 31 if month.month in (1, 3, 5, 7, 8, 10, 12) else 30 if month.month != 2 else 28
         births = rng.poisson(residents * CRUDE_BIRTH_RATE * days / 365.25)
@@ -90,8 +106,13 @@ def write_aggregates(folder: Path, cfg: SynthConfig, prov: Province, truth: Trut
         violations = int(rng.binomial(inspections, 0.12))
         incidents = int(rng.poisson(0.3 + 0.3 * (month.month in (5, 6, 7, 8))))
         cases = int(sum(rng.poisson(18) for _ in range(incidents)))
-        for name, value in (("co_so_kiem_tra", inspections), ("co_so_vi_pham", violations),
-                            ("vu_ngo_doc", incidents), ("nguoi_mac", cases), ("nguoi_tu_vong", 0)):
+        for name, value in (
+            ("co_so_kiem_tra", inspections),
+            ("co_so_vi_pham", violations),
+            ("vu_ngo_doc", incidents),
+            ("nguoi_mac", cases),
+            ("nguoi_tu_vong", 0),
+        ):
             rows.append(("attp", label, prov.geo.province, prov.geo.province_name, name, "", value))
         for f in prov.facilities:
             split = rng.multinomial(f.staff, [p for _, p in _PROFESSIONS])
@@ -113,17 +134,22 @@ def write_aggregates(folder: Path, cfg: SynthConfig, prov: Province, truth: Trut
 
 
 def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], month: date) -> None:
-    wb = Workbook()
-    first = True
+    """The same numbers as the CSV, one sheet per report in a wide layout a person reads: one
+    line per unit, one column per indicator and group (``chi_tieu|nhom``)."""
+    wb = Workbook(write_only=True)  # streaming writer: several times faster than the default
     for report, title in REPORTS_VI.items():
-        ws = wb.active if first else wb.create_sheet()
-        first = False
-        ws.title = report
-        ws.append([title])
-        ws.append(list(COLUMNS))
-        for row in rows:
-            if row[0] == report:
-                ws.append(list(row))
+        ws = wb.create_sheet(report)
+        mine = [row for row in rows if row[0] == report]
+        columns: dict[str, None] = {}
+        units: dict[tuple[str, str], dict[str, Any]] = {}
+        for _, _, unit, name, indicator, group, value in mine:
+            col = f"{indicator}|{group}" if group else indicator
+            columns.setdefault(col)
+            units.setdefault((unit, name), {})[col] = value
+        ws.append([title, f"{month:%Y-%m}"])
+        ws.append(["ma_don_vi", "ten_don_vi", *columns])
+        for (unit, name), values in units.items():
+            ws.append([unit, name, *(values.get(c, 0) for c in columns)])
     fixed = datetime(month.year, month.month, 1)
     wb.properties.created = fixed
     wb.properties.modified = fixed

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  -- the catalogs below are tables, one entry per line, easier to read unwrapped
 """What happens at a visit: diagnoses (WHO ICD-10) by age, sex, season and facility profile, and
 the drugs, services and lab results that go with them. Catalogs are small and illustrative; their
 prices are of the order of the BHYT price lists (TT 22/2023/TT-BYT), in VND."""
@@ -46,6 +47,8 @@ class Dx:
     procedure: str | None = None
 
 
+# fmt: off
+# Age profiles: flat, older adults, women of childbearing age, young children.
 _K, _O, _M, _Y = (1.0, 1.0, 1.0, 1.0, 1.0), (0.0, 0.0, 0.4, 1.5, 3.0), (0.0, 0.0, 1.0, 0.3, 0.0), (3.0, 2.0, 0.5, 0.4, 0.4)
 DIAGNOSES: tuple[Dx, ...] = (
     Dx("J00", "Viêm mũi họng cấp", 5.0, (3.0, 2.0, 0.7, 0.5, 0.5), "A", "resp", 0, False, ("resp",), ()),
@@ -115,6 +118,7 @@ DIAGNOSES: tuple[Dx, ...] = (
     Dx("R10.4", "Đau bụng không xác định", 1.0, (0.8, 1.2, 1.2, 0.9, 0.8), "A", "", 0, False, ("gi",), ("echo",)),
     Dx("Z00.0", "Khám sức khỏe tổng quát", 1.5, (0.2, 0.5, 1.5, 1.2, 0.8), "A", "", 0, False, (), ("cbc", "glucose", "urine")),
 )
+# fmt: on
 BY_CODE = {d.code: d for d in DIAGNOSES}
 
 # How a facility's specialty tilts the case mix: multiplier by code prefix, "*" for the rest.
@@ -131,7 +135,6 @@ PROFILE_BIAS: dict[str, dict[str, float]] = {
 }
 # Admitted (03/04/06) visits lean to severe diagnoses; outpatient ones to the mild.
 _SEVERITY_FACTOR = {"out": (1.0, 0.6, 0.08), "in": (0.05, 1.0, 6.0), "chronic": (1.0, 1.0, 1.0)}
-# Mean share of a child's body in children's illnesses: a 0-4 year old carries ~0.14 of the code weights.
 
 
 def _bias(profile: str, code: str) -> float:
@@ -143,18 +146,22 @@ def _bias(profile: str, code: str) -> float:
 
 
 @cache
-def dx_table(profile: str, kind: str, group: int, male: bool, month: int) -> tuple[tuple[Dx, ...], np.ndarray]:
+def dx_table(
+    profile: str, kind: str, group: int, male: bool, month: int
+) -> tuple[tuple[Dx, ...], list[float]]:
     """Diagnoses and their cumulative probabilities for one kind of visit."""
     items: list[Dx] = []
     weights: list[float] = []
     for d in DIAGNOSES:
         if kind == "chronic" and not d.chronic:
             continue
-        if (d.sex == "F" and male and d.ages is _M) or (d.code.startswith(("O", "Z34", "D25", "C50")) and male):
+        if (d.sex == "F" and male and d.ages is _M) or (
+            d.code.startswith(("O", "Z34", "D25", "C50")) and male
+        ):
             continue
         w = d.weight * d.ages[group] * SEASONS[d.season][month - 1] * _bias(profile, d.code)
         w *= _SEVERITY_FACTOR[kind][d.severity]
-        if d.sex == "F" and not d.ages is _M:
+        if d.sex == "F" and d.ages is not _M:
             w *= 0.7 if male else 1.3
         elif d.sex == "M":
             w *= 1.3 if male else 0.7
@@ -166,7 +173,7 @@ def dx_table(profile: str, kind: str, group: int, male: bool, month: int) -> tup
     if not items:  # e.g. a male child at an obstetric hospital's inpatient ward
         return dx_table("general", kind if kind != "chronic" else "out", group, male, month)
     cum = np.cumsum(np.array(weights))
-    return tuple(items), cum / cum[-1]
+    return tuple(items), (cum / cum[-1]).tolist()
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +189,7 @@ class Drug:
     ratio: int = 100  # TYLE_TT_BH
 
 
+# fmt: off
 DRUGS: dict[str, tuple[Drug, ...]] = {
     "resp": (Drug("40.48", "Paracetamol", "500mg", "Viên", "1.01", "VD-21129-14", 500, 3),
              Drug("40.62", "Acetylcystein", "200mg", "Gói", "1.01", "VD-24563-16", 900, 3),
@@ -264,3 +272,4 @@ EXAM_PRICE = {"tinh": 42100, "khu_vuc": 38700, "xa": 27000, "tu_nhan": 42100}
 EXAM_PRICE_PRIVATE = 150000  # what a private clinic charges; the fund pays the BHYT price
 BED_PRICE = {"tinh": 249000, "khu_vuc": 190000, "xa": 78000, "tu_nhan": 249000}
 BED_PRICE_PRIVATE = 600000
+# fmt: on

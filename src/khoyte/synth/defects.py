@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import random
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -35,14 +36,38 @@ class Defect:
     expected: list[str]  # finding codes the validator must report (empty: tolerated quirk)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "file": self.file, "ma_lk": self.ma_lk, "table": self.table,
-                "field": self.field, "value": self.value, "expected": self.expected}
+        return {
+            "kind": self.kind,
+            "file": self.file,
+            "ma_lk": self.ma_lk,
+            "table": self.table,
+            "field": self.field,
+            "value": self.value,
+            "expected": self.expected,
+        }
 
 
 # kind → what it needs in the record
-_RECORD_KINDS = ("sum_total", "nan_amount", "null_days", "text_code", "comma_decimal", "missing_xml1",
-                 "wrong_ma_lk", "unknown_icd", "bad_icd", "invalid_date", "wrong_facility", "bad_card",
-                 "cccd_shape", "broken_base64", "not_utf8", "wrong_xsi", "short_code", "duplicate_hoso")
+_RECORD_KINDS = (
+    "sum_total",
+    "nan_amount",
+    "null_days",
+    "text_code",
+    "comma_decimal",
+    "missing_xml1",
+    "wrong_ma_lk",
+    "unknown_icd",
+    "bad_icd",
+    "invalid_date",
+    "wrong_facility",
+    "bad_card",
+    "cccd_shape",
+    "broken_base64",
+    "not_utf8",
+    "wrong_xsi",
+    "short_code",
+    "duplicate_hoso",
+)
 
 
 def _applicable(kind: str, rec: Record) -> bool:
@@ -74,8 +99,9 @@ class FileDefects:
     copy: bool = False
 
 
-def plan_file(records: list[Record], name: str, rate: float, r: random.Random,
-              facilities: list[str]) -> FileDefects:
+def plan_file(
+    records: list[Record], name: str, rate: float, r: random.Random, facilities: list[str]
+) -> FileDefects:
     fd = FileDefects(records)
     if rate <= 0:
         return fd
@@ -94,8 +120,9 @@ def plan_file(records: list[Record], name: str, rate: float, r: random.Random,
     return fd
 
 
-def _inject(kind: str, rec: Record, name: str, r: random.Random, facilities: list[str],
-            fd: FileDefects) -> Defect:
+def _inject(
+    kind: str, rec: Record, name: str, r: random.Random, facilities: list[str], fd: FileDefects
+) -> Defect:
     ep = rec.episode.values
     lk = rec.ma_lk
 
@@ -112,7 +139,13 @@ def _inject(kind: str, rec: Record, name: str, r: random.Random, facilities: lis
         return d("XML1", "T_THUOC", "NaN", "XML1.T_THUOC.NUMBER")
     if kind == "null_days":
         ep["SO_NGAY_DTRI"] = "null"
-        return d("XML1", "SO_NGAY_DTRI", "null", "XML1.SO_NGAY_DTRI.MAX_LENGTH", "XML1.SO_NGAY_DTRI.NUMBER")
+        return d(
+            "XML1",
+            "SO_NGAY_DTRI",
+            "null",
+            "XML1.SO_NGAY_DTRI.MAX_LENGTH",
+            "XML1.SO_NGAY_DTRI.NUMBER",
+        )
     if kind == "text_code":
         text = r.choice(("undefined", "Nhóm 1"))
         rec.drugs[0].values["MA_NHOM"] = text
@@ -135,11 +168,15 @@ def _inject(kind: str, rec: Record, name: str, r: random.Random, facilities: lis
         ep["MA_BENH_CHINH"] = "U99.9"
         return d("XML1", "MA_BENH_CHINH", "U99.9", "XML1.MA_BENH_CHINH.ICD10_UNKNOWN")
     if kind == "bad_icd":
-        code = str(ep["MA_BENH_CHINH"]).replace(".", "-") + ("" if "." in str(ep["MA_BENH_CHINH"]) else "-")
+        code = str(ep["MA_BENH_CHINH"]).replace(".", "-") + (
+            "" if "." in str(ep["MA_BENH_CHINH"]) else "-"
+        )
         ep["MA_BENH_CHINH"] = code
         return d("XML1", "MA_BENH_CHINH", code, "XML1.MA_BENH_CHINH.ICD10_FORMAT")
     if kind == "invalid_date":
-        text = f"{ep['NGAY_RA']:%Y}0230{ep['NGAY_RA']:%H%M}"  # type: ignore[str-format]
+        ra = ep["NGAY_RA"]
+        assert isinstance(ra, datetime)
+        text = f"{ra:%Y}0230{ra:%H%M}"  # 30 February
         ep["NGAY_RA"] = text
         return d("XML1", "NGAY_RA", text, "XML1.NGAY_RA.DATETIME")
     if kind == "wrong_facility":
@@ -173,8 +210,12 @@ def _inject(kind: str, rec: Record, name: str, r: random.Random, facilities: lis
 
 def render(fd: FileDefects, facility: str, created: Any) -> bytes:
     """The file's bytes with the planned defects applied."""
-    data = envelope(fd.records + fd.duplicates, facility, created, Standard.QD130
-                    if all(r.standard is Standard.QD130 for r in fd.records) else None)
+    data = envelope(
+        fd.records + fd.duplicates,
+        facility,
+        created,
+        Standard.QD130 if all(r.standard is Standard.QD130 for r in fd.records) else None,
+    )
     for kind, rec, table in fd.byte_edits:
         doc = table_document(rec.standard, table, rec.tables[table])
         old = base64.b64encode(doc)

@@ -46,7 +46,8 @@ class Facility:
     name: str
     tier: str  # tinh | khu_vuc | xa | tu_nhan
     kind: str  # hospital | centre | station | private_hospital | clinic
-    profile: str  # case-mix profile: general, obs_paed, lung, mental, eye, skin, traditional, station, clinic
+    # case-mix profile: general, obs_paed, lung, mental, eye, skin, traditional, station, clinic
+    profile: str
     commune: int  # index into Geography.communes
     beds: int
     staff: int
@@ -64,10 +65,30 @@ def build_facilities(geo: Geography, population: int, rng: np.random.Generator) 
     urban = [i for i in by_size if geo.communes[i].urban] or by_size
     out: list[Facility] = []
 
-    def add(name: str, tier: str, kind: str, profile: str, commune: int, beds: int, staff: int,
-            weight: float) -> None:
-        out.append(Facility(len(out), f"{geo.province}{len(out) + 1:03d}", name, tier, kind, profile,
-                            commune, beds, staff, weight))
+    def add(
+        name: str,
+        tier: str,
+        kind: str,
+        profile: str,
+        commune: int,
+        beds: int,
+        staff: int,
+        weight: float,
+    ) -> None:
+        out.append(
+            Facility(
+                len(out),
+                f"{geo.province}{len(out) + 1:03d}",
+                name,
+                tier,
+                kind,
+                profile,
+                commune,
+                beds,
+                staff,
+                weight,
+            )
+        )
 
     n_prov = _clamp(population / 120_000, 2, len(_PROVINCIAL))
     for k in range(n_prov):
@@ -79,30 +100,74 @@ def build_facilities(geo: Geography, population: int, rng: np.random.Generator) 
     for k in range(n_reg):
         c = by_size[(2 * k + 1) % n_comm]
         beds = int(rng.integers(90, 260))
-        add(f"Trung tâm Y tế khu vực {geo.communes[c].name.split(' ', 1)[1]}", "khu_vuc", "centre",
-            "general", c, beds, int(beds * 1.5), beds / 100)
+        add(
+            f"Trung tâm Y tế khu vực {geo.communes[c].name.split(' ', 1)[1]}",
+            "khu_vuc",
+            "centre",
+            "general",
+            c,
+            beds,
+            int(beds * 1.5),
+            beds / 100,
+        )
     n_priv = _clamp(population / 340_000, 0, 6)
     for k in range(n_priv):
         c = urban[(k + 2) % len(urban)]
         beds = int(rng.integers(40, 160))
-        add(f"Bệnh viện Đa khoa tư nhân {_PRIVATE_NAMES[k % len(_PRIVATE_NAMES)]}", "tu_nhan",
-            "private_hospital", "general", c, beds, int(beds * 1.1), beds / 100)
+        add(
+            f"Bệnh viện Đa khoa tư nhân {_PRIVATE_NAMES[k % len(_PRIVATE_NAMES)]}",
+            "tu_nhan",
+            "private_hospital",
+            "general",
+            c,
+            beds,
+            int(beds * 1.1),
+            beds / 100,
+        )
     for i, c_ in enumerate(geo.communes):
-        add(f"Trạm Y tế {c_.name}", "xa", "station", "station", i, int(rng.integers(3, 6)),
-            int(rng.integers(5, 10)), 1.0)
+        add(
+            f"Trạm Y tế {c_.name}",
+            "xa",
+            "station",
+            "station",
+            i,
+            int(rng.integers(3, 6)),
+            int(rng.integers(5, 10)),
+            1.0,
+        )
     # Facility codes have three free digits: what is left after the public units caps clinics.
     room = 999 - len(out)
     n_clin = min(room, _clamp(population / 2_500, 1, 2_000))
     for k in range(n_clin):
         c = int(rng.choice(n_comm, p=geo.weights))
-        add(f"Phòng khám đa khoa {_PRIVATE_NAMES[k % len(_PRIVATE_NAMES)]} {k // len(_PRIVATE_NAMES) + 1}",
-            "tu_nhan", "clinic", "clinic", c, int(rng.integers(0, 4)), int(rng.integers(3, 12)),
-            float(rng.gamma(2.0, 0.5)))
+        brand = _PRIVATE_NAMES[k % len(_PRIVATE_NAMES)]
+        add(
+            f"Phòng khám đa khoa {brand} {k // len(_PRIVATE_NAMES) + 1}",
+            "tu_nhan",
+            "clinic",
+            "clinic",
+            c,
+            int(rng.integers(0, 4)),
+            int(rng.integers(3, 12)),
+            float(rng.gamma(2.0, 0.5)),
+        )
     return out
 
 
-_PRIVATE_NAMES = ("Phương Châu", "Hòa Hảo", "Tâm Đức", "Minh Tâm", "An Phước", "Thiện Tâm",
-                  "Hồng Đức", "Sài Gòn", "Mekong", "Cửu Long", "Bình An", "Nhân Ái")
+_PRIVATE_NAMES = (
+    "Phương Châu",
+    "Hòa Hảo",
+    "Tâm Đức",
+    "Minh Tâm",
+    "An Phước",
+    "Thiện Tâm",
+    "Hồng Đức",
+    "Sài Gòn",
+    "Mekong",
+    "Cửu Long",
+    "Bình An",
+    "Nhân Ái",
+)
 
 
 def write_facilities_csv(path: Path, facilities: list[Facility], geo: Geography) -> None:
@@ -110,8 +175,11 @@ def write_facilities_csv(path: Path, facilities: list[Facility], geo: Geography)
     docs/synth.md)."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["ma_cskcb", "ten", "tuyen", "loai", "ma_xa", "ten_xa", "ma_tinh", "giuong",
-                    "nhan_luc"])
+        w.writerow(
+            ["ma_cskcb", "ten", "tuyen", "loai", "ma_xa", "ten_xa", "ma_tinh", "giuong", "nhan_luc"]
+        )
         for f in facilities:
             c = geo.communes[f.commune]
-            w.writerow([f.code, f.name, f.tier, f.kind, c.code, c.name, geo.province, f.beds, f.staff])
+            w.writerow(
+                [f.code, f.name, f.tier, f.kind, c.code, c.name, geo.province, f.beds, f.staff]
+            )

@@ -48,7 +48,7 @@ def _d(v: date) -> str:
 
 
 def _list(v: list[str] | list[date]) -> str:
-    return _str(";".join(_FORMAT[type(x)](x) if type(x) is not str else x for x in v))  # type: ignore[arg-type]
+    return _str(";".join(_FORMAT[type(x)](x) if type(x) is not str else x for x in v))
 
 
 _FORMAT: dict[type, Callable[..., str]] = {
@@ -96,11 +96,15 @@ def hoso_xml(record: Record, standard: Standard | None = None) -> str:
         if not rows:
             continue
         content = base64.b64encode(table_document(std, table, rows)).decode("ascii")
-        files.append(f"<FILEHOSO><LOAIHOSO>{table}</LOAIHOSO><NOIDUNGFILE>{content}</NOIDUNGFILE></FILEHOSO>")
+        files.append(
+            f"<FILEHOSO><LOAIHOSO>{table}</LOAIHOSO><NOIDUNGFILE>{content}</NOIDUNGFILE></FILEHOSO>"
+        )
     return "<HOSO>" + "".join(files) + "</HOSO>"
 
 
-def envelope(records: Iterable[Record], facility: str, created: date, standard: Standard | None = None) -> bytes:
+def envelope(
+    records: Iterable[Record], facility: str, created: date, standard: Standard | None = None
+) -> bytes:
     hosos = [hoso_xml(r, standard) for r in records]
     xml = (
         f"<GIAMDINHHS{_XSI}><THONGTINDONVI><MACSKCB>{escape(facility)}</MACSKCB></THONGTINDONVI>"

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from khoyte.standards.model import Standard
-from khoyte.synth.fastwrite import envelope
 from khoyte.synth.defects import Defect, FileDefects, plan_file, render
 from khoyte.synth.facilities import TIER_VI, write_facilities_csv
+from khoyte.synth.fastwrite import envelope
 from khoyte.synth.manifest import MEASURES, Truth, measures
-from khoyte.synth.people import REPORT_BANDS, report_band
+from khoyte.synth.people import REPORT_BANDS
 from khoyte.synth.province import VISITS_PER_PERSON_YEAR, Province, build_province
 from khoyte.synth.visits import Outbreak, generate_day, standard_for
 
@@ -88,18 +88,35 @@ def _day(ordinal: int) -> DayResult:
         dr = random.Random(hash_seed(prov.seed, 3, fac.index, ordinal))
         for group in groups:
             records = [rec for rec, _ in group]
-            rel = (f"xml/{day.isoformat()}/{fac.code}/{records[0].ma_lk}.xml" if cfg.per_visit
-                   else f"xml/{day.isoformat()}/{fac.code}.xml")
+            rel = (
+                f"xml/{day.isoformat()}/{fac.code}/{records[0].ma_lk}.xml"
+                if cfg.per_visit
+                else f"xml/{day.isoformat()}/{fac.code}.xml"
+            )
             created = max(f.day for _, f in group)
             for rec, fact in group:
                 created = max(created, (rec.episode.discharged or rec.episode.admitted).date())  # type: ignore[union-attr]
                 truth.add(fact, fac.code, prov.geo.communes[fact.commune].code)
-                w.writerow([fact.ma_lk, rel, fac.code, fact.person, fact.card_version, fact.name_variant,
-                            int(fact.cccd), fact.outbreak])
+                w.writerow(
+                    [
+                        fact.ma_lk,
+                        rel,
+                        fac.code,
+                        fact.person,
+                        fact.card_version,
+                        fact.name_variant,
+                        int(fact.cccd),
+                        fact.outbreak,
+                    ]
+                )
                 persons.append(fact.person)
             if cfg.dirty > 0:
                 plan = plan_file(records, rel, cfg.dirty, dr, codes)
-                data = render(plan, fac.code, created) if not plan.copy else envelope(records, fac.code, created, std)
+                data = (
+                    render(plan, fac.code, created)
+                    if not plan.copy
+                    else envelope(records, fac.code, created, std)
+                )
                 defects.extend(plan.defects)
             else:
                 plan = FileDefects(records)
@@ -117,8 +134,15 @@ def _day(ordinal: int) -> DayResult:
                 files += 1
                 size += len(data)
                 by_std[std.value] += 1
-    return DayResult(truth, buf.getvalue(), defects, files, size,
-                     np.unique(np.array(persons, dtype=np.int32)), by_std)
+    return DayResult(
+        truth,
+        buf.getvalue(),
+        defects,
+        files,
+        size,
+        np.unique(np.array(persons, dtype=np.int32)),
+        by_std,
+    )
 
 
 def hash_seed(*parts: int) -> int:
@@ -164,23 +188,36 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
                     progress(date.fromordinal(o), int(res.truth.totals()["visits"]))
     _STATE.clear()
     truth.daily.write_csv(out / "truth" / "daily.csv", ("date", "ma_cskcb", "ma_loai_kcb"))
-    truth.monthly.write_csv(out / "truth" / "monthly.csv",
-                            ("month", "ma_cskcb", "ma_loai_kcb", "gioi_tinh", "age_band", "icd10_chapter"))
-    truth.residence.write_csv(out / "truth" / "residence.csv",
-                              ("month", "maxa_cu_tru", "ma_loai_kcb", "gioi_tinh", "age_band"))
+    truth.monthly.write_csv(
+        out / "truth" / "monthly.csv",
+        ("month", "ma_cskcb", "ma_loai_kcb", "gioi_tinh", "age_band", "icd10_chapter"),
+    )
+    truth.residence.write_csv(
+        out / "truth" / "residence.csv",
+        ("month", "maxa_cu_tru", "ma_loai_kcb", "gioi_tinh", "age_band"),
+    )
     _write_persons(out / "truth" / "persons.csv", prov, seen)
     manifest = _manifest(cfg, prov, truth, defects, files, size, by_std, int(seen.sum()))
     if cfg.aggregates:
         from khoyte.synth.aggregates import write_aggregates
 
         manifest["aggregates"] = write_aggregates(out / "aggregates", cfg, prov, truth)
-    (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n",
-                                       encoding="utf-8")
+    (out / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+    )
     return manifest
 
 
-def _collect(res: DayResult, truth: Truth, defects: list[Defect], vf: io.TextIOBase, seen: np.ndarray,
-             by_std: dict[str, int], files: int, size: int) -> tuple[int, int]:
+def _collect(
+    res: DayResult,
+    truth: Truth,
+    defects: list[Defect],
+    vf: io.TextIOBase,
+    seen: np.ndarray,
+    by_std: dict[str, int],
+    files: int,
+    size: int,
+) -> tuple[int, int]:
     truth.merge(res.truth)
     defects.extend(res.defects)
     vf.write(res.visits_csv)
@@ -195,16 +232,42 @@ def _write_persons(path: Path, prov: Province, seen: np.ndarray) -> None:
     pop = prov.pop
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["person_id", "ho_ten", "ngay_sinh", "gioi_tinh", "maxa_cu_tru", "so_cccd", "ma_the_bhyt"])
+        w.writerow(
+            [
+                "person_id",
+                "ho_ten",
+                "ngay_sinh",
+                "gioi_tinh",
+                "maxa_cu_tru",
+                "so_cccd",
+                "ma_the_bhyt",
+            ]
+        )
         for pid in np.flatnonzero(seen).tolist():
             card = pop.card_on(pid, prov.pop.anchor)
-            w.writerow([pid, pop.name(pid), pop.birth_date(pid).isoformat(), "1" if pop.male[pid] else "2",
-                        prov.geo.communes[int(pop.commune[pid])].code, pop.cccd_number(pid) or "",
-                        card[0] if card else ""])
+            w.writerow(
+                [
+                    pid,
+                    pop.name(pid),
+                    pop.birth_date(pid).isoformat(),
+                    "1" if pop.male[pid] else "2",
+                    prov.geo.communes[int(pop.commune[pid])].code,
+                    pop.cccd_number(pid) or "",
+                    card[0] if card else "",
+                ]
+            )
 
 
-def _manifest(cfg: SynthConfig, prov: Province, truth: Truth, defects: list[Defect], files: int,
-              size: int, by_std: dict[str, int], persons_seen: int) -> dict[str, Any]:
+def _manifest(
+    cfg: SynthConfig,
+    prov: Province,
+    truth: Truth,
+    defects: list[Defect],
+    files: int,
+    size: int,
+    by_std: dict[str, int],
+    persons_seen: int,
+) -> dict[str, Any]:
     days = (cfg.end - cfg.start).days + 1
     tot = truth.totals()
     visits = int(tot["visits"])
@@ -216,8 +279,11 @@ def _manifest(cfg: SynthConfig, prov: Province, truth: Truth, defects: list[Defe
         tier = fac_by_code[code].tier
         acc = by_tier.setdefault(tier, [0] * len(MEASURES))
         for i, name in enumerate(MEASURES):
-            acc[i] += round(float(m[name]) * 100) if name in ("t_tongchi_bv", "t_bhtt", "patient_paid") \
+            acc[i] += (
+                round(float(m[name]) * 100)
+                if name in ("t_tongchi_bv", "t_bhtt", "patient_paid")
                 else int(m[name])
+            )
     pop = prov.pop
     ages = (cfg.start.toordinal() - pop.birth) // 365
     pyramid: dict[str, dict[str, int]] = {}
@@ -233,21 +299,36 @@ def _manifest(cfg: SynthConfig, prov: Province, truth: Truth, defects: list[Defe
         "generator": "khoyte synth",
         "layout_version": 1,
         "parameters": {
-            "seed": cfg.seed, "province": cfg.province, "population": cfg.population,
-            "start": cfg.start.isoformat(), "end": cfg.end.isoformat(), "dirty": cfg.dirty,
+            "seed": cfg.seed,
+            "province": cfg.province,
+            "population": cfg.population,
+            "start": cfg.start.isoformat(),
+            "end": cfg.end.isoformat(),
+            "dirty": cfg.dirty,
             "per_visit": cfg.per_visit,
-            "outbreaks": [f"{ob.code},{ob.commune},{ob.start.isoformat()},{ob.weeks},{ob.factor}"
-                          for ob in cfg.outbreaks],
+            "outbreaks": [
+                f"{ob.code},{ob.commune},{ob.start.isoformat()},{ob.weeks},{ob.factor}"
+                for ob in cfg.outbreaks
+            ],
         },
-        "province": {"code": prov.geo.province, "name": prov.geo.province_name,
-                     "communes": len(prov.geo.communes), "facilities": len(prov.facilities),
-                     "facilities_by_tier": {t: sum(1 for f in prov.facilities if f.tier == t) for t in TIER_VI}},
+        "province": {
+            "code": prov.geo.province,
+            "name": prov.geo.province_name,
+            "communes": len(prov.geo.communes),
+            "facilities": len(prov.facilities),
+            "facilities_by_tier": {
+                t: sum(1 for f in prov.facilities if f.tier == t) for t in TIER_VI
+            },
+        },
         "files": {"count": files, "bytes": size, "by_standard": dict(sorted(by_std.items()))},
         "measures": list(MEASURES),
         "totals": tot,
         "visits_per_person_year": round(visits / person_years, 4) if person_years else 0.0,
-        "targets": {"visits_per_person_year": VISITS_PER_PERSON_YEAR, "share_without_cccd": 0.20,
-                    "share_with_bhyt": 0.90},
+        "targets": {
+            "visits_per_person_year": VISITS_PER_PERSON_YEAR,
+            "share_without_cccd": 0.20,
+            "share_with_bhyt": 0.90,
+        },
         "by_facility": by_facility,
         "by_tier": {k: measures(v) for k, v in sorted(by_tier.items())},
         "by_month": truth.by(0),
@@ -265,18 +346,34 @@ def _manifest(cfg: SynthConfig, prov: Province, truth: Truth, defects: list[Defe
             "name_variant_visits": o["name_variants"],
             "card_changed_visits": o["card_changed_visits"],
         },
-        "events": {"referrals": o["referrals"], "appointments": o["appointments"], "births": o["births"]},
+        "events": {
+            "referrals": o["referrals"],
+            "appointments": o["appointments"],
+            "births": o["births"],
+        },
         "outbreaks": [
-            {"icd10": ob.code, "commune": ob.commune, "start": ob.start.isoformat(), "weeks": ob.weeks,
-             "factor": ob.factor, "injected_visits": sum(n for (k, _), n in truth.outbreak_cases.items() if k == i),
-             "by_day": {d: n for (k, d), n in sorted(truth.outbreak_cases.items()) if k == i}}
+            {
+                "icd10": ob.code,
+                "commune": ob.commune,
+                "start": ob.start.isoformat(),
+                "weeks": ob.weeks,
+                "factor": ob.factor,
+                "injected_visits": sum(n for (k, _), n in truth.outbreak_cases.items() if k == i),
+                "by_day": {d: n for (k, d), n in sorted(truth.outbreak_cases.items()) if k == i},
+            }
             for i, ob in enumerate(cfg.outbreaks)
         ],
         "defects": [d.as_dict() for d in defects],
         "truth_files": {
-            "facilities": "facilities.csv", "visits": "truth/visits.csv", "persons": "truth/persons.csv",
-            "daily": "truth/daily.csv", "monthly": "truth/monthly.csv", "residence": "truth/residence.csv",
+            "facilities": "facilities.csv",
+            "visits": "truth/visits.csv",
+            "persons": "truth/persons.csv",
+            "daily": "truth/daily.csv",
+            "monthly": "truth/monthly.csv",
+            "residence": "truth/residence.csv",
         },
-        "standards": {s.value: "QĐ 130/4750" if s is Standard.QD130 else "QĐ 4210" for s in Standard},
+        "standards": {
+            s.value: "QĐ 130/4750" if s is Standard.QD130 else "QĐ 4210" for s in Standard
+        },
         "age_bands": [label for _, _, label in REPORT_BANDS],
     }

@@ -34,11 +34,13 @@ def build_geography(province: str, rng: np.random.Generator) -> Geography:
     names = adminunits.provinces()
     if province not in names:
         raise ValueError(
-            f"Mã tỉnh {province!r} không có trong danh mục 2025 / province code {province!r} is not "
+            f"Mã tỉnh {province!r} không có trong danh mục 2025 / "
+            f"province code {province!r} is not "
             f"one of the 34 provinces of 2025 (e.g. 82 Đồng Tháp, 91 An Giang)"
         )
     communes = tuple(
-        Commune(code, name, name.startswith("Phường")) for code, name in adminunits.communes_of(province)
+        Commune(code, name, name.startswith("Phường"))
+        for code, name in adminunits.communes_of(province)
     )
     # Wards are denser than rural communes; a gamma spread gives the uneven sizes of real communes.
     raw = rng.gamma(4.0, 1.0, len(communes)) * np.array([2.2 if c.urban else 1.0 for c in communes])

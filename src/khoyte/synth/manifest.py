@@ -16,8 +16,16 @@ from typing import Any
 
 from khoyte.synth.visits import Fact
 
-MEASURES = ("visits", "emergencies", "deaths", "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid",
-            "bhyt_records")
+MEASURES = (
+    "visits",
+    "emergencies",
+    "deaths",
+    "bed_days",
+    "t_tongchi_bv",
+    "t_bhtt",
+    "patient_paid",
+    "bhyt_records",
+)
 _MONEY = {"t_tongchi_bv", "t_bhtt", "patient_paid"}
 
 
@@ -60,7 +68,10 @@ def _fmt(name: str, v: int) -> str:
 
 
 def measures(vals: list[int]) -> dict[str, Any]:
-    return {m: (str(Decimal(v).scaleb(-2)) if m in _MONEY else v) for m, v in zip(MEASURES, vals, strict=True)}
+    return {
+        m: (str(Decimal(v).scaleb(-2)) if m in _MONEY else v)
+        for m, v in zip(MEASURES, vals, strict=True)
+    }
 
 
 class Truth:

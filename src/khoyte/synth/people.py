@@ -10,6 +10,7 @@ record linkage has to undo (``identity``).
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,16 +25,57 @@ MASK = (1 << 64) - 1
 # Census 2019, 5-year bands 0-4 … 75-79, 80+ (percent) and the male share of each band
 # (sex ratio at birth ≈ 1.11; women outlive men).
 AGE_BANDS = (7.9, 8.3, 7.3, 6.6, 7.0, 8.0, 8.3, 7.7, 7.2, 6.6, 6.0, 5.3, 4.4, 3.3, 2.1, 1.4, 2.6)
-MALE_SHARE = (0.525, 0.524, 0.522, 0.518, 0.510, 0.505, 0.503, 0.502, 0.500, 0.495, 0.490,
-              0.480, 0.470, 0.450, 0.430, 0.410, 0.360)
+MALE_SHARE = (
+    0.525,
+    0.524,
+    0.522,
+    0.518,
+    0.510,
+    0.505,
+    0.503,
+    0.502,
+    0.500,
+    0.495,
+    0.490,
+    0.480,
+    0.470,
+    0.450,
+    0.430,
+    0.410,
+    0.360,
+)
 # Visits per person relative to the mean, by the same bands: small children and the old
 # consult most. Used to pick who comes to a facility.
-UTILISATION = (2.3, 1.1, 0.7, 0.55, 0.55, 0.65, 0.7, 0.75, 0.8, 0.9, 1.05, 1.2, 1.45, 1.7, 1.9,
-               2.0, 2.1)
+UTILISATION = (
+    2.3,
+    1.1,
+    0.7,
+    0.55,
+    0.55,
+    0.65,
+    0.7,
+    0.75,
+    0.8,
+    0.9,
+    1.05,
+    1.2,
+    1.45,
+    1.7,
+    1.9,
+    2.0,
+    2.1,
+)
 
 # Age bands of the manifest and dashboards (TT 37 style).
-REPORT_BANDS = ((0, 4, "0-4"), (5, 14, "5-14"), (15, 24, "15-24"), (25, 44, "25-44"),
-                (45, 59, "45-59"), (60, 79, "60-79"), (80, 200, "80+"))
+REPORT_BANDS = (
+    (0, 4, "0-4"),
+    (5, 14, "5-14"),
+    (15, 24, "15-24"),
+    (25, 44, "25-44"),
+    (45, 59, "45-59"),
+    (60, 79, "60-79"),
+    (80, 200, "80+"),
+)
 
 
 def report_band(age: int) -> str:
@@ -90,8 +132,9 @@ class Population:
         return date.fromordinal(int(self.birth[pid]))
 
     def name(self, pid: int) -> str:
-        return names.full_name(int(self.family[pid]), int(self.middle[pid]), int(self.given[pid]),
-                               bool(self.male[pid]))
+        return names.full_name(
+            int(self.family[pid]), int(self.middle[pid]), int(self.given[pid]), bool(self.male[pid])
+        )
 
     def cccd_number(self, pid: int) -> str | None:
         if not self.cccd[pid]:
@@ -125,6 +168,7 @@ class Population:
         valid_to = date(ty, tm + 1, 1) - timedelta(days=1)
         version = sum(1 for j in range(1, k + 1) if mix(self.seed, pid, 17, j) % 100 < 25)
         age = (valid_from - self.birth_date(pid)).days // 365
+        choices: tuple[tuple[str, int], ...]
         if age < 6:
             choices = _CARD_CHILD
         elif age < 18:
@@ -146,8 +190,9 @@ class Population:
         return f"09{mix(self.seed, pid, 29) % 100_000_000:08d}"
 
 
-def build_population(seed: int, geo: Geography, size: int, anchor: date,
-                     rng: np.random.Generator) -> Population:
+def build_population(
+    seed: int, geo: Geography, size: int, anchor: date, rng: np.random.Generator
+) -> Population:
     bands = np.array(AGE_BANDS) / sum(AGE_BANDS)
     band = rng.choice(len(AGE_BANDS), size=size, p=bands)
     span = np.where(band == len(AGE_BANDS) - 1, 20.0, 5.0)
@@ -161,24 +206,48 @@ def build_population(seed: int, geo: Geography, size: int, anchor: date,
     given = rng.integers(0, 40, size, dtype=np.int8)
     age_years = age_days // 365
     # CCCD for nearly every adult; children get theirs on request (from 2024), so fewer have one.
-    cccd = rng.random(size) < np.where(age_years >= 14, 0.93, 0.30)
+    cccd = rng.random(size) < np.where(age_years >= 14, 0.95, 0.55)
     # Born in the province (either of the two merged into the 2025 province) or elsewhere.
     home = _home_codes(geo.province)
     others = np.array(sorted(int(c) for c in OLD_PROVINCE_CODES), dtype=np.int16)
     born_here = rng.random(size) < 0.9
-    prov = np.where(born_here, rng.choice(np.array(home, dtype=np.int16), size),
-                    rng.choice(others, size)).astype(np.int16)
+    prov = np.where(
+        born_here, rng.choice(np.array(home, dtype=np.int16), size), rng.choice(others, size)
+    ).astype(np.int16)
     card = rng.random(size) < np.where(age_years < 6, 0.99, 0.885)
     card_month = rng.integers(0, 12, size, dtype=np.int8)
     reg_regional = rng.random(size) < 0.3
     weight = np.array(UTILISATION, dtype=np.float32)[band]
-    return Population(seed, geo, anchor, birth, male, commune, family, middle, given, cccd, prov,
-                      card, card_month, reg_regional, weight)
+    return Population(
+        seed,
+        geo,
+        anchor,
+        birth,
+        male,
+        commune,
+        family,
+        middle,
+        given,
+        cccd,
+        prov,
+        card,
+        card_month,
+        reg_regional,
+        weight,
+    )
 
 
 # Provinces merged in 2025 (new code → the old codes people were registered under).
-_MERGED = {"82": (82, 87), "91": (89, 91), "86": (84, 86, 83), "92": (92, 93, 94),
-           "96": (95, 96), "80": (70, 80), "75": (75, 70), "79": (79, 74, 77)}
+_MERGED = {
+    "82": (82, 87),
+    "91": (89, 91),
+    "86": (84, 86, 83),
+    "92": (92, 93, 94),
+    "96": (95, 96),
+    "80": (70, 80),
+    "75": (75, 70),
+    "79": (79, 74, 77),
+}
 
 
 def _home_codes(province: str) -> tuple[int, ...]:
@@ -192,11 +261,14 @@ class Catchment:
     members: np.ndarray  # int32 person ids
     cumweight: np.ndarray  # float64
 
-    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+    def sample(self, r: random.Random, n: int) -> list[int]:
         if n == 0 or self.members.size == 0:
-            return np.empty(0, dtype=np.int32)
-        idx = np.searchsorted(self.cumweight, rng.random(n) * self.cumweight[-1], side="right")
-        return self.members[np.minimum(idx, self.members.size - 1)]
+            return []
+        total = float(self.cumweight[-1])
+        idx = np.searchsorted(
+            self.cumweight, np.array([r.random() * total for _ in range(n)]), side="right"
+        )
+        return self.members[np.minimum(idx, self.members.size - 1)].tolist()  # type: ignore[no-any-return]
 
     @property
     def expected_weight(self) -> float:
@@ -207,5 +279,7 @@ def catchment(pop: Population, communes: list[int] | None) -> Catchment:
     if communes is None:
         members = np.arange(pop.size, dtype=np.int32)
     else:
-        members = np.flatnonzero(np.isin(pop.commune, np.array(communes, dtype=np.int16))).astype(np.int32)
+        members = np.flatnonzero(np.isin(pop.commune, np.array(communes, dtype=np.int16))).astype(
+            np.int32
+        )
     return Catchment(members, np.cumsum(pop.weight[members], dtype=np.float64))

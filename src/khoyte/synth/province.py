@@ -19,7 +19,13 @@ WEEKDAY = (1.30, 1.20, 1.15, 1.10, 1.05, 0.70, 0.50)
 # peak lift the total a little; most seasonality is in the case mix (clinical.SEASONS).
 MONTH = (1.06, 1.00, 0.98, 0.96, 0.97, 0.99, 1.01, 1.03, 1.04, 1.02, 0.98, 0.96)
 # Share of all visits by kind of facility.
-KIND_SHARE = {"hospital": 0.25, "centre": 0.30, "station": 0.28, "private_hospital": 0.05, "clinic": 0.12}
+KIND_SHARE = {
+    "hospital": 0.25,
+    "centre": 0.30,
+    "station": 0.28,
+    "private_hospital": 0.05,
+    "clinic": 0.12,
+}
 # MA_LOAI_KCB shares by kind of facility.
 VISIT_TYPES: dict[str, tuple[tuple[str, float], ...]] = {
     "hospital": (("01", 0.60), ("02", 0.05), ("03", 0.25), ("04", 0.04), ("05", 0.06)),
@@ -58,7 +64,9 @@ def build_province(seed: int, province: str, population: int, anchor: date) -> P
             station_of[f.commune] = f.index
     regional = [f.index for f in facilities if f.kind == "centre"]
     # Each regional centre serves a contiguous block of communes (codes run by former district).
-    regional_of = [regional[i * len(regional) // len(geo.communes)] for i in range(len(geo.communes))]
+    regional_of = [
+        regional[i * len(regional) // len(geo.communes)] for i in range(len(geo.communes))
+    ]
     everyone = catchment(pop, None)
     by_commune = [catchment(pop, [i]) for i in range(len(geo.communes))]
     catchments: list[Catchment] = []
@@ -66,7 +74,9 @@ def build_province(seed: int, province: str, population: int, anchor: date) -> P
         if f.kind == "station":
             catchments.append(by_commune[f.commune])
         elif f.kind == "centre":
-            catchments.append(catchment(pop, [i for i, r in enumerate(regional_of) if r == f.index]))
+            catchments.append(
+                catchment(pop, [i for i, r in enumerate(regional_of) if r == f.index])
+            )
         else:
             catchments.append(everyone)
     total_weight = everyone.expected_weight or 1.0

@@ -34,8 +34,9 @@ class Lines:
     drugs_bv: int = 0
     supplies_bv: int = 0
 
-    def _money(self, row: dict[str, Value], tenths: int, price_bv: int, price_bh: int, ratio: int,
-               muc: int) -> int:
+    def _money(
+        self, row: dict[str, Value], tenths: int, price_bv: int, price_bh: int, ratio: int, muc: int
+    ) -> int:
         s = split(tenths, price_bv, price_bh, ratio if muc else 0, muc)
         row["TYLE_TT_BH"] = ratio if muc else 0
         row["MUC_HUONG"] = muc
@@ -53,8 +54,19 @@ class Lines:
         return s.bv
 
     @classmethod
-    def build(cls, prov: Province, fac: Facility, dx: Dx, vtype: str, start: datetime, end: datetime,
-              days: int, muc: int, age: int, r: random.Random) -> Lines:
+    def build(
+        cls,
+        prov: Province,
+        fac: Facility,
+        dx: Dx,
+        vtype: str,
+        start: datetime,
+        end: datetime,
+        days: int,
+        muc: int,
+        age: int,
+        r: random.Random,
+    ) -> Lines:
         out = cls()
         private = fac.kind in ("clinic", "private_hospital")
         inpatient = vtype in ("03", "04", "06")
@@ -64,9 +76,14 @@ class Lines:
         if order_at > end:
             order_at = start
 
-        def service(svc: Service, tenths: int = 10, bed: bool = False, at: datetime = order_at) -> None:
-            price_bh = (clinical.BED_PRICE if bed else clinical.EXAM_PRICE)[fac.tier] \
-                if svc.group in ("13", "15") else svc.price
+        def service(
+            svc: Service, tenths: int = 10, bed: bool = False, at: datetime = order_at
+        ) -> None:
+            price_bh = (
+                (clinical.BED_PRICE if bed else clinical.EXAM_PRICE)[fac.tier]
+                if svc.group in ("13", "15")
+                else svc.price
+            )
             price_bv = price_bh
             if private and svc.group == "13":
                 price_bv = clinical.EXAM_PRICE_PRIVATE
@@ -74,11 +91,20 @@ class Lines:
                 price_bv = clinical.BED_PRICE_PRIVATE
             done = min(at + timedelta(minutes=r.randint(5, 60)), end)
             row: dict[str, Value] = {
-                "MA_DICH_VU": svc.code, "MA_NHOM": svc.group, "TEN_DICH_VU": svc.name,
-                "DON_VI_TINH": "Ngày" if bed else svc.unit, "PHAM_VI": "1", "SO_LUONG": qty(tenths),
-                "DON_GIA_BV": money(price_bv * 100), "DON_GIA_BH": money(price_bh * 100),
-                "MA_KHOA": [dept], "MA_BAC_SI": [doctor], "MA_BENH": [dx.code],
-                "NGAY_YL": at, "NGAY_TH_YL": done, "MA_PTTT": "1",
+                "MA_DICH_VU": svc.code,
+                "MA_NHOM": svc.group,
+                "TEN_DICH_VU": svc.name,
+                "DON_VI_TINH": "Ngày" if bed else svc.unit,
+                "PHAM_VI": "1",
+                "SO_LUONG": qty(tenths),
+                "DON_GIA_BV": money(price_bv * 100),
+                "DON_GIA_BH": money(price_bh * 100),
+                "MA_KHOA": [dept],
+                "MA_BAC_SI": [doctor],
+                "MA_BENH": [dx.code],
+                "NGAY_YL": at,
+                "NGAY_TH_YL": done,
+                "MA_PTTT": "1",
             }
             if bed:
                 row["MA_GIUONG"] = [f"G{r.randrange(1, 300):03d}"]
@@ -88,18 +114,36 @@ class Lines:
             out._money(row, tenths, price_bv, price_bh, 100, muc)
             out.services.append(row)
             for code, label, unit in svc.results:
-                out.labs.append({"MA_DICH_VU": svc.code[:15], "MA_CHI_SO": code, "TEN_CHI_SO": label,
-                                 "GIA_TRI": _lab_value(code, dx, r), "DON_VI_DO": unit or None,
-                                 "NGAY_KQ": row["NGAY_KQ"], "MA_BS_DOC_KQ": doctor})
+                out.labs.append(
+                    {
+                        "MA_DICH_VU": svc.code[:15],
+                        "MA_CHI_SO": code,
+                        "TEN_CHI_SO": label,
+                        "GIA_TRI": _lab_value(code, dx, r),
+                        "DON_VI_DO": unit or None,
+                        "NGAY_KQ": row["NGAY_KQ"],
+                        "MA_BS_DOC_KQ": doctor,
+                    }
+                )
 
         def supply(code: str, name: str, unit: str, price: int, tenths: int) -> None:
             at = order_at
             row: dict[str, Value] = {
-                "MA_VAT_TU": code, "MA_NHOM": "10", "TEN_VAT_TU": name, "DON_VI_TINH": unit,
-                "PHAM_VI": "1", "SO_LUONG": qty(tenths), "DON_GIA_BV": money(price * 100),
-                "DON_GIA_BH": money(price * 100), "TT_THAU": "QĐ 125/QĐ-SYT;G1;N1;2024",
-                "MA_KHOA": [dept], "MA_BAC_SI": [doctor], "MA_BENH": [dx.code], "NGAY_YL": at,
-                "NGAY_TH_YL": at, "MA_PTTT": "1",
+                "MA_VAT_TU": code,
+                "MA_NHOM": "10",
+                "TEN_VAT_TU": name,
+                "DON_VI_TINH": unit,
+                "PHAM_VI": "1",
+                "SO_LUONG": qty(tenths),
+                "DON_GIA_BV": money(price * 100),
+                "DON_GIA_BH": money(price * 100),
+                "TT_THAU": "QĐ 125/QĐ-SYT;G1;N1;2024",
+                "MA_KHOA": [dept],
+                "MA_BAC_SI": [doctor],
+                "MA_BENH": [dx.code],
+                "NGAY_YL": at,
+                "NGAY_TH_YL": at,
+                "MA_PTTT": "1",
             }
             out.supplies_bv += out._money(row, tenths, price, price, 100, muc)
             out.services.append(row)
@@ -107,7 +151,9 @@ class Lines:
         if vtype != "07":  # "nhận thuốc theo hẹn": no examination
             service(clinical.Service("02.1896", "Khám bệnh", "13", 0), 10)
         if days and vtype in ("03", "06", "04"):
-            service(clinical.Service("K02.1906", "Giường Nội khoa loại 1", "15", 0), 10 * days, bed=True)
+            service(
+                clinical.Service("K02.1906", "Giường Nội khoa loại 1", "15", 0), 10 * days, bed=True
+            )
         if vtype != "07" and fac.kind != "station":
             for key in dx.tests:
                 if key == "ct" and fac.tier not in ("tinh", "tu_nhan"):
@@ -116,7 +162,11 @@ class Lines:
                     service(clinical.TESTS[key])
         elif vtype != "07" and "cbc" in dx.tests and r.random() < 0.2:
             service(clinical.TESTS["cbc"])
-        if dx.procedure and (inpatient or dx.procedure in ("suture", "cast")) and fac.kind != "station":
+        if (
+            dx.procedure
+            and (inpatient or dx.procedure in ("suture", "cast"))
+            and fac.kind != "station"
+        ):
             service(clinical.PROCEDURES[dx.procedure])
             for item in clinical.SUPPLIES.get(dx.procedure, ()):
                 supply(*item, tenths=10)
@@ -124,22 +174,37 @@ class Lines:
             for item in clinical.SUPPLIES["iv" if inpatient else "default"]:
                 supply(*item, tenths=10 * (1 + days // 3))
         # Drugs: a course for outpatients (30 days for chronic refills), daily doses inpatient.
-        course = 30 if vtype in ("05", "07", "08") else (max(days, 1) if inpatient else r.choice((3, 5, 5, 7)))
-        for cls in dx.drugs:
-            options = clinical.DRUGS[cls]
+        course = (
+            30
+            if vtype in ("05", "07", "08")
+            else (max(days, 1) if inpatient else r.choice((3, 5, 5, 7)))
+        )
+        for drug_class in dx.drugs:
+            options = clinical.DRUGS[drug_class]
             drug = options[r.randrange(len(options))]
             units = max(1, drug.per_day * course) if drug.per_day else 1
-            if cls == "iv" and not inpatient:
+            if drug_class == "iv" and not inpatient:
                 continue
             tenths = 10 * units
             row: dict[str, Value] = {
-                "MA_THUOC": drug.code, "MA_NHOM": "4", "TEN_THUOC": drug.name, "DON_VI_TINH": drug.unit,
-                "HAM_LUONG": drug.strength, "DUONG_DUNG": drug.route,
+                "MA_THUOC": drug.code,
+                "MA_NHOM": "4",
+                "TEN_THUOC": drug.name,
+                "DON_VI_TINH": drug.unit,
+                "HAM_LUONG": drug.strength,
+                "DUONG_DUNG": drug.route,
                 "LIEU_DUNG": f"{max(drug.per_day, 1)} {drug.unit.lower()}/ngày x {course} ngày",
-                "SO_DANG_KY": drug.reg, "TT_THAU": "QĐ 125/QĐ-SYT;G1;N1;2024", "PHAM_VI": "1",
-                "SO_LUONG": qty(tenths), "DON_GIA": money(drug.price * 100), "MA_KHOA": [dept],
-                "MA_BAC_SI": [doctor], "MA_BENH": [dx.code], "NGAY_YL": order_at,
-                "NGAY_TH_YL": order_at, "MA_PTTT": "1",
+                "SO_DANG_KY": drug.reg,
+                "TT_THAU": "QĐ 125/QĐ-SYT;G1;N1;2024",
+                "PHAM_VI": "1",
+                "SO_LUONG": qty(tenths),
+                "DON_GIA": money(drug.price * 100),
+                "MA_KHOA": [dept],
+                "MA_BAC_SI": [doctor],
+                "MA_BENH": [dx.code],
+                "NGAY_YL": order_at,
+                "NGAY_TH_YL": order_at,
+                "MA_PTTT": "1",
             }
             out.drugs_bv += out._money(row, tenths, drug.price, drug.price, drug.ratio, muc)
             out.drugs.append(row)
@@ -173,18 +238,40 @@ def _rows(table: str, ma_lk: str, items: list[dict[str, Value]]) -> list[Row]:
     return [make_row(table, {"MA_LK": ma_lk, "STT": i, **v}) for i, v in enumerate(items, start=1)]
 
 
-def build_record(*, prov: Province, fac: Facility, std: Standard, ma_lk: str, pid: int, name: str,
-                 cccd: str | None, card: tuple[str, date, date, int] | None, dx: Dx, vtype: str,
-                 start: datetime, end: datetime, days: int, ket_qua: str, loai_rv: str,
-                 emergency: bool, referred_to: str | None, appointment: bool, lines: Lines, age: int,
-                 r: random.Random) -> Record:
+def build_record(
+    *,
+    prov: Province,
+    fac: Facility,
+    std: Standard,
+    ma_lk: str,
+    pid: int,
+    name: str,
+    cccd: str | None,
+    card: tuple[str, date, date, int] | None,
+    dx: Dx,
+    vtype: str,
+    start: datetime,
+    end: datetime,
+    days: int,
+    ket_qua: str,
+    loai_rv: str,
+    emergency: bool,
+    referred_to: str | None,
+    appointment: bool,
+    lines: Lines,
+    age: int,
+    r: random.Random,
+) -> Record:
     pop = prov.pop
     born = pop.birth_date(pid)
     commune = prov.geo.communes[int(pop.commune[pid])]
     male = bool(pop.male[pid])
     inpatient = vtype in ("03", "04", "06")
-    registered = prov.regional_of[int(pop.commune[pid])] if pop.reg_regional[pid] and prov.regional_of \
+    registered = (
+        prov.regional_of[int(pop.commune[pid])]
+        if pop.reg_regional[pid] and prov.regional_of
         else prov.station_of[int(pop.commune[pid])]
+    )
     reg_code = prov.facilities[registered].code
     extra = []
     if age >= 50 and dx.code not in ("I10", "E11.9") and r.random() < 0.25:
@@ -198,23 +285,52 @@ def build_record(*, prov: Province, fac: Facility, std: Standard, ma_lk: str, pi
         doituong = "1.2" if card else "1.1"
     cents = lines
     ep: dict[str, Value] = {
-        "MA_LK": ma_lk, "STT": 1, "MA_BN": f"{fac.code}{pid:08d}", "HO_TEN": name, "SO_CCCD": cccd,
-        "NGAY_SINH": BirthDate(born.year, born.month, born.day), "GIOI_TINH": "1" if male else "2",
-        "MA_QUOCTICH": "000", "MA_DANTOC": "01", "DIA_CHI": pop.address(pid),
-        "MATINH_CU_TRU": prov.geo.province, "MAXA_CU_TRU": commune.code, "DIEN_THOAI": pop.phone(pid),
-        "MA_THE_BHYT": [card[0]] if card else None, "MA_DKBD": [reg_code] if card else None,
-        "GT_THE_TU": [card[1]] if card else None, "GT_THE_DEN": [card[2]] if card else None,
-        "LY_DO_VV": "Cấp cứu" if emergency else "Khám bệnh", "CHAN_DOAN_VAO": dx.name,
-        "CHAN_DOAN_RV": dx.name, "MA_BENH_CHINH": dx.code, "MA_BENH_KT": extra or None,
-        "MA_DOITUONG_KCB": doituong, "MA_NOI_DEN": referred_to,
-        "NGAY_VAO": start, "NGAY_VAO_NOI_TRU": min(start + timedelta(minutes=45), end) if vtype == "03" else None,
-        "NGAY_RA": end, "GIAY_CHUYEN_TUYEN": f"{r.randrange(1, 99999):05d}/GCT" if referred_to else None,
-        "SO_NGAY_DTRI": days, "PP_DIEU_TRI": "Điều trị nội khoa" if not dx.procedure else "Điều trị ngoại khoa",
-        "KET_QUA_DTRI": ket_qua, "MA_LOAI_RV": loai_rv, "NGAY_TTOAN": end,
-        "T_THUOC": money(cents.drugs_bv), "T_VTYT": money(cents.supplies_bv), "T_TONGCHI_BV": money(cents.bv),
-        "T_TONGCHI_BH": money(cents.bh), "T_BNTT": money(cents.bntt), "T_BNCCT": money(cents.bncct),
-        "T_BHTT": money(cents.bhtt), "T_NGUONKHAC": money(0), "NAM_QT": end.year, "THANG_QT": end.month,
-        "MA_LOAI_KCB": vtype, "MA_KHOA": [_DEPT["in" if inpatient else "out"]], "MA_CSKCB": fac.code,
+        "MA_LK": ma_lk,
+        "STT": 1,
+        "MA_BN": f"{fac.code}{pid:08d}",
+        "HO_TEN": name,
+        "SO_CCCD": cccd,
+        "NGAY_SINH": BirthDate(born.year, born.month, born.day),
+        "GIOI_TINH": "1" if male else "2",
+        "MA_QUOCTICH": "000",
+        "MA_DANTOC": "01",
+        "DIA_CHI": pop.address(pid),
+        "MATINH_CU_TRU": prov.geo.province,
+        "MAXA_CU_TRU": commune.code,
+        "DIEN_THOAI": pop.phone(pid),
+        "MA_THE_BHYT": [card[0]] if card else None,
+        "MA_DKBD": [reg_code] if card else None,
+        "GT_THE_TU": [card[1]] if card else None,
+        "GT_THE_DEN": [card[2]] if card else None,
+        "LY_DO_VV": "Cấp cứu" if emergency else "Khám bệnh",
+        "CHAN_DOAN_VAO": dx.name,
+        "CHAN_DOAN_RV": dx.name,
+        "MA_BENH_CHINH": dx.code,
+        "MA_BENH_KT": extra or None,
+        "MA_DOITUONG_KCB": doituong,
+        "MA_NOI_DEN": referred_to,
+        "NGAY_VAO": start,
+        "NGAY_VAO_NOI_TRU": min(start + timedelta(minutes=45), end) if vtype == "03" else None,
+        "NGAY_RA": end,
+        "GIAY_CHUYEN_TUYEN": f"{r.randrange(1, 99999):05d}/GCT" if referred_to else None,
+        "SO_NGAY_DTRI": days,
+        "PP_DIEU_TRI": "Điều trị nội khoa" if not dx.procedure else "Điều trị ngoại khoa",
+        "KET_QUA_DTRI": ket_qua,
+        "MA_LOAI_RV": loai_rv,
+        "NGAY_TTOAN": end,
+        "T_THUOC": money(cents.drugs_bv),
+        "T_VTYT": money(cents.supplies_bv),
+        "T_TONGCHI_BV": money(cents.bv),
+        "T_TONGCHI_BH": money(cents.bh),
+        "T_BNTT": money(cents.bntt),
+        "T_BNCCT": money(cents.bncct),
+        "T_BHTT": money(cents.bhtt),
+        "T_NGUONKHAC": money(0),
+        "NAM_QT": end.year,
+        "THANG_QT": end.month,
+        "MA_LOAI_KCB": vtype,
+        "MA_KHOA": [_DEPT["in" if inpatient else "out"]],
+        "MA_CSKCB": fac.code,
         "CAN_NANG": f"{min(70, 3 + 2.5 * age):.2f}" if age < 15 else None,
         "NGAY_TAI_KHAM": [revisit] if revisit else None,
         "MA_HSBA": f"{end.year}{r.randrange(1, 999999):06d}" if inpatient else None,
@@ -230,79 +346,213 @@ def build_record(*, prov: Province, fac: Facility, std: Standard, ma_lk: str, pi
     if lines.labs:
         tables["XML4"] = _rows("XML4", ma_lk, lines.labs)
     if vtype == "03":
-        notes = []
+        notes: list[dict[str, Value]] = []
         for d in range(min(days, 5)):
             at = min(start + timedelta(days=d, hours=2), end)
-            notes.append({"DIEN_BIEN_LS": "Tỉnh, tiếp xúc tốt, sinh hiệu ổn" if d else f"Vào viện: {dx.name}",
-                          "THOI_DIEM_DBLS": at, "NGUOI_THUC_HIEN": [f"{fac.code}{r.randrange(1, 60):05d}"]})
+            notes.append(
+                {
+                    "DIEN_BIEN_LS": "Tỉnh, tiếp xúc tốt, sinh hiệu ổn"
+                    if d
+                    else f"Vào viện: {dx.name}",
+                    "THOI_DIEM_DBLS": at,
+                    "NGUOI_THUC_HIEN": [f"{fac.code}{r.randrange(1, 60):05d}"],
+                }
+            )
         tables["XML5"] = _rows("XML5", ma_lk, notes)
     if std is Standard.QD130:
-        _papers(tables, prov, fac, ma_lk, name, born, male, pop.address(pid), card, dx, vtype, start,
-                end, ket_qua, loai_rv, referred_to, revisit, doituong, r)
+        _papers(
+            tables,
+            prov,
+            fac,
+            ma_lk,
+            name,
+            born,
+            male,
+            pop.address(pid),
+            card,
+            dx,
+            vtype,
+            start,
+            end,
+            ket_qua,
+            loai_rv,
+            referred_to,
+            revisit,
+            doituong,
+            r,
+        )
     return Record(ma_lk, std, tables)
 
 
-def _papers(tables: dict[str, list[Row]], prov: Province, fac: Facility, ma_lk: str, name: str,
-            born: date, male: bool, address: str, card: tuple[str, date, date, int] | None, dx: Dx,
-            vtype: str, start: datetime, end: datetime, ket_qua: str, loai_rv: str,
-            referred_to: str | None, revisit: date | None, doituong: str, r: random.Random) -> None:
+def _papers(
+    tables: dict[str, list[Row]],
+    prov: Province,
+    fac: Facility,
+    ma_lk: str,
+    name: str,
+    born: date,
+    male: bool,
+    address: str,
+    card: tuple[str, date, date, int] | None,
+    dx: Dx,
+    vtype: str,
+    start: datetime,
+    end: datetime,
+    ket_qua: str,
+    loai_rv: str,
+    referred_to: str | None,
+    revisit: date | None,
+    doituong: str,
+    r: random.Random,
+) -> None:
     signer = f"{r.randrange(1, 999999):06d}/ĐT-CCHN"[:10]
     birth = BirthDate(born.year, born.month, born.day)
     dead = ket_qua in ("5", "8")
     if vtype == "03" and not dead:
-        tables["XML7"] = [make_row("XML7", {
-            "MA_LK": ma_lk, "SO_LUU_TRU": f"{end.year}/{r.randrange(1, 99999):05d}", "MA_YTE": ma_lk[-10:],
-            "MA_KHOA_RV": "K02", "NGAY_VAO": start, "NGAY_RA": end, "MA_DINH_CHI_THAI": "0",
-            "CHAN_DOAN_RV": dx.name, "PP_DIEUTRI": "Điều trị nội khoa", "MA_TTDV": signer,
-            "MA_BS": f"{fac.code}{r.randrange(1, 60):05d}", "TEN_BS": _doctor_name(r),
-            "NGAY_CT": end.date()})]
+        tables["XML7"] = [
+            make_row(
+                "XML7",
+                {
+                    "MA_LK": ma_lk,
+                    "SO_LUU_TRU": f"{end.year}/{r.randrange(1, 99999):05d}",
+                    "MA_YTE": ma_lk[-10:],
+                    "MA_KHOA_RV": "K02",
+                    "NGAY_VAO": start,
+                    "NGAY_RA": end,
+                    "MA_DINH_CHI_THAI": "0",
+                    "CHAN_DOAN_RV": dx.name,
+                    "PP_DIEUTRI": "Điều trị nội khoa",
+                    "MA_TTDV": signer,
+                    "MA_BS": f"{fac.code}{r.randrange(1, 60):05d}",
+                    "TEN_BS": _doctor_name(r),
+                    "NGAY_CT": end.date(),
+                },
+            )
+        ]
     if vtype in ("03", "04", "06") and (dead or r.random() < 0.5):
-        tables["XML8"] = [make_row("XML8", {
-            "MA_LK": ma_lk, "MA_LOAI_KCB": vtype, "DON_VI": fac.name, "NGAY_VAO": start, "NGAY_RA": end,
-            "CHAN_DOAN_VAO": dx.name, "CHAN_DOAN_RV": dx.name, "QT_BENHLY": f"Bệnh nhân vào viện vì {dx.name.lower()}",
-            "TOMTAT_KQ": "Kết quả cận lâm sàng trong giới hạn theo dõi", "PP_DIEUTRI": "Điều trị nội khoa",
-            "KET_QUA_DTRI": ket_qua, "MA_TTDV": signer, "NGAY_CT": end.date()})]
+        tables["XML8"] = [
+            make_row(
+                "XML8",
+                {
+                    "MA_LK": ma_lk,
+                    "MA_LOAI_KCB": vtype,
+                    "DON_VI": fac.name,
+                    "NGAY_VAO": start,
+                    "NGAY_RA": end,
+                    "CHAN_DOAN_VAO": dx.name,
+                    "CHAN_DOAN_RV": dx.name,
+                    "QT_BENHLY": f"Bệnh nhân vào viện vì {dx.name.lower()}",
+                    "TOMTAT_KQ": "Kết quả cận lâm sàng trong giới hạn theo dõi",
+                    "PP_DIEUTRI": "Điều trị nội khoa",
+                    "KET_QUA_DTRI": ket_qua,
+                    "MA_TTDV": signer,
+                    "NGAY_CT": end.date(),
+                },
+            )
+        ]
     if dx.code in ("O80", "O82") and not dead:
         boy = r.random() < 0.527  # sex ratio at birth in the Mekong delta ≈ 1.11
         born_at = start + timedelta(hours=r.randint(1, 10))
         born_at = min(born_at, end)
-        tables["XML9"] = [make_row("XML9", {
-            "MA_LK": ma_lk, "HO_TEN_NND": name, "NGAYSINH_NND": born, "MA_DANTOC_NND": "01",
-            "NOI_CU_TRU_NND": address, "MA_QUOCTICH": "000", "MATINH_CU_TRU": prov.geo.province,
-            "MA_THE_NND": card[0] if card else None,
-            "HO_TEN_CON": f"Con của {name}", "GIOI_TINH_CON": "1" if boy else "2", "SO_CON": 1,
-            "LAN_SINH": r.choices((1, 2, 3), (45, 40, 15))[0], "SO_CON_SONG": 1,
-            "CAN_NANG_CON": money(r.randint(2500, 3900) * 100), "NGAY_SINH_CON": born_at,
-            "NOI_SINH_CON": fac.name, "TINH_TRANG_CON": "Khỏe mạnh",
-            "SINHCON_PHAUTHUAT": "1" if dx.code == "O82" else "0", "SINHCON_DUOI32TUAN": "0",
-            "NGUOI_DO_DE": _doctor_name(r), "NGUOI_GHI_PHIEU": _doctor_name(r), "NGAY_CT": end.date(),
-            "SO": f"{r.randrange(1, 9999):04d}", "QUYEN_SO": f"{end.year}", "MA_TTDV": signer})]
+        tables["XML9"] = [
+            make_row(
+                "XML9",
+                {
+                    "MA_LK": ma_lk,
+                    "HO_TEN_NND": name,
+                    "NGAYSINH_NND": born,
+                    "MA_DANTOC_NND": "01",
+                    "NOI_CU_TRU_NND": address,
+                    "MA_QUOCTICH": "000",
+                    "MATINH_CU_TRU": prov.geo.province,
+                    "MA_THE_NND": card[0] if card else None,
+                    "HO_TEN_CON": f"Con của {name}",
+                    "GIOI_TINH_CON": "1" if boy else "2",
+                    "SO_CON": 1,
+                    "LAN_SINH": r.choices((1, 2, 3), (45, 40, 15))[0],
+                    "SO_CON_SONG": 1,
+                    "CAN_NANG_CON": money(r.randint(2500, 3900) * 100),
+                    "NGAY_SINH_CON": born_at,
+                    "NOI_SINH_CON": fac.name,
+                    "TINH_TRANG_CON": "Khỏe mạnh",
+                    "SINHCON_PHAUTHUAT": "1" if dx.code == "O82" else "0",
+                    "SINHCON_DUOI32TUAN": "0",
+                    "NGUOI_DO_DE": _doctor_name(r),
+                    "NGUOI_GHI_PHIEU": _doctor_name(r),
+                    "NGAY_CT": end.date(),
+                    "SO": f"{r.randrange(1, 9999):04d}",
+                    "QUYEN_SO": f"{end.year}",
+                    "MA_TTDV": signer,
+                },
+            )
+        ]
     if start.date() < _PAPERS_FROM:
         return
     if referred_to:
-        tables["XML13"] = [make_row("XML13", {
-            "MA_LK": ma_lk, "SO_HOSO": ma_lk[-10:], "SO_CHUYENTUYEN": f"{r.randrange(1, 99999):05d}",
-            "GIAY_CHUYEN_TUYEN": f"{r.randrange(1, 99999):05d}/GCT", "MA_CSKCB": fac.code,
-            "MA_NOI_DI": fac.code, "MA_NOI_DEN": referred_to, "HO_TEN": name, "NGAY_SINH": birth,
-            "GIOI_TINH": "1" if male else "2", "MA_QUOCTICH": "000", "MA_DANTOC": "01",
-            "DIA_CHI": address, "MA_THE_BHYT": [card[0]] if card else None,
-            "GT_THE_DEN": [card[2]] if card else None, "NGAY_VAO": start, "NGAY_RA": end,
-            "DAU_HIEU_LS": dx.name, "CHAN_DOAN_RV": dx.name, "QT_BENHLY": dx.name,
-            "TOMTAT_KQ": "Xem hồ sơ kèm theo", "PP_DIEUTRI": "Điều trị ban đầu", "MA_BENH_CHINH": dx.code,
-            "MA_LOAI_RV": loai_rv, "MA_LYDO_CT": "2", "HUONG_DIEU_TRI": "Chuyển tuyến trên điều trị tiếp",
-            "PHUONGTIEN_VC": "Xe cứu thương", "HOTEN_NGUOI_HT": _doctor_name(r),
-            "CHUCDANH_NGUOI_HT": "Điều dưỡng", "MA_BAC_SI": [f"{fac.code}{r.randrange(1, 60):05d}"],
-            "MA_TTDV": signer})]
+        tables["XML13"] = [
+            make_row(
+                "XML13",
+                {
+                    "MA_LK": ma_lk,
+                    "SO_HOSO": ma_lk[-10:],
+                    "SO_CHUYENTUYEN": f"{r.randrange(1, 99999):05d}",
+                    "GIAY_CHUYEN_TUYEN": f"{r.randrange(1, 99999):05d}/GCT",
+                    "MA_CSKCB": fac.code,
+                    "MA_NOI_DI": fac.code,
+                    "MA_NOI_DEN": referred_to,
+                    "HO_TEN": name,
+                    "NGAY_SINH": birth,
+                    "GIOI_TINH": "1" if male else "2",
+                    "MA_QUOCTICH": "000",
+                    "MA_DANTOC": "01",
+                    "DIA_CHI": address,
+                    "MA_THE_BHYT": [card[0]] if card else None,
+                    "GT_THE_DEN": [card[2]] if card else None,
+                    "NGAY_VAO": start,
+                    "NGAY_RA": end,
+                    "DAU_HIEU_LS": dx.name,
+                    "CHAN_DOAN_RV": dx.name,
+                    "QT_BENHLY": dx.name,
+                    "TOMTAT_KQ": "Xem hồ sơ kèm theo",
+                    "PP_DIEUTRI": "Điều trị ban đầu",
+                    "MA_BENH_CHINH": dx.code,
+                    "MA_LOAI_RV": loai_rv,
+                    "MA_LYDO_CT": "2",
+                    "HUONG_DIEU_TRI": "Chuyển tuyến trên điều trị tiếp",
+                    "PHUONGTIEN_VC": "Xe cứu thương",
+                    "HOTEN_NGUOI_HT": _doctor_name(r),
+                    "CHUCDANH_NGUOI_HT": "Điều dưỡng",
+                    "MA_BAC_SI": [f"{fac.code}{r.randrange(1, 60):05d}"],
+                    "MA_TTDV": signer,
+                },
+            )
+        ]
     if revisit:
-        tables["XML14"] = [make_row("XML14", {
-            "MA_LK": ma_lk, "SO_GIAYHEN_KL": f"{r.randrange(1, 99999):05d}/GH", "MA_CSKCB": fac.code,
-            "HO_TEN": name, "NGAY_SINH": birth, "GIOI_TINH": "1" if male else "2", "DIA_CHI": address,
-            "MA_THE_BHYT": [card[0]] if card else None, "GT_THE_DEN": [card[2]] if card else None,
-            "NGAY_VAO": start, "NGAY_RA": end,
-            "NGAY_HEN_KL": datetime(revisit.year, revisit.month, revisit.day, 7, 30),
-            "CHAN_DOAN_RV": dx.name, "MA_BENH_CHINH": dx.code, "MA_DOITUONG_KCB": doituong,
-            "MA_BAC_SI": [f"{fac.code}{r.randrange(1, 60):05d}"], "MA_TTDV": signer,
-            "NGAY_CT": end.date()})]
+        tables["XML14"] = [
+            make_row(
+                "XML14",
+                {
+                    "MA_LK": ma_lk,
+                    "SO_GIAYHEN_KL": f"{r.randrange(1, 99999):05d}/GH",
+                    "MA_CSKCB": fac.code,
+                    "HO_TEN": name,
+                    "NGAY_SINH": birth,
+                    "GIOI_TINH": "1" if male else "2",
+                    "DIA_CHI": address,
+                    "MA_THE_BHYT": [card[0]] if card else None,
+                    "GT_THE_DEN": [card[2]] if card else None,
+                    "NGAY_VAO": start,
+                    "NGAY_RA": end,
+                    "NGAY_HEN_KL": datetime(revisit.year, revisit.month, revisit.day, 7, 30),
+                    "CHAN_DOAN_RV": dx.name,
+                    "MA_BENH_CHINH": dx.code,
+                    "MA_DOITUONG_KCB": doituong,
+                    "MA_BAC_SI": [f"{fac.code}{r.randrange(1, 60):05d}"],
+                    "MA_TTDV": signer,
+                    "NGAY_CT": end.date(),
+                },
+            )
+        ]
 
 
 _PAPERS_FROM = date(2024, 7, 1)

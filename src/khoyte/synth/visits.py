@@ -7,18 +7,19 @@ day): a facility-day is the same whatever order or process generates it.
 
 from __future__ import annotations
 
+import bisect
+import itertools
+import math
 import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-
-import numpy as np
 
 from khoyte.registry import icd10
 from khoyte.standards.model import Record, Standard
 from khoyte.synth import clinical
 from khoyte.synth.clinical import Dx
 from khoyte.synth.names import misspell
-from khoyte.synth.people import BENEFIT, report_band
+from khoyte.synth.people import BENEFIT, mix, report_band
 from khoyte.synth.province import VISIT_TYPES, Province
 from khoyte.synth.tables import Lines, build_record
 
@@ -85,29 +86,51 @@ def standard_for(day: date) -> Standard:
     return Standard.QD130 if day >= QD130_FROM else Standard.QD4210
 
 
-def generate_day(prov: Province, fac_index: int, day: date, outbreaks: list[Outbreak]
-                 ) -> list[tuple[Record, Fact]]:
-    ss = np.random.SeedSequence([prov.seed, 2, fac_index, day.toordinal()])
-    rng = np.random.default_rng(ss)
-    r = random.Random(int(ss.generate_state(1, dtype=np.uint64)[0]))
+def poisson(r: random.Random, lam: float) -> int:
+    """A Poisson draw from Python's generator: most facility-days expect a handful of visits,
+    where numpy's per-call overhead costs more than the draw."""
+    if lam <= 0:
+        return 0
+    if lam > 60:
+        return max(0, round(r.gauss(lam, math.sqrt(lam))))
+    limit, k, p = math.exp(-lam), 0, r.random()
+    while p > limit:
+        k += 1
+        p *= r.random()
+    return k
+
+
+def generate_day(
+    prov: Province, fac_index: int, day: date, outbreaks: list[Outbreak]
+) -> list[tuple[Record, Fact]]:
+    r = random.Random(mix(prov.seed, 2, fac_index, day.toordinal()))
     fac = prov.facilities[fac_index]
-    n = int(rng.poisson(prov.expected(fac_index, day)))
-    people = prov.catchments[fac_index].sample(rng, n)
-    types, probs = zip(*VISIT_TYPES[fac.kind], strict=True)
-    chosen = rng.choice(len(types), size=n, p=np.array(probs) / sum(probs))
+    n = poisson(r, prov.expected(fac_index, day))
+    if n == 0 and not outbreaks:
+        return []
+    people = prov.catchments[fac_index].sample(r, n)
+    types, probs = _TYPES[fac.kind]
+    chosen = r.choices(types, cum_weights=probs, k=n)
     plan: list[tuple[int, str, str | None, int]] = [
-        (int(p), types[int(t)], None, -1) for p, t in zip(people, chosen, strict=True)
+        (p, t, None, -1) for p, t in zip(people, chosen, strict=True)
     ]
     for k, ob in enumerate(outbreaks):
-        plan += _outbreak_cases(prov, fac_index, day, ob, k, rng)
-    out = []
-    for seq, (pid, vtype, forced, ob_index) in enumerate(plan, start=1):
-        out.append(_visit(prov, fac_index, day, seq, pid, vtype, forced, ob_index, r))
-    return out
+        plan += _outbreak_cases(prov, fac_index, day, ob, k, r)
+    return [
+        _visit(prov, fac_index, day, seq, pid, vtype, forced, ob_index, r)
+        for seq, (pid, vtype, forced, ob_index) in enumerate(plan, start=1)
+    ]
 
 
-def _outbreak_cases(prov: Province, fac_index: int, day: date, ob: Outbreak, k: int,
-                    rng: np.random.Generator) -> list[tuple[int, str, str | None, int]]:
+_TYPES: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
+    kind: (tuple(t for t, _ in shares), tuple(itertools.accumulate(w for _, w in shares)))
+    for kind, shares in VISIT_TYPES.items()
+}
+
+
+def _outbreak_cases(
+    prov: Province, fac_index: int, day: date, ob: Outbreak, k: int, r: random.Random
+) -> list[tuple[int, str, str | None, int]]:
     m = ob.multiplier(day)
     fac = prov.facilities[fac_index]
     if m <= 0:
@@ -124,14 +147,23 @@ def _outbreak_cases(prov: Province, fac_index: int, day: date, ob: Outbreak, k: 
     # The usual daily number of this diagnosis among the commune's residents, at least 0.3/day
     # so that a rare disease still makes a visible outbreak.
     per_day = float(prov.daily_share[prov.station_of[c]]) / 0.28 * 0.02
-    n = int(rng.poisson(max(per_day, 0.3) * m * part))
-    people = residents.sample(rng, n)
-    vtype = "01" if fac.kind == "station" else ("03" if rng.random() < 0.3 else "01")
+    n = poisson(r, max(per_day, 0.3) * m * part)
+    people = residents.sample(r, n)
+    vtype = "01" if fac.kind == "station" else ("03" if r.random() < 0.3 else "01")
     return [(int(p), vtype, ob.code, k) for p in people]
 
 
-def _visit(prov: Province, fac_index: int, day: date, seq: int, pid: int, vtype: str,
-           forced: str | None, ob_index: int, r: random.Random) -> tuple[Record, Fact]:
+def _visit(
+    prov: Province,
+    fac_index: int,
+    day: date,
+    seq: int,
+    pid: int,
+    vtype: str,
+    forced: str | None,
+    ob_index: int,
+    r: random.Random,
+) -> tuple[Record, Fact]:
     fac = prov.facilities[fac_index]
     pop = prov.pop
     std = standard_for(day)
@@ -139,23 +171,43 @@ def _visit(prov: Province, fac_index: int, day: date, seq: int, pid: int, vtype:
     age = (day - born).days // 365 if day > born else 0
     male = bool(pop.male[pid])
     month = day.month
-    kind = "in" if vtype in ("03", "04", "06") else ("chronic" if vtype in ("05", "07", "08") else "out")
+    kind = (
+        "in"
+        if vtype in ("03", "04", "06")
+        else ("chronic" if vtype in ("05", "07", "08") else "out")
+    )
     if forced is not None:
-        dx = clinical.BY_CODE.get(forced) or Dx(forced, icd10.description(forced) or forced, 0.0,
-                                                (1.0,) * 5, "A", "", 1, False, ("fever",), ("cbc",))
+        dx = clinical.BY_CODE.get(forced) or Dx(
+            forced,
+            icd10.description(forced) or forced,
+            0.0,
+            (1.0,) * 5,
+            "A",
+            "",
+            1,
+            False,
+            ("fever",),
+            ("cbc",),
+        )
     else:
         items, cum = clinical.dx_table(fac.profile, kind, clinical.age_group(age), male, month)
-        dx = items[min(int(np.searchsorted(cum, r.random(), side="right")), len(items) - 1)]
+        dx = items[min(bisect.bisect_right(cum, r.random()), len(items) - 1)]
     if dx.code in ("O80", "O82") and vtype not in ("03",):
         vtype = "03" if fac.kind != "station" else "06"
     emergency = (vtype in ("03", "04") and r.random() < 0.25 and dx.severity >= 1) or (
-        vtype == "01" and fac.kind != "station" and r.random() < 0.03)
+        vtype == "01" and fac.kind != "station" and r.random() < 0.03
+    )
     # Times: outpatients in opening hours, emergencies around the clock.
     if emergency:
         start = datetime(day.year, day.month, day.day, r.randrange(24), r.randrange(60))
     else:
-        start = datetime(day.year, day.month, day.day, r.choice((7, 7, 8, 8, 9, 9, 10, 13, 14, 15)),
-                         r.randrange(60))
+        start = datetime(
+            day.year,
+            day.month,
+            day.day,
+            r.choice((7, 7, 8, 8, 9, 9, 10, 13, 14, 15)),
+            r.randrange(60),
+        )
     if vtype in ("02", "03", "04", "06"):
         if vtype == "03":
             los = 1 + int(r.expovariate(1 / (5.5 if dx.severity == 2 else 3.5)))
@@ -180,7 +232,9 @@ def _visit(prov: Province, fac_index: int, day: date, seq: int, pid: int, vtype:
     death = False
     ket_qua = r.choices(("1", "2", "3"), (10, 70, 20))[0]
     if vtype == "03":
-        risk = (0.002 if age < 60 else 0.012 if age < 80 else 0.035) * (3.0 if dx.severity == 2 else 1.0)
+        risk = (0.002 if age < 60 else 0.012 if age < 80 else 0.035) * (
+            3.0 if dx.severity == 2 else 1.0
+        )
         if r.random() < risk:
             death = True
             ket_qua = "8" if std is Standard.QD130 and day >= KQ8_FROM and r.random() < 0.3 else "5"
@@ -189,13 +243,15 @@ def _visit(prov: Province, fac_index: int, day: date, seq: int, pid: int, vtype:
     referral_share = {"station": 0.03, "centre": 0.04, "clinic": 0.01}.get(fac.kind, 0.005)
     targets = prov.referral_targets.get(fac.tier, [])
     referral = not death and bool(targets) and r.random() < referral_share * (1 + dx.severity)
-    loai_rv = "2" if referral else ("4" if vtype == "03" and r.random() < 0.05 and not death else "1")
+    loai_rv = (
+        "2" if referral else ("4" if vtype == "03" and r.random() < 0.05 and not death else "1")
+    )
     referred_to = prov.facilities[r.choice(targets)].code if referral else None
-    appointment = (not death and not referral and (dx.chronic or vtype == "03") and r.random() < 0.5)
+    appointment = not death and not referral and (dx.chronic or vtype == "03") and r.random() < 0.5
     # Identity as written by this facility's clerk: CCCD sometimes not captured, names
     # sometimes mistyped; the card is the one valid that day.
     cccd = pop.cccd_number(pid)
-    if cccd is not None and r.random() < 0.04:
+    if cccd is not None and r.random() < 0.03:
         cccd = None
     name = pop.name(pid)
     variant = -1
@@ -207,19 +263,54 @@ def _visit(prov: Province, fac_index: int, day: date, seq: int, pid: int, vtype:
     lines = Lines.build(prov, fac, dx, vtype, start, end, days, muc, age, r)
     ma_lk = f"{fac.code}{day:%y%m%d}{seq:05d}"
     record = build_record(
-        prov=prov, fac=fac, std=std, ma_lk=ma_lk, pid=pid, name=name, cccd=cccd, card=card,
-        dx=dx, vtype=vtype, start=start, end=end, days=days, ket_qua=ket_qua, loai_rv=loai_rv,
-        emergency=emergency, referred_to=referred_to, appointment=appointment, lines=lines,
-        age=age, r=r,
+        prov=prov,
+        fac=fac,
+        std=std,
+        ma_lk=ma_lk,
+        pid=pid,
+        name=name,
+        cccd=cccd,
+        card=card,
+        dx=dx,
+        vtype=vtype,
+        start=start,
+        end=end,
+        days=days,
+        ket_qua=ket_qua,
+        loai_rv=loai_rv,
+        emergency=emergency,
+        referred_to=referred_to,
+        appointment=appointment,
+        lines=lines,
+        age=age,
+        r=r,
     )
     birth = dx.code in ("O80", "O82") and "XML9" in record.tables
     fact = Fact(
-        ma_lk=ma_lk, day=day, facility=fac_index, person=pid, visit_type=vtype,
-        sex="1" if male else "2", band=report_band(age), commune=int(pop.commune[pid]),
-        code=dx.code, chapter=icd10.chapter(dx.code) or "?", emergency=emergency, death=death,
-        bed_days=days, bv=lines.bv, bhtt=lines.bhtt, patient=lines.bntt + lines.bncct,
-        bhyt=card is not None, cccd=cccd is not None and std is Standard.QD130, standard=std.value,
-        referral=referral, appointment=appointment and "XML14" in record.tables, birth=birth,
-        outbreak=ob_index, card_version=card[3] if card else -1, name_variant=variant,
+        ma_lk=ma_lk,
+        day=day,
+        facility=fac_index,
+        person=pid,
+        visit_type=vtype,
+        sex="1" if male else "2",
+        band=report_band(age),
+        commune=int(pop.commune[pid]),
+        code=dx.code,
+        chapter=icd10.chapter(dx.code) or "?",
+        emergency=emergency,
+        death=death,
+        bed_days=days,
+        bv=lines.bv,
+        bhtt=lines.bhtt,
+        patient=lines.bntt + lines.bncct,
+        bhyt=card is not None,
+        cccd=cccd is not None and std is Standard.QD130,
+        standard=std.value,
+        referral=referral,
+        appointment=appointment and "XML14" in record.tables,
+        birth=birth,
+        outbreak=ob_index,
+        card_version=card[3] if card else -1,
+        name_variant=variant,
     )
     return record, fact
