@@ -62,16 +62,37 @@ _FORMAT: dict[type, Callable[..., str]] = {
 }
 
 
-def _fields(plan: Plan, values: dict[str, Value]) -> str:
-    parts = []
-    get = values.get
+Template = tuple[tuple[str, str, str, str, str], ...]  # (literal before, source, empty, open, close)
+_TEMPLATES: dict[tuple[int, tuple[str, ...]], tuple[Template, str]] = {}
+
+
+def _template(plan: Plan, keys: tuple[str, ...]) -> tuple[Template, str]:
+    """For rows filling the same fields: the empty tags between them merged into literals, so a
+    row costs a loop over its filled fields only (about half of a table's fields)."""
+    present = set(keys)
+    out = []
+    literal = ""
     for source, empty, open_, close, _ in plan:
-        v = get(source)
-        if v is None:
-            parts.append(empty)
-            continue
-        text = _FORMAT[type(v)](v)
-        parts.append(f"{open_}{text}{close}" if text else empty)
+        if source in present:
+            out.append((literal, source, empty, open_, close))
+            literal = ""
+        else:
+            literal += empty
+    return tuple(out), literal
+
+
+def _fields(plan: Plan, values: dict[str, Value]) -> str:
+    key = (id(plan), tuple(values))
+    hit = _TEMPLATES.get(key)
+    if hit is None:
+        hit = _TEMPLATES[key] = _template(plan, key[1])
+    template, tail = hit
+    parts = []
+    for literal, source, empty, open_, close in template:
+        v = values[source]
+        text = "" if v is None else _FORMAT[type(v)](v)
+        parts.append(f"{literal}{open_}{text}{close}" if text else literal + empty)
+    parts.append(tail)
     return "".join(parts)
 
 
