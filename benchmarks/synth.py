@@ -39,8 +39,12 @@ print(json.dumps({"visits": m["totals"]["visits"], "bytes": m["files"]["bytes"],
 
 def _generate(pop: int, days: int, jobs: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-c", _CHILD, str(pop), str(days), str(jobs), f"{tmp}/o"],
-                             check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(pop), str(days), str(jobs), f"{tmp}/o"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -54,7 +58,9 @@ def _writers(pop: int, rounds: int) -> tuple[float, float, int]:
 
     prov = build_province(1, "82", pop, date(2025, 3, 1))
     day = date(2025, 3, 3)
-    batches = [(f.code, [r for r, _ in generate_day(prov, f.index, day, [])]) for f in prov.facilities]
+    batches = [
+        (f.code, [r for r, _ in generate_day(prov, f.index, day, [])]) for f in prov.facilities
+    ]
     batches = [b for b in batches if b[1]]
     n = sum(len(b) for _, b in batches)
     times = {}
@@ -75,7 +81,10 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=14)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    print(f"khoyte synth benchmark: population {a.population:,}, {a.days} days, median of {a.runs} runs")
+    print(
+        f"khoyte synth benchmark: population {a.population:,}, {a.days} days, "
+        f"median of {a.runs} runs"
+    )
     results = {}
     for jobs in (1, 2):
         runs = [_generate(a.population, a.days, jobs) for _ in range(a.runs)]
@@ -84,12 +93,16 @@ def main() -> None:
         mb = runs[0]["bytes"] / 1e6
         rss = statistics.median(r["rss_mb"] for r in runs)
         results[jobs] = wall
-        print(f"  jobs={jobs}: {visits:,} visits, {mb:,.1f} MB in {wall:.2f} s → "
-              f"{visits / wall:,.0f} visits/s, {mb / wall:,.1f} MB/s, peak RSS {rss:,.0f} MB")
+        print(
+            f"  jobs={jobs}: {visits:,} visits, {mb:,.1f} MB in {wall:.2f} s → "
+            f"{visits / wall:,.0f} visits/s, {mb / wall:,.1f} MB/s, peak RSS {rss:,.0f} MB"
+        )
     print(f"  parallel speed-up jobs=2 vs jobs=1: {results[1] / results[2]:.2f}×")
     ref, fast, n = _writers(a.population * 5, a.runs)
-    print(f"  writer on {n:,} visits: reference {n / ref:,.0f} visits/s, fast {n / fast:,.0f} visits/s "
-          f"→ {ref / fast:.2f}× faster")
+    print(
+        f"  writer on {n:,} visits: reference {n / ref:,.0f} visits/s, "
+        f"fast {n / fast:,.0f} visits/s → {ref / fast:.2f}× faster"
+    )
 
 
 if __name__ == "__main__":

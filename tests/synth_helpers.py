@@ -33,7 +33,9 @@ def findings(out: Path) -> Counter[tuple[str, str | None, str]]:
 
 
 def tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()
+    }
 
 
 __all__ = ["RECEIVED", "date", "findings", "generate", "tree"]

@@ -12,7 +12,14 @@ from synth_helpers import findings, generate
 
 
 def test_dirty_findings_equal_manifest_both_ways(tmp_path: Path) -> None:
-    generate(tmp_path, seed=11, population=3000, start=date(2025, 5, 5), end=date(2025, 5, 25), dirty=0.35)
+    generate(
+        tmp_path,
+        seed=11,
+        population=3000,
+        start=date(2025, 5, 5),
+        end=date(2025, 5, 25),
+        dirty=0.35,
+    )
     m = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     expected: Counter[tuple[str, str | None, str]] = Counter()
     for d in m["defects"]:
@@ -23,10 +30,14 @@ def test_dirty_findings_equal_manifest_both_ways(tmp_path: Path) -> None:
     assert got - expected == Counter(), "findings the manifest does not list"
     kinds = Counter(d["kind"] for d in m["defects"])
     # Tolerated quirks are listed with no expected finding, errors with theirs.
-    assert kinds["bom"] > 0 and kinds["wrong_xsi"] > 0 and kinds["duplicate_file"] > 0
+    assert kinds["bom"] > 0
+    assert kinds["wrong_xsi"] > 0
+    assert kinds["duplicate_file"] > 0
     assert len(kinds) >= 15, kinds
 
 
 def test_clean_is_clean_when_rate_is_zero(tmp_path: Path) -> None:
-    m = generate(tmp_path, seed=11, population=800, start=date(2025, 5, 5), end=date(2025, 5, 8), dirty=0.0)
+    m = generate(
+        tmp_path, seed=11, population=800, start=date(2025, 5, 5), end=date(2025, 5, 8), dirty=0.0
+    )
     assert m["defects"] == []

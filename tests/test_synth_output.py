@@ -23,8 +23,14 @@ from synth_helpers import RECEIVED, findings, generate
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("clean")
     # Crosses the administrative reform (2025-07-01): residence codes must be 2025 communes after.
-    generate(out, seed=3, population=2500, start=date(2025, 6, 24), end=date(2025, 7, 8),
-             outbreaks=(Outbreak("A97.0", "28249", date(2025, 6, 26), 1, 8.0),))
+    generate(
+        out,
+        seed=3,
+        population=2500,
+        start=date(2025, 6, 24),
+        end=date(2025, 7, 8),
+        outbreaks=(Outbreak("A97.0", "28249", date(2025, 6, 26), 1, 8.0),),
+    )
     return out
 
 
@@ -36,7 +42,8 @@ def test_qd4210_before_september_2023_and_qd130_after(tmp_path: Path) -> None:
     m = generate(tmp_path, seed=5, population=1500, start=date(2023, 8, 29), end=date(2023, 9, 3))
     assert findings(tmp_path) == {}
     by_std = m["files"]["by_standard"]  # type: ignore[index]
-    assert by_std["QD4210"] > 0 and by_std["QD130"] > 0
+    assert by_std["QD4210"] > 0
+    assert by_std["QD130"] > 0
     for p in (tmp_path / "xml").rglob("*.xml"):
         res = validate_file(p, keep_records=False, received_at=RECEIVED)
         day = date.fromisoformat(p.parent.name)
@@ -73,7 +80,9 @@ def test_facilities_csv_codes(clean: Path) -> None:
     assert all(len(r["ma_cskcb"]) == 5 and r["ma_cskcb"].startswith("82") for r in rows)
     assert {r["tuyen"] for r in rows} >= {"tinh", "khu_vuc", "xa", "tu_nhan"}
     # One commune station per commune.
-    assert sum(r["loai"] == "station" for r in rows) == len({r["ma_xa"] for r in rows if r["loai"] == "station"})
+    assert sum(r["loai"] == "station" for r in rows) == len(
+        {r["ma_xa"] for r in rows if r["loai"] == "station"}
+    )
 
 
 def test_aggregates_population_adds_up(clean: Path) -> None:
@@ -97,5 +106,7 @@ def test_fast_writer_equals_reference_writer() -> None:
             for rec in recs:
                 tables |= set(rec.tables)
             std = standard_for(day)
-            assert fastwrite.envelope(recs, fac.code, day, std) == writer.envelope(recs, fac.code, day, std)
+            assert fastwrite.envelope(recs, fac.code, day, std) == writer.envelope(
+                recs, fac.code, day, std
+            )
     assert tables >= {"XML1", "XML2", "XML3", "XML4", "XML5", "XML7", "XML8", "XML14"}

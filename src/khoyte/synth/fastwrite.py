@@ -62,7 +62,8 @@ _FORMAT: dict[type, Callable[..., str]] = {
 }
 
 
-Template = tuple[tuple[str, str, str, str, str], ...]  # (literal before, source, empty, open, close)
+# (literal before, source, empty tag, open tag, close tag)
+Template = tuple[tuple[str, str, str, str, str], ...]
 _TEMPLATES: dict[tuple[int, tuple[str, ...]], tuple[Template, str]] = {}
 
 
