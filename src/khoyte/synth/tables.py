@@ -14,6 +14,7 @@ from khoyte.synth.clinical import Dx, Service
 from khoyte.synth.costs import money, qty, split
 from khoyte.synth.facilities import Facility
 from khoyte.synth.papers import add_papers
+from khoyte.synth.people import mix
 
 if TYPE_CHECKING:
     from khoyte.synth.province import Province
@@ -287,7 +288,8 @@ def build_record(
     ep: dict[str, Value] = {
         "MA_LK": ma_lk,
         "STT": 1,
-        "MA_BN": f"{fac.code}{pid:08d}",
+        # Each facility numbers its own patients: MA_BN must not give the person away.
+        "MA_BN": f"{fac.code}{mix(prov.seed, 31, fac.index, pid) % 100_000_000:08d}",
         "HO_TEN": name,
         "SO_CCCD": cccd,
         "NGAY_SINH": BirthDate(born.year, born.month, born.day),
