@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from synth_helpers import generate, tree
+from tests.synth_helpers import generate, tree
 
 ARGS = {"population": 1500, "start": date(2025, 2, 25), "end": date(2025, 3, 4), "dirty": 0.1}
 

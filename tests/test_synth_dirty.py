@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from synth_helpers import findings, generate
+from tests.synth_helpers import findings, generate
 
 
 def test_dirty_findings_equal_manifest_both_ways(tmp_path: Path) -> None:

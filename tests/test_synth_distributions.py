@@ -16,7 +16,7 @@ import pytest
 
 from khoyte.synth.people import AGE_BANDS
 from khoyte.synth.province import KIND_SHARE, VISIT_TYPES
-from synth_helpers import generate
+from tests.synth_helpers import generate
 
 
 @pytest.fixture(scope="module")

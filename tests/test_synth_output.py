@@ -16,7 +16,7 @@ from khoyte.synth import fastwrite
 from khoyte.synth.province import build_province
 from khoyte.synth.visits import Outbreak, generate_day, standard_for
 from khoyte.validate.engine import validate_file
-from synth_helpers import RECEIVED, findings, generate
+from tests.synth_helpers import RECEIVED, findings, generate
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,3 @@
-# ruff: noqa: E501  -- the catalogs below are tables, one entry per line, easier to read unwrapped
 """What happens at a visit: diagnoses (WHO ICD-10) by age, sex, season and facility profile, and
 the drugs, services and lab results that go with them. Catalogs are small and illustrative; their
 prices are of the order of the BHYT price lists (TT 22/2023/TT-BYT), in VND."""
