@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from khoyte.findings import Finding, Severity
 from khoyte.validate.engine import FileResult, FileStatus, RecordStatus, validate_file
@@ -55,6 +57,8 @@ def _finding_line(f: Finding, english: bool) -> str:
 
 
 def _print_text(console: Console, res: FileResult, english: bool, quiet: bool) -> None:
+    if quiet and res.status is FileStatus.ACCEPTED and not res.findings:
+        return
     status, _ = _STATUS_VI[res.status]
     c = res.counts()
     console.print(
@@ -96,6 +100,7 @@ def validate(
     console = Console(highlight=False, soft_wrap=True)
     worst = 0
     any_file = False
+    summary = _Summary()
     for path in _files(paths):
         any_file = True
         if not path.exists():
@@ -103,6 +108,7 @@ def validate(
             worst = 2
             continue
         res = validate_file(path, str(path), keep_records=False)
+        summary.add(res)
         if format is Format.json:
             sys.stdout.write(json.dumps(res.as_dict(), ensure_ascii=False) + "\n")
         else:
@@ -114,7 +120,47 @@ def validate(
     if not any_file:
         typer.echo("Không có tệp XML nào / no XML file found", err=True)
         worst = 2
+    elif format is Format.text and summary.files > 1:
+        summary.print(console)
     raise typer.Exit(worst)
+
+
+class _Summary:
+    """Totals over every file of one run, and the most frequent findings."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.by_file_status: Counter[str] = Counter()
+        self.by_record_status: Counter[str] = Counter()
+        self.codes: Counter[tuple[str, str]] = Counter()
+
+    def add(self, res: FileResult) -> None:
+        self.files += 1
+        self.by_file_status[res.status.value] += 1
+        for r in res.records:
+            self.by_record_status[r.status.value] += 1
+            self.codes.update((f.code, f.severity.value) for f in r.findings)
+        self.codes.update((f.code, f.severity.value) for f in res.findings)
+
+    def print(self, console: Console) -> None:
+        f, r = self.by_file_status, self.by_record_status
+        console.print(
+            f"\n[bold]Tổng cộng / total[/]: {self.files} tệp (files) — {f['accepted']} chấp nhận, "
+            f"{f['partially_accepted']} chấp nhận một phần, {f['rejected']} từ chối · "
+            f"{sum(r.values())} hồ sơ (records) — {r['accepted']} đạt, "
+            f"{r['accepted_with_warnings']} có cảnh báo, {r['rejected']} bị từ chối"
+        )
+        if not self.codes:
+            return
+        table = Table(title="Lỗi thường gặp nhất / most frequent findings", title_justify="left")
+        table.add_column("mã / code")
+        table.add_column("mức / severity")
+        table.add_column("số lần / count", justify="right")
+        for (code, severity), n in self.codes.most_common(10):
+            table.add_row(
+                code, "lỗi / error" if severity == "error" else "cảnh báo / warning", str(n)
+            )
+        console.print(table)
 
 
 @app.command()
