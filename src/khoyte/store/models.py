@@ -1,0 +1,4 @@
+"""Imports every component's models so that ``Base.metadata`` knows all tables (for Alembic and
+for tests). Each component adds one import line here."""
+
+from __future__ import annotations

@@ -1,0 +1,113 @@
+"""Who is asking and what they may see: the one place every route goes through.
+
+Every route declares what it needs with ``Depends(requires(Permission.X))``; the dependency
+authenticates the request (the authenticators components register: facility API credentials,
+user sessions, user bearer tokens), checks the permission and hands the route a
+:class:`Principal` whose :class:`Scope` every query must be filtered by. A route that declares
+nothing is refused (``khoyte.security`` checks the route table at start and in a test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from fastapi import Request
+
+from khoyte.web.errors import ApiError
+
+
+class Permission(StrEnum):
+    PUBLIC = "public"  # health checks, login page, static assets, OpenAPI
+    SUBMIT = "submit"  # send claim files / check-ins (facility credentials)
+    VIEW_SUBMISSIONS = "view_submissions"  # receipts, rejects, submission history (in scope)
+    VIEW_RECORDS = "view_records"  # person-identifiable record content (audited)
+    VIEW_DASHBOARD = "view_dashboard"  # aggregates (dashboards and their JSON twins)
+    EXPORT = "export"  # XLSX/CSV/PNG exports of aggregates
+    DATA_QUALITY = "data_quality"  # completeness, timeliness, rejects by facility
+    ADMIN_USERS = "admin_users"
+    ADMIN_FACILITIES = "admin_facilities"  # facilities, credentials, settings
+    VIEW_AUDIT = "view_audit"
+    AUTHENTICATED = "authenticated"  # any signed-in user (own profile, logout)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Org units a principal may see. Empty = nothing (deny by default)."""
+
+    province: bool = False
+    communes: frozenset[str] = frozenset()
+    facilities: frozenset[str] = frozenset()
+
+    @classmethod
+    def whole_province(cls) -> Scope:
+        return cls(province=True)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.province or self.communes or self.facilities)
+
+    def allows(self, facility: str | None, commune: str | None = None) -> bool:
+        if self.province:
+            return True
+        if facility is not None and facility in self.facilities:
+            return True
+        return commune is not None and commune in self.communes
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "anonymous" | "facility" | "user"
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+    permissions: frozenset[Permission] = frozenset()
+    scope: Scope = field(default_factory=Scope)
+    facility: str | None = None  # for facility credentials: the MA_CSKCB it may submit for
+    credential_id: str | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.kind == "anonymous"
+
+
+ANONYMOUS = Principal(kind="anonymous", permissions=frozenset({Permission.PUBLIC}))
+
+Authenticator = Callable[[Request], Principal | None]
+
+
+def authenticators(request: Request) -> list[Authenticator]:
+    found: list[Authenticator] = getattr(request.app.state, "authenticators", [])
+    return found
+
+
+def authenticate(request: Request) -> Principal:
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    principal = ANONYMOUS
+    for auth in authenticators(request):
+        found = auth(request)
+        if found is not None:
+            principal = found
+            break
+    request.state.principal = principal
+    return principal
+
+
+def requires(permission: Permission) -> Callable[..., Any]:
+    """A FastAPI dependency: the caller, if they hold ``permission``; else 401/403."""
+
+    def dependency(request: Request) -> Principal:
+        principal = authenticate(request)
+        if permission is Permission.PUBLIC:
+            return principal
+        if principal.is_anonymous:
+            raise ApiError(401, headers={"WWW-Authenticate": "Bearer"})
+        if permission is Permission.AUTHENTICATED or permission in principal.permissions:
+            return principal
+        raise ApiError(403)
+
+    dependency.permission = permission  # type: ignore[attr-defined]
+    return dependency

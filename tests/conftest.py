@@ -1,0 +1,67 @@
+"""Shared fixtures: real PostgreSQL (one throwaway database per test worker) and Chromium.
+
+When ``KHOYTE_REQUIRE_POSTGRES=1`` / ``KHOYTE_REQUIRE_CHROMIUM=1`` (CI), a missing component
+fails the run instead of skipping the tests that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_ADMIN_URL = os.environ.get(
+    "KHOYTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+CHROMIUM = os.environ.get("KHOYTE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _missing(what: str, env: str, why: str) -> None:
+    if os.environ.get(env) == "1":
+        pytest.fail(f"{what} is required ({env}=1) but unavailable: {why}")
+    pytest.skip(f"{what} unavailable: {why}")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """URL of a fresh, empty PostgreSQL database, dropped at the end of the session."""
+    name = f"khoyte_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        _missing("PostgreSQL", "KHOYTE_REQUIRE_POSTGRES", str(exc).splitlines()[0])
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        _missing("Chromium", "KHOYTE_REQUIRE_CHROMIUM", f"{CHROMIUM} not found")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where tests leave screenshots and reports (kept after the run)."""
+    out = Path(os.environ.get("KHOYTE_TEST_ARTIFACTS", "test-artifacts"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
