@@ -30,6 +30,31 @@ class Settings(BaseSettings):
         description="Largest file `khoyte validate`/`ingest` reads from disk, in bytes.",
     )
 
+    # --- gateway (intake: khoyte serve / ingest / watch) -----------------------------------
+    max_body_bytes: int = Field(
+        50 * 1024 * 1024,
+        description="Giới hạn kích thước một lần gửi / largest submission body accepted, in bytes.",
+    )
+    request_timeout: float = Field(
+        60.0,
+        description="Thời gian tối đa nhận một lần gửi / seconds allowed to receive one body.",
+    )
+    rate_limit_per_minute: int = Field(
+        600,
+        description="Số lần gửi mỗi phút cho một mã truy cập / submissions per minute per "
+        "credential (per server process); 0 disables the limit.",
+    )
+    archive_retention_years: int = Field(
+        10,
+        ge=1,
+        description="Số năm lưu tệp gốc / years each raw file is kept; fixed per file when it is "
+        "received, so lowering it later never shortens what is already archived.",
+    )
+    watch_interval: float = Field(
+        1.0,
+        description="Chu kỳ quét thư mục nhận tệp / seconds between scans of `khoyte watch`.",
+    )
+
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "khoyte.sqlite3"

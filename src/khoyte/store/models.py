@@ -2,3 +2,5 @@
 for tests). Each component adds one import line here."""
 
 from __future__ import annotations
+
+import khoyte.gateway.models  # noqa: F401  (gateway: facilities, credentials, submissions)

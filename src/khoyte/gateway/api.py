@@ -1,0 +1,445 @@
+"""HTTP intake: ``POST /api/v1/submissions`` and ``/checkins``, receipts, record history,
+health and metrics. ``install(app, settings)`` is called by :func:`khoyte.web.app.create_app`."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from sqlalchemy import ColumnElement, false, or_, select, text, true
+from starlette.concurrency import run_in_threadpool
+
+from khoyte.config import Settings
+from khoyte.gateway.facilities import lookup_token
+from khoyte.gateway.intake import IntakeService, ensure_schema
+from khoyte.gateway.limits import RateLimiter, read_body
+from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
+from khoyte.standards.reader import DocumentKind
+from khoyte.standards.serialize import record_from_json, record_to_dict
+from khoyte.web.access import Permission, Principal, Scope, requires
+from khoyte.web.errors import ApiError
+
+FACILITY_PERMISSIONS = frozenset({Permission.SUBMIT, Permission.VIEW_SUBMISSIONS})
+XML_TYPES = ("application/xml", "text/xml")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded", "application/json")
+
+_BODY_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Tệp XML (application/xml), tải tệp (multipart, trường `file`) hoặc các "
+        "trường của cổng giám định BHXH (`loaiHoSo`, `maTinh`, `maCSKCB`, `fileHSBase64`) dạng "
+        "form hoặc JSON. / The XML file, a multipart upload, or the social-insurance gateway's "
+        "fields.",
+        "content": {
+            "application/xml": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            },
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "loaiHoSo": {"type": "string"},
+                        "maTinh": {"type": "string"},
+                        "maCSKCB": {"type": "string"},
+                        "fileHSBase64": {"type": "string"},
+                    },
+                    "required": ["fileHSBase64"],
+                }
+            },
+        },
+    }
+}
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.submissions = Counter(
+            "khoyte_submissions_total",
+            "Submissions answered with a receipt",
+            ["status", "duplicate"],
+            registry=self.registry,
+        )
+        self.records = Counter(
+            "khoyte_records_total", "Records received", ["status"], registry=self.registry
+        )
+        self.refused = Counter(
+            "khoyte_intake_refused_total",
+            "Submissions refused before storing (4xx/5xx)",
+            ["code"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "khoyte_submission_seconds",
+            "Time to answer a submission",
+            registry=self.registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+        )
+        self.body = Histogram(
+            "khoyte_submission_bytes",
+            "Size of submitted files",
+            registry=self.registry,
+            buckets=(1e3, 1e4, 1e5, 1e6, 1e7, 5e7),
+        )
+
+
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def make_authenticator(service: IntakeService) -> Any:
+    def authenticate(request: Request) -> Principal | None:
+        token = _bearer(request)
+        if token is None:
+            return None
+        with service.sessions() as s:
+            owner = lookup_token(s, token)
+        if owner is None:
+            return None
+        return Principal(
+            kind="facility",
+            name=owner.facility,
+            permissions=FACILITY_PERMISSIONS,
+            scope=Scope(facilities=frozenset({owner.facility})),
+            facility=owner.facility,
+            credential_id=owner.credential_id,
+        )
+
+    return authenticate
+
+
+def scope_filter(principal: Principal) -> ColumnElement[bool]:
+    """A condition on ``gw_submission.facility``-like columns: what the principal may see."""
+    return _scope_on(principal.scope, Submission.facility)
+
+
+def _scope_on(scope: Scope, column: Any) -> ColumnElement[bool]:
+    if scope.province:
+        return true()
+    conds: list[ColumnElement[bool]] = []
+    if scope.facilities:
+        conds.append(column.in_(sorted(scope.facilities)))
+    if scope.communes:
+        conds.append(
+            column.in_(select(Facility.code).where(Facility.commune.in_(sorted(scope.communes))))
+        )
+    return or_(*conds) if conds else false()
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    service = IntakeService(settings)
+    ensure_schema(service.engine)
+    metrics = Metrics()
+    limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.gateway = service
+    app.state.gateway_metrics = metrics
+    app.state.authenticators.append(make_authenticator(service))
+    router = APIRouter()
+
+    async def receive(request: Request, principal: Principal, expect: DocumentKind | None) -> Any:
+        started = datetime.now()
+        try:
+            wait = limiter.check(principal.credential_id or principal.name)
+            if wait > 0:
+                service.record_event(
+                    "rate_limited", 429, principal.facility, principal.credential_id
+                )
+                raise ApiError(
+                    429,
+                    "rate_limited",
+                    f"Gửi quá {settings.rate_limit_per_minute} lần/phút; hãy thử lại sau "
+                    f"{math.ceil(wait)} giây.",
+                    f"More than {settings.rate_limit_per_minute} submissions a minute; retry in "
+                    f"{math.ceil(wait)} s.",
+                    {"retry_after_seconds": math.ceil(wait)},
+                    headers={"Retry-After": str(math.ceil(wait))},
+                )
+            data, declared, channel = await _payload(request, settings)
+            metrics.body.observe(len(data))
+            receipt = await run_in_threadpool(
+                service.submit,
+                data,
+                facility=principal.facility,
+                credential_id=principal.credential_id,
+                channel=channel,
+                expect=expect,
+                declared_facility=declared,
+            )
+        except ApiError as err:
+            metrics.refused.labels(err.code).inc()
+            if err.status == 413:
+                service.record_event("too_large", 413, principal.facility, principal.credential_id)
+            raise
+        c = receipt.data["counts"]
+        metrics.submissions.labels(receipt.data["status"], str(not receipt.created)).inc()
+        if receipt.created:
+            for k in ("accepted", "accepted_with_warnings", "rejected"):
+                metrics.records.labels(k).inc(c[k])
+        metrics.duration.observe((datetime.now() - started).total_seconds())
+        return JSONResponse(
+            receipt.data,
+            status_code=201 if receipt.created else 200,
+            headers={"Location": f"/api/v1/submissions/{receipt.id}"},
+        )
+
+    @router.post(
+        "/api/v1/submissions",
+        tags=["intake"],
+        summary="Gửi hồ sơ XML 130/4210 / submit a claim file",
+        openapi_extra=_BODY_DOC,
+        status_code=201,
+    )
+    async def submit(
+        request: Request, principal: Annotated[Principal, Depends(requires(Permission.SUBMIT))]
+    ) -> Any:
+        return await receive(request, principal, DocumentKind.CLAIMS)
+
+    @router.post(
+        "/api/v1/checkins",
+        tags=["intake"],
+        summary="Gửi chỉ tiêu trạng thái KCB (XML0) / submit a check-in document",
+        openapi_extra=_BODY_DOC,
+        status_code=201,
+    )
+    async def checkin(
+        request: Request, principal: Annotated[Principal, Depends(requires(Permission.SUBMIT))]
+    ) -> Any:
+        return await receive(request, principal, DocumentKind.CHECKIN)
+
+    @router.get(
+        "/api/v1/submissions/{submission_id}",
+        tags=["intake"],
+        summary="Biên nhận của một lần gửi / the receipt of a submission",
+    )
+    def get_submission(
+        submission_id: str,
+        principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
+    ) -> Any:
+        with service.sessions() as s:
+            raw = s.scalar(
+                select(Submission.receipt).where(
+                    Submission.id == submission_id[:64], scope_filter(principal)
+                )
+            )
+        if raw is None:
+            raise _not_found("submission", submission_id)
+        return Response(raw, media_type="application/json")
+
+    @router.get(
+        "/api/v1/submissions",
+        tags=["intake"],
+        summary="Lịch sử gửi của cơ sở / a facility's submission history",
+    )
+    def list_submissions(
+        principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
+        facility: Annotated[str | None, Query(max_length=16)] = None,
+        since: Annotated[datetime | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Any:
+        q = select(Submission).where(scope_filter(principal))
+        if facility:
+            q = q.where(Submission.facility == facility)
+        if since is not None:
+            q = q.where(Submission.received_at >= since)
+        q = q.order_by(Submission.received_at.desc(), Submission.id).limit(limit)
+        with service.sessions() as s:
+            subs = s.scalars(q).all()
+            return {"submissions": [_summary(x) for x in subs]}
+
+    @router.get(
+        "/api/v1/records/{facility}/{ma_lk}",
+        tags=["intake"],
+        summary="Hồ sơ: phiên bản hiện hành và lịch sử / a record's current version and history",
+    )
+    def get_record(
+        facility: str,
+        ma_lk: str,
+        principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
+    ) -> Any:
+        with service.sessions() as s:
+            head = s.scalar(
+                select(RecordHead).where(
+                    RecordHead.facility == facility,
+                    RecordHead.ma_lk == ma_lk,
+                    _scope_on(principal.scope, RecordHead.facility),
+                )
+            )
+            if head is None:
+                raise _not_found("record", f"{facility}/{ma_lk}")
+            versions = s.scalars(
+                select(RecordVersionRow)
+                .where(RecordVersionRow.facility == facility, RecordVersionRow.ma_lk == ma_lk)
+                .order_by(RecordVersionRow.version)
+            ).all()
+            show = Permission.VIEW_RECORDS in principal.permissions
+            history = [_version(v, show and v.id == head.current_version_id) for v in versions]
+        current = next((h for h in history if h["version_id"] == head.current_version_id), None)
+        return {
+            "facility": facility,
+            "ma_lk": ma_lk,
+            "current": current,
+            "latest_version": head.latest_version,
+            "versions": history,
+        }
+
+    @router.get("/healthz", tags=["ops"], summary="Tiến trình còn sống / liveness")
+    def healthz(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
+        return {"status": "ok"}
+
+    @router.get("/readyz", tags=["ops"], summary="Sẵn sàng nhận hồ sơ / readiness")
+    def readyz(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
+        problems: dict[str, str] = {}
+        try:
+            with service.engine.connect() as conn:
+                conn.execute(text("SELECT 1 FROM gw_submission WHERE 1 = 0"))
+        except Exception as exc:
+            problems["database"] = str(exc).splitlines()[0][:200]
+        try:
+            service.archive.root.mkdir(parents=True, exist_ok=True)
+            probe = service.archive.root / ".ready"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            problems["archive"] = str(exc)[:200]
+        if problems:
+            raise ApiError(503, details=problems)
+        return {"status": "ready"}
+
+    @router.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    def prometheus(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(router)
+
+    @app.on_event("shutdown")
+    def _dispose() -> None:
+        service.engine.dispose()
+
+
+def _not_found(what: str, key: str) -> ApiError:
+    names = {"submission": ("lần gửi", "submission"), "record": ("hồ sơ", "record")}[what]
+    return ApiError(
+        404,
+        "not_found",
+        f"Không tìm thấy {names[0]} {key} (hoặc bạn không có quyền xem).",
+        f"No {names[1]} {key} (or it is outside what you may see).",
+        {what: key[:120]},
+    )
+
+
+def _summary(sub: Submission) -> dict[str, Any]:
+    return {
+        "id": sub.id,
+        "received_at": json.loads(sub.receipt)["received_at"] if sub.receipt else None,
+        "facility": sub.facility,
+        "sha256": sub.sha256,
+        "kind": sub.kind,
+        "channel": sub.channel,
+        "size": sub.size,
+        "status": sub.status,
+        "counts": {
+            "records": sub.n_records,
+            "accepted": sub.n_accepted,
+            "accepted_with_warnings": sub.n_warnings,
+            "rejected": sub.n_rejected,
+        },
+    }
+
+
+def _version(v: RecordVersionRow, with_content: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "version": v.version,
+        "version_id": v.id,
+        "submission_id": v.submission_id,
+        "received_at": v.received_at.isoformat(timespec="milliseconds"),
+        "status": v.status,
+        "content_sha256": v.content_sha,
+    }
+    if with_content:
+        out["record"] = record_to_dict(record_from_json(v.record))
+    return out
+
+
+async def _payload(request: Request, settings: Settings) -> tuple[bytes, str | None, str]:
+    """(file bytes, the maCSKCB the form declared, channel) from any accepted body format."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in XML_TYPES and ctype not in FORM_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Hãy gửi tệp XML (application/xml), tải tệp (multipart/form-data) hoặc các trường "
+            "loaiHoSo, maTinh, maCSKCB, fileHSBase64 (form hoặc JSON).",
+            "Send the XML file (application/xml), a multipart upload, or the fields loaiHoSo, "
+            "maTinh, maCSKCB, fileHSBase64 (form or JSON).",
+            {"content_type": ctype[:80]},
+        )
+    body = await read_body(request, settings.max_body_bytes, settings.request_timeout)
+    if ctype in XML_TYPES:
+        return body, None, "api"
+    fields: dict[str, Any]
+    if ctype == "application/json":
+        try:
+            parsed = json.loads(body)
+        except (ValueError, RecursionError):
+            raise ApiError(
+                400, "invalid_json", "Nội dung JSON không hợp lệ.", "Invalid JSON."
+            ) from None
+        if not isinstance(parsed, dict):
+            raise ApiError(
+                400, "invalid_json", "Cần một đối tượng JSON.", "Expected a JSON object."
+            )
+        fields = parsed
+    else:
+        try:
+            form = await request.form(max_files=2, max_fields=20)
+        except Exception:
+            raise ApiError(
+                400, "invalid_form", "Biểu mẫu không hợp lệ.", "Malformed form."
+            ) from None
+        upload = form.get("file")
+        if upload is not None and not isinstance(upload, str):
+            return await upload.read(), _field(form.get("maCSKCB")), "multipart"
+        fields = {k: form.get(k) for k in ("loaiHoSo", "maTinh", "maCSKCB", "fileHSBase64")}
+    encoded = fields.get("fileHSBase64")
+    if not isinstance(encoded, str) or not encoded.strip():
+        raise ApiError(
+            400,
+            "missing_file",
+            "Thiếu tệp: gửi trường `file` hoặc `fileHSBase64`.",
+            "No file: send a `file` part or a `fileHSBase64` field.",
+        )
+    try:
+        data = base64.b64decode("".join(encoded.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(
+            400,
+            "invalid_base64",
+            "fileHSBase64 không phải chuỗi base64 hợp lệ.",
+            "fileHSBase64 is not valid base64.",
+        ) from None
+    return data, _field(fields.get("maCSKCB")), "form"
+
+
+def _field(v: Any) -> str | None:
+    return v.strip()[:16] if isinstance(v, str) and v.strip() else None

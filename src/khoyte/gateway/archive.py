@@ -1,0 +1,58 @@
+"""The raw archive: every submitted byte, unchanged, addressed by its sha256.
+
+A file is written to a temporary name, flushed to disk (fsync) and renamed into place, then the
+folder is fsynced: after a crash a file is either absent or complete, never half-written. The same
+bytes always land at the same path, so writing them twice is harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+
+class Archive:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.xml"
+
+    def put(self, data: bytes, sha256: str | None = None) -> str:
+        """Store ``data``; return its sha256 (hex). Durable when this returns."""
+        digest = sha256 or hashlib.sha256(data).hexdigest()
+        final = self.path(digest)
+        if final.exists() and final.stat().st_size == len(data):
+            return digest
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(final.parent)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        return self.path(sha256).read_bytes()
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

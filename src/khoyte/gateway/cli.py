@@ -1,0 +1,279 @@
+"""``khoyte facility …``, ``serve``, ``ingest``, ``watch``, ``db upgrade``, ``demo``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from khoyte.config import Settings
+from khoyte.gateway.facilities import (
+    UnknownFacility,
+    add_facility,
+    import_facilities,
+    list_facilities,
+    new_token,
+    revoke,
+)
+from khoyte.gateway.ingest import (
+    IngestSummary,
+    Submitter,
+    iter_files,
+    local_submitter,
+    remote_submitter,
+)
+from khoyte.gateway.ingest import ingest as run_ingest
+from khoyte.gateway.intake import IntakeService, ensure_schema
+from khoyte.store.db import session_scope
+
+facility_app = typer.Typer(
+    help="Cơ sở KCB và mã truy cập / facilities and their API credentials.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Cơ sở dữ liệu vận hành / the operational store.", no_args_is_help=True)
+
+
+def _service(settings: Settings | None = None) -> IntakeService:
+    svc = IntakeService(settings or Settings())
+    ensure_schema(svc.engine)
+    return svc
+
+
+def _err(msg: str) -> None:
+    typer.echo(msg, err=True)
+
+
+@facility_app.command("add")
+def facility_add(
+    code: Annotated[str, typer.Argument(help="MA_CSKCB")],
+    name: Annotated[str, typer.Option("--name", help="Tên cơ sở / facility name.")],
+    tier: Annotated[str | None, typer.Option(help="Tuyến / tier.")] = None,
+    commune: Annotated[str | None, typer.Option(help="Mã xã / commune code.")] = None,
+) -> None:
+    """Thêm (hoặc cập nhật) một cơ sở / add or update a facility."""
+    with session_scope(_service().sessions) as s:
+        add_facility(s, code.strip(), name, tier, commune)
+    _err(f"Đã lưu cơ sở / facility saved: {code}")
+
+
+@facility_app.command("import")
+def facility_import(
+    csv_path: Annotated[Path, typer.Argument(help="facilities.csv (khoyte synth).")],
+) -> None:
+    """Nhập danh sách cơ sở từ CSV / import facilities from a CSV (ma_cskcb, ten, tuyen, ma_xa)."""
+    with session_scope(_service().sessions) as s:
+        n = import_facilities(s, csv_path)
+    _err(f"Đã nhập {n} cơ sở / {n} facilities imported")
+
+
+@facility_app.command("list")
+def facility_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Liệt kê cơ sở / list facilities."""
+    with _service().sessions() as s:
+        facs = list_facilities(s)
+    if as_json:
+        sys.stdout.write(json.dumps([f.__dict__ for f in facs], ensure_ascii=False) + "\n")
+        return
+    table = Table(title="Cơ sở KCB / facilities", title_justify="left")
+    for col in ("MA_CSKCB", "tên / name", "tuyến / tier", "xã / commune", "mã truy cập / tokens"):
+        table.add_column(col)
+    for f in facs:
+        table.add_row(f.code, f.name, f.tier or "", f.commune or "", str(f.live_credentials))
+    Console().print(table)
+
+
+@facility_app.command("token")
+def facility_token(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> None:
+    """Tạo mã truy cập mới (in ra một lần) / issue a new credential (printed once, alone)."""
+    try:
+        with session_scope(_service().sessions) as s:
+            token = new_token(s, code.strip())
+    except UnknownFacility:
+        _err(f"Không có cơ sở / unknown facility: {code} (khoyte facility add {code} --name …)")
+        raise typer.Exit(2) from None
+    sys.stdout.write(token + "\n")
+
+
+@facility_app.command("revoke")
+def facility_revoke(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> None:
+    """Thu hồi mọi mã truy cập của cơ sở / revoke every credential of a facility."""
+    try:
+        with session_scope(_service().sessions) as s:
+            n = revoke(s, code.strip())
+    except UnknownFacility:
+        _err(f"Không có cơ sở / unknown facility: {code}")
+        raise typer.Exit(2) from None
+    _err(f"Đã thu hồi {n} mã truy cập / {n} credentials revoked: {code}")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Cập nhật lược đồ CSDL / run the schema migrations."""
+    _service().engine.dispose()
+    _err("Lược đồ đã cập nhật / schema up to date")
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Địa chỉ / host.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Cổng / port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Số tiến trình / worker processes.")] = 1,
+) -> None:
+    """Chạy máy chủ / run the server (migrations run on start; SIGTERM finishes in-flight work)."""
+    _service().engine.dispose()  # migrate once, before any worker starts
+    run_server(host, port, workers)
+
+
+def run_server(host: str, port: int, workers: int = 1) -> None:
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    uvicorn.run(
+        "khoyte.web.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        timeout_graceful_shutdown=30,  # in-flight submissions finish on SIGTERM/SIGINT
+        timeout_keep_alive=5,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def progress_ingest(console: Console, paths: list[Path], submit: Submitter) -> IngestSummary:
+    files = list(iter_files(paths))
+    with Progress(
+        TextColumn("[bold]Tiếp nhận / ingest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]:,.0f} hồ sơ/s (records/s) · {task.fields[rej]} từ chối"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("ingest", total=len(files), rate=0.0, rej=0)
+        t0 = time.perf_counter()
+
+        def step(_p: Path, s: IngestSummary) -> None:
+            rate = s.records / max(time.perf_counter() - t0, 1e-6)
+            bar.update(task, advance=1, rate=rate, rej=s.rejected + s.refused)
+
+        return run_ingest(files, submit, step)
+
+
+def print_summary(console: Console, s: IngestSummary) -> None:
+    console.print(
+        f"[bold]Tổng cộng / total[/]: {s.files} tệp (files) — {s.new} mới (new), "
+        f"{s.duplicates} đã nhận trước đó (duplicates), {s.refused} bị từ chối (refused) · "
+        f"{s.records} hồ sơ (records): {s.accepted} đạt, {s.warnings} có cảnh báo, "
+        f"{s.rejected} bị từ chối · {s.seconds:.1f} s "
+        f"({s.records / max(s.seconds, 1e-6):,.0f} hồ sơ/s)"
+    )
+    for path, msg in s.errors[:20]:
+        console.print(f"  [red]✘[/] {path}: {msg}")
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Tệp XML hoặc thư mục / files or folders.")],
+    url: Annotated[str | None, typer.Option(help="Máy chủ khoyte / a running server.")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Mã truy cập / credential (with --url).", envvar="KHOYTE_TOKEN"),
+    ] = None,
+) -> None:
+    """Nạp tệp vào kho / ingest files (in-process, or into a running server with --url)."""
+    console = Console(stderr=True, highlight=False)
+    if not any(True for _ in iter_files(paths)):
+        _err("Không có tệp XML nào / no XML file found")
+        raise typer.Exit(2)
+    if url:
+        if not token:
+            _err("--url cần --token / --url needs --token")
+            raise typer.Exit(2)
+        with httpx.Client(timeout=120) as client:
+            summary = progress_ingest(console, paths, remote_submitter(client, url, token))
+    else:
+        svc = _service()
+        summary = progress_ingest(console, paths, local_submitter(svc))
+        svc.engine.dispose()
+    print_summary(console, summary)
+    raise typer.Exit(1 if summary.refused else 0)
+
+
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Thư mục nhận tệp / drop folder.")],
+    once: Annotated[
+        bool, typer.Option("--once", help="Quét một lần / one scan, then exit.")
+    ] = False,
+) -> None:
+    """Theo dõi thư mục nhận tệp / watch a drop folder (inbox → processing → done | rejected)."""
+    from khoyte.gateway.watch import DropFolder
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = Settings()
+    drop = DropFolder(folder, _service(settings))
+    _err(f"Đang theo dõi / watching {folder / 'inbox'} (Ctrl+C để dừng / to stop)")
+    if once:
+        drop.scan()
+        drop.scan()  # the second scan takes what was stable across the first
+        return
+    try:
+        drop.run(settings.watch_interval)
+    except KeyboardInterrupt:
+        _err("Đã dừng / stopped")
+
+
+def demo(
+    population: Annotated[int, typer.Option(help="Dân số / population.")] = 3000,
+    port: Annotated[int, typer.Option(help="Cổng / port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Địa chỉ / host.")] = "127.0.0.1",
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Không chạy máy chủ / prepare only.")
+    ] = False,
+) -> None:
+    """Tỉnh giả lập → cổng tiếp nhận → máy chủ / a synthetic province through the system."""
+    from khoyte.gateway.demo import prepare_demo
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    settings = Settings()
+    result = prepare_demo(settings, population, on_step=lambda m: console.print(f"• {m}"))
+    print_summary(console, result.summary)
+    has_dashboard = _has_dashboard()
+    url = f"http://{host}:{port}/" if has_dashboard else f"http://{host}:{port}/docs"
+    console.print(
+        f"\n[bold green]Sẵn sàng / ready[/]: {url}\n"
+        f"Mã truy cập của cơ sở / facility credential ({result.facility}):\n"
+        f"  {result.token}\n"
+        f"Thử / try:  curl -H 'Authorization: Bearer {result.token}' "
+        f"http://{host}:{port}/api/v1/submissions"
+    )
+    if not no_serve:
+        run_server(host, port)
+
+
+def _has_dashboard() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("khoyte.web.dashboard") is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(facility_app, name="facility")
+    app.add_typer(db_app, name="db")
+    app.command("serve")(serve)
+    app.command("ingest")(ingest)
+    app.command("watch")(watch)
+    app.command("demo")(demo)

@@ -1,0 +1,151 @@
+"""Facilities and their API credentials (bearer tokens, stored hashed).
+
+A token is ``khy_`` + 32 random bytes (URL-safe base64). Only its sha256 is stored: with 256 bits
+of entropy nobody can search the token space, so a slow password hash (argon2) would add cost to
+every request without adding safety; a leaked table still yields no usable token.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from khoyte.gateway.models import Credential, Facility
+
+TOKEN_PREFIX = "khy_"  # noqa: S105  (a marker, not a secret)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnknownFacility(LookupError):
+    pass
+
+
+def add_facility(
+    session: Session,
+    code: str,
+    name: str,
+    tier: str | None = None,
+    commune: str | None = None,
+) -> Facility:
+    """Create or update a facility (re-activating it)."""
+    fac = session.get(Facility, code)
+    if fac is None:
+        fac = Facility(code=code, name=name, tier=tier, commune=commune, created_at=now())
+        session.add(fac)
+    else:
+        fac.name, fac.active = name, True
+        fac.tier = tier or fac.tier
+        fac.commune = commune or fac.commune
+    session.flush()
+    return fac
+
+
+def import_facilities(session: Session, csv_path: Path) -> int:
+    """Facilities from a ``facilities.csv`` as written by ``khoyte synth`` (ma_cskcb, ten, tuyen,
+    ma_xa); returns how many rows were read."""
+    n = 0
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            add_facility(
+                session,
+                row["ma_cskcb"].strip(),
+                row.get("ten", "").strip() or row["ma_cskcb"],
+                (row.get("tuyen") or "").strip() or None,
+                (row.get("ma_xa") or "").strip() or None,
+            )
+            n += 1
+    return n
+
+
+def new_token(session: Session, code: str) -> str:
+    """A new credential for ``code``; the token is returned once and never stored in clear."""
+    fac = session.get(Facility, code)
+    if fac is None:
+        raise UnknownFacility(code)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        Credential(
+            id=uuid.uuid4().hex,
+            facility=code,
+            token_hash=hash_token(token),
+            prefix=token[:10],
+            created_at=now(),
+        )
+    )
+    session.flush()
+    return token
+
+
+def revoke(session: Session, code: str) -> int:
+    """Revoke every live credential of ``code``; returns how many."""
+    if session.get(Facility, code) is None:
+        raise UnknownFacility(code)
+    creds = session.scalars(
+        select(Credential).where(Credential.facility == code, Credential.revoked_at.is_(None))
+    ).all()
+    for c in creds:
+        c.revoked_at = now()
+    session.flush()
+    return len(creds)
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    credential_id: str
+    facility: str
+    commune: str | None
+
+
+def lookup_token(session: Session, token: str) -> TokenOwner | None:
+    """The live credential a token belongs to (active facility, not revoked), if any."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.execute(
+        select(Credential.id, Credential.facility, Facility.commune)
+        .join(Facility, Facility.code == Credential.facility)
+        .where(
+            Credential.token_hash == hash_token(token),
+            Credential.revoked_at.is_(None),
+            Facility.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    return TokenOwner(row[0], row[1], row[2])
+
+
+@dataclass(frozen=True)
+class FacilityInfo:
+    code: str
+    name: str
+    tier: str | None
+    commune: str | None
+    active: bool
+    live_credentials: int
+
+
+def list_facilities(session: Session) -> list[FacilityInfo]:
+    facs = session.scalars(select(Facility).order_by(Facility.code)).all()
+    live: dict[str, int] = {}
+    for (fac,) in session.execute(
+        select(Credential.facility).where(Credential.revoked_at.is_(None))
+    ):
+        live[fac] = live.get(fac, 0) + 1
+    return [
+        FacilityInfo(f.code, f.name, f.tier, f.commune, f.active, live.get(f.code, 0)) for f in facs
+    ]

@@ -1,0 +1,434 @@
+"""Intake: archive → parse and validate → store in one transaction → receipt.
+
+The order is what makes intake crash-safe. The bytes are durable in the archive before anything
+else happens; the submission, its record versions and findings are written in ONE transaction
+whose stored receipt is what the sender gets back. A crash before the commit leaves nothing
+half-stored (re-sending completes it); after the commit the receipt exists and re-sending the same
+bytes returns it again (``sha256`` is unique: racing duplicates collide on that constraint and the
+loser reads the winner's receipt).
+
+Writers take one store-wide lock for the short write (SQLite: the write lock, taken up front;
+PostgreSQL: a transaction-level advisory lock) so that ``version_id``s are handed out in commit
+order — the warehouse's watermark (``khoyte.handoff``) can then never skip a version — and the
+next version number of a ``(facility, MA_LK)`` is never contended. Parsing and validating, the
+expensive part, happens before the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from khoyte.config import Settings
+from khoyte.gateway.archive import Archive
+from khoyte.gateway.models import (
+    FindingRow,
+    IntakeEvent,
+    RecordHead,
+    RecordVersionRow,
+    Submission,
+)
+from khoyte.standards.reader import DocumentKind
+from khoyte.standards.serialize import record_to_json
+from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+from khoyte.validate.engine import FileResult, RecordResult, RecordStatus, iter_file
+from khoyte.web.errors import ApiError
+
+log = logging.getLogger("khoyte.gateway")
+
+_PG_LOCK = 0x6B686F79  # "khoy": the store-wide intake write lock
+
+
+@dataclass(frozen=True)
+class Receipt:
+    data: dict[str, Any]
+    created: bool  # False: these bytes had been received before; this is the stored receipt
+
+    @property
+    def id(self) -> str:
+        return str(self.data["id"])
+
+
+class IntakeRefused(ApiError):
+    """A submission refused before it was stored (wrong facility, wrong document kind)."""
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Run migrations; on PostgreSQL under an advisory lock so that several gateway processes
+    starting together do not race each other's ``CREATE TABLE``."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK + 1})
+            try:
+                migrate(engine)
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK + 1})
+                conn.commit()
+    else:
+        migrate(engine)
+
+
+def _lock(session: Session) -> None:
+    if session.bind is not None and session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+    else:
+        # A write statement as the first statement takes SQLite's write lock (waiting for it
+        # with busy_timeout); reading first and writing later could fail on a stale snapshot.
+        session.execute(text("UPDATE gw_record SET latest_version = latest_version WHERE 1 = 0"))
+
+
+def _record_facility(res: FileResult, records: list[RecordResult]) -> str | None:
+    if res.facility:
+        return res.facility.strip()
+    for rr in records:
+        if rr.record is None:
+            continue
+        for rows in rr.record.tables.values():
+            for row in rows:
+                v = row.values.get("MA_CSKCB")
+                if isinstance(v, str) and v.strip():
+                    return v.strip()
+    return None
+
+
+class IntakeService:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings)
+        self.sessions: sessionmaker[Session] = session_factory(self.engine)
+        self.archive = Archive(settings.archive_dir)
+
+    # -- events -------------------------------------------------------------------------------
+    def record_event(
+        self,
+        kind: str,
+        status: int,
+        facility: str | None = None,
+        credential_id: str | None = None,
+        sha256: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        try:
+            with session_scope(self.sessions) as s:
+                s.add(
+                    IntakeEvent(
+                        at=datetime.now(UTC),
+                        kind=kind,
+                        status=status,
+                        facility=facility,
+                        credential_id=credential_id,
+                        sha256=sha256,
+                        detail=json.dumps(detail, ensure_ascii=False) if detail else None,
+                    )
+                )
+        except OperationalError:  # pragma: no cover - an event must never break intake
+            log.exception("could not record intake event %s", kind)
+
+    # -- reading receipts ---------------------------------------------------------------------
+    def receipt_by_sha(self, sha256: str) -> dict[str, Any] | None:
+        with self.sessions() as s:
+            raw = s.scalar(select(Submission.receipt).where(Submission.sha256 == sha256))
+        return json.loads(raw) if raw is not None else None
+
+    # -- intake -------------------------------------------------------------------------------
+    def submit(
+        self,
+        data: bytes,
+        *,
+        facility: str | None = None,
+        credential_id: str | None = None,
+        channel: str = "api",
+        expect: DocumentKind | None = None,
+        declared_facility: str | None = None,
+        name: str | None = None,
+    ) -> Receipt:
+        """Receive one file. ``facility``: the only MA_CSKCB the sender may submit for (None for
+        trusted local intake: ``khoyte ingest``/``watch`` run by the operator)."""
+        started = time.perf_counter()
+        sha = hashlib.sha256(data).hexdigest()
+        self.archive.put(data, sha)  # durable before anything else happens
+        seen = self.receipt_by_sha(sha)
+        if seen is not None:
+            self._check_owner(seen.get("facility"), facility, credential_id, sha)
+            return Receipt(seen, created=False)
+
+        res = FileResult(name or sha[:16])
+        records = list(
+            iter_file(data, name or f"{sha[:16]}.xml", max_bytes=len(data) + 1, result=res)
+        )
+        if res.unusable:
+            records = []  # a file that breaks off cannot vouch for what came before the break
+        doc_facility = _record_facility(res, records)
+        if declared_facility and doc_facility and declared_facility.strip() != doc_facility:
+            raise IntakeRefused(
+                400,
+                "facility_mismatch",
+                f"maCSKCB ({declared_facility}) khác MACSKCB trong tệp ({doc_facility}).",
+                f"maCSKCB ({declared_facility}) differs from the file's MACSKCB ({doc_facility}).",
+                {"maCSKCB": declared_facility, "MACSKCB": doc_facility},
+            )
+        owner = doc_facility or declared_facility or facility or ""
+        self._check_owner(owner, facility, credential_id, sha)
+        if expect is not None and res.kind is not None and res.kind is not expect:
+            raise IntakeRefused(
+                400,
+                "wrong_document_kind",
+                f"Tệp là loại {res.kind.value}, điểm nhận này chỉ nhận {expect.value}.",
+                f"This is a {res.kind.value} document; this endpoint takes {expect.value}.",
+                {"kind": res.kind.value, "expected": expect.value},
+            )
+        receipt = self._store(sha, len(data), owner, credential_id, channel, res, records)
+        c = receipt.data["counts"]
+        log.info(
+            json.dumps(
+                {
+                    "event": "submission",
+                    "id": receipt.id,
+                    "facility": owner,
+                    "sha256": sha,
+                    "channel": channel,
+                    "bytes": len(data),
+                    "status": receipt.data["status"],
+                    "records": c["records"],
+                    "accepted": c["accepted"],
+                    "accepted_with_warnings": c["accepted_with_warnings"],
+                    "rejected": c["rejected"],
+                    "duplicate": not receipt.created,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+                ensure_ascii=False,
+            )
+        )
+        return receipt
+
+    def _check_owner(
+        self, owner: str | None, facility: str | None, credential_id: str | None, sha: str
+    ) -> None:
+        if facility is None or owner == facility:
+            return
+        self.record_event(
+            "wrong_facility", 403, facility, credential_id, sha, {"file_facility": owner}
+        )
+        raise IntakeRefused(
+            403,
+            "wrong_facility",
+            f"Mã truy cập của cơ sở {facility} không được gửi hồ sơ của cơ sở {owner}.",
+            f"The credential of facility {facility} may not submit for facility {owner}.",
+            {"credential_facility": facility, "file_facility": owner},
+        )
+
+    def _store(
+        self,
+        sha: str,
+        size: int,
+        facility: str,
+        credential_id: str | None,
+        channel: str,
+        res: FileResult,
+        records: list[RecordResult],
+    ) -> Receipt:
+        last: Exception | None = None
+        for _attempt in range(8):
+            try:
+                with session_scope(self.sessions) as s:
+                    _lock(s)
+                    raw = s.scalar(select(Submission.receipt).where(Submission.sha256 == sha))
+                    if raw is not None:
+                        return Receipt(json.loads(raw), created=False)
+                    data = self._write(s, sha, size, facility, credential_id, channel, res, records)
+                return Receipt(data, created=True)
+            except IntegrityError as exc:  # lost a race: the next attempt reads the winner
+                last = exc
+            except OperationalError as exc:  # e.g. SQLite busy beyond busy_timeout
+                last = exc
+                time.sleep(0.05)
+        raise ApiError(503, details={"reason": str(last)[:200]})
+
+    def _write(
+        self,
+        s: Session,
+        sha: str,
+        size: int,
+        facility: str,
+        credential_id: str | None,
+        channel: str,
+        res: FileResult,
+        records: list[RecordResult],
+    ) -> dict[str, Any]:
+        received = datetime.now(UTC)
+        sub_id = uuid.uuid4().hex
+        counts = _counts(records)
+        status = _file_status(res, records)
+        retain = received.replace(year=received.year + self.settings.archive_retention_years)
+        sub = Submission(
+            id=sub_id,
+            sha256=sha,
+            facility=facility,
+            credential_id=credential_id,
+            channel=channel,
+            kind=res.kind.value if res.kind else None,
+            received_at=received,
+            retain_until=retain,
+            size=size,
+            status=status,
+            n_records=counts["records"],
+            n_accepted=counts["accepted"],
+            n_warnings=counts["accepted_with_warnings"],
+            n_rejected=counts["rejected"],
+            receipt="",
+        )
+        s.add(sub)
+        s.flush()
+
+        versioned = res.kind is DocumentKind.CLAIMS
+        rec_out: list[dict[str, Any]] = []
+        pending: list[tuple[int, RecordVersionRow | int]] = []
+        heads = self._heads(s, facility, [rr.ma_lk for rr in records if rr.ma_lk])
+        state: dict[str, tuple[int, str, RecordVersionRow | int]] = {
+            h.ma_lk: (h.latest_version, h.latest_sha, h.latest_version_id) for h in heads.values()
+        }
+        for rr in records:
+            item: dict[str, Any] = {
+                "index": rr.index,
+                "ma_lk": rr.ma_lk,
+                "status": rr.status.value,
+                "tables": rr.tables,
+                "version": None,
+                "version_id": None,
+                "change": None,
+                "findings": [f.as_dict() for f in rr.findings],
+            }
+            rec_out.append(item)
+            if not versioned or rr.record is None or not rr.ma_lk or len(rr.ma_lk) > 100:
+                continue
+            body = record_to_json(rr.record)
+            csha = hashlib.sha256(body.encode("utf-8")).hexdigest()
+            prev = state.get(rr.ma_lk)
+            if prev is not None and prev[1] == csha:
+                item["change"] = "unchanged"
+                item["version"] = prev[0]
+                pending.append((len(rec_out) - 1, prev[2]))
+                continue
+            number = (prev[0] if prev else 0) + 1
+            row = RecordVersionRow(
+                facility=facility,
+                ma_lk=rr.ma_lk,
+                version=number,
+                submission_id=sub_id,
+                received_at=received,
+                status=rr.status.value,
+                content_sha=csha,
+                record=body,
+            )
+            s.add(row)
+            item["change"] = "new" if prev is None else "updated"
+            item["version"] = number
+            state[rr.ma_lk] = (number, csha, row)
+            pending.append((len(rec_out) - 1, row))
+        s.flush()  # assigns version ids
+        for idx, done in pending:
+            rec_out[idx]["version_id"] = done.id if isinstance(done, RecordVersionRow) else done
+        # Move the heads: latest version always, current only to a version that was not rejected.
+        for ma_lk, (number, csha, ref) in state.items():
+            if not isinstance(ref, RecordVersionRow):
+                continue  # unchanged head
+            head = heads.get(ma_lk)
+            current = ref.id if ref.status != RecordStatus.REJECTED.value else None
+            if head is None:
+                s.add(
+                    RecordHead(
+                        facility=facility,
+                        ma_lk=ma_lk,
+                        latest_version=number,
+                        latest_sha=csha,
+                        latest_version_id=ref.id,
+                        current_version_id=current,
+                    )
+                )
+            else:
+                head.latest_version, head.latest_sha, head.latest_version_id = number, csha, ref.id
+                if current is not None:
+                    head.current_version_id = current
+        # Findings, one row each (for data-quality queries), inserted in one statement.
+        frows = [_finding_row(sub_id, None, None, f.as_dict()) for f in res.findings]
+        for item in rec_out:
+            frows.extend(
+                _finding_row(sub_id, item["index"], item["ma_lk"], f) for f in item["findings"]
+            )
+        if frows:
+            s.execute(insert(FindingRow), frows)
+        receipt = {
+            "id": sub_id,
+            "received_at": received.isoformat(timespec="milliseconds"),
+            "facility": facility,
+            "sha256": sha,
+            "size": size,
+            "kind": res.kind.value if res.kind else None,
+            "standard": res.standard.value if res.standard else None,
+            "status": status,
+            "counts": counts,
+            "findings": [f.as_dict() for f in res.findings],
+            "records": rec_out,
+        }
+        sub.receipt = json.dumps(receipt, ensure_ascii=False, separators=(",", ":"))
+        return receipt
+
+    def _heads(self, s: Session, facility: str, ma_lks: Iterable[str]) -> dict[str, RecordHead]:
+        keys = sorted({m for m in ma_lks if len(m) <= 100})
+        out: dict[str, RecordHead] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            for h in s.scalars(
+                select(RecordHead).where(
+                    RecordHead.facility == facility, RecordHead.ma_lk.in_(chunk)
+                )
+            ):
+                out[h.ma_lk] = h
+        return out
+
+
+def _empty_counts() -> dict[str, int]:
+    return {"records": 0, "accepted": 0, "accepted_with_warnings": 0, "rejected": 0}
+
+
+def _counts(records: list[RecordResult]) -> dict[str, int]:
+    out = _empty_counts()
+    out["records"] = len(records)
+    for r in records:
+        out[r.status.value] += 1
+    return out
+
+
+def _file_status(res: FileResult, records: list[RecordResult]) -> str:
+    res.records = records
+    try:
+        return res.status.value
+    finally:
+        res.records = []
+
+
+def _finding_row(
+    sub_id: str, index: int | None, ma_lk: str | None, f: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "submission_id": sub_id,
+        "record_index": index,
+        "ma_lk": ma_lk,
+        "code": f["code"][:64],
+        "severity": f["severity"],
+        "table_name": f["table"],
+        "stt": f["stt"],
+        "field": (f["field"] or None) and str(f["field"])[:64],
+        "value": f["value"],
+    }
