@@ -197,10 +197,22 @@ def install(app: FastAPI, settings: Settings) -> None:
             for k in ("accepted", "accepted_with_warnings", "rejected"):
                 metrics.records.labels(k).inc(c[k])
         metrics.duration.observe((datetime.now() - started).total_seconds())
+        location = {"Location": f"/api/v1/submissions/{receipt.id}"}
+        if receipt.data["status"] == "rejected":
+            # Stored and receipted, but nothing in it can be used: a 4xx in the one error shape,
+            # with the receipt (every finding) in the details.
+            raise ApiError(
+                422,
+                "submission_rejected",
+                "Tệp bị từ chối: không hồ sơ nào được chấp nhận; xem các lỗi trong biên nhận, "
+                "sửa và gửi lại.",
+                "The file was rejected: no record was accepted; see the findings in the receipt, "
+                "fix them and send it again.",
+                {"receipt": receipt.data},
+                headers=location,
+            )
         return JSONResponse(
-            receipt.data,
-            status_code=201 if receipt.created else 200,
-            headers={"Location": f"/api/v1/submissions/{receipt.id}"},
+            receipt.data, status_code=201 if receipt.created else 200, headers=location
         )
 
     @router.post(
@@ -332,9 +344,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     app.include_router(router)
 
-    @app.on_event("shutdown")
-    def _dispose() -> None:
-        service.engine.dispose()
+    app.router.on_shutdown.append(service.engine.dispose)
 
 
 def _not_found(what: str, key: str) -> ApiError:

@@ -160,6 +160,7 @@ class IntakeService:
         self.archive.put(data, sha)  # durable before anything else happens
         seen = self.receipt_by_sha(sha)
         if seen is not None:
+            _check_declared(declared_facility, seen.get("facility"))
             self._check_owner(seen.get("facility"), facility, credential_id, sha)
             return Receipt(seen, created=False)
 
@@ -170,14 +171,7 @@ class IntakeService:
         if res.unusable:
             records = []  # a file that breaks off cannot vouch for what came before the break
         doc_facility = _record_facility(res, records)
-        if declared_facility and doc_facility and declared_facility.strip() != doc_facility:
-            raise IntakeRefused(
-                400,
-                "facility_mismatch",
-                f"maCSKCB ({declared_facility}) khác MACSKCB trong tệp ({doc_facility}).",
-                f"maCSKCB ({declared_facility}) differs from the file's MACSKCB ({doc_facility}).",
-                {"maCSKCB": declared_facility, "MACSKCB": doc_facility},
-            )
+        _check_declared(declared_facility, doc_facility)
         owner = doc_facility or declared_facility or facility or ""
         self._check_owner(owner, facility, credential_id, sha)
         if expect is not None and res.kind is not None and res.kind is not expect:
@@ -396,6 +390,17 @@ class IntakeService:
             ):
                 out[h.ma_lk] = h
         return out
+
+
+def _check_declared(declared: str | None, doc_facility: str | None) -> None:
+    if declared and doc_facility and declared.strip() != doc_facility:
+        raise IntakeRefused(
+            400,
+            "facility_mismatch",
+            f"maCSKCB ({declared}) khác MACSKCB trong tệp ({doc_facility}).",
+            f"maCSKCB ({declared}) differs from the file's MACSKCB ({doc_facility}).",
+            {"maCSKCB": declared, "MACSKCB": doc_facility},
+        )
 
 
 def _empty_counts() -> dict[str, int]:
