@@ -13,8 +13,15 @@ from khoyte.gateway.versions import StoreVersionSource
 from khoyte.standards.serialize import record_to_dict
 from khoyte.validate.engine import validate_file
 from tests.factories import record
-from tests.gateway_helpers import FAC_A, FAC_B, Gateway, claim, claims
-from tests.gateway_helpers import db_url_fixture, gateway_fixture  # noqa: F401  (fixtures)
+from tests.gateway_helpers import (  # noqa: F401  (fixtures)
+    FAC_A,
+    FAC_B,
+    Gateway,
+    claim,
+    claims,
+    db_url_fixture,
+    gateway_fixture,
+)
 
 
 def _count(gw: Gateway, model: type) -> int:
