@@ -47,7 +47,8 @@ def test_facility_token_lifecycle(data_dir: Path) -> None:
     _ok(["db", "upgrade"])
     _ok(["facility", "add", FAC_A, "--name", "Bệnh viện A", "--tier", "tinh"])
     token = _ok(["facility", "token", FAC_A]).strip()
-    assert token.startswith("khy_") and "\n" not in token
+    assert token.startswith("khy_")
+    assert "\n" not in token
     listed = json.loads(_ok(["facility", "list", "--json"]))
     assert [(f["code"], f["live_credentials"]) for f in listed] == [(FAC_A, 1)]
     # the token itself is never stored
