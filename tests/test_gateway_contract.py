@@ -119,8 +119,10 @@ def test_error_shape(name: str, env: Any) -> None:
     err = body["error"]
     assert set(err) == SHAPE
     assert err["status"] == status
-    assert isinstance(err["code"], str) and err["code"]
-    assert err["message_vi"] and err["message_en"]
+    assert isinstance(err["code"], str)
+    assert err["code"]
+    assert err["message_vi"]
+    assert err["message_en"]
     assert err["message_vi"] != err["message_en"]
     assert isinstance(err["details"], dict)
 
