@@ -183,7 +183,7 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
         "COUNT(*) FILTER (WHERE e.inpatient), COUNT(*) FILTER (WHERE e.emergency), "
         "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
         "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0) "
-        f"FROM {FROM} WHERE {w} GROUP BY {cols} ORDER BY COUNT(*) DESC",
+        f"FROM {FROM} WHERE {w} GROUP BY {cols} ORDER BY COUNT(*) DESC, 1",
         p,
     )
     out = []
