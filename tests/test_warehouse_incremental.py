@@ -204,7 +204,8 @@ def test_person_key_is_a_keyed_hash_and_no_identifier_is_stored(
         other.refresh(FileVersionSource(synth))
         keys = {r[0] for r in wh.engine.query("SELECT person_key FROM fact_episode")}
         keys2 = {r[0] for r in other.engine.query("SELECT person_key FROM fact_episode")}
-        assert None not in keys and len(keys) > 100
+        assert None not in keys
+        assert len(keys) > 100
         assert not keys & keys2  # another key, other pseudonyms
         dump = repr(table_rows(wh.engine))
         persons = (synth / "truth" / "persons.csv").read_text(encoding="utf-8").splitlines()[1:50]
