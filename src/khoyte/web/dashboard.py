@@ -9,6 +9,7 @@ No inline script (strict CSP): data the script needs before fetching sits in a
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -175,7 +176,7 @@ def _page(request: Request, template: str, principal: Principal, **extra: Any) -
             "options": opts,
             "visit_types": config["visit_types"],
             "tiers": config["tiers"],
-            "other_lang_query": "&".join(f"{k}={v}" for k, v in other.items()),
+            "other_lang_query": urlencode(other),
             "lang_query": f"lang={lang}",
             **extra,
         },
