@@ -9,10 +9,10 @@ No inline script (strict CSP): data the script needs before fetching sits in a
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
