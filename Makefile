@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 
-.PHONY: help install test lint typecheck check ci bench demo fieldspecs system-deps
+.PHONY: help install test lint typecheck check ci bench demo fieldspecs system-deps assets
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## / — /'
@@ -11,8 +11,18 @@ help:  ## list targets
 $(UV):
 	python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
 
-install: $(UV)  ## install khoyte and its dev tools into .venv (from uv.lock)
+install: $(UV) assets  ## install khoyte and its dev tools into .venv (from uv.lock)
 	$(UV) sync --frozen --quiet
+
+# Front-end libraries (Apache ECharts) from the npm registry, pinned by package-lock.json.
+VENDOR := src/khoyte/web/static/vendor
+assets: $(VENDOR)/echarts.min.js  ## dashboard libraries from npm into web/static/vendor
+
+$(VENDOR)/echarts.min.js: tools/assets/package.json tools/assets/package-lock.json
+	cd tools/assets && npm ci --ignore-scripts --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp tools/assets/node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
+	cp tools/assets/node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE
 
 system-deps:  ## Debian packages the tests need (Chromium), PostgreSQL started
 	bash tools/system-deps.sh

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +53,33 @@ class Settings(BaseSettings):
     watch_interval: float = Field(
         1.0,
         description="Chu kỳ quét thư mục nhận tệp / seconds between scans of `khoyte watch`.",
+    )
+
+    # --- warehouse and dashboard (khoyte.warehouse, khoyte.web.dashboard) ---------------------
+    open_dashboard: bool = Field(
+        False,
+        description="Bảng điều khiển mở cho khách (chỉ đọc, toàn tỉnh) / dashboard open to "
+        "anonymous visitors, read-only, whole province (demo; off in production).",
+    )
+    warehouse_source: Path | None = Field(
+        None,
+        description="Thư mục tệp XML (đầu ra `khoyte synth`) nạp vào kho khi chưa có cổng "
+        "tiếp nhận / folder of claim files loaded into the warehouse when there is no gateway.",
+    )
+    warehouse_refresh_seconds: float = Field(
+        1.0,
+        description="Chu kỳ cập nhật kho phân tích / seconds between warehouse refreshes "
+        "in the web app (0: no background refresh).",
+    )
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="Khóa băm mã người bệnh ẩn danh / key of the pseudonymous person key in the "
+        "warehouse. Empty: a random key kept in `DATA_DIR/warehouse.key`.",
+    )
+    silent_days: int = Field(
+        7,
+        description="Số ngày không gửi dữ liệu thì coi là im lặng / days without data after "
+        "which a facility is listed as silent.",
     )
 
     @property

@@ -168,7 +168,9 @@ def _visit(
     pop = prov.pop
     std = standard_for(day)
     born = pop.birth_date(pid)
-    age = (day - born).days // 365 if day > born else 0
+    # Calendar age at admission, as anyone computes it from NGAY_SINH (days // 365 drifts by a
+    # day per four years and put visits near a birthday in the next age band).
+    age = max(0, day.year - born.year - ((day.month, day.day) < (born.month, born.day)))
     male = bool(pop.male[pid])
     month = day.month
     kind = (

@@ -1,0 +1,1 @@
+"""Indicators and dashboard queries over the analytics store (through ``AnalyticsEngine``)."""

@@ -1,0 +1,156 @@
+"""Reporting completeness and timeliness: for each facility and day or month, whether and when
+it sent data, how many records were rejected, and which facilities have gone silent.
+
+Counted over every version received (``fact_submission``, rejected ones included), dated by the
+admission day the record carries (``NGAY_VAO``) — the day the activity happened — with the
+time it reached khoyte (``received_at``) for timeliness.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from khoyte.analytics.filters import Filters, where
+from khoyte.warehouse import schema
+from khoyte.warehouse.engine import AnalyticsEngine
+from khoyte.web.access import Scope
+
+FROM = "fact_submission e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
+
+
+def _iso(v: Any) -> str | None:
+    if isinstance(v, datetime):
+        return v.isoformat(timespec="seconds")
+    if isinstance(v, date):
+        return v.isoformat()
+    return None if v is None else str(v)
+
+
+def q_facilities(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, silent_days: int
+) -> list[dict[str, Any]]:
+    """Every facility of the registry in scope (and any that sent data without being in it),
+    with its activity over the period and the last day it had data for."""
+    w, p = where(scope, flt, with_visit_type=False)
+    period = eng.query(
+        "SELECT e.facility, COUNT(*), COUNT(*) FILTER (WHERE e.status = 'rejected'), "
+        "COUNT(DISTINCT e.ngay_vao), MIN(e.received_at), MAX(e.received_at) "
+        f"FROM {FROM} WHERE {w} GROUP BY e.facility",
+        p,
+    )
+    w_all, p_all = where(scope, None)
+    last: dict[Any, Any] = dict(
+        eng.query(
+            f"SELECT e.facility, MAX(e.ngay_vao) FROM {FROM} WHERE {w_all} "
+            "AND e.ngay_vao <= ? GROUP BY e.facility",
+            [*p_all, flt.date_to],
+        )
+    )
+    reg_w, reg_p = where(scope, None, fac="f.ma_cskcb")
+    registry_filters = []
+    if flt.commune:
+        registry_filters.append(("f.ma_xa = ?", flt.commune))
+    if flt.facility:
+        registry_filters.append(("f.ma_cskcb = ?", flt.facility))
+    if flt.tier:
+        registry_filters.append(("f.tuyen = ?", flt.tier))
+    extra = "".join(f" AND {c}" for c, _ in registry_filters)
+    registry = eng.query(
+        f"SELECT f.ma_cskcb, f.ten, f.tuyen, f.ma_xa, f.ten_xa FROM dim_facility f "
+        f"WHERE {reg_w}{extra} ORDER BY f.ma_cskcb",
+        [*reg_p, *(v for _, v in registry_filters)],
+    )
+    info = {str(r[0]): r for r in registry}
+    days = (flt.date_to - flt.date_from).days + 1
+    stats = {str(r[0]): r for r in period}
+    out = []
+    for code in sorted(set(info) | set(stats)):
+        reg = info.get(code)
+        st = stats.get(code)
+        last_day = last.get(code)
+        silent_for = (flt.date_to - last_day).days if isinstance(last_day, date) else None
+        out.append(
+            {
+                "facility": code,
+                "name": str(reg[1]) if reg else code,
+                "tier": reg[2] if reg else None,
+                "commune": reg[3] if reg else None,
+                "commune_name": reg[4] if reg else None,
+                "days": days,
+                "days_with_data": int(st[3]) if st else 0,
+                "records": int(st[1]) if st else 0,
+                "rejected": int(st[2]) if st else 0,
+                "first_received": _iso(st[4]) if st else None,
+                "last_received": _iso(st[5]) if st else None,
+                "last_day_with_data": _iso(last_day),
+                "silent": silent_for is None or silent_for >= silent_days,
+                "silent_days": silent_for,
+            }
+        )
+    return out
+
+
+def q_grid(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, unit: str = "day"
+) -> list[dict[str, Any]]:
+    """One row per facility and day (or month) that has data."""
+    key = (
+        "e.ngay_vao"
+        if unit == "day"
+        else "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
+    )
+    w, p = where(scope, flt, with_visit_type=False)
+    rows = eng.query(
+        f"SELECT e.facility, {key} AS k, COUNT(*), "
+        "COUNT(*) FILTER (WHERE e.status = 'rejected'), MIN(e.received_at), MAX(e.received_at) "
+        f"FROM {FROM} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
+        p,
+    )
+    out = []
+    for fac, k, n, rej, first, lastr in rows:
+        if unit == "day":
+            when = _iso(k)
+        else:
+            ym = int(float(k))
+            when = f"{ym // 100:04d}-{ym % 100:02d}"
+        out.append(
+            {
+                "facility": str(fac),
+                unit: when,
+                "records": int(n),
+                "rejected": int(rej),
+                "first_received": _iso(first),
+                "last_received": _iso(lastr),
+            }
+        )
+    return out
+
+
+def completeness(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, silent_days: int = 7, unit: str = "day"
+) -> dict[str, Any]:
+    facilities = q_facilities(eng, scope, flt, silent_days)
+    grid = q_grid(eng, scope, flt, unit)
+    per_day: dict[str, int] = {}
+    for g in grid:
+        per_day[g[unit]] = per_day.get(g[unit], 0) + 1
+    timeline: list[dict[str, Any]] = []
+    if unit == "day":
+        d = flt.date_from
+        while d <= flt.date_to and len(timeline) < 1200:
+            timeline.append({"day": d.isoformat(), "facilities": per_day.get(d.isoformat(), 0)})
+            d += timedelta(days=1)
+    else:
+        timeline = [{"month": k, "facilities": v} for k, v in sorted(per_day.items())]
+    return {
+        "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
+        "filters": {k: v for k, v in flt.as_dict().items() if k != "loai_kcb"},
+        "unit": unit,
+        "silent_after_days": silent_days,
+        "facilities": facilities,
+        "silent": [f["facility"] for f in facilities if f["silent"]],
+        "reporting": timeline,
+        "grid": grid,
+        "as_of": schema.get_meta(eng, "as_of"),
+    }

@@ -1,0 +1,99 @@
+"""The filters of a dashboard and the caller's scope, turned into one SQL condition.
+
+This is the ONE place where :class:`khoyte.web.access.Scope` becomes SQL: every query of the
+dashboards builds its ``WHERE`` here, over ``fact_episode e`` / ``fact_submission e`` joined
+with ``dim_facility f``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from khoyte.web.access import Scope
+
+TIERS = ("tinh", "khu_vuc", "xa", "tu_nhan")
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: date
+    date_to: date
+    commune: str | None = None  # commune where the facility is (2025 code)
+    facility: str | None = None  # MA_CSKCB
+    tier: str | None = None  # tinh | khu_vuc | xa | tu_nhan
+    loai_kcb: str | None = None  # MA_LOAI_KCB
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "commune": self.commune,
+            "facility": self.facility,
+            "tier": self.tier,
+            "loai_kcb": self.loai_kcb,
+        }
+
+    def shifted_year(self, years: int) -> Filters:
+        return Filters(
+            _minus_years(self.date_from, years),
+            _minus_years(self.date_to, years),
+            self.commune,
+            self.facility,
+            self.tier,
+            self.loai_kcb,
+        )
+
+
+def _minus_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year - years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - years, day=28)
+
+
+def scope_sql(
+    scope: Scope, fac: str = "e.facility", commune: str = "f.ma_xa"
+) -> tuple[str, list[Any]]:
+    """What the caller may see. An empty scope sees nothing."""
+    if scope.province:
+        return "TRUE", []
+    parts: list[str] = []
+    params: list[Any] = []
+    if scope.facilities:
+        parts.append(f"{fac} IN ({', '.join('?' * len(scope.facilities))})")
+        params += sorted(scope.facilities)
+    if scope.communes:
+        parts.append(f"{commune} IN ({', '.join('?' * len(scope.communes))})")
+        params += sorted(scope.communes)
+    if not parts:
+        return "FALSE", []
+    return "(" + " OR ".join(parts) + ")", params
+
+
+def where(
+    scope: Scope,
+    flt: Filters | None,
+    *,
+    date_col: str = "e.ngay_vao",
+    fac: str = "e.facility",
+    with_visit_type: bool = True,
+) -> tuple[str, list[Any]]:
+    """``WHERE`` clause (without the keyword) and its parameters."""
+    clause, params = scope_sql(scope, fac)
+    parts = [clause]
+    if flt is not None:
+        parts.append(f"{date_col} BETWEEN ? AND ?")
+        params += [flt.date_from, flt.date_to]
+        if flt.commune:
+            parts.append("f.ma_xa = ?")
+            params.append(flt.commune)
+        if flt.facility:
+            parts.append(f"{fac} = ?")
+            params.append(flt.facility)
+        if flt.tier:
+            parts.append("f.tuyen = ?")
+            params.append(flt.tier)
+        if flt.loai_kcb and with_visit_type:
+            parts.append("e.ma_loai_kcb = ?")
+            params.append(flt.loai_kcb)
+    return " AND ".join(parts), params

@@ -1,0 +1,264 @@
+"""The KCB (examination & treatment) dashboard: every number the page and its JSON twin show.
+
+Each ``q_*`` function is one query (the benchmark times them one by one); :func:`kcb` assembles
+the JSON twin ``GET /api/v1/dashboards/kcb``. Counting rules: ``docs/warehouse.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from khoyte.analytics.filters import Filters, where
+from khoyte.warehouse import schema
+from khoyte.warehouse.engine import AnalyticsEngine
+from khoyte.warehouse.transform import AGE_BANDS
+from khoyte.web.access import Scope
+
+FROM = "fact_episode e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
+SEXES = ("1", "2", "3")
+
+
+def _money(cents: Any) -> float:
+    return round(int(cents or 0) / 100, 2)
+
+
+def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any]:
+    w, p = where(scope, flt)
+    row = eng.query(
+        "SELECT COUNT(*), COUNT(DISTINCT e.facility), "
+        "COUNT(*) FILTER (WHERE e.inpatient), COUNT(*) FILTER (WHERE e.emergency), "
+        "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
+        "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0), "
+        "COALESCE(SUM(e.patient_paid), 0), COUNT(*) FILTER (WHERE e.bhyt) "
+        f"FROM {FROM} WHERE {w}",
+        p,
+    )[0]
+    total, facs, inpatient, emerg, deaths, bed_days, cost, bhyt, patient, bhyt_n = row
+    return {
+        "facilities_reporting": int(facs),
+        "total": int(total),
+        "outpatient": int(total) - int(inpatient),
+        "inpatient": int(inpatient),
+        "emergencies": int(emerg),
+        "deaths": int(deaths),
+        "bed_days": int(bed_days),
+        "costs": {"total": _money(cost), "bhyt": _money(bhyt), "patient": _money(patient)},
+        "bhyt_records": int(bhyt_n),
+    }
+
+
+def _group(eng: AnalyticsEngine, scope: Scope, flt: Filters, col: str) -> dict[str, int]:
+    w, p = where(scope, flt)
+    rows = eng.query(
+        f"SELECT {col}, COUNT(*) FROM {FROM} WHERE {w} GROUP BY {col}",
+        p,
+    )
+    return {str(k): int(n) for k, n in rows if k is not None}
+
+
+def q_by_loai_kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
+    return dict(sorted(_group(eng, scope, flt, "e.ma_loai_kcb").items()))
+
+
+def q_by_sex(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
+    got = _group(eng, scope, flt, "e.gioi_tinh")
+    return {s: got.get(s, 0) for s in SEXES}
+
+
+def q_by_age_band(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
+    got = _group(eng, scope, flt, "e.age_band")
+    return {label: got.get(label, 0) for _, _, label in AGE_BANDS}
+
+
+def q_top_icd10(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, limit: int = 10
+) -> list[dict[str, Any]]:
+    w, p = where(scope, flt)
+    rows = eng.query(
+        "SELECT t.code, d.name_vi, d.name_en, t.n FROM ("
+        f"SELECT e.ma_benh_chinh AS code, COUNT(*) AS n FROM {FROM} WHERE {w} "
+        "AND e.ma_benh_chinh IS NOT NULL GROUP BY e.ma_benh_chinh "
+        f"ORDER BY n DESC, code LIMIT {int(limit)}) t "
+        "LEFT JOIN dim_icd10 d ON d.code = t.code ORDER BY t.n DESC, t.code",
+        p,
+    )
+    return [
+        {"code": c, "name_vi": vi or en or c, "name_en": en or vi or c, "count": int(n)}
+        for c, vi, en, n in rows
+    ]
+
+
+def _series(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, key: str
+) -> dict[str, tuple[int, int, int, int, int]]:
+    w, p = where(scope, flt)
+    rows = eng.query(
+        f"SELECT {key} AS k, COUNT(*), COUNT(*) FILTER (WHERE e.inpatient), "
+        "COUNT(*) FILTER (WHERE e.emergency), COUNT(*) FILTER (WHERE e.death), "
+        f"COALESCE(SUM(e.t_tongchi_bv), 0) FROM {FROM} WHERE {w} GROUP BY k",
+        p,
+    )
+    return {str(k): (int(a), int(b), int(c), int(d), int(m)) for k, a, b, c, d, m in rows}
+
+
+MONTH_KEY = "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
+
+
+def _months(a: date, b: date) -> list[tuple[int, int]]:
+    out = []
+    y, m = a.year, a.month
+    while (y, m) <= (b.year, b.month):
+        out.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _trend(
+    now: dict[str, tuple[int, int, int, int, int]],
+    before: dict[str, tuple[int, int, int, int, int]],
+    keys: list[tuple[str, str, str]],
+    label: str,
+) -> list[dict[str, Any]]:
+    zero = (0, 0, 0, 0, 0)
+    out = []
+    for shown, k_now, k_before in keys:
+        v, lv = now.get(k_now, zero), before.get(k_before, zero)
+        out.append(
+            {
+                label: shown,
+                "visits": v[0],
+                "inpatient": v[1],
+                "emergencies": v[2],
+                "deaths": v[3],
+                "cost_total": _money(v[4]),
+                "visits_last_year": lv[0],
+                "cost_total_last_year": _money(lv[4]),
+            }
+        )
+    return out
+
+
+def q_monthly(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, Any]]:
+    """Visits per month of the period, with the same month one year before."""
+    now = _series(eng, scope, flt, MONTH_KEY)
+    before = _series(eng, scope, flt.shifted_year(1), MONTH_KEY)
+    keys = [
+        (f"{y:04d}-{m:02d}", str(y * 100 + m), str((y - 1) * 100 + m))
+        for y, m in _months(flt.date_from, flt.date_to)
+    ]
+    # Engines return the key as int or decimal: normalise to its integer text.
+    now = {str(int(float(k))): v for k, v in now.items()}
+    before = {str(int(float(k))): v for k, v in before.items()}
+    return _trend(now, before, keys, "month")
+
+
+def q_daily(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, Any]]:
+    """Visits per day of the period, with the same day one year before."""
+    from datetime import timedelta
+
+    now = _series(eng, scope, flt, "e.ngay_vao")
+    last = flt.shifted_year(1)
+    before = _series(eng, scope, last, "e.ngay_vao")
+    keys: list[tuple[str, str, str]] = []
+    d = flt.date_from
+    while d <= flt.date_to and len(keys) < 1200:
+        prev = last.date_from + (d - flt.date_from)
+        keys.append((d.isoformat(), d.isoformat(), prev.isoformat()))
+        d += timedelta(days=1)
+    return _trend(now, before, keys, "date")
+
+
+def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> list[dict[str, Any]]:
+    """One row per commune (where the facility is) or per facility: the drill-down table."""
+    names: tuple[str, ...]
+    if by == "commune":
+        cols, names = "f.ma_xa, f.ten_xa", ("code", "name")
+    else:
+        cols, names = "e.facility, f.ten, f.tuyen", ("code", "name", "tier")
+    w, p = where(scope, flt)
+    rows = eng.query(
+        f"SELECT {cols}, COUNT(*), COUNT(DISTINCT e.facility), "
+        "COUNT(*) FILTER (WHERE e.inpatient), COUNT(*) FILTER (WHERE e.emergency), "
+        "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
+        "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0) "
+        f"FROM {FROM} WHERE {w} GROUP BY {cols} ORDER BY COUNT(*) DESC, 1",
+        p,
+    )
+    out = []
+    n = len(names)
+    for r in rows:
+        item: dict[str, Any] = dict(zip(names, r[:n], strict=True))
+        vis, facs, inp, em, de, bd, cost, bhyt = r[n:]
+        item.update(
+            visits=int(vis), facilities=int(facs), inpatient=int(inp), emergencies=int(em),
+            deaths=int(de), bed_days=int(bd), cost_total=_money(cost), cost_bhyt=_money(bhyt),
+        )  # fmt: skip
+        out.append(item)
+    return out
+
+
+def data_range(eng: AnalyticsEngine, scope: Scope) -> tuple[date, date] | None:
+    """First and last admission day the caller may see."""
+    w, p = where(scope, None)
+    lo, hi = eng.query(f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {FROM} WHERE {w}", p)[0]
+    return (lo, hi) if isinstance(lo, date) and isinstance(hi, date) else None
+
+
+def as_of(eng: AnalyticsEngine) -> str | None:
+    return schema.get_meta(eng, "as_of")
+
+
+QUERIES: dict[str, Callable[[AnalyticsEngine, Scope, Filters], Any]] = {
+    "summary": q_summary,
+    "by_loai_kcb": q_by_loai_kcb,
+    "by_sex": q_by_sex,
+    "by_age_band": q_by_age_band,
+    "top_icd10": q_top_icd10,
+    "monthly": q_monthly,
+}
+
+
+def kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any]:
+    """The JSON twin of the KCB dashboard (shape documented in ``docs/warehouse.md``)."""
+    s = q_summary(eng, scope, flt)
+    return {
+        "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
+        "filters": flt.as_dict(),
+        "facilities_reporting": s["facilities_reporting"],
+        "visits": {
+            "total": s["total"],
+            "by_loai_kcb": q_by_loai_kcb(eng, scope, flt),
+            "outpatient": s["outpatient"],
+            "inpatient": s["inpatient"],
+            "by_sex": q_by_sex(eng, scope, flt),
+            "by_age_band": q_by_age_band(eng, scope, flt),
+        },
+        "emergencies": s["emergencies"],
+        "deaths": s["deaths"],
+        "bed_days": s["bed_days"],
+        "costs": s["costs"],
+        "bhyt_records": s["bhyt_records"],
+        "top_icd10": q_top_icd10(eng, scope, flt),
+        "monthly": q_monthly(eng, scope, flt),
+        "as_of": as_of(eng),
+    }
+
+
+def options(eng: AnalyticsEngine, scope: Scope) -> dict[str, list[dict[str, str]]]:
+    """Choices of the filter form: the communes and facilities the caller may see."""
+    w, p = where(scope, None, fac="f.ma_cskcb")
+    facs = eng.query(
+        "SELECT f.ma_cskcb, f.ten, f.tuyen, f.ma_xa, f.ten_xa FROM dim_facility f "
+        f"WHERE {w} ORDER BY f.ma_cskcb",
+        p,
+    )
+    communes = sorted({(str(r[3]), str(r[4] or r[3])) for r in facs if r[3]}, key=lambda x: x[1])
+    return {
+        "facilities": [
+            {"code": str(c), "name": str(n or c), "tier": str(t or ""), "commune": str(x or "")}
+            for c, n, t, x, _ in facs
+        ],
+        "communes": [{"code": c, "name": n} for c, n in communes],
+    }

@@ -1,0 +1,129 @@
+"""``khoyte warehouse …``: build and inspect the analytics store.
+
+DuckDB lets one process write a database file: run these while the web app is stopped (the app
+refreshes the warehouse itself while it runs).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from khoyte.config import Settings
+from khoyte.handoff import VersionSource
+
+app = typer.Typer(
+    help="Kho phân tích (DuckDB) / the analytics store.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+facilities_app = typer.Typer(
+    help="Danh mục cơ sở KCB / facility registry.", no_args_is_help=True, add_completion=False
+)
+app.add_typer(facilities_app, name="facilities")
+
+SourceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--from",
+        help="Thư mục tệp XML, ví dụ đầu ra `khoyte synth` / folder of claim files "
+        "(default: the operational store, or KHOYTE_WAREHOUSE_SOURCE).",
+    ),
+]
+
+
+def _source(settings: Settings, folder: Path | None) -> VersionSource:
+    from khoyte.warehouse.service import store_source
+    from khoyte.warehouse.sources import FileVersionSource
+
+    if folder is not None:
+        if not folder.is_dir():
+            typer.echo(f"Không tìm thấy thư mục / folder not found: {folder}", err=True)
+            raise typer.Exit(2)
+        return FileVersionSource(folder, max_bytes=settings.max_file_bytes)
+    found = store_source(settings)
+    if found is None:
+        typer.echo(
+            "Chưa có nguồn dữ liệu: dùng --from THƯ_MỤC / no source: use --from FOLDER "
+            "or set KHOYTE_WAREHOUSE_SOURCE",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return found
+
+
+def _print(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str, indent=1) + "\n")
+
+
+@app.command()
+def refresh(source: SourceOpt = None) -> None:
+    """Nạp các bản ghi mới (tăng dần) / load what is new since the last load."""
+    from khoyte.warehouse.service import Warehouse
+
+    settings = Settings()
+    wh = Warehouse(settings)
+    try:
+        report = wh.refresh(_source(settings, source))
+        _print(report.__dict__)
+    finally:
+        wh.close()
+
+
+@app.command()
+def rebuild(source: SourceOpt = None) -> None:
+    """Xây lại toàn bộ kho từ nguồn / rebuild the whole warehouse from the source."""
+    from khoyte.warehouse.service import Warehouse
+
+    settings = Settings()
+    wh = Warehouse(settings)
+    try:
+        report = wh.rebuild(_source(settings, source))
+        _print(report.__dict__)
+    finally:
+        wh.close()
+
+
+@app.command()
+def stats() -> None:
+    """Số dòng mỗi bảng, mốc đã nạp / row counts and watermark."""
+    from khoyte.warehouse.service import Warehouse
+
+    wh = Warehouse(Settings())
+    try:
+        _print(wh.stats())
+    finally:
+        wh.close()
+
+
+@facilities_app.command("import")
+def import_facilities(
+    file: Annotated[Path, typer.Argument(help="CSV hoặc XLSX / CSV or XLSX file.")],
+) -> None:
+    """Nhập danh mục cơ sở KCB (cột: ma_cskcb, ten, tuyen, loai, ma_xa, ten_xa, ma_tinh,
+    giuong) / import facilities."""
+    from khoyte.warehouse.service import Warehouse
+    from khoyte.warehouse.sources import read_facilities
+
+    if not file.is_file():
+        typer.echo(f"Không tìm thấy tệp / file not found: {file}", err=True)
+        raise typer.Exit(2)
+    try:
+        found = read_facilities(file)
+    except (ValueError, OSError, KeyError) as exc:
+        typer.echo(f"Không đọc được tệp / unreadable file: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    wh = Warehouse(Settings())
+    try:
+        n = wh.loader.upsert_facilities(found)
+    finally:
+        wh.close()
+    typer.echo(f"Đã nhập {n} cơ sở / imported {n} facilities")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="warehouse")

@@ -1,0 +1,87 @@
+"""The star schema, in the SQL DuckDB and PostgreSQL share.
+
+Facts hold the *current* version of each accepted episode (one row per ``(facility, ma_lk)``)
+and its lines; ``fact_submission`` holds every version received, rejected ones included (the
+completeness and timeliness views need them). Money is kept in integer đồng × 100 (exact sums).
+No direct identifier is stored: ``person_key`` is a keyed hash (see ``transform.person_key``).
+"""
+
+from __future__ import annotations
+
+from khoyte.warehouse.engine import AnalyticsEngine
+
+SCHEMA_VERSION = "1"
+
+TABLES: dict[str, str] = {
+    "wh_meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
+    "dim_facility": (
+        "ma_cskcb VARCHAR PRIMARY KEY, ten VARCHAR, tuyen VARCHAR, loai VARCHAR, ma_xa VARCHAR, "
+        "ten_xa VARCHAR, ma_tinh VARCHAR, giuong INTEGER"
+    ),
+    "dim_icd10": "code VARCHAR PRIMARY KEY, name_vi VARCHAR, name_en VARCHAR, chapter VARCHAR",
+    "fact_episode": (
+        "facility VARCHAR NOT NULL, ma_lk VARCHAR NOT NULL, version INTEGER, version_id BIGINT, "
+        "received_at TIMESTAMP, standard VARCHAR, ngay_vao DATE, ngay_ra DATE, "
+        "ma_loai_kcb VARCHAR, inpatient BOOLEAN, gioi_tinh VARCHAR, age INTEGER, "
+        "age_band VARCHAR, person_key VARCHAR, ma_xa_cu_tru VARCHAR, ma_benh_chinh VARCHAR, "
+        "icd10_chapter VARCHAR, emergency BOOLEAN, death BOOLEAN, ket_qua_dtri VARCHAR, "
+        "bed_days INTEGER, t_tongchi_bv BIGINT, t_bhtt BIGINT, patient_paid BIGINT, "
+        "bhyt BOOLEAN"
+    ),
+    "fact_diagnosis": (
+        "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR"
+    ),
+    "fact_drug": (
+        "facility VARCHAR, ma_lk VARCHAR, ma_thuoc VARCHAR, so_luong DOUBLE PRECISION, "
+        "thanh_tien_bv BIGINT"
+    ),
+    "fact_service": (
+        "facility VARCHAR, ma_lk VARCHAR, ma_dich_vu VARCHAR, ma_vat_tu VARCHAR, "
+        "so_luong DOUBLE PRECISION, thanh_tien_bv BIGINT"
+    ),
+    "fact_lab": (
+        "facility VARCHAR, ma_lk VARCHAR, ma_dich_vu VARCHAR, ma_chi_so VARCHAR, "
+        "gia_tri VARCHAR, don_vi_do VARCHAR"
+    ),
+    "fact_submission": (
+        "version_id BIGINT, facility VARCHAR, ma_lk VARCHAR, version INTEGER, "
+        "submission_id VARCHAR, received_at TIMESTAMP, status VARCHAR, ngay_vao DATE"
+    ),
+    # keys of one load batch (scratch; empty between loads)
+    "wh_batch_keys": "facility VARCHAR, ma_lk VARCHAR",
+}
+
+# Tables keyed by (facility, ma_lk) that hold the current version only.
+CURRENT_TABLES = ("fact_episode", "fact_diagnosis", "fact_drug", "fact_service", "fact_lab")
+
+INDEXES_POSTGRES = (
+    "CREATE INDEX IF NOT EXISTS ix_ep_date ON fact_episode (ngay_vao)",
+    "CREATE INDEX IF NOT EXISTS ix_ep_key ON fact_episode (facility, ma_lk)",
+    "CREATE INDEX IF NOT EXISTS ix_dx_key ON fact_diagnosis (facility, ma_lk)",
+    "CREATE INDEX IF NOT EXISTS ix_sub_fac ON fact_submission (facility, ngay_vao)",
+)
+
+
+def create(engine: AnalyticsEngine) -> None:
+    for name, cols in TABLES.items():
+        engine.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+    if engine.name == "postgresql":
+        for sql in INDEXES_POSTGRES:
+            engine.execute(sql)
+    engine.execute("DELETE FROM wh_meta WHERE key = 'schema_version'")
+    engine.execute("INSERT INTO wh_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+
+def drop(engine: AnalyticsEngine) -> None:
+    for name in TABLES:
+        engine.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def get_meta(engine: AnalyticsEngine, key: str) -> str | None:
+    rows = engine.query("SELECT value FROM wh_meta WHERE key = ?", [key])
+    return str(rows[0][0]) if rows else None
+
+
+def set_meta(engine: AnalyticsEngine, key: str, value: str) -> None:
+    engine.execute("DELETE FROM wh_meta WHERE key = ?", [key])
+    engine.execute("INSERT INTO wh_meta VALUES (?, ?)", [key, value])

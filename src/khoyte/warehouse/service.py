@@ -1,0 +1,108 @@
+"""The warehouse as the rest of khoyte uses it: an engine, a loader, a source, a poller."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+from typing import Any
+
+from khoyte.config import Settings
+from khoyte.handoff import VersionSource
+from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine
+from khoyte.warehouse.loader import Facility, Loader, LoadReport
+
+log = logging.getLogger(__name__)
+
+
+def pseudonym_key(settings: Settings) -> bytes:
+    """The key of the pseudonymous person key: from the settings, else a random key kept in
+    the data folder (created once, readable by the owner only)."""
+    if settings.pseudonym_key is not None:
+        return settings.pseudonym_key.get_secret_value().encode()
+    path = settings.data_dir / "warehouse.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def store_source(settings: Settings) -> VersionSource | None:
+    """The operational store's source when the gateway is installed, else the folder named by
+    ``KHOYTE_WAREHOUSE_SOURCE``, else nothing."""
+    try:
+        mod = importlib.import_module("khoyte.gateway.handoff")
+    except ModuleNotFoundError:
+        mod = None
+    if mod is not None and hasattr(mod, "store_source"):
+        found: VersionSource = mod.store_source(settings)
+        return found
+    if settings.warehouse_source is not None:
+        from khoyte.warehouse.sources import FileVersionSource
+
+        return FileVersionSource(settings.warehouse_source, max_bytes=settings.max_file_bytes)
+    return None
+
+
+class Warehouse:
+    def __init__(self, settings: Settings, engine: AnalyticsEngine | None = None) -> None:
+        self.settings = settings
+        self.engine: AnalyticsEngine = engine or DuckDBEngine(settings.duckdb_path)
+        self.loader = Loader(self.engine, pseudonym_key(settings))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def import_registry(self, source: object) -> int:
+        get = getattr(source, "facilities", None)
+        if get is None:
+            return 0
+        facilities: list[Facility] = get()
+        return self.loader.upsert_facilities(facilities)
+
+    def refresh(self, source: VersionSource | None = None) -> LoadReport:
+        source = source or store_source(self.settings)
+        if source is None:
+            return LoadReport(watermark=self.loader.watermark())
+        self.import_registry(source)
+        return self.loader.refresh(source)
+
+    def rebuild(self, source: VersionSource | None = None) -> LoadReport:
+        source = source or store_source(self.settings)
+        if source is None:
+            raise LookupError("no source to rebuild from")
+        self.import_registry(source)
+        return self.loader.rebuild(source)
+
+    def stats(self) -> dict[str, Any]:
+        return self.loader.stats()
+
+    # -- background refresh -----------------------------------------------------------------
+    def start_polling(self, source: VersionSource, interval: float) -> None:
+        """Refresh every ``interval`` seconds in a daemon thread (cheap when nothing is new)."""
+        if self._thread is not None:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.refresh(source)
+                except Exception:  # keep polling: the next round may succeed
+                    log.exception("warehouse refresh failed")
+
+        self._thread = threading.Thread(target=run, name="warehouse-refresh", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.engine.close()
+
+
+def open_path(path: Path) -> DuckDBEngine:
+    return DuckDBEngine(path)

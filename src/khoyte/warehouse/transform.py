@@ -1,0 +1,243 @@
+"""One record version → rows of the star schema. The counting rules live here and in
+``docs/warehouse.md``:
+
+- a visit is the current version of an accepted (or accepted-with-warnings) episode, dated by
+  ``NGAY_VAO``; outpatient / inpatient by ``MA_LOAI_KCB`` (inpatient: 03, 04, 06, 09);
+- emergency: ``MA_DOITUONG_KCB`` = ``2`` (QĐ 4210: ``MA_LYDO_VVIEN`` = ``2``);
+- death: ``KET_QUA_DTRI`` ∈ {5, 8}; bed-days: ``SO_NGAY_DTRI``;
+- total cost Σ ``T_TONGCHI_BV``; BHYT Σ ``T_BHTT``; patient Σ (``T_BNTT`` + ``T_BNCCT``);
+- a BHYT record has a ``MA_THE_BHYT``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from khoyte.handoff import RecordVersion
+from khoyte.registry import icd10
+from khoyte.standards.model import Record, Row, Standard
+from khoyte.validate.codelists import INPATIENT_TYPES
+
+AGE_BANDS = (
+    (0, 4, "0-4"),
+    (5, 14, "5-14"),
+    (15, 24, "15-24"),
+    (25, 44, "25-44"),
+    (45, 59, "45-59"),
+    (60, 79, "60-79"),
+    (80, 200, "80+"),
+)
+DEATH_CODES = frozenset({"5", "8"})
+
+
+def age_band(age: int | None) -> str | None:
+    if age is None:
+        return None
+    for lo, hi, label in AGE_BANDS:
+        if lo <= age <= hi:
+            return label
+    return None
+
+
+def cents(v: Decimal | None) -> int:
+    return int((v * 100).to_integral_value()) if v is not None else 0
+
+
+def person_key(key: bytes, episode: Row, facility: str) -> str | None:
+    """A keyed hash (HMAC-SHA-256) of the best identifier the record carries: CCCD, else the
+    10-digit BHXH number inside the card, else the facility's patient number. Without the key,
+    which never leaves the settings, the hash cannot be turned back into a person."""
+    cccd = episode.text("SO_CCCD")
+    cards = episode.items("MA_THE_BHYT")
+    if cccd:
+        ident = f"cccd:{cccd}"
+    elif cards and len(cards[0]) >= 10:
+        ident = f"bhxh:{cards[0][-10:]}"
+    elif episode.text("MA_BN"):
+        ident = f"bn:{facility}:{episode.text('MA_BN')}"
+    else:
+        return None
+    return hmac.new(key, ident.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _code(v: str | None) -> str | None:
+    """Visit-type and similar codes: ``1`` and ``01`` are the same code."""
+    if v is None:
+        return None
+    v = v.strip()
+    return v.zfill(2) if v.isdigit() and len(v) < 2 else v
+
+
+def naive_utc(v: datetime) -> datetime:
+    """Timestamps are stored in UTC without a zone (both engines read them alike)."""
+    return v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo is not None else v
+
+
+def _day(v: datetime | date | None) -> date | None:
+    if isinstance(v, datetime):
+        return v.date()
+    return v
+
+
+@dataclass
+class Columns:
+    """Rows of one table, column-wise."""
+
+    names: tuple[str, ...]
+    data: list[list[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.data = [[] for _ in self.names]
+
+    def add(self, *values: Any) -> None:
+        for col, v in zip(self.data, values, strict=True):
+            col.append(v)
+
+    def __len__(self) -> int:
+        return len(self.data[0]) if self.data else 0
+
+    def arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        out: dict[str, np.ndarray[Any, Any]] = {}
+        for name, col in zip(self.names, self.data, strict=True):
+            arr = np.empty(len(col), dtype=object)
+            arr[:] = col
+            out[name] = arr
+        return out
+
+
+EPISODE_COLS = (
+    "facility", "ma_lk", "version", "version_id", "received_at", "standard", "ngay_vao",
+    "ngay_ra", "ma_loai_kcb", "inpatient", "gioi_tinh", "age", "age_band", "person_key",
+    "ma_xa_cu_tru", "ma_benh_chinh", "icd10_chapter", "emergency", "death", "ket_qua_dtri",
+    "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid", "bhyt",
+)  # fmt: skip
+SUBMISSION_COLS = (
+    "version_id", "facility", "ma_lk", "version", "submission_id", "received_at", "status",
+    "ngay_vao",
+)  # fmt: skip
+
+
+class Batch:
+    """Rows for one load batch."""
+
+    def __init__(self) -> None:
+        self.episode = Columns(EPISODE_COLS)
+        self.diagnosis = Columns(("facility", "ma_lk", "code", "main", "chapter"))
+        self.drug = Columns(("facility", "ma_lk", "ma_thuoc", "so_luong", "thanh_tien_bv"))
+        self.service = Columns(
+            ("facility", "ma_lk", "ma_dich_vu", "ma_vat_tu", "so_luong", "thanh_tien_bv")
+        )
+        self.lab = Columns(("facility", "ma_lk", "ma_dich_vu", "ma_chi_so", "gia_tri", "don_vi_do"))
+        self.icd_names: dict[str, str] = {}
+
+    def tables(self) -> dict[str, Columns]:
+        return {
+            "fact_episode": self.episode,
+            "fact_diagnosis": self.diagnosis,
+            "fact_drug": self.drug,
+            "fact_service": self.service,
+            "fact_lab": self.lab,
+        }
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, Decimal | int) else None
+
+
+def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
+    rec: Record = rv.record
+    ep = rec.episode
+    fac = rv.facility
+    admitted = _day(ep.admitted)
+    birth = ep.birth
+    age = birth.age_on(admitted) if birth is not None and admitted is not None else None
+    visit_type = _code(ep.visit_type)
+    mains = ep.items("MA_BENH_CHINH")
+    main = mains[0] if mains else None
+    main_code = icd10.normalize(main) if main else None
+    emergency = ep.text("MA_DOITUONG_KCB") == "2" or (
+        rec.standard is Standard.QD4210 and _code(ep.text("MA_LYDO_VVIEN")) in ("2", "02")
+    )
+    result = ep.text("KET_QUA_DTRI") or (
+        str(ep.integer("KET_QUA_DTRI")) if ep.integer("KET_QUA_DTRI") is not None else None
+    )
+    days = ep.get("SO_NGAY_DTRI")
+    batch.episode.add(
+        fac,
+        rv.ma_lk,
+        rv.version,
+        rv.version_id,
+        naive_utc(rv.received_at),
+        rec.standard.value,
+        admitted,
+        _day(ep.discharged),
+        visit_type,
+        visit_type in INPATIENT_TYPES,
+        ep.sex,
+        age,
+        age_band(age),
+        person_key(key, ep, fac),
+        ep.text("MAXA_CU_TRU"),
+        main_code,
+        icd10.chapter(main_code) if main_code else None,
+        emergency,
+        result in DEATH_CODES,
+        result,
+        int(days) if isinstance(days, int | Decimal) else 0,
+        cents(ep.total_cost),
+        cents(ep.insurance_paid),
+        cents(ep.patient_paid),
+        bool(ep.cards),
+    )
+    if main_code:
+        label = (ep.text("CHAN_DOAN_RV") or "").split(";")[0].strip()
+        if label and main_code not in batch.icd_names:
+            batch.icd_names[main_code] = label
+    for dx in ep.diagnoses:
+        code = icd10.normalize(dx.code)
+        if code:
+            batch.diagnosis.add(fac, rv.ma_lk, code, dx.main, icd10.chapter(code))
+    for r in rec.drugs:
+        batch.drug.add(
+            fac, rv.ma_lk, r.text("MA_THUOC"), _num(r.get("SO_LUONG")),
+            cents(r.decimal("THANH_TIEN_BV")),
+        )  # fmt: skip
+    for r in rec.services:
+        batch.service.add(
+            fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_VAT_TU"),
+            _num(r.get("SO_LUONG")), cents(r.decimal("THANH_TIEN_BV")),
+        )  # fmt: skip
+    for r in rec.labs:
+        val = r.get("GIA_TRI")
+        batch.lab.add(
+            fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_CHI_SO"),
+            None if val is None else str(val), r.text("DON_VI_DO"),
+        )  # fmt: skip
+
+
+def submission_rows(versions: Iterable[RecordVersion]) -> Columns:
+    cols = Columns(SUBMISSION_COLS)
+    for rv in versions:
+        try:
+            admitted = _day(rv.record.episode.admitted)
+        except LookupError:
+            admitted = None
+        cols.add(
+            rv.version_id,
+            rv.facility,
+            rv.ma_lk,
+            rv.version,
+            rv.submission_id,
+            naive_utc(rv.received_at),
+            rv.status,
+            admitted,
+        )
+    return cols

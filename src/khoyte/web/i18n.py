@@ -1,0 +1,135 @@
+"""Words a person reads on the dashboards: Vietnamese first, English with ``?lang=en``."""
+
+from __future__ import annotations
+
+from khoyte.validate.codelists import VISIT_TYPES_VI
+
+VISIT_TYPES_EN = {
+    "01": "Examination",
+    "02": "Outpatient treatment",
+    "03": "Inpatient treatment",
+    "04": "Day inpatient treatment",
+    "05": "Chronic outpatient, examination and drugs",
+    "06": "Observation at commune station / regional clinic",
+    "07": "Drugs by appointment (no examination)",
+    "08": "Chronic outpatient with services and/or drugs",
+    "09": "Inpatient under 4 hours",
+    "10": "Other",
+}
+TIERS = {
+    "vi": {"tinh": "Tuyến tỉnh", "khu_vuc": "Khu vực", "xa": "Trạm y tế xã", "tu_nhan": "Tư nhân"},
+    "en": {
+        "tinh": "Provincial",
+        "khu_vuc": "Regional",
+        "xa": "Commune station",
+        "tu_nhan": "Private",
+    },
+}
+SEXES = {
+    "vi": {"1": "Nam", "2": "Nữ", "3": "Chưa xác định"},
+    "en": {"1": "Male", "2": "Female", "3": "Unknown"},
+}
+
+_T: dict[str, tuple[str, str]] = {
+    "title": ("Khám chữa bệnh toàn tỉnh", "Examination and treatment, whole province"),
+    "site": ("Kho dữ liệu y tế tỉnh", "Provincial health data hub"),
+    "nav_kcb": ("Khám chữa bệnh", "Examination & treatment"),
+    "nav_completeness": ("Tính đầy đủ, kịp thời", "Completeness & timeliness"),
+    "lang_other": ("English", "Tiếng Việt"),
+    "from": ("Từ ngày", "From"),
+    "to": ("Đến ngày", "To"),
+    "commune": ("Xã/phường", "Commune"),
+    "facility": ("Cơ sở KCB", "Facility"),
+    "tier": ("Tuyến", "Tier"),
+    "loai_kcb": ("Hình thức KCB", "Visit type"),
+    "all": ("Tất cả", "All"),
+    "apply": ("Xem", "Show"),
+    "reset": ("Bỏ lọc", "Clear filters"),
+    "province": ("Toàn tỉnh", "Whole province"),
+    "facilities_reporting": ("Cơ sở có dữ liệu", "Facilities reporting"),
+    "visits": ("Lượt KCB", "Visits"),
+    "outpatient": ("Ngoại trú", "Outpatient"),
+    "inpatient": ("Nội trú", "Inpatient"),
+    "emergencies": ("Cấp cứu", "Emergencies"),
+    "deaths": ("Tử vong", "Deaths"),
+    "bed_days": ("Ngày điều trị", "Bed-days"),
+    "cost_total": ("Tổng chi phí (đ)", "Total cost (VND)"),
+    "cost_bhyt": ("BHYT thanh toán (đ)", "Paid by BHYT (VND)"),
+    "cost_patient": ("Người bệnh trả (đ)", "Paid by patients (VND)"),
+    "bhyt_records": ("Hồ sơ BHYT", "BHYT records"),
+    "cost_total_kpi": ("Tổng chi phí (triệu đồng)", "Total cost (million VND)"),
+    "cost_bhyt_kpi": ("BHYT thanh toán (triệu đồng)", "Paid by BHYT (million VND)"),
+    "cost_patient_kpi": ("Người bệnh trả (triệu đồng)", "Paid by patients (million VND)"),
+    "by_loai_kcb": ("Lượt KCB theo hình thức", "Visits by visit type"),
+    "by_sex": ("Lượt KCB theo giới tính", "Visits by sex"),
+    "by_age_band": ("Lượt KCB theo nhóm tuổi", "Visits by age band"),
+    "top_icd10": ("10 bệnh chính thường gặp (ICD-10)", "Top 10 main diagnoses (ICD-10)"),
+    "monthly": (
+        "Lượt KCB theo tháng, so với cùng kỳ năm trước",
+        "Visits by month vs same period last year",
+    ),
+    "daily": (
+        "Lượt KCB theo ngày, so với cùng kỳ năm trước",
+        "Visits by day vs same period last year",
+    ),
+    "breakdown_commune": (
+        "Theo xã/phường (bấm để xem chi tiết)",
+        "By commune (click to drill down)",
+    ),
+    "breakdown_facility": (
+        "Theo cơ sở KCB (bấm để xem chi tiết)",
+        "By facility (click to drill down)",
+    ),
+    "code": ("Mã", "Code"),
+    "name": ("Tên", "Name"),
+    "count": ("Số lượt", "Count"),
+    "month": ("Tháng", "Month"),
+    "date": ("Ngày", "Date"),
+    "last_year": ("Cùng kỳ năm trước", "Same period last year"),
+    "value": ("Giá trị", "Value"),
+    "group": ("Nhóm", "Group"),
+    "show_table": ("Xem dạng bảng", "Show as table"),
+    "show_chart": ("Xem biểu đồ", "Show as chart"),
+    "download_png": ("Tải ảnh PNG", "Download PNG"),
+    "download_xlsx": ("Tải XLSX", "Download XLSX"),
+    "download_csv": ("Tải CSV", "Download CSV"),
+    "as_of": ("Số liệu cập nhật lúc", "Data as of"),
+    "loading": ("Đang tải…", "Loading…"),
+    "no_data": ("Không có dữ liệu", "No data"),
+    "error": ("Không tải được số liệu", "Could not load the data"),
+    "sex": ("Giới tính", "Sex"),
+    "age_band": ("Nhóm tuổi", "Age band"),
+    "completeness_title": (
+        "Tính đầy đủ và kịp thời của báo cáo",
+        "Reporting completeness and timeliness",
+    ),
+    "days_with_data": ("Số ngày có dữ liệu", "Days with data"),
+    "days": ("Số ngày", "Days"),
+    "records": ("Số hồ sơ", "Records"),
+    "rejected": ("Bị từ chối", "Rejected"),
+    "first_received": ("Nhận lần đầu", "First received"),
+    "last_received": ("Nhận gần nhất", "Last received"),
+    "last_day_with_data": ("Ngày gần nhất có dữ liệu", "Last day with data"),
+    "silent": ("Cơ sở im lặng", "Silent facilities"),
+    "silent_days": ("Số ngày không gửi", "Days silent"),
+    "reporting_per_day": ("Số cơ sở có dữ liệu mỗi ngày", "Facilities with data per day"),
+    "facility_view": ("Theo dõi hằng tháng của cơ sở", "Facility's monthly view"),
+    "back_province": ("Về toàn tỉnh", "Back to the province"),
+    "skip": ("Bỏ qua, đến nội dung chính", "Skip to main content"),
+    "sort_hint": ("Bấm tiêu đề cột để sắp xếp", "Click a column header to sort"),
+    "filters_title": ("Bộ lọc", "Filters"),
+    "export": ("Xuất dữ liệu", "Export"),
+}
+
+
+def texts(lang: str) -> dict[str, str]:
+    i = 1 if lang == "en" else 0
+    return {k: v[i] for k, v in _T.items()}
+
+
+def visit_types(lang: str) -> dict[str, str]:
+    return dict(VISIT_TYPES_EN) if lang == "en" else dict(VISIT_TYPES_VI)
+
+
+def lang_of(value: str | None) -> str:
+    return "en" if value == "en" else "vi"
