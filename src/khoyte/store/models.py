@@ -2,3 +2,5 @@
 for tests). Each component adds one import line here."""
 
 from __future__ import annotations
+
+from khoyte.security import models as _security_models  # noqa: F401
