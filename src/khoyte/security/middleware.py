@@ -120,9 +120,10 @@ class SecurityHeaders:
 
 
 class CsrfProtect:
-    """Unsafe requests that carry our cookies (ambient browser credentials) and no
+    """Unsafe requests that carry the session cookie (an ambient browser credential) and no
     ``Authorization`` header need the synchronizer token, in the ``X-CSRF-Token`` header or the
-    ``csrf_token`` field of an urlencoded form."""
+    ``csrf_token`` field of an urlencoded form. (The sign-in form, sent before there is a
+    session, is checked by its handler against the pre-session CSRF cookie.)"""
 
     def __init__(self, app: ASGIApp, secret: str) -> None:
         self.app, self.secret = app, secret
@@ -132,7 +133,7 @@ class CsrfProtect:
             await self.app(scope, receive, send)
             return
         jar = cookies(scope)
-        base = csrf_base(jar)
+        base = jar.get(SESSION_COOKIE)
         if header(scope, b"authorization") is not None or base is None:
             await self.app(scope, receive, send)
             return
