@@ -8,6 +8,7 @@ a test checks it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +81,49 @@ class Settings(BaseSettings):
         7,
         description="Số ngày không gửi dữ liệu thì coi là im lặng / days without data after "
         "which a facility is listed as silent.",
+    )
+
+    # --- security (issue 6: users, sessions, audit trail, hardening) ---
+    environment: Literal["development", "production"] = Field(
+        "development",
+        description="development | production. Production refuses to start with default or "
+        "empty secrets and always marks cookies Secure.",
+    )
+    secret_key: str = Field(
+        "",
+        description="Secret for session/CSRF tokens (HMAC). Required (>= 32 characters) in "
+        "production; empty in development: a fixed development key is used.",
+    )
+    audit_signing_key: str = Field(
+        "",
+        description="Key for HMAC-SHA256 signatures of the exported audit chain head "
+        "(`khoyte audit export-head --sign`). Required in production.",
+    )
+    session_idle_minutes: int = Field(
+        30, ge=1, description="A signed-in session ends after this many minutes without use."
+    )
+    session_absolute_hours: int = Field(
+        12, ge=1, description="A signed-in session ends this many hours after sign-in."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed sign-ins in a row that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        15, ge=1, description="How long a locked account stays locked, in minutes."
+    )
+    login_ip_max_failures: int = Field(
+        20,
+        ge=1,
+        description="Failed sign-ins from one address within the lock-out window before that "
+        "address is rate limited (429).",
+    )
+    password_min_length: int = Field(12, ge=8, description="Shortest password accepted.")
+    api_token_hours: int = Field(8, ge=1, description="Lifetime of user bearer tokens, in hours.")
+    small_count_threshold: int = Field(
+        5,
+        ge=0,
+        description="Counts from 1 to this value minus one are suppressed in exported or shared "
+        "aggregates (0 turns suppression off).",
     )
 
     @property

@@ -10,11 +10,13 @@ nothing is refused (``khoyte.security`` checks the route table at start and in a
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi import Request
+from sqlalchemy import ColumnElement, false, or_, true
 
 from khoyte.web.errors import ApiError
 
@@ -111,3 +113,52 @@ def requires(permission: Permission) -> Callable[..., Any]:
 
     dependency.permission = permission  # type: ignore[attr-defined]
     return dependency
+
+
+# The ASGI scope of the request being served (set by the security middleware), so helpers can
+# find the app and the caller's address without every route passing the request down.
+current_asgi_scope: ContextVar[dict[str, Any] | None] = ContextVar(
+    "khoyte_asgi_scope", default=None
+)
+
+OutOfScopeHook = Callable[[Request, Principal, str], None]
+
+
+def deny_out_of_scope(principal: Principal, what: str, request: Request | None = None) -> NoReturn:
+    """Answer 404 (never reveal that ``what`` exists) and audit the attempt.
+
+    ``what`` names the object asked for (``facility:01001``, ``submission:42``…)."""
+    if request is None:
+        asgi = current_asgi_scope.get()
+        request = Request(asgi) if asgi is not None else None
+    if request is not None:
+        hook: OutOfScopeHook | None = getattr(request.app.state, "out_of_scope_hook", None)
+        if hook is not None:
+            hook(request, principal, what)
+    raise ApiError(404)
+
+
+def require_in_scope(
+    principal: Principal,
+    what: str,
+    facility: str | None = None,
+    commune: str | None = None,
+    request: Request | None = None,
+) -> None:
+    """Go on only if the object (of ``facility`` / in ``commune``) is in the caller's scope."""
+    if not principal.scope.allows(facility, commune):
+        deny_out_of_scope(principal, what, request)
+
+
+def scope_filter(
+    scope: Scope, facility_col: Any, commune_col: Any | None = None
+) -> ColumnElement[bool]:
+    """A SQL condition keeping only rows in ``scope`` (empty scope: no row at all)."""
+    if scope.province:
+        return true()
+    conds: list[ColumnElement[bool]] = []
+    if scope.facilities:
+        conds.append(facility_col.in_(sorted(scope.facilities)))
+    if scope.communes and commune_col is not None:
+        conds.append(commune_col.in_(sorted(scope.communes)))
+    return or_(*conds) if conds else false()

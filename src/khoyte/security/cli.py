@@ -1,0 +1,222 @@
+"""``khoyte user …`` and ``khoyte audit …``."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from khoyte.config import Settings
+from khoyte.security import audit, service
+from khoyte.security.models import User
+from khoyte.security.roles import ROLES
+from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+
+user_app = typer.Typer(help="Tài khoản người dùng / user accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="Nhật ký kiểm toán / the audit trail.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.add_typer(audit_app, name="audit")
+
+
+def _factory() -> sessionmaker[Session]:
+    engine = make_engine(Settings())
+    migrate(engine)
+    return session_factory(engine)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return "cli:unknown"
+
+
+def _fail(err: service.SecurityError) -> typer.Exit:
+    typer.echo(f"Lỗi / error [{err.code}]: {err.vi} / {err.en}", err=True)
+    return typer.Exit(2)
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line.rstrip("\r\n")
+    return str(typer.prompt("Mật khẩu / password", hide_input=True, confirmation_prompt=True))
+
+
+RoleOpt = Annotated[
+    list[str],
+    typer.Option("--role", help=f"Vai trò / role (repeatable): {', '.join(ROLES)}"),
+]
+ScopeOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--scope", help="Phạm vi / scope (repeatable): province | commune:CODE | facility:CODE"
+    ),
+]
+StdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Đọc mật khẩu từ stdin / read it from stdin.")
+]
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: RoleOpt,
+    scope: ScopeOpt,
+    password_stdin: StdinOpt = False,
+    full_name: Annotated[str, typer.Option("--full-name")] = "",
+) -> None:
+    """Tạo tài khoản / create an account (the password is read from stdin or prompted)."""
+    settings = Settings()
+    password = _read_password(password_stdin)
+    factory = _factory()
+    try:
+        with session_scope(factory) as s:
+            _, uri = service.create_user(
+                s,
+                settings,
+                username=username,
+                password=password,
+                roles=role,
+                scopes=scope,
+                actor=_actor(),
+                ip="local",
+                full_name=full_name,
+            )
+    except service.SecurityError as err:
+        raise _fail(err) from None
+    typer.echo(f"Đã tạo tài khoản / created: {username}")
+    if uri:
+        typer.echo(
+            "Mã TOTP bắt buộc cho vai trò này; thêm vào ứng dụng xác thực / "
+            f"TOTP is required for this role; add to an authenticator app:\n{uri}"
+        )
+
+
+def _load(s: Session, username: str) -> User:
+    user = service.get_user(s, username)
+    if user is None:
+        typer.echo(f"Không có tài khoản / no such user: {username}", err=True)
+        raise typer.Exit(2)
+    return user
+
+
+@user_app.command("disable")
+def user_disable(username: str) -> None:
+    """Khoá tài khoản (đăng xuất mọi phiên) / disable an account (signs it out everywhere)."""
+    with session_scope(_factory()) as s:
+        service.set_active(s, _load(s, username), False, _actor(), "local")
+    typer.echo(f"Đã khoá / disabled: {username}")
+
+
+@user_app.command("enable")
+def user_enable(username: str) -> None:
+    """Mở lại tài khoản / enable an account again."""
+    with session_scope(_factory()) as s:
+        service.set_active(s, _load(s, username), True, _actor(), "local")
+    typer.echo(f"Đã mở / enabled: {username}")
+
+
+@user_app.command("reset")
+def user_reset(
+    username: str,
+    password_stdin: StdinOpt = False,
+    new_totp: Annotated[
+        bool, typer.Option("--new-totp", help="Cấp lại mã TOTP / issue a new TOTP secret.")
+    ] = False,
+) -> None:
+    """Đặt lại mật khẩu, mở khoá, đăng xuất mọi phiên / new password, unlock, sign out."""
+    settings = Settings()
+    password = _read_password(password_stdin)
+    try:
+        with session_scope(_factory()) as s:
+            uri = service.reset_password(
+                s, settings, _load(s, username), password, _actor(), "local", new_totp
+            )
+    except service.SecurityError as err:
+        raise _fail(err) from None
+    typer.echo(f"Đã đặt lại / reset: {username}")
+    if uri:
+        typer.echo(f"TOTP: {uri}")
+
+
+@user_app.command("list")
+def user_list(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines.")] = False,
+) -> None:
+    """Liệt kê tài khoản / list accounts with roles and scopes."""
+    with session_scope(_factory()) as s:
+        for u in s.scalars(select(User).order_by(User.username)):
+            roles, scopes = sorted(service.user_roles(u)), service.user_scope_strings(u)
+            row = {
+                "username": u.username,
+                "active": u.active,
+                "roles": roles,
+                "scopes": scopes,
+                "totp": u.totp_secret is not None,
+            }
+            if as_json:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            else:
+                state = "hoạt động/active" if u.active else "đã khoá/disabled"
+                typer.echo(f"{u.username}\t{state}\t{','.join(roles)}\t{','.join(scopes)}")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    head_file: Annotated[
+        Path | None,
+        typer.Option("--head", help="Đầu chuỗi đã xuất / an exported head to check against."),
+    ] = None,
+) -> None:
+    """Kiểm tra chuỗi nhật ký / verify the hash chain. Exit 0 intact, 1 broken."""
+    settings = Settings()
+    anchor = None
+    if head_file is not None:
+        anchor = json.loads(head_file.read_text(encoding="utf-8"))
+        if "signature" in anchor:
+            key = settings.audit_signing_key
+            if not key or not audit.check_signature(anchor, key):
+                typer.echo(
+                    "Chữ ký đầu chuỗi không hợp lệ / the head's signature does not verify",
+                    err=True,
+                )
+                raise typer.Exit(1)
+    with session_scope(_factory()) as s:
+        verdict = audit.verify(s, anchor)
+    typer.echo(verdict.message(), err=not verdict.ok)
+    raise typer.Exit(0 if verdict.ok else 1)
+
+
+@audit_app.command("export-head")
+def audit_export_head(
+    sign: Annotated[
+        bool,
+        typer.Option(
+            "--sign", help="Ký HMAC-SHA256 bằng audit_signing_key / sign with HMAC-SHA256."
+        ),
+    ] = False,
+) -> None:
+    """In đầu chuỗi (số thứ tự, hash) dạng JSON / print the chain head as JSON."""
+    settings = Settings()
+    with session_scope(_factory()) as s:
+        payload = audit.head(s)
+    if sign:
+        if not settings.audit_signing_key:
+            typer.echo(
+                "Chưa đặt KHOYTE_AUDIT_SIGNING_KEY / set KHOYTE_AUDIT_SIGNING_KEY to sign",
+                err=True,
+            )
+            raise typer.Exit(2)
+        payload["algorithm"] = "HMAC-SHA256"
+        payload["signature"] = audit.sign(payload, settings.audit_signing_key)
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")

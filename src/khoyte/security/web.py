@@ -1,0 +1,677 @@
+"""The security component in the web application.
+
+``install(app, settings)`` (called last by ``create_app``) refuses unsafe production settings,
+registers the session-cookie and user-token authenticators, adds the login/logout, token, admin
+and audit routes, the hardening/CSRF/route-guard middleware, and refuses to start if any route
+declares no ``requires(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from khoyte.config import Settings
+from khoyte.security import audit, service
+from khoyte.security.middleware import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    CsrfProtect,
+    RouteGuard,
+    SecurityHeaders,
+    csrf_base,
+    csrf_token,
+    unguarded,
+)
+from khoyte.security.models import User
+from khoyte.security.roles import ROLES
+from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+from khoyte.web.access import Permission, Principal, requires
+from khoyte.web.errors import ApiError
+
+log = logging.getLogger("khoyte.security")
+
+DEV_SECRET = "khoyte-development-secret-do-not-use-in-production"  # noqa: S105
+HERE = Path(__file__).parent
+STATIC = {
+    "security.css": ("text/css; charset=utf-8", HERE / "static" / "security.css"),
+    "security.js": ("text/javascript; charset=utf-8", HERE / "static" / "security.js"),
+}
+
+
+class InsecureSettings(RuntimeError):
+    pass
+
+
+def check_settings(settings: Settings) -> None:
+    """Production refuses default, empty or short secrets."""
+    if settings.environment != "production":
+        return
+    problems = []
+    for name in ("secret_key", "audit_signing_key"):
+        value = getattr(settings, name)
+        if not value or value == DEV_SECRET or len(value) < 32:
+            problems.append(f"KHOYTE_{name.upper()}")
+    if problems:
+        raise InsecureSettings(
+            "Không khởi động ở chế độ production với khoá mặc định, rỗng hoặc ngắn (< 32 ký tự): "
+            f"{', '.join(problems)} / refusing to start in production with default, empty or "
+            f"short (< 32 characters) secrets: {', '.join(problems)}"
+        )
+
+
+@dataclass
+class SecurityState:
+    settings: Settings
+    factory: sessionmaker[Session]
+    secret: str
+    clock: Callable[[], datetime] = service.utcnow
+
+
+def state(request: Request) -> SecurityState:
+    st: SecurityState = request.app.state.security
+    return st
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _secure(request: Request, st: SecurityState) -> bool:
+    return st.settings.environment == "production" or request.url.scheme == "https"
+
+
+# --- authenticators --------------------------------------------------------------------------
+
+
+def session_authenticator(request: Request) -> Principal | None:
+    if "authorization" in request.headers:
+        return None  # an explicit credential wins over ambient cookies
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 200:
+        return None
+    st = state(request)
+    with session_scope(st.factory) as s:
+        found = service.load_session(s, token, st.settings, st.clock())
+        if found is None:
+            return None
+        ws, user = found
+        return service.principal_for(user, credential_id=f"session:{ws.id[:12]}")
+
+
+def token_authenticator(request: Request) -> Principal | None:
+    auth = request.headers.get("authorization", "")
+    scheme, _, raw = auth.partition(" ")
+    if scheme.lower() != "bearer" or not raw.startswith(service.TOKEN_PREFIX):
+        return None
+    st = state(request)
+    with session_scope(st.factory) as s:
+        found = service.load_token(s, raw.strip(), st.clock())
+        if found is None:
+            return None
+        tok, user = found
+        return service.principal_for(user, credential_id=f"token:{tok.id[:12]}")
+
+
+def record_event(
+    request: Request,
+    actor: Principal | str,
+    action: str,
+    target: str,
+    outcome: str = "success",
+    reason: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit an event in its own transaction (views and exports of person-identifiable data,
+    denials…) — for routes that change nothing else."""
+    with session_scope(state(request).factory) as s:
+        audit.record(s, actor, action, target, outcome, client_ip(request), reason, details)
+
+
+def _out_of_scope(request: Request, principal: Principal, what: str) -> None:
+    record_event(
+        request,
+        principal,
+        "scope.denied",
+        what[:500],
+        "denied",
+        details={"method": request.method, "path": request.url.path},
+    )
+
+
+# --- templates -------------------------------------------------------------------------------
+
+_ENV = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    st = state(request)
+    jar = dict(request.cookies)
+    set_csrf = None
+    if csrf_base(jar) is None:
+        set_csrf = secrets.token_urlsafe(32)
+        jar[CSRF_COOKIE] = set_csrf
+    base = csrf_base(jar)
+    assert base is not None
+    principal = getattr(request.state, "principal", None)
+    html = _ENV.get_template(f"security/{name}").render(
+        csrf=csrf_token(st.secret, base),
+        principal=principal if isinstance(principal, Principal) else None,
+        roles=ROLES,
+        **ctx,
+    )
+    resp = HTMLResponse(html, status_code=status)
+    if set_csrf is not None:
+        resp.set_cookie(
+            CSRF_COOKIE,
+            set_csrf,
+            httponly=True,
+            secure=_secure(request, st),
+            samesite="strict",
+            path="/",
+        )
+    return resp
+
+
+HOME = "/account"  # where sign-in lands when no page was asked for
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target[:500]
+    return HOME
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+router = APIRouter()
+PUBLIC = Depends(requires(Permission.PUBLIC))
+Public = Annotated[Principal, PUBLIC]
+Signed = Annotated[Principal, Depends(requires(Permission.AUTHENTICATED))]
+Admin = Annotated[Principal, Depends(requires(Permission.ADMIN_USERS))]
+Auditor = Annotated[Principal, Depends(requires(Permission.VIEW_AUDIT))]
+
+_LOGIN_ERRORS = {
+    "rate_limited": (
+        "Quá nhiều lần đăng nhập sai từ địa chỉ này; hãy thử lại sau.",
+        "Too many failed sign-ins from this address; retry later.",
+    ),
+    "totp_required": (
+        "Tài khoản này cần mã xác thực 6 chữ số từ ứng dụng xác thực.",
+        "This account needs the 6-digit code from the authenticator app.",
+    ),
+    "totp_not_enrolled": (
+        "Vai trò quản trị cần xác thực hai lớp; hãy nhờ quản trị viên cấp mã TOTP "
+        "(khoyte user reset --new-totp).",
+        "Administrators need a second factor; ask for a TOTP secret "
+        "(khoyte user reset --new-totp).",
+    ),
+}
+
+
+@router.get("/static/security/{name}", include_in_schema=False)
+def static_file(name: str, _: Public) -> Response:
+    found = STATIC.get(name)
+    if found is None:
+        raise ApiError(404)
+    media, path = found
+    return Response(
+        path.read_bytes(), media_type=media, headers={"cache-control": "public, max-age=3600"}
+    )
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(request: Request, _: Public, next: str = HOME) -> HTMLResponse:
+    return render(request, "login.html", next=_safe_next(next), error=None, username="")
+
+
+def _check_form_csrf(request: Request, token: str) -> None:
+    base = csrf_base(dict(request.cookies))
+    expected = csrf_token(state(request).secret, base) if base else None
+    if expected is None or not secrets.compare_digest(token.encode(), expected.encode()):
+        raise ApiError(
+            403,
+            "csrf_failed",
+            "Phiên biểu mẫu đã hết hạn hoặc không hợp lệ; hãy tải lại trang và thử lại.",
+            "The form's security token is missing or wrong; reload the page and retry.",
+        )
+
+
+@router.post("/login", include_in_schema=False)
+def login_submit(
+    request: Request,
+    _: Public,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    otp: Annotated[str, Form(max_length=12)] = "",
+    next: Annotated[str, Form(max_length=500)] = HOME,
+) -> Response:
+    # The middleware checks requests that carry cookies; a sign-in form must always carry one.
+    _check_form_csrf(request, csrf_token)
+    st = state(request)
+    now = st.clock()
+    with session_scope(st.factory) as s:
+        outcome = service.login(
+            s, st.settings, username, password, otp or None, client_ip(request), now
+        )
+        cookie = (
+            service.start_session(s, outcome.user, client_ip(request), now)
+            if outcome.user
+            else None
+        )
+    if cookie is None:
+        vi, en = _LOGIN_ERRORS.get(outcome.code, (service.GENERIC_VI, service.GENERIC_EN))
+        return render(
+            request,
+            "login.html",
+            status=outcome.status,
+            next=_safe_next(next),
+            error=(vi, en),
+            username=username,
+        )
+    resp = RedirectResponse(_safe_next(next), status_code=303)
+    resp.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        secure=_secure(request, st),
+        samesite="lax",
+        path="/",
+    )
+    resp.delete_cookie(CSRF_COOKIE, path="/")
+    return resp
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, principal: Signed) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    st = state(request)
+    with session_scope(st.factory) as s:
+        if token:
+            service.end_session(s, token)
+        audit.record(
+            s, principal, "logout", f"user:{principal.name}", "success", client_ip(request)
+        )
+    resp = RedirectResponse("/login", status_code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+class TokenRequest(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+    otp: str | None = Field(None, max_length=12)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105  # the OAuth 2 token type, not a secret
+    expires_at: datetime
+
+
+class Me(BaseModel):
+    username: str
+    kind: str
+    roles: list[str]
+    permissions: list[str]
+    scope: list[str]
+
+
+_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": dict[str, Any], "description": "Sai thông tin đăng nhập / wrong credentials"},
+    429: {"model": dict[str, Any], "description": "Quá nhiều lần sai / too many failures"},
+}
+
+
+@router.post(
+    "/api/v1/auth/token",
+    response_model=TokenResponse,
+    responses={**_AUTH_ERRORS, 403: {"model": dict[str, Any]}},
+    tags=["auth"],
+)
+def issue_token(body: TokenRequest, request: Request, _: Public) -> TokenResponse:
+    """Đổi tên đăng nhập + mật khẩu (+ mã TOTP) lấy mã truy cập / a user bearer token."""
+    st = state(request)
+    now = st.clock()
+    with session_scope(st.factory) as s:
+        outcome = service.login(
+            s, st.settings, body.username, body.password, body.otp, client_ip(request), now
+        )
+        tok = service.issue_token(s, st.settings, outcome.user, now) if outcome.user else None
+        if tok is not None:
+            audit.record(s, f"user:{body.username}", "token.issue", f"user:{body.username}",
+                         "success", client_ip(request))  # fmt: skip
+    if tok is None:
+        vi, en = _LOGIN_ERRORS.get(outcome.code, (service.GENERIC_VI, service.GENERIC_EN))
+        status = outcome.status if outcome.status != 200 else 401
+        raise ApiError(status, message_vi=vi, message_en=en)
+    return TokenResponse(access_token=tok.raw, expires_at=tok.expires_at)  # type: ignore[attr-defined]
+
+
+def _me(p: Principal) -> Me:
+    scope = (
+        (["province"] if p.scope.province else [])
+        + [f"commune:{c}" for c in sorted(p.scope.communes)]
+        + [f"facility:{f}" for f in sorted(p.scope.facilities)]
+    )
+    return Me(
+        username=p.name,
+        kind=p.kind,
+        roles=sorted(p.roles),
+        permissions=sorted(str(x) for x in p.permissions),
+        scope=scope,
+    )
+
+
+@router.get("/account", response_class=HTMLResponse, include_in_schema=False)
+def account_page(request: Request, principal: Signed) -> HTMLResponse:
+    return render(request, "account.html", me=_me(principal))
+
+
+@router.get("/api/v1/auth/me", response_model=Me, tags=["auth"])
+def me(principal: Signed) -> Me:
+    """Người đang đăng nhập, vai trò và phạm vi / who is signed in, their roles and scope."""
+    return _me(principal)
+
+
+# --- admin: users, roles, scopes --------------------------------------------------------------
+
+
+class UserOut(BaseModel):
+    username: str
+    full_name: str
+    active: bool
+    roles: list[str]
+    scopes: list[str]
+    totp: bool
+    locked: bool
+
+
+def _user_out(u: User, now: datetime) -> UserOut:
+    locked = service.aware(u.locked_until)
+    return UserOut(
+        username=u.username,
+        full_name=u.full_name,
+        active=u.active,
+        roles=sorted(service.user_roles(u)),
+        scopes=service.user_scope_strings(u),
+        totp=u.totp_secret is not None,
+        locked=locked is not None and locked > now,
+    )
+
+
+def _users(request: Request) -> list[UserOut]:
+    st = state(request)
+    now = st.clock()
+    with session_scope(st.factory) as s:
+        return [_user_out(u, now) for u in s.scalars(select(User).order_by(User.username))]
+
+
+@router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
+def users_api(request: Request, _: Admin) -> list[UserOut]:
+    """Tài khoản, vai trò, phạm vi / accounts with their roles and scopes (no clinical data)."""
+    return _users(request)
+
+
+@router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def users_page(request: Request, _: Admin) -> HTMLResponse:
+    return render(request, "admin_users.html", users=_users(request), message=None)
+
+
+def _admin_action(
+    request: Request, fn: Callable[[Session], str | None], done: tuple[str, str]
+) -> HTMLResponse:
+    st = state(request)
+    try:
+        with session_scope(st.factory) as s:
+            extra = fn(s)
+    except service.SecurityError as err:
+        return render(
+            request, "admin_users.html", status=400, users=_users(request),
+            message=("error", err.vi, err.en),
+        )  # fmt: skip
+    vi, en = done
+    if extra:
+        vi, en = f"{vi} TOTP: {extra}", f"{en} TOTP: {extra}"
+    return render(request, "admin_users.html", users=_users(request), message=("ok", vi, en))
+
+
+def _lines(text: str) -> list[str]:
+    return [x.strip() for x in text.replace(",", "\n").splitlines() if x.strip()]
+
+
+@router.post("/admin/users", response_class=HTMLResponse, include_in_schema=False)
+def users_create(
+    request: Request,
+    principal: Admin,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    scopes: Annotated[str, Form(max_length=2000)],
+    roles: Annotated[list[str] | None, Form()] = None,
+    full_name: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    st = state(request)
+
+    def act(s: Session) -> str | None:
+        _, uri = service.create_user(
+            s, st.settings, username=username, password=password, roles=roles or [],
+            scopes=_lines(scopes), actor=principal, ip=client_ip(request), full_name=full_name,
+        )  # fmt: skip
+        return uri
+
+    return _admin_action(request, act, (f"Đã tạo {username}.", f"Created {username}."))
+
+
+def _target(s: Session, username: str) -> User:
+    user = service.get_user(s, username)
+    if user is None:
+        raise service.SecurityError("no_user", "Không có tài khoản này.", "No such user.")
+    return user
+
+
+@router.post("/admin/users/{username}/access", response_class=HTMLResponse, include_in_schema=False)
+def users_access(
+    request: Request,
+    principal: Admin,
+    username: str,
+    scopes: Annotated[str, Form(max_length=2000)],
+    roles: Annotated[list[str] | None, Form()] = None,
+) -> HTMLResponse:
+    def act(s: Session) -> str | None:
+        return service.set_roles_and_scopes(
+            s, _target(s, username), roles or [], _lines(scopes), principal, client_ip(request)
+        )
+
+    return _admin_action(request, act, (f"Đã cập nhật {username}.", f"Updated {username}."))
+
+
+@router.post("/admin/users/{username}/active", response_class=HTMLResponse, include_in_schema=False)
+def users_active(
+    request: Request,
+    principal: Admin,
+    username: str,
+    active: Annotated[bool, Form()],
+) -> HTMLResponse:
+    if username == principal.name and not active:
+        raise ApiError(
+            400, message_vi="Không thể tự khoá mình.", message_en="You cannot disable yourself."
+        )
+
+    def act(s: Session) -> str | None:
+        service.set_active(s, _target(s, username), active, principal, client_ip(request))
+        return None
+
+    word = ("Đã mở", "Enabled") if active else ("Đã khoá", "Disabled")
+    return _admin_action(request, act, (f"{word[0]} {username}.", f"{word[1]} {username}."))
+
+
+@router.post("/admin/users/{username}/reset", response_class=HTMLResponse, include_in_schema=False)
+def users_reset(
+    request: Request,
+    principal: Admin,
+    username: str,
+    password: Annotated[str, Form(max_length=256)],
+    new_totp: Annotated[bool, Form()] = False,
+) -> HTMLResponse:
+    st = state(request)
+
+    def act(s: Session) -> str | None:
+        return service.reset_password(
+            s, st.settings, _target(s, username), password, principal, client_ip(request), new_totp
+        )
+
+    return _admin_action(request, act, (f"Đã đặt lại {username}.", f"Reset {username}."))
+
+
+# --- audit trail for auditors ----------------------------------------------------------------
+
+
+class AuditOut(BaseModel):
+    seq: int
+    at: str
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    ip: str
+    reason: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    entries: list[AuditOut]
+
+
+class VerifyOut(BaseModel):
+    ok: bool
+    entries: int
+    broken_seq: int | None
+    message_vi: str
+    message_en: str
+    head: dict[str, Any]
+
+
+def _filters(
+    actor: Annotated[str | None, Query(max_length=200)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Annotated[str | None, Query(max_length=32)] = None,
+    target: Annotated[str | None, Query(max_length=500)] = None,
+    since: Annotated[
+        str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}[0-9T:.+\-]*$")
+    ] = None,
+    until: Annotated[
+        str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}[0-9T:.+\-]*$")
+    ] = None,
+) -> audit.AuditFilter:
+    return audit.AuditFilter(
+        actor or None, action or None, outcome or None, target or None, since or None, until or None
+    )
+
+
+Filters = Annotated[audit.AuditFilter, Depends(_filters)]
+
+
+def _search(request: Request, f: audit.AuditFilter, limit: int, offset: int) -> AuditPage:
+    with session_scope(state(request).factory) as s:
+        rows, total = audit.search(s, f, limit, offset)
+        entries = [AuditOut(**audit.as_dict(r)) for r in rows]
+    return AuditPage(total=total, limit=limit, offset=offset, entries=entries)
+
+
+@router.get("/api/v1/audit", response_model=AuditPage, tags=["audit"])
+def audit_api(
+    request: Request,
+    _: Auditor,
+    f: Filters,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> AuditPage:
+    """Nhật ký kiểm toán, mới nhất trước, có bộ lọc / the audit trail, newest first, filtered."""
+    return _search(request, f, limit, offset)
+
+
+@router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
+def audit_verify_api(request: Request, _: Auditor) -> VerifyOut:
+    """Kiểm tra toàn bộ chuỗi / verify the whole hash chain."""
+    with session_scope(state(request).factory) as s:
+        v = audit.verify(s)
+        head = audit.head(s)
+    return VerifyOut(
+        ok=v.ok, entries=v.entries, broken_seq=v.broken_seq,
+        message_vi=v.problem_vi or "toàn vẹn", message_en=v.problem_en or "intact", head=head,
+    )  # fmt: skip
+
+
+@router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+def audit_page(
+    request: Request,
+    _: Auditor,
+    f: Filters,
+    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
+) -> HTMLResponse:
+    limit = 50
+    result = _search(request, f, limit, (page - 1) * limit)
+    qs = urlencode({k: v for k, v in asdict(f).items() if v})
+    return render(request, "audit.html", result=result, f=f, page=page, limit=limit, qs=qs)
+
+
+# --- installation ----------------------------------------------------------------------------
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    check_settings(settings)
+    factory = getattr(app.state, "session_factory", None)
+    if factory is None:
+        engine = make_engine(settings)
+        migrate(engine)
+        app.state.engine = engine
+        factory = session_factory(engine)
+        app.state.session_factory = factory
+    app.state.security = SecurityState(settings, factory, settings.secret_key or DEV_SECRET)
+    # Ours first: they answer only to our own cookie / token prefix, others get the rest.
+    app.state.authenticators[:0] = [token_authenticator, session_authenticator]
+    app.state.out_of_scope_hook = _out_of_scope
+    app.include_router(router)
+    # Outermost last: headers on every answer (errors included), then CSRF, then the guard.
+    app.add_middleware(RouteGuard, fastapi_app=app)
+    app.add_middleware(CsrfProtect, secret=app.state.security.secret)
+    app.add_middleware(SecurityHeaders, production=settings.environment == "production")
+    refuse_unguarded(app)
+    app.router.on_startup.append(lambda: refuse_unguarded(app))
+
+
+class UnguardedRoute(RuntimeError):
+    pass
+
+
+def refuse_unguarded(app: FastAPI) -> None:
+    missing = unguarded(app)
+    if missing:
+        raise UnguardedRoute(
+            "Tuyến không khai báo quyền requires(...) / routes without requires(...): "
+            + "; ".join(missing)
+        )

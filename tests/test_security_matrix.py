@@ -1,0 +1,233 @@
+"""The authorization matrix, generated from the application's route table: every route × every
+role (and anonymous, and a user without scope) × in-scope / out-of-scope → the expected outcome.
+
+``POLICY`` classifies every route; a route missing from it (or declaring another permission
+than the table says) fails ``test_every_route_is_classified``. When components are merged, add
+their routes to ``POLICY`` (and a value for any new path parameter to ``PATH_VALUES``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from khoyte.security.middleware import RouteInfo, route_table
+from khoyte.security.models import AuditEntry
+from khoyte.security.roles import ROLES
+from khoyte.store.db import session_scope
+from khoyte.web.access import Permission
+from tests.security_helpers import Env, make_env, totp_now
+from tests.security_sample import FACILITIES, VISIT_ROWS
+
+P = Permission
+
+
+@dataclass(frozen=True)
+class Rule:
+    permission: Permission
+    scoped: str | None = None  # the path parameter naming an org unit: out of scope → 404
+
+
+POLICY: dict[tuple[str, str], Rule] = {
+    # security
+    ("GET", "/static/security/{name}"): Rule(P.PUBLIC),
+    ("GET", "/login"): Rule(P.PUBLIC),
+    ("POST", "/login"): Rule(P.PUBLIC),
+    ("POST", "/logout"): Rule(P.AUTHENTICATED),
+    ("POST", "/api/v1/auth/token"): Rule(P.PUBLIC),
+    ("GET", "/api/v1/auth/me"): Rule(P.AUTHENTICATED),
+    ("GET", "/account"): Rule(P.AUTHENTICATED),
+    ("GET", "/api/v1/admin/users"): Rule(P.ADMIN_USERS),
+    ("GET", "/admin/users"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/users"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/users/{username}/access"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/users/{username}/active"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/users/{username}/reset"): Rule(P.ADMIN_USERS),
+    ("GET", "/api/v1/audit"): Rule(P.VIEW_AUDIT),
+    ("GET", "/api/v1/audit/verify"): Rule(P.VIEW_AUDIT),
+    ("GET", "/audit"): Rule(P.VIEW_AUDIT),
+    # the sample component of these tests (stands in for gateway/dashboard routes)
+    ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
+    ("GET", "/api/v1/sample/records/{code}"): Rule(P.VIEW_RECORDS, "code"),
+    ("GET", "/api/v1/sample/aggregates"): Rule(P.VIEW_DASHBOARD),
+}
+
+# Values for path parameters: in scope of the matrix users (facility F1), and out of it.
+PATH_VALUES: dict[str, dict[str, str]] = {
+    "code": {"in": "F1", "out": "F3"},
+    "name": {"in": "security.js", "out": "security.js"},
+    "username": {"in": "nobody-here", "out": "nobody-here"},
+}
+MATRIX_SCOPE = ["facility:F1"]
+CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}
+CLASSES = ["anonymous", *ROLES, "no_scope"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    mp = pytest.MonkeyPatch()
+    e = make_env(tmp_path_factory.mktemp("matrix"), mp, extra_components=("tests.security_sample",))
+    mp.undo()
+    return e
+
+
+@pytest.fixture(scope="module")
+def tokens(env: Env) -> dict[str, str]:
+    out = {}
+    for role in ROLES:
+        uri = env.add_user(f"u-{role}", [role], MATRIX_SCOPE)
+        otp = totp_now(uri, env.clock.now) if uri else None
+        out[role] = env.token(f"u-{role}", otp=otp)
+    env.add_user("u-noscope", ["doh_specialist", "facility_staff"], [])
+    out["no_scope"] = env.token("u-noscope")
+    return out
+
+
+def _routes(env: Env) -> list[tuple[str, RouteInfo]]:
+    return [
+        (m, r) for r in route_table(env.app) if not r.builtin for m in sorted(r.methods - {"HEAD"})
+    ]
+
+
+def test_every_route_is_classified(env: Env) -> None:
+    served = {(m, r.path): r for m, r in _routes(env)}
+    unclassified = sorted(set(served) - set(POLICY))
+    assert not unclassified, f"routes missing from POLICY: {unclassified}"
+    stale = sorted(set(POLICY) - set(served))
+    assert not stale, f"POLICY lists routes that no longer exist: {stale}"
+    wrong = {k: (r.permission, POLICY[k].permission) for k, r in served.items()
+             if r.permission != POLICY[k].permission}  # fmt: skip
+    assert not wrong, f"routes declaring another permission than POLICY: {wrong}"
+    for (_, path), rule in POLICY.items():
+        for param in path.split("{")[1:]:
+            assert param.split("}")[0] in PATH_VALUES
+        if rule.scoped:
+            assert f"{{{rule.scoped}}}" in path
+
+
+def expected(who: str, rule: Rule, where: str) -> int | str:
+    """401 / 403 / 404, or "allow"."""
+    if rule.permission is P.PUBLIC:
+        return "allow"
+    if who == "anonymous":
+        return 401
+    perms = {P.AUTHENTICATED}
+    for role in ROLES.values():
+        if who == role.code or (
+            who == "no_scope" and role.code in ("doh_specialist", "facility_staff")
+        ):
+            perms |= role.permissions
+    if rule.permission not in perms:
+        return 403
+    if rule.scoped and (who == "no_scope" or where == "out"):
+        return 404
+    return "allow"
+
+
+def _url(path: str, where: str) -> str:
+    for name, values in PATH_VALUES.items():
+        path = path.replace(f"{{{name}}}", values[where])
+    return path
+
+
+def test_authorization_matrix(env: Env, tokens: dict[str, str]) -> None:
+    client = env.client()
+    mismatches = []
+    cases = Counter[str]()
+    denied_out_of_scope = 0
+    for method, route in _routes(env):
+        rule = POLICY[(method, route.path)]
+        for who in CLASSES:
+            for where in ("in", "out"):
+                headers = {} if who == "anonymous" else {"Authorization": f"Bearer {tokens[who]}"}
+                r = client.request(method, _url(route.path, where), headers=headers)
+                want = expected(who, rule, where)
+                got = r.status_code
+                ok = (
+                    got < 500 and got not in (401, 403, 404) and (method != "GET" or got == 200)
+                    if want == "allow"
+                    else got == want
+                )
+                cases[str(want)] += 1
+                if want == 404:
+                    denied_out_of_scope += 1
+                if not ok:
+                    mismatches.append(
+                        f"{method} {route.path} as {who} ({where}): {got}, want {want}"
+                    )
+    assert not mismatches, "\n".join(mismatches)
+    assert all(cases[k] for k in ("allow", "401", "403", "404")), cases
+    # every out-of-scope answer was audited
+    with session_scope(env.sec.factory) as s:
+        audited = s.scalars(select(AuditEntry).where(AuditEntry.action == "scope.denied")).all()
+    assert len(audited) == denied_out_of_scope
+    assert all(e.outcome == "denied" for e in audited)
+
+
+def test_it_admin_sees_no_clinical_data(env: Env, tokens: dict[str, str]) -> None:
+    client = env.client()
+    h = {"Authorization": f"Bearer {tokens['it_admin']}"}
+    clinical = [(m, r) for m, r in _routes(env) if r.permission in CLINICAL]
+    assert clinical
+    for method, route in clinical:
+        assert client.request(method, _url(route.path, "in"), headers=h).status_code == 403
+
+
+def test_facility_user_sees_only_their_facility(env: Env) -> None:
+    env.add_user("nv-f2", ["facility_staff"], ["facility:F2"])
+    h = {"Authorization": f"Bearer {env.token('nv-f2')}"}
+    c = env.client()
+    own = c.get("/api/v1/sample/facilities/F2/submissions", headers=h)
+    assert own.status_code == 200
+    assert own.json()["submissions"] == sum(1 for v in VISIT_ROWS if v["facility"] == "F2")
+    for other in ("F1", "F3", "NOPE"):  # same answer whether it exists or not
+        r = c.get(f"/api/v1/sample/facilities/{other}/submissions", headers=h)
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "not_found"
+    rec = c.get("/api/v1/sample/records/F2", headers=h).json()
+    assert all(p.startswith("BN-F2-") for p in rec["patients"])
+    with session_scope(env.sec.factory) as s:
+        views = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "record.view", AuditEntry.actor == "user:nv-f2"
+            )
+        ).all()
+    assert [v.target for v in views] == ["facility:F2"]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "facilities"),
+    [
+        (["commune:C1"], {"F1", "F2"}),
+        (["commune:C2"], {"F3"}),
+        (["commune:C2", "facility:F1"], {"F1", "F3"}),
+        (["province"], {"F1", "F2", "F3"}),
+        ([], set()),
+    ],
+)
+def test_scoped_aggregates_match_ground_truth(
+    env: Env, scopes: list[str], facilities: set[str]
+) -> None:
+    name = "lead-" + ("-".join(scopes).replace(":", "") or "none")
+    env.add_user(name, ["province_leader"], scopes)
+    h = {"Authorization": f"Bearer {env.token(name)}"}
+    got = env.client().get("/api/v1/sample/aggregates", headers=h).json()
+    truth = Counter(v["facility"] for v in VISIT_ROWS if v["facility"] in facilities)
+    assert got == dict(truth)
+    assert set(got) <= set(FACILITIES)
+
+
+def test_scope_filter_on_postgresql(
+    pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = make_env(
+        tmp_path, monkeypatch, database_url=pg_url, extra_components=("tests.security_sample",)
+    )
+    env.add_user("pg-c1", ["province_leader"], ["commune:C1"])
+    h = {"Authorization": f"Bearer {env.token('pg-c1')}"}
+    got = env.client().get("/api/v1/sample/aggregates", headers=h).json()
+    assert got == dict(Counter(v["facility"] for v in VISIT_ROWS if v["commune"] == "C1"))
