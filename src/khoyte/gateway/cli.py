@@ -7,33 +7,18 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from khoyte.config import Settings
-from khoyte.gateway.facilities import (
-    UnknownFacility,
-    add_facility,
-    import_facilities,
-    list_facilities,
-    new_token,
-    revoke,
-)
-from khoyte.gateway.ingest import (
-    IngestSummary,
-    Submitter,
-    iter_files,
-    local_submitter,
-    remote_submitter,
-)
-from khoyte.gateway.ingest import ingest as run_ingest
-from khoyte.gateway.intake import IntakeService, ensure_schema
-from khoyte.store.db import session_scope
+
+if TYPE_CHECKING:  # the store and the web stack load only when a gateway command runs
+    from khoyte.gateway.ingest import IngestSummary, Submitter
+    from khoyte.gateway.intake import IntakeService
 
 facility_app = typer.Typer(
     help="Cơ sở KCB và mã truy cập / facilities and their API credentials.",
@@ -43,6 +28,8 @@ db_app = typer.Typer(help="Cơ sở dữ liệu vận hành / the operational st
 
 
 def _service(settings: Settings | None = None) -> IntakeService:
+    from khoyte.gateway.intake import IntakeService, ensure_schema
+
     svc = IntakeService(settings or Settings())
     ensure_schema(svc.engine)
     return svc
@@ -60,6 +47,9 @@ def facility_add(
     commune: Annotated[str | None, typer.Option(help="Mã xã / commune code.")] = None,
 ) -> None:
     """Thêm (hoặc cập nhật) một cơ sở / add or update a facility."""
+    from khoyte.gateway.facilities import add_facility
+    from khoyte.store.db import session_scope
+
     with session_scope(_service().sessions) as s:
         add_facility(s, code.strip(), name, tier, commune)
     _err(f"Đã lưu cơ sở / facility saved: {code}")
@@ -70,6 +60,9 @@ def facility_import(
     csv_path: Annotated[Path, typer.Argument(help="facilities.csv (khoyte synth).")],
 ) -> None:
     """Nhập danh sách cơ sở từ CSV / import facilities from a CSV (ma_cskcb, ten, tuyen, ma_xa)."""
+    from khoyte.gateway.facilities import import_facilities
+    from khoyte.store.db import session_scope
+
     with session_scope(_service().sessions) as s:
         n = import_facilities(s, csv_path)
     _err(f"Đã nhập {n} cơ sở / {n} facilities imported")
@@ -80,6 +73,8 @@ def facility_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Liệt kê cơ sở / list facilities."""
+    from khoyte.gateway.facilities import list_facilities
+
     with _service().sessions() as s:
         facs = list_facilities(s)
     if as_json:
@@ -96,6 +91,9 @@ def facility_list(
 @facility_app.command("token")
 def facility_token(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> None:
     """Tạo mã truy cập mới (in ra một lần) / issue a new credential (printed once, alone)."""
+    from khoyte.gateway.facilities import UnknownFacility, new_token
+    from khoyte.store.db import session_scope
+
     try:
         with session_scope(_service().sessions) as s:
             token = new_token(s, code.strip())
@@ -108,6 +106,9 @@ def facility_token(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> Non
 @facility_app.command("revoke")
 def facility_revoke(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> None:
     """Thu hồi mọi mã truy cập của cơ sở / revoke every credential of a facility."""
+    from khoyte.gateway.facilities import UnknownFacility, revoke
+    from khoyte.store.db import session_scope
+
     try:
         with session_scope(_service().sessions) as s:
             n = revoke(s, code.strip())
@@ -152,6 +153,9 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
 
 
 def progress_ingest(console: Console, paths: list[Path], submit: Submitter) -> IngestSummary:
+    from khoyte.gateway.ingest import ingest as run_ingest
+    from khoyte.gateway.ingest import iter_files
+
     files = list(iter_files(paths))
     with Progress(
         TextColumn("[bold]Tiếp nhận / ingest"),
@@ -192,6 +196,10 @@ def ingest(
     ] = None,
 ) -> None:
     """Nạp tệp vào kho / ingest files (in-process, or into a running server with --url)."""
+    import httpx
+
+    from khoyte.gateway.ingest import iter_files, local_submitter, remote_submitter
+
     console = Console(stderr=True, highlight=False)
     if not any(True for _ in iter_files(paths)):
         _err("Không có tệp XML nào / no XML file found")

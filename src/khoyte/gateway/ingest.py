@@ -72,8 +72,16 @@ def remote_submitter(client: httpx.Client, url: str, token: str) -> Submitter:
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
 
     def submit(path: Path) -> tuple[dict[str, Any], bool]:
-        resp = client.post(endpoint, content=path.read_bytes(), headers=headers)
-        body = resp.json()
+        data = path.read_bytes()
+        for attempt in range(6):  # transient answers (429, 503) are retried, as they ask
+            resp = client.post(endpoint, content=data, headers=headers)
+            if resp.status_code not in (429, 503) or attempt == 5:
+                break
+            time.sleep(min(float(resp.headers.get("retry-after", "1") or 1), 30.0))
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ApiError(resp.status_code, details={"body": resp.text[:200]}) from None
         if resp.status_code >= 400:
             err = body.get("error", {}) if isinstance(body, dict) else {}
             raise ApiError(

@@ -1,0 +1,200 @@
+"""Gateway under load, and one-process ingest against the reader's own speed.
+
+1. Load: ``--clients`` concurrent facility clients (one facility and credential each) POST
+   distinct synthetic claim files (3 records each) for ``--duration`` seconds against one
+   ``khoyte serve`` process — on SQLite, then on PostgreSQL. Prints submissions/s, records/s,
+   latency p50/p95/p99 and errors (must be 0).
+2. Ingest ratio: the same files through ``IntakeService.submit`` in one process (archive + parse +
+   validate + one transaction on SQLite) versus ``validate_file`` alone (read + validate), median
+   of several runs; the ratio says what storing costs on top of reading.
+
+Run: ``python -m benchmarks.gateway_load [--quick] [--no-pg]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, text
+from tests.conftest import PG_ADMIN_URL
+from tests.factories import record
+from tests.gateway_helpers import Server
+
+from khoyte.config import Settings
+from khoyte.gateway.facilities import add_facility, new_token
+from khoyte.gateway.intake import IntakeService, ensure_schema
+from khoyte.standards.writer import envelope
+from khoyte.store.db import session_scope
+from khoyte.validate.engine import validate_file
+
+RECORDS_PER_FILE = 3
+
+
+def make_files(facility: str, n: int, salt: str) -> list[bytes]:
+    out = []
+    base = datetime(2025, 8, 1, 7, 0)
+    for i in range(n):
+        recs = [
+            record(f"{salt}{i:05d}{k}", facility=facility, start=base + timedelta(minutes=i % 600))
+            for k in range(RECORDS_PER_FILE)
+        ]
+        out.append(envelope(recs, facility, date(2025, 8, 28)))
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
+
+
+async def _load(
+    url: str, clients: list[tuple[str, list[bytes]]], duration: float
+) -> dict[str, float]:
+    lat: list[float] = []
+    errors = 0
+    done = 0
+    stop_at = time.monotonic() + duration
+    limits = httpx.Limits(max_connections=len(clients) + 5)
+    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+
+        async def client(token: str, files: list[bytes]) -> None:
+            nonlocal errors, done
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
+            for data in files:
+                if time.monotonic() >= stop_at:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    r = await http.post(url + "/api/v1/submissions", content=data, headers=headers)
+                    ok = r.status_code == 201
+                except httpx.HTTPError:
+                    ok = False
+                lat.append(time.perf_counter() - t0)
+                if ok:
+                    done += 1
+                else:
+                    errors += 1
+
+        t0 = time.monotonic()
+        await asyncio.gather(*(client(tok, files) for tok, files in clients))
+        elapsed = time.monotonic() - t0
+    return {
+        "submissions": done,
+        "elapsed": elapsed,
+        "subs_per_s": done / elapsed,
+        "records_per_s": done * RECORDS_PER_FILE / elapsed,
+        "p50_ms": pct(lat, 50) * 1000,
+        "p95_ms": pct(lat, 95) * 1000,
+        "p99_ms": pct(lat, 99) * 1000,
+        "errors": errors,
+    }
+
+
+def run_load(
+    label: str, db_url: str | None, n_clients: int, duration: float, per_client: int
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp) / "data"
+        settings = Settings(data_dir=data_dir, database_url=db_url, rate_limit_per_minute=0)
+        svc = IntakeService(settings)
+        ensure_schema(svc.engine)
+        clients = []
+        with session_scope(svc.sessions) as s:
+            for i in range(n_clients):
+                code = f"9{i:04d}"
+                add_facility(s, code, f"Bench {code}")
+                clients.append((new_token(s, code), code))
+        svc.engine.dispose()
+        salt = uuid.uuid4().hex[:6]
+        prepared = [(tok, make_files(code, per_client, salt)) for tok, code in clients]
+        server = Server(data_dir, db_url, KHOYTE_RATE_LIMIT_PER_MINUTE="0")
+        server.start()
+        try:
+            res = asyncio.run(_load(server.url, prepared, duration))
+        finally:
+            server.stop()
+    exhausted = res["submissions"] + res["errors"] >= n_clients * per_client
+    print(
+        f"{label:<10} {n_clients} clients {res['elapsed']:.1f}s: {res['subs_per_s']:.1f} submissions/s, "
+        f"{res['records_per_s']:.1f} records/s, p50 {res['p50_ms']:.0f} ms, p95 "
+        f"{res['p95_ms']:.0f} ms, p99 {res['p99_ms']:.0f} ms, errors {res['errors']:.0f}"
+        + (" (ran out of distinct files)" if exhausted else "")
+    )
+
+
+def ingest_ratio(n_files: int, runs: int) -> None:
+    files = make_files("82001", n_files, uuid.uuid4().hex[:6])
+    n_records = n_files * RECORDS_PER_FILE
+    base_t, ingest_t = [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        for data in files:
+            validate_file(data, "x.xml")
+        base_t.append(time.perf_counter() - t0)
+        with tempfile.TemporaryDirectory() as tmp:
+            svc = IntakeService(Settings(data_dir=Path(tmp)))
+            ensure_schema(svc.engine)
+            t0 = time.perf_counter()
+            for data in files:
+                svc.submit(data, channel="ingest")
+            ingest_t.append(time.perf_counter() - t0)
+            svc.engine.dispose()
+    b, g = statistics.median(base_t), statistics.median(ingest_t)
+    print(
+        f"one process, {n_files} files / {n_records} records, median of {runs}: "
+        f"read+validate {n_records / b:,.0f} records/s; ingest (archive+validate+store, SQLite) "
+        f"{n_records / g:,.0f} records/s; ingest/read ratio {b / g:.2f}"
+    )
+
+
+def _pg_database() -> tuple[str, str] | None:
+    name = f"khoyte_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception as exc:  # no PostgreSQL: say so and go on
+        print(f"PostgreSQL unavailable, skipped: {str(exc).splitlines()[0]}")
+        return None
+    return name, f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+
+
+def _drop(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--clients", type=int, default=50)
+    args = ap.parse_args(argv)
+    duration, per_client = (3.0, 20) if args.quick else (60.0, 120)
+    runs, n_files = (1, 30) if args.quick else (3, 200)
+    ingest_ratio(n_files, runs)
+    run_load("SQLite", None, args.clients, duration, per_client)
+    if not args.no_pg:
+        pg = _pg_database()
+        if pg is not None:
+            try:
+                run_load("PostgreSQL", pg[1], args.clients, duration, per_client)
+            finally:
+                _drop(pg[0])
+
+
+if __name__ == "__main__":
+    main()
