@@ -142,18 +142,10 @@ def test_scope_limits_every_number(client: TestClient) -> None:
     assert sum(d["visits"] for d in daily) == fac["visits"]
     comp = get(client, "/api/v1/dashboards/completeness", f"facility:{fac['code']}").json()
     assert [f["facility"] for f in comp["facilities"]] == [fac["code"]]
-    csv_rows = list(
-        csv.reader(
-            io.StringIO(
-                get(
-                    client,
-                    "/api/v1/dashboards/kcb/export.csv",
-                    f"facility:{fac['code']}",
-                    table="facility",
-                ).content.decode("utf-8-sig")  # fmt: skip
-            )
-        )
+    exported = get(
+        client, "/api/v1/dashboards/kcb/export.csv", f"facility:{fac['code']}", table="facility"
     )
+    csv_rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert [r[0] for r in csv_rows[1:]] == [fac["code"]]
     # a commune scope sees the facilities of that commune
     communes = get(client, "/api/v1/dashboards/kcb/breakdown", "province", by="commune").json()
@@ -177,7 +169,7 @@ def test_xlsx_export_has_vietnamese_headers_filters_and_the_twins_numbers(
     assert r.status_code == 200
     assert "spreadsheetml" in r.headers["content-type"]
     ws = load_workbook(io.BytesIO(r.content)).active
-    cells = [[c for c in row] for row in ws.iter_rows(values_only=True)]
+    cells = [list(row) for row in ws.iter_rows(values_only=True)]
     assert cells[0][0] == "Lượt KCB theo hình thức"
     labels = {row[0]: row[1] for row in cells[1:7] if row and row[0]}
     assert labels["Từ ngày"] == "2025-01-01"
