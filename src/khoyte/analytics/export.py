@@ -125,8 +125,10 @@ def completeness_table(data: dict[str, Any], lang: str) -> Table:
 def _filter_lines(flt: Filters, lang: str) -> list[tuple[str, str]]:
     t = i18n.texts(lang)
     lines = [(t["from"], flt.date_from.isoformat()), (t["to"], flt.date_to.isoformat())]
+    names = {"tier": i18n.TIERS[lang], "loai_kcb": i18n.visit_types(lang)}
     for key, value in flt.as_dict().items():
-        lines.append((t[key], value or t["all"]))
+        label = names.get(key, {}).get(value or "")
+        lines.append((t[key], f"{value} ({label})" if label else value or t["all"]))
     return lines
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,7 +113,10 @@ def read_facilities(path: Path) -> list[Facility]:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         from openpyxl import load_workbook
 
-        wb = load_workbook(path, read_only=True, data_only=True)
+        try:
+            wb = load_workbook(path, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, OSError) as exc:
+            raise ValueError(f"{path.name}: không phải tệp XLSX / not an XLSX file") from exc
         ws = wb.worksheets[0]
         it = ws.iter_rows(values_only=True)
         header = [str(h or "").strip().lower() for h in next(it, ())]
