@@ -202,7 +202,33 @@ def _safe_next(target: str | None) -> str:
 
 # --- routes ----------------------------------------------------------------------------------
 
-router = APIRouter()
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message_vi: str
+    message_en: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (``khoyte.web.errors``), documented so clients and schema checks
+    know it."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": desc}
+    for status, desc in (
+        (401, "Chưa đăng nhập / not signed in"),
+        (403, "Không có quyền / forbidden"),
+        (404, "Không tìm thấy / not found"),
+        (422, "Tham số không hợp lệ / invalid parameters"),
+        (429, "Quá nhiều yêu cầu / too many requests"),
+    )
+}
+router = APIRouter(responses=ERROR_RESPONSES)
 PUBLIC = Depends(requires(Permission.PUBLIC))
 Public = Annotated[Principal, PUBLIC]
 Signed = Annotated[Principal, Depends(requires(Permission.AUTHENTICATED))]
@@ -336,16 +362,9 @@ class Me(BaseModel):
     scope: list[str]
 
 
-_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": dict[str, Any], "description": "Sai thông tin đăng nhập / wrong credentials"},
-    429: {"model": dict[str, Any], "description": "Quá nhiều lần sai / too many failures"},
-}
-
-
 @router.post(
     "/api/v1/auth/token",
     response_model=TokenResponse,
-    responses={**_AUTH_ERRORS, 403: {"model": dict[str, Any]}},
     tags=["auth"],
 )
 def issue_token(body: TokenRequest, request: Request, _: Public) -> TokenResponse:
