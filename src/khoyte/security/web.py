@@ -44,7 +44,8 @@ from khoyte.web.errors import ApiError
 
 log = logging.getLogger("khoyte.security")
 
-DEV_SECRET = "khoyte-development-secret-do-not-use-in-production"  # noqa: S105
+# Only ever used when environment=development; production refuses it (check_settings).
+DEV_SECRET = "khoyte-development-secret-do-not-use-in-production"  # noqa: S105  # nosec B105
 HERE = Path(__file__).parent
 STATIC = {
     "security.css": ("text/css; charset=utf-8", HERE / "static" / "security.css"),
@@ -166,11 +167,9 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     st = state(request)
     jar = dict(request.cookies)
     set_csrf = None
-    if csrf_base(jar) is None:
-        set_csrf = secrets.token_urlsafe(32)
-        jar[CSRF_COOKIE] = set_csrf
     base = csrf_base(jar)
-    assert base is not None
+    if base is None:
+        base = set_csrf = secrets.token_urlsafe(32)
     principal = getattr(request.state, "principal", None)
     html = _ENV.get_template(f"security/{name}").render(
         csrf=csrf_token(st.secret, base),
@@ -282,7 +281,7 @@ def _check_form_csrf(request: Request, token: str) -> None:
 
 
 @router.post("/login", include_in_schema=False)
-def login_submit(
+def login_submit(  # nosec B107  # csrf_token="" is a missing form field, then refused
     request: Request,
     _: Public,
     username: Annotated[str, Form(max_length=64)],
