@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from khoyte.config import Settings
-from khoyte.security.web import record_event
+from khoyte.security import audit
+from khoyte.security.web import client_ip, record_event
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
-from khoyte.web.access import Permission, Principal, require_in_scope, requires, scope_filter
+from khoyte.web.access import Permission, Principal, Scope, require_in_scope, requires, scope_filter
 
 META = MetaData()
 VISITS = Table(
@@ -32,6 +33,7 @@ VISIT_ROWS = [
     for i in range(n)
 ]
 
+Submit = Annotated[Principal, Depends(requires(Permission.SUBMIT))]
 Submissions = Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))]
 Records = Annotated[Principal, Depends(requires(Permission.VIEW_RECORDS))]
 Dashboard = Annotated[Principal, Depends(requires(Permission.VIEW_DASHBOARD))]
@@ -47,6 +49,29 @@ def install(app: FastAPI, settings: Settings) -> None:
     with session_scope(factory) as s:
         if not s.scalar(select(func.count()).select_from(VISITS)):
             s.execute(insert(VISITS), VISIT_ROWS)
+
+    def facility_credential(request: Request) -> Principal | None:
+        """Stands in for the gateway's facility credentials: ``Authorization: Facility F1``."""
+        scheme, _, code = request.headers.get("authorization", "").partition(" ")
+        if scheme != "Facility" or code not in FACILITIES:
+            return None
+        return Principal(
+            kind="facility",
+            name=code,
+            permissions=frozenset({Permission.SUBMIT}),
+            scope=Scope(facilities=frozenset({code})),
+            facility=code,
+        )
+
+    app.state.authenticators.append(facility_credential)
+
+    @app.post("/api/v1/sample/facilities/{code}/submissions", status_code=202)
+    def submit(code: str, principal: Submit, request: Request) -> Response:
+        require_in_scope(principal, f"facility:{code}", facility=code)
+        with session_scope(factory) as s:  # the submission and its audit entry commit together
+            audit.record(s, principal, "submission.receive", f"facility:{code}", "success",
+                         client_ip(request))  # fmt: skip
+        return Response(status_code=202)
 
     @app.get("/api/v1/sample/facilities/{code}/submissions")
     def submissions(code: str, principal: Submissions) -> dict[str, Any]:

@@ -316,3 +316,22 @@ def test_audit_api_filters(lite: Env) -> None:
     assert page.status_code == 200
     assert 'id="audit-total">1 ' in page.text
     assert json.loads(json.dumps(body))  # JSON twin is plain JSON
+
+
+def test_no_secrets_in_logs(lite: Env, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    lite.add_user("a", ["auditor"], ["province"])
+    c = lite.client()
+    sign_in(c, "a", "Sai-mat-khau-99")
+    sign_in(c, "a")
+    tok = lite.token("a")
+    c.post("/logout", data={"csrf_token": "wrong"})  # logs a CSRF refusal
+    cookie = c.cookies.get("khoyte_session")
+    assert cookie
+    assert "csrf token missing or wrong" in caplog.text  # something was logged …
+    for secret in (PASSWORD, "Sai-mat-khau-99", tok, cookie):  # … but no secret
+        assert secret not in caplog.text
+    with session_scope(lite.sec.factory) as s:
+        trail = json.dumps([audit.as_dict(e) for e in s.scalars(select(AuditEntry))])
+    for secret in (PASSWORD, "Sai-mat-khau-99", tok, cookie):
+        assert secret not in trail

@@ -52,6 +52,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/audit"): Rule(P.VIEW_AUDIT),
     # the sample component of these tests (stands in for gateway/dashboard routes)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
+    ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
     ("GET", "/api/v1/sample/records/{code}"): Rule(P.VIEW_RECORDS, "code"),
     ("GET", "/api/v1/sample/aggregates"): Rule(P.VIEW_DASHBOARD),
 }
@@ -64,7 +65,8 @@ PATH_VALUES: dict[str, dict[str, str]] = {
 }
 MATRIX_SCOPE = ["facility:F1"]
 CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}
-CLASSES = ["anonymous", *ROLES, "no_scope"]
+# who asks: nobody, a user of each role, a user without scope, a facility's API credential
+CLASSES = ["anonymous", *ROLES, "no_scope", "facility"]
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +87,14 @@ def tokens(env: Env) -> dict[str, str]:
     env.add_user("u-noscope", ["doh_specialist", "facility_staff"], [])
     out["no_scope"] = env.token("u-noscope")
     return out
+
+
+def _headers(who: str, tokens: dict[str, str]) -> dict[str, str]:
+    if who == "anonymous":
+        return {}
+    if who == "facility":
+        return {"Authorization": "Facility F1"}  # the sample component's facility credential
+    return {"Authorization": f"Bearer {tokens[who]}"}
 
 
 def _routes(env: Env) -> list[tuple[str, RouteInfo]]:
@@ -115,6 +125,10 @@ def expected(who: str, rule: Rule, where: str) -> int | str:
         return "allow"
     if who == "anonymous":
         return 401
+    if who == "facility":  # a facility credential can only submit (for itself)
+        if rule.permission is not P.SUBMIT:
+            return 403
+        return 404 if where == "out" else "allow"
     perms = {P.AUTHENTICATED}
     for role in ROLES.values():
         if who == role.code or (
@@ -143,8 +157,7 @@ def test_authorization_matrix(env: Env, tokens: dict[str, str]) -> None:
         rule = POLICY[(method, route.path)]
         for who in CLASSES:
             for where in ("in", "out"):
-                headers = {} if who == "anonymous" else {"Authorization": f"Bearer {tokens[who]}"}
-                r = client.request(method, _url(route.path, where), headers=headers)
+                r = client.request(method, _url(route.path, where), headers=_headers(who, tokens))
                 want = expected(who, rule, where)
                 got = r.status_code
                 ok = (

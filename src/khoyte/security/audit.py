@@ -21,9 +21,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from khoyte.security.models import AuditEntry, AuditHead
@@ -80,6 +80,10 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+_HEAD = cast(Table, AuditHead.__table__)
+_LOG = cast(Table, AuditEntry.__table__)
+
+
 def record(
     session: Session,
     actor: Principal | str,
@@ -95,26 +99,31 @@ def record(
     ``actor`` is a :class:`Principal` or a name; ``action`` a dotted verb (``login``,
     ``record.view``, ``user.create``…); ``outcome`` ``success`` | ``failure`` | ``denied``.
     """
-    # The lock: the first write of the append, held until the caller commits.
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1))
-    head = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).one()
-    entry = AuditEntry(
-        seq=head.seq,
-        at=now_iso(),
-        actor=actor_name(actor)[:200],
-        action=action[:64],
-        target=target[:500],
-        outcome=outcome[:32],
-        ip=(ip or "")[:64],
-        reason=reason,
-        details=canonical(_redact(details or {})),
-        prev_hash=head.hash,
-    )
-    entry.hash = entry_hash(head.hash, _fields(entry))
-    session.add(entry)
-    session.flush()
-    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=entry.hash))
-    return entry
+    # The lock: the first write of the append, held until the caller commits (three statements
+    # in all: lock and read the head, insert, move the head).
+    # Core statements on the tables (not ORM-enabled ones): no session synchronisation needed.
+    head_t, log_t = _HEAD, _LOG
+    head = session.execute(
+        update(head_t)
+        .where(head_t.c.id == 1)
+        .values(seq=head_t.c.seq + 1)
+        .returning(head_t.c.seq, head_t.c.hash)
+    ).one()
+    fields = {
+        "seq": head.seq,
+        "at": now_iso(),
+        "actor": actor_name(actor)[:200],
+        "action": action[:64],
+        "target": target[:500],
+        "outcome": outcome[:32],
+        "ip": (ip or "")[:64],
+        "reason": reason,
+        "details": canonical(_redact(details or {})),
+    }
+    digest = entry_hash(head.hash, fields)
+    session.execute(insert(log_t).values(**fields, prev_hash=head.hash, hash=digest))
+    session.execute(update(head_t).where(head_t.c.id == 1).values(hash=digest))
+    return AuditEntry(**fields, prev_hash=head.hash, hash=digest)  # a detached copy
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,21 @@ def _permission(dependant: Any) -> Permission | None:
     return None
 
 
+_TABLES: dict[int, tuple[tuple[int, ...], list[RouteInfo]]] = {}
+
+
 def route_table(app: FastAPI) -> list[RouteInfo]:
+    """Cached per application until its list of routes changes."""
+    key = tuple(id(r) for r in app.router.routes)
+    cached = _TABLES.get(id(app))
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    table = _route_table(app)
+    _TABLES[id(app)] = (key, table)
+    return table
+
+
+def _route_table(app: FastAPI) -> list[RouteInfo]:
     builtin_paths = {
         app.openapi_url,
         app.docs_url,

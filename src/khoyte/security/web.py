@@ -44,7 +44,8 @@ from khoyte.web.errors import ApiError
 
 log = logging.getLogger("khoyte.security")
 
-DEV_SECRET = "khoyte-development-secret-do-not-use-in-production"  # noqa: S105
+# Only ever used when environment=development; production refuses it (check_settings).
+DEV_SECRET = "khoyte-development-secret-do-not-use-in-production"  # noqa: S105  # nosec B105
 HERE = Path(__file__).parent
 STATIC = {
     "security.css": ("text/css; charset=utf-8", HERE / "static" / "security.css"),
@@ -166,11 +167,9 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     st = state(request)
     jar = dict(request.cookies)
     set_csrf = None
-    if csrf_base(jar) is None:
-        set_csrf = secrets.token_urlsafe(32)
-        jar[CSRF_COOKIE] = set_csrf
     base = csrf_base(jar)
-    assert base is not None
+    if base is None:
+        base = set_csrf = secrets.token_urlsafe(32)
     principal = getattr(request.state, "principal", None)
     html = _ENV.get_template(f"security/{name}").render(
         csrf=csrf_token(st.secret, base),
@@ -202,7 +201,33 @@ def _safe_next(target: str | None) -> str:
 
 # --- routes ----------------------------------------------------------------------------------
 
-router = APIRouter()
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str
+    message_vi: str
+    message_en: str
+    details: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (``khoyte.web.errors``), documented so clients and schema checks
+    know it."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": desc}
+    for status, desc in (
+        (401, "Chưa đăng nhập / not signed in"),
+        (403, "Không có quyền / forbidden"),
+        (404, "Không tìm thấy / not found"),
+        (422, "Tham số không hợp lệ / invalid parameters"),
+        (429, "Quá nhiều yêu cầu / too many requests"),
+    )
+}
+router = APIRouter(responses=ERROR_RESPONSES)
 PUBLIC = Depends(requires(Permission.PUBLIC))
 Public = Annotated[Principal, PUBLIC]
 Signed = Annotated[Principal, Depends(requires(Permission.AUTHENTICATED))]
@@ -256,7 +281,7 @@ def _check_form_csrf(request: Request, token: str) -> None:
 
 
 @router.post("/login", include_in_schema=False)
-def login_submit(
+def login_submit(  # nosec B107  # csrf_token="" is a missing form field, then refused
     request: Request,
     _: Public,
     username: Annotated[str, Form(max_length=64)],
@@ -336,16 +361,9 @@ class Me(BaseModel):
     scope: list[str]
 
 
-_AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": dict[str, Any], "description": "Sai thông tin đăng nhập / wrong credentials"},
-    429: {"model": dict[str, Any], "description": "Quá nhiều lần sai / too many failures"},
-}
-
-
 @router.post(
     "/api/v1/auth/token",
     response_model=TokenResponse,
-    responses={**_AUTH_ERRORS, 403: {"model": dict[str, Any]}},
     tags=["auth"],
 )
 def issue_token(body: TokenRequest, request: Request, _: Public) -> TokenResponse:

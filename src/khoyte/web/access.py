@@ -107,7 +107,10 @@ def requires(permission: Permission) -> Callable[..., Any]:
             return principal
         if principal.is_anonymous:
             raise ApiError(401, headers={"WWW-Authenticate": "Bearer"})
-        if permission is Permission.AUTHENTICATED or permission in principal.permissions:
+        if permission in principal.permissions:
+            return principal
+        # "signed in" means a person: a facility's API credential can only do what it holds
+        if permission is Permission.AUTHENTICATED and principal.kind == "user":
             return principal
         raise ApiError(403)
 

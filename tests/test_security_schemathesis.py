@@ -1,0 +1,88 @@
+"""Schemathesis against the application's OpenAPI schema, without and with credentials: no
+5xx, no response that violates the schema. The number of generated cases is printed and written
+to ``test-artifacts/schemathesis-cases.json``."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyotp
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
+
+from khoyte.config import Settings
+from khoyte.security import service
+from khoyte.store.db import session_scope
+from khoyte.web import app as app_module
+
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+CASES: Counter[str] = Counter()
+_DIR = Path(tempfile.mkdtemp(prefix="khoyte-schemathesis-"))
+_SETTINGS = Settings(data_dir=_DIR, database_url=f"sqlite:///{_DIR / 'k.sqlite3'}")
+
+
+def _app() -> object:
+    components = app_module.COMPONENTS
+    app_module.COMPONENTS = ("tests.security_sample", *components)  # type: ignore[misc]
+    try:
+        return app_module.create_app(_SETTINGS)
+    finally:
+        app_module.COMPONENTS = components  # type: ignore[misc]
+
+
+APP = _app()
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+
+
+def _token() -> str:
+    with session_scope(APP.state.security.factory) as s:  # type: ignore[attr-defined]
+        _, uri = service.create_user(
+            s, _SETTINGS, username="fuzz", password="Sông-Hồng-2025!",
+            roles=["province_leader", "doh_specialist", "facility_staff", "it_admin", "auditor"],
+            scopes=["facility:F1", "commune:C2"], actor="test", ip="test",
+        )  # fmt: skip
+        tok = service.issue_token(s, _SETTINGS, service.get_user(s, "fuzz"), service.utcnow())  # type: ignore[arg-type]
+    assert uri is not None
+    assert pyotp.parse_uri(uri)  # the admin role got a second factor
+    return str(tok.raw)  # type: ignore[attr-defined]
+
+
+TOKEN = _token()
+FUZZ = settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report(artifacts_dir: Path) -> Iterator[None]:
+    yield
+    out = {"cases": dict(CASES), "total": sum(CASES.values())}
+    (artifacts_dir / "schemathesis-cases.json").write_text(json.dumps(out, indent=1))
+    print(f"\nschemathesis: {out['total']} generated cases {dict(CASES)}")
+
+
+@schema.parametrize()
+@FUZZ
+def test_api_anonymous(case: schemathesis.Case) -> None:
+    CASES["anonymous"] += 1
+    case.call_and_validate(checks=CHECKS)
+
+
+@schema.parametrize()
+@FUZZ
+def test_api_authenticated(case: schemathesis.Case) -> None:
+    CASES["authenticated"] += 1
+    case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"}, checks=CHECKS)
