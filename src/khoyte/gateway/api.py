@@ -162,8 +162,12 @@ def install(app: FastAPI, settings: Settings) -> None:
         try:
             wait = limiter.check(principal.credential_id or principal.name)
             if wait > 0:
-                service.record_event(
-                    "rate_limited", 429, principal.facility, principal.credential_id
+                await run_in_threadpool(
+                    service.record_event,
+                    "rate_limited",
+                    429,
+                    principal.facility,
+                    principal.credential_id,
                 )
                 raise ApiError(
                     429,
@@ -188,8 +192,14 @@ def install(app: FastAPI, settings: Settings) -> None:
             )
         except ApiError as err:
             metrics.refused.labels(err.code).inc()
-            if err.status == 413:
-                service.record_event("too_large", 413, principal.facility, principal.credential_id)
+            if err.status in (408, 413):
+                await run_in_threadpool(
+                    service.record_event,
+                    err.code,
+                    err.status,
+                    principal.facility,
+                    principal.credential_id,
+                )
             raise
         c = receipt.data["counts"]
         metrics.submissions.labels(receipt.data["status"], str(not receipt.created)).inc()

@@ -131,8 +131,9 @@ def serve(
     workers: Annotated[int, typer.Option(help="Số tiến trình / worker processes.")] = 1,
 ) -> None:
     """Chạy máy chủ / run the server (migrations run on start; SIGTERM finishes in-flight work)."""
-    _service().engine.dispose()  # migrate once, before any worker starts
-    run_server(host, port, workers)
+    if workers > 1:
+        _service().engine.dispose()  # migrate once, before the workers start side by side
+    run_server(host, port, workers)  # each app migrates on start (a no-op when up to date)
 
 
 def run_server(host: str, port: int, workers: int = 1) -> None:
