@@ -150,6 +150,14 @@ def test_reads_are_limited_to_the_facility_scope(gateway: Gateway) -> None:
         "/api/v1/submissions?since=2000-01-01T00:00:00", headers=gateway.auth(FAC_A)
     ).json()
     assert [s["id"] for s in own["submissions"]] == [a["id"]]
+    future = gateway.client.get(
+        "/api/v1/submissions", params={"since": "2999-01-01T00:00:00+07:00"}, headers=gateway.auth()
+    ).json()
+    assert future["submissions"] == []
+    recent = gateway.client.get(
+        "/api/v1/submissions", params={"since": a["received_at"]}, headers=gateway.auth()
+    ).json()
+    assert [s["received_at"] for s in recent["submissions"]] == [a["received_at"]]
 
 
 def test_social_insurance_gateway_fields_and_multipart(gateway: Gateway) -> None:

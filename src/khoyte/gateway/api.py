@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -27,6 +27,7 @@ from khoyte.gateway.facilities import lookup_token
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.gateway.limits import RateLimiter, read_body
 from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
+from khoyte.gateway.versions import aware
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_from_json, record_to_dict
 from khoyte.web.access import Permission, Principal, Scope, requires
@@ -282,7 +283,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         q = select(Submission).where(scope_filter(principal))
         if facility:
             q = q.where(Submission.facility == facility)
-        if since is not None:
+        if since is not None:  # stored times are UTC; a time without zone is read as UTC
+            since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
             q = q.where(Submission.received_at >= since)
         q = q.order_by(Submission.received_at.desc(), Submission.id).limit(limit)
         with service.sessions() as s:
@@ -371,7 +373,7 @@ def _not_found(what: str, key: str) -> ApiError:
 def _summary(sub: Submission) -> dict[str, Any]:
     return {
         "id": sub.id,
-        "received_at": json.loads(sub.receipt)["received_at"] if sub.receipt else None,
+        "received_at": aware(sub.received_at).isoformat(timespec="milliseconds"),
         "facility": sub.facility,
         "sha256": sub.sha256,
         "kind": sub.kind,
@@ -392,7 +394,7 @@ def _version(v: RecordVersionRow, with_content: bool) -> dict[str, Any]:
         "version": v.version,
         "version_id": v.id,
         "submission_id": v.submission_id,
-        "received_at": v.received_at.isoformat(timespec="milliseconds"),
+        "received_at": aware(v.received_at).isoformat(timespec="milliseconds"),
         "status": v.status,
         "content_sha256": v.content_sha,
     }

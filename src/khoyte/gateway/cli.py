@@ -140,6 +140,7 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(
         "khoyte.web.app:create_app",
         factory=True,
