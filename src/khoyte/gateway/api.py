@@ -7,6 +7,7 @@ import base64
 import binascii
 import json
 import math
+import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -341,7 +342,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             problems["database"] = str(exc).splitlines()[0][:200]
         try:
             service.archive.root.mkdir(parents=True, exist_ok=True)
-            probe = service.archive.root / ".ready"
+            probe = (
+                service.archive.root / f".ready-{uuid.uuid4().hex}"
+            )  # unique: processes share it
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:

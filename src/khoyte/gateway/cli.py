@@ -89,14 +89,20 @@ def facility_list(
 
 
 @facility_app.command("token")
-def facility_token(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> None:
+def facility_token(
+    code: Annotated[str, typer.Argument(help="MA_CSKCB")],
+    expires_days: Annotated[
+        int | None,
+        typer.Option("--expires-days", help="Hết hạn sau N ngày / expires after N days."),
+    ] = None,
+) -> None:
     """Tạo mã truy cập mới (in ra một lần) / issue a new credential (printed once, alone)."""
     from khoyte.gateway.facilities import UnknownFacility, new_token
     from khoyte.store.db import session_scope
 
     try:
         with session_scope(_service().sessions) as s:
-            token = new_token(s, code.strip())
+            token = new_token(s, code.strip(), expires_days)
     except UnknownFacility:
         _err(f"Không có cơ sở / unknown facility: {code} (khoyte facility add {code} --name …)")
         raise typer.Exit(2) from None
