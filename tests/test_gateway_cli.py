@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from khoyte.cli import app
 from khoyte.config import Settings
 from khoyte.gateway.intake import IntakeService
-from khoyte.gateway.models import RecordVersionRow, Submission
+from khoyte.gateway.models import Credential, RecordVersionRow, Submission
 from khoyte.gateway.versions import StoreVersionSource
 from khoyte.web.app import create_app
 from tests.gateway_helpers import FAC_A, FAC_B, claim
@@ -61,6 +62,24 @@ def test_facility_token_lifecycle(data_dir: Path) -> None:
     after = client.post("/api/v1/submissions", content=claim("LK2"), headers=headers)
     assert after.status_code == 401
     assert after.json()["error"]["code"] == "unauthenticated"
+    # an expired credential is refused like a revoked one
+    short = _ok(["facility", "token", FAC_A, "--expires-days", "1"]).strip()
+    short_headers = {**headers, "Authorization": f"Bearer {short}"}
+    assert (
+        client.post("/api/v1/submissions", content=claim("LK3"), headers=short_headers).status_code
+        == 201
+    )
+    svc = IntakeService(Settings())
+    with svc.sessions() as s:
+        s.execute(
+            update(Credential)
+            .where(Credential.prefix == short[:10])
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+        s.commit()
+    svc.engine.dispose()
+    expired = client.post("/api/v1/submissions", content=claim("LK4"), headers=short_headers)
+    assert expired.status_code == 401
     unknown = runner.invoke(app, ["facility", "token", "99999"])
     assert unknown.exit_code == 2
 

@@ -160,3 +160,17 @@ def test_every_route_declares_its_permission(env: Any) -> None:
             if getattr(d.call, "permission", None) is not None
         ]
         assert perms, f"{route.path} declares no permission"
+
+
+def test_health_readiness_and_metrics_are_public(tmp_path: Path) -> None:
+    app = create_app(settings_for(tmp_path, None))
+    tokens = register_facilities(app.state.gateway)
+    with TestClient(app) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "ready"}
+        client.post("/api/v1/submissions", content=claim("LKM"), headers=_h(tokens))
+        client.post("/api/v1/submissions", content=claim("LKM"), headers=_h(tokens))
+        text = client.get("/metrics").text
+        assert 'khoyte_submissions_total{duplicate="False",status="accepted"} 1.0' in text
+        assert 'khoyte_submissions_total{duplicate="True",status="accepted"} 1.0' in text
+        assert 'khoyte_records_total{status="accepted"} 1.0' in text

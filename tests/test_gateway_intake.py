@@ -150,6 +150,14 @@ def test_reads_are_limited_to_the_facility_scope(gateway: Gateway) -> None:
         "/api/v1/submissions?since=2000-01-01T00:00:00", headers=gateway.auth(FAC_A)
     ).json()
     assert [s["id"] for s in own["submissions"]] == [a["id"]]
+    future = gateway.client.get(
+        "/api/v1/submissions", params={"since": "2999-01-01T00:00:00+07:00"}, headers=gateway.auth()
+    ).json()
+    assert future["submissions"] == []
+    recent = gateway.client.get(
+        "/api/v1/submissions", params={"since": a["received_at"]}, headers=gateway.auth()
+    ).json()
+    assert [s["received_at"] for s in recent["submissions"]] == [a["received_at"]]
 
 
 def test_social_insurance_gateway_fields_and_multipart(gateway: Gateway) -> None:
@@ -216,3 +224,27 @@ def test_a_wholly_rejected_file_is_stored_and_answered_with_422(gateway: Gateway
     assert any(f["code"] == "FILE.XML.SYNTAX" for f in receipt["findings"])
     stored = gateway.client.get(f"/api/v1/submissions/{receipt['id']}", headers=gateway.auth())
     assert stored.json() == receipt
+
+
+def test_a_rejected_version_is_kept_but_does_not_become_current(gateway: Gateway) -> None:
+    from datetime import date
+
+    from khoyte.standards.writer import envelope
+
+    gateway.post_xml(claim("LKQ"))
+    bad = record("LKQ", facility=FAC_A)
+    for row in bad.drugs:
+        row.values["MA_LK"] = "LK_KHAC"  # lines that point at another visit: the record is rejected
+    resp = gateway.post_xml(envelope([bad], FAC_A, date(2025, 8, 28)))
+    assert resp.status_code == 422
+    rec = resp.json()["error"]["details"]["receipt"]["records"][0]
+    assert (rec["status"], rec["version"], rec["change"]) == ("rejected", 2, "updated")
+    hist = gateway.client.get(f"/api/v1/records/{FAC_A}/LKQ", headers=gateway.auth()).json()
+    assert [(v["version"], v["status"]) for v in hist["versions"]] == [
+        (1, "accepted"),
+        (2, "rejected"),
+    ]
+    assert hist["current"]["version"] == 1
+    assert hist["latest_version"] == 2
+    versions = list(StoreVersionSource(gateway.service.engine).iter_versions())
+    assert [(v.version, v.status) for v in versions] == [(1, "accepted"), (2, "rejected")]

@@ -7,7 +7,8 @@ import base64
 import binascii
 import json
 import math
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -27,6 +28,7 @@ from khoyte.gateway.facilities import lookup_token
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.gateway.limits import RateLimiter, read_body
 from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
+from khoyte.gateway.versions import aware
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_from_json, record_to_dict
 from khoyte.web.access import Permission, Principal, Scope, requires
@@ -162,8 +164,12 @@ def install(app: FastAPI, settings: Settings) -> None:
         try:
             wait = limiter.check(principal.credential_id or principal.name)
             if wait > 0:
-                service.record_event(
-                    "rate_limited", 429, principal.facility, principal.credential_id
+                await run_in_threadpool(
+                    service.record_event,
+                    "rate_limited",
+                    429,
+                    principal.facility,
+                    principal.credential_id,
                 )
                 raise ApiError(
                     429,
@@ -188,8 +194,14 @@ def install(app: FastAPI, settings: Settings) -> None:
             )
         except ApiError as err:
             metrics.refused.labels(err.code).inc()
-            if err.status == 413:
-                service.record_event("too_large", 413, principal.facility, principal.credential_id)
+            if err.status in (408, 413):
+                await run_in_threadpool(
+                    service.record_event,
+                    err.code,
+                    err.status,
+                    principal.facility,
+                    principal.credential_id,
+                )
             raise
         c = receipt.data["counts"]
         metrics.submissions.labels(receipt.data["status"], str(not receipt.created)).inc()
@@ -272,7 +284,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         q = select(Submission).where(scope_filter(principal))
         if facility:
             q = q.where(Submission.facility == facility)
-        if since is not None:
+        if since is not None:  # stored times are UTC; a time without zone is read as UTC
+            since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
             q = q.where(Submission.received_at >= since)
         q = q.order_by(Submission.received_at.desc(), Submission.id).limit(limit)
         with service.sessions() as s:
@@ -329,7 +342,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             problems["database"] = str(exc).splitlines()[0][:200]
         try:
             service.archive.root.mkdir(parents=True, exist_ok=True)
-            probe = service.archive.root / ".ready"
+            probe = (
+                service.archive.root / f".ready-{uuid.uuid4().hex}"
+            )  # unique: processes share it
             probe.write_bytes(b"ok")
             probe.unlink()
         except OSError as exc:
@@ -361,7 +376,7 @@ def _not_found(what: str, key: str) -> ApiError:
 def _summary(sub: Submission) -> dict[str, Any]:
     return {
         "id": sub.id,
-        "received_at": json.loads(sub.receipt)["received_at"] if sub.receipt else None,
+        "received_at": aware(sub.received_at).isoformat(timespec="milliseconds"),
         "facility": sub.facility,
         "sha256": sub.sha256,
         "kind": sub.kind,
@@ -382,7 +397,7 @@ def _version(v: RecordVersionRow, with_content: bool) -> dict[str, Any]:
         "version": v.version,
         "version_id": v.id,
         "submission_id": v.submission_id,
-        "received_at": v.received_at.isoformat(timespec="milliseconds"),
+        "received_at": aware(v.received_at).isoformat(timespec="milliseconds"),
         "status": v.status,
         "content_sha256": v.content_sha,
     }

@@ -89,14 +89,20 @@ def facility_list(
 
 
 @facility_app.command("token")
-def facility_token(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> None:
+def facility_token(
+    code: Annotated[str, typer.Argument(help="MA_CSKCB")],
+    expires_days: Annotated[
+        int | None,
+        typer.Option("--expires-days", help="Hết hạn sau N ngày / expires after N days."),
+    ] = None,
+) -> None:
     """Tạo mã truy cập mới (in ra một lần) / issue a new credential (printed once, alone)."""
     from khoyte.gateway.facilities import UnknownFacility, new_token
     from khoyte.store.db import session_scope
 
     try:
         with session_scope(_service().sessions) as s:
-            token = new_token(s, code.strip())
+            token = new_token(s, code.strip(), expires_days)
     except UnknownFacility:
         _err(f"Không có cơ sở / unknown facility: {code} (khoyte facility add {code} --name …)")
         raise typer.Exit(2) from None
@@ -131,14 +137,16 @@ def serve(
     workers: Annotated[int, typer.Option(help="Số tiến trình / worker processes.")] = 1,
 ) -> None:
     """Chạy máy chủ / run the server (migrations run on start; SIGTERM finishes in-flight work)."""
-    _service().engine.dispose()  # migrate once, before any worker starts
-    run_server(host, port, workers)
+    if workers > 1:
+        _service().engine.dispose()  # migrate once, before the workers start side by side
+    run_server(host, port, workers)  # each app migrates on start (a no-op when up to date)
 
 
 def run_server(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(
         "khoyte.web.app:create_app",
         factory=True,

@@ -12,10 +12,10 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from khoyte.gateway.models import Credential, Facility
@@ -72,7 +72,7 @@ def import_facilities(session: Session, csv_path: Path) -> int:
     return n
 
 
-def new_token(session: Session, code: str) -> str:
+def new_token(session: Session, code: str, expires_days: int | None = None) -> str:
     """A new credential for ``code``; the token is returned once and never stored in clear."""
     fac = session.get(Facility, code)
     if fac is None:
@@ -85,6 +85,7 @@ def new_token(session: Session, code: str) -> str:
             token_hash=hash_token(token),
             prefix=token[:10],
             created_at=now(),
+            expires_at=now() + timedelta(days=expires_days) if expires_days else None,
         )
     )
     session.flush()
@@ -121,6 +122,7 @@ def lookup_token(session: Session, token: str) -> TokenOwner | None:
         .where(
             Credential.token_hash == hash_token(token),
             Credential.revoked_at.is_(None),
+            or_(Credential.expires_at.is_(None), Credential.expires_at > now()),
             Facility.active.is_(True),
         )
     ).first()

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -260,38 +260,40 @@ class IntakeService:
         res: FileResult,
         records: list[RecordResult],
     ) -> dict[str, Any]:
+        # Core statements, a handful per file whatever its size: the ORM's unit of work would
+        # cost more than the database here.
         received = datetime.now(UTC)
         sub_id = uuid.uuid4().hex
         counts = _counts(records)
         status = _file_status(res, records)
         retain = received.replace(year=received.year + self.settings.archive_retention_years)
-        sub = Submission(
-            id=sub_id,
-            sha256=sha,
-            facility=facility,
-            credential_id=credential_id,
-            channel=channel,
-            kind=res.kind.value if res.kind else None,
-            received_at=received,
-            retain_until=retain,
-            size=size,
-            status=status,
-            n_records=counts["records"],
-            n_accepted=counts["accepted"],
-            n_warnings=counts["accepted_with_warnings"],
-            n_rejected=counts["rejected"],
-            receipt="",
+        s.execute(
+            insert(Submission).values(
+                id=sub_id,
+                sha256=sha,
+                facility=facility,
+                credential_id=credential_id,
+                channel=channel,
+                kind=res.kind.value if res.kind else None,
+                received_at=received,
+                retain_until=retain,
+                size=size,
+                status=status,
+                n_records=counts["records"],
+                n_accepted=counts["accepted"],
+                n_warnings=counts["accepted_with_warnings"],
+                n_rejected=counts["rejected"],
+                receipt="",
+            )
         )
-        s.add(sub)
-        s.flush()
-
         versioned = res.kind is DocumentKind.CLAIMS
-        rec_out: list[dict[str, Any]] = []
-        pending: list[tuple[int, RecordVersionRow | int]] = []
         heads = self._heads(s, facility, [rr.ma_lk for rr in records if rr.ma_lk])
-        state: dict[str, tuple[int, str, RecordVersionRow | int]] = {
-            h.ma_lk: (h.latest_version, h.latest_sha, h.latest_version_id) for h in heads.values()
-        }
+        # per MA_LK: [latest version, its content sha, its id or ("new", row index), current id]
+        state: dict[str, list[Any]] = {k: list(v) for k, v in heads.items()}
+        touched: set[str] = set()
+        new_rows: list[dict[str, Any]] = []
+        rec_out: list[dict[str, Any]] = []
+        refs: list[tuple[dict[str, Any], Any]] = []
         for rr in records:
             item: dict[str, Any] = {
                 "index": rr.index,
@@ -310,50 +312,64 @@ class IntakeService:
             csha = hashlib.sha256(body.encode("utf-8")).hexdigest()
             prev = state.get(rr.ma_lk)
             if prev is not None and prev[1] == csha:
-                item["change"] = "unchanged"
-                item["version"] = prev[0]
-                pending.append((len(rec_out) - 1, prev[2]))
+                item["change"], item["version"] = "unchanged", prev[0]
+                refs.append((item, prev[2]))
                 continue
             number = (prev[0] if prev else 0) + 1
-            row = RecordVersionRow(
-                facility=facility,
-                ma_lk=rr.ma_lk,
-                version=number,
-                submission_id=sub_id,
-                received_at=received,
-                status=rr.status.value,
-                content_sha=csha,
-                record=body,
+            new_rows.append(
+                {
+                    "facility": facility,
+                    "ma_lk": rr.ma_lk,
+                    "version": number,
+                    "submission_id": sub_id,
+                    "received_at": received,
+                    "status": rr.status.value,
+                    "content_sha": csha,
+                    "record": body,
+                }
             )
-            s.add(row)
+            ref = ("new", len(new_rows) - 1)
+            rejected = rr.status is RecordStatus.REJECTED
+            current = (prev[3] if prev else None) if rejected else ref
+            state[rr.ma_lk] = [number, csha, ref, current]
+            touched.add(rr.ma_lk)
             item["change"] = "new" if prev is None else "updated"
             item["version"] = number
-            state[rr.ma_lk] = (number, csha, row)
-            pending.append((len(rec_out) - 1, row))
-        s.flush()  # assigns version ids
-        for idx, done in pending:
-            rec_out[idx]["version_id"] = done.id if isinstance(done, RecordVersionRow) else done
-        # Move the heads: latest version always, current only to a version that was not rejected.
-        for ma_lk, (number, csha, ref) in state.items():
-            if not isinstance(ref, RecordVersionRow):
-                continue  # unchanged head
-            head = heads.get(ma_lk)
-            current = ref.id if ref.status != RecordStatus.REJECTED.value else None
-            if head is None:
-                s.add(
-                    RecordHead(
-                        facility=facility,
-                        ma_lk=ma_lk,
-                        latest_version=number,
-                        latest_sha=csha,
-                        latest_version_id=ref.id,
-                        current_version_id=current,
-                    )
+            refs.append((item, ref))
+        ids: list[int] = []
+        if new_rows:
+            ids = list(
+                s.scalars(
+                    insert(RecordVersionRow).returning(
+                        RecordVersionRow.id, sort_by_parameter_order=True
+                    ),
+                    new_rows,
                 )
-            else:
-                head.latest_version, head.latest_sha, head.latest_version_id = number, csha, ref.id
-                if current is not None:
-                    head.current_version_id = current
+            )
+
+        def resolve(ref: Any) -> Any:
+            return ids[ref[1]] if isinstance(ref, tuple) else ref
+
+        for item, ref in refs:
+            item["version_id"] = resolve(ref)
+        # Move the heads: latest version always, current only to a version that was not rejected.
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for ma_lk in sorted(touched):
+            number, csha, ref, current = state[ma_lk]
+            row = {
+                "facility": facility,
+                "ma_lk": ma_lk,
+                "latest_version": number,
+                "latest_sha": csha,
+                "latest_version_id": resolve(ref),
+                "current_version_id": resolve(current),
+            }
+            (updates if ma_lk in heads else inserts).append(row)
+        if inserts:
+            s.execute(insert(RecordHead), inserts)
+        if updates:
+            s.execute(update(RecordHead), updates)
         # Findings, one row each (for data-quality queries), inserted in one statement.
         frows = [_finding_row(sub_id, None, None, f.as_dict()) for f in res.findings]
         for item in rec_out:
@@ -375,20 +391,30 @@ class IntakeService:
             "findings": [f.as_dict() for f in res.findings],
             "records": rec_out,
         }
-        sub.receipt = json.dumps(receipt, ensure_ascii=False, separators=(",", ":"))
+        s.execute(
+            update(Submission)
+            .where(Submission.id == sub_id)
+            .values(receipt=json.dumps(receipt, ensure_ascii=False, separators=(",", ":")))
+        )
         return receipt
 
-    def _heads(self, s: Session, facility: str, ma_lks: Iterable[str]) -> dict[str, RecordHead]:
+    def _heads(
+        self, s: Session, facility: str, ma_lks: Iterable[str]
+    ) -> dict[str, tuple[int, str, int, int | None]]:
         keys = sorted({m for m in ma_lks if len(m) <= 100})
-        out: dict[str, RecordHead] = {}
+        out: dict[str, tuple[int, str, int, int | None]] = {}
         for i in range(0, len(keys), 500):
             chunk = keys[i : i + 500]
-            for h in s.scalars(
-                select(RecordHead).where(
-                    RecordHead.facility == facility, RecordHead.ma_lk.in_(chunk)
-                )
+            for h in s.execute(
+                select(
+                    RecordHead.ma_lk,
+                    RecordHead.latest_version,
+                    RecordHead.latest_sha,
+                    RecordHead.latest_version_id,
+                    RecordHead.current_version_id,
+                ).where(RecordHead.facility == facility, RecordHead.ma_lk.in_(chunk))
             ):
-                out[h.ma_lk] = h
+                out[h[0]] = (h[1], h[2], h[3], h[4])
         return out
 
 

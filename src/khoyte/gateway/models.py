@@ -46,6 +46,7 @@ class Credential(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # shown in listings to tell tokens apart
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
 
 
 class Submission(Base):

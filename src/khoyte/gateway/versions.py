@@ -53,7 +53,7 @@ class StoreVersionSource:
                     ma_lk=r[2],
                     version=r[3],
                     submission_id=r[4],
-                    received_at=_aware(r[5]),
+                    received_at=aware(r[5]),
                     status=r[6],
                     record=record_from_json(r[7]),
                 )
@@ -62,6 +62,6 @@ class StoreVersionSource:
                 return
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
     # SQLite hands back naive datetimes; every stored time is UTC.
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -102,5 +102,8 @@ class DropFolder:
 
     def run(self, interval: float, stop: Any = None) -> None:
         while stop is None or not stop():
-            self.scan()
+            try:
+                self.scan()
+            except Exception:  # e.g. the database is down: files wait in place, retried later
+                log.exception("drop-folder scan failed; retrying")
             time.sleep(interval)
