@@ -16,6 +16,7 @@ from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.web.access import Scope
 
+MONTH = "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
 FROM = "fact_submission e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
 
 
@@ -95,11 +96,7 @@ def q_grid(
     eng: AnalyticsEngine, scope: Scope, flt: Filters, unit: str = "day"
 ) -> list[dict[str, Any]]:
     """One row per facility and day (or month) that has data."""
-    key = (
-        "e.ngay_vao"
-        if unit == "day"
-        else "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
-    )
+    key = "e.ngay_vao" if unit == "day" else MONTH
     w, p = where(scope, flt, with_visit_type=False)
     rows = eng.query(
         f"SELECT e.facility, {key} AS k, COUNT(*), "
@@ -127,22 +124,51 @@ def q_grid(
     return out
 
 
+def q_reporting(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, unit: str = "day"
+) -> dict[str, int]:
+    """Facilities with data per day (or month)."""
+    key = "e.ngay_vao" if unit == "day" else MONTH
+    w, p = where(scope, flt, with_visit_type=False)
+    rows = eng.query(
+        f"SELECT {key} AS k, COUNT(DISTINCT e.facility) FROM {FROM} WHERE {w} GROUP BY k", p
+    )
+    out = {}
+    for k, n in rows:
+        if unit == "day":
+            out[str(_iso(k))] = int(n)
+        else:
+            ym = int(float(k))
+            out[f"{ym // 100:04d}-{ym % 100:02d}"] = int(n)
+    return out
+
+
+# Facility × day cells beyond which the grid is left out unless asked for (``grid=1``).
+GRID_DAYS = 93
+
+
 def completeness(
-    eng: AnalyticsEngine, scope: Scope, flt: Filters, silent_days: int = 7, unit: str = "day"
+    eng: AnalyticsEngine,
+    scope: Scope,
+    flt: Filters,
+    silent_days: int = 7,
+    unit: str = "day",
+    grid: bool | None = None,
 ) -> dict[str, Any]:
+    """The completeness twin. The facility × day grid comes with periods up to
+    ``GRID_DAYS`` days (or by month, or when ``grid`` is asked for)."""
     facilities = q_facilities(eng, scope, flt, silent_days)
-    grid = q_grid(eng, scope, flt, unit)
-    per_day: dict[str, int] = {}
-    for g in grid:
-        per_day[g[unit]] = per_day.get(g[unit], 0) + 1
+    if grid is None:
+        grid = unit == "month" or (flt.date_to - flt.date_from).days < GRID_DAYS
+    per = q_reporting(eng, scope, flt, unit)
     timeline: list[dict[str, Any]] = []
     if unit == "day":
         d = flt.date_from
-        while d <= flt.date_to and len(timeline) < 1200:
-            timeline.append({"day": d.isoformat(), "facilities": per_day.get(d.isoformat(), 0)})
+        while d <= flt.date_to and len(timeline) < 7400:
+            timeline.append({"day": d.isoformat(), "facilities": per.get(d.isoformat(), 0)})
             d += timedelta(days=1)
     else:
-        timeline = [{"month": k, "facilities": v} for k, v in sorted(per_day.items())]
+        timeline = [{"month": k, "facilities": v} for k, v in sorted(per.items())]
     return {
         "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
         "filters": {k: v for k, v in flt.as_dict().items() if k != "loai_kcb"},
@@ -151,6 +177,6 @@ def completeness(
         "facilities": facilities,
         "silent": [f["facility"] for f in facilities if f["silent"]],
         "reporting": timeline,
-        "grid": grid,
+        "grid": q_grid(eng, scope, flt, unit) if grid else None,
         "as_of": schema.get_meta(eng, "as_of"),
     }

@@ -231,7 +231,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/api/v1/dashboards/completeness", tags=["dashboards"])
     def completeness_twin(
-        request: Request, principal: Quality, unit: str = "day"
+        request: Request, principal: Quality, unit: str = "day", grid: bool | None = None
     ) -> dict[str, Any]:
         """Tính đầy đủ, kịp thời / completeness and timeliness by facility and day or month."""
         if unit not in ("day", "month"):
@@ -242,6 +242,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             filters_from(request, principal),
             settings.silent_days,
             unit,
+            grid,
         )
 
     @app.get("/api/v1/dashboards/kcb/export.{fmt}", tags=["dashboards"])
