@@ -63,7 +63,7 @@ class Timing:
 
     def p(self, q: float) -> float:
         s = sorted(self.samples)
-        return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] * 1000
+        return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
 
     @property
     def p50(self) -> float:
@@ -167,10 +167,13 @@ def copy_to_postgres(duck: DuckDBEngine, pg: PostgresEngine, since: date, tmp: P
     ):
         path = tmp / f"{table}.csv"
         con.execute(f"COPY (SELECT * FROM {table} {where}) TO '{path}' (FORMAT csv, HEADER false)")
-        with pg._conn.cursor() as cur, cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as cp:
-            with path.open("rb") as fh:
-                while block := fh.read(1 << 20):
-                    cp.write(block)
+        with (
+            pg._conn.cursor() as cur,
+            cur.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as cp,
+            path.open("rb") as fh,
+        ):
+            while block := fh.read(1 << 20):
+                cp.write(block)
         path.unlink()
         if table == "fact_episode":
             total = int(pg.query("SELECT COUNT(*) FROM fact_episode")[0][0])
@@ -216,9 +219,7 @@ def page(flt: Filters) -> Callable[[AnalyticsEngine], Any]:
     return load
 
 
-def measure(
-    open_engine: Callable[[], AnalyticsEngine], flt: Filters, runs: int
-) -> list[Timing]:
+def measure(open_engine: Callable[[], AnalyticsEngine], flt: Filters, runs: int) -> list[Timing]:
     qs = {**queries(flt), "WHOLE PAGE": page(flt)}
     eng = open_engine()
     cold = {name: timed(lambda f=fn: f(eng)) for name, fn in qs.items()}  # type: ignore[misc]
@@ -237,7 +238,9 @@ def report(title: str, rows: list[Timing], base: dict[str, Timing] | None = None
     print(head + (f" {'PG÷this':>8}" if base else ""))
     floor = rows[0].p50
     for r in rows:
-        line = f"{r.name:24} {r.cold * 1000:9.1f} {r.p50:9.1f} {r.p(0.95):9.1f} {r.p50 / floor:7.1f}"
+        line = (
+            f"{r.name:24} {r.cold * 1000:9.1f} {r.p50:9.1f} {r.p(0.95):9.1f} {r.p50 / floor:7.1f}"
+        )
         if base and r.name in base:
             line += f" {base[r.name].p50 / r.p50:8.1f}"
         print(line)
@@ -284,7 +287,7 @@ def incremental(path: Path, records: list[RecordVersion], runs: int) -> None:
 
     results: dict[str, list[float]] = {}
     for name, make in (
-        ("nothing new (poll)", lambda: []),
+        ("nothing new (poll)", list),
         ("1 new record", lambda: fresh(1)),
         ("100 new records", lambda: fresh(100)),
         ("1 superseding version", supersede),
