@@ -26,6 +26,7 @@ import dataclasses
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--pg-years", type=int, default=1)
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--keep", type=Path, default=None, help="keep/reuse the DuckDB file here")
-    args = ap.parse_args(argv or [])
+    args = ap.parse_args(argv if argv is not None else sys.argv[1:])
     quick = args.quick
     n = args.episodes or (300_000 if quick else 35_000_000)
     years = args.years or (2 if quick else 10)
