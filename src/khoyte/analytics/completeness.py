@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from khoyte.analytics.filters import Filters, where
+from khoyte.analytics.filters import Filters, source, where
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.web.access import Scope
 
 MONTH = "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
-FROM = "fact_submission e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
+FACT = "fact_submission"
+LOOKBACK_DAYS = 366  # how far before the period the last day with data is looked for
 
 
 def _iso(v: Any) -> str | None:
@@ -36,18 +37,11 @@ def q_facilities(
     w, p = where(scope, flt, with_visit_type=False)
     period = eng.query(
         "SELECT e.facility, COUNT(*), COUNT(*) FILTER (WHERE e.status = 'rejected'), "
-        "COUNT(DISTINCT e.ngay_vao), MIN(e.received_at), MAX(e.received_at) "
-        f"FROM {FROM} WHERE {w} GROUP BY e.facility",
+        "COUNT(DISTINCT e.ngay_vao), MIN(e.received_at), MAX(e.received_at), MAX(e.ngay_vao) "
+        f"FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY e.facility",
         p,
     )
-    w_all, p_all = where(scope, None)
-    last: dict[Any, Any] = dict(
-        eng.query(
-            f"SELECT e.facility, MAX(e.ngay_vao) FROM {FROM} WHERE {w_all} "
-            "AND e.ngay_vao <= ? GROUP BY e.facility",
-            [*p_all, flt.date_to],
-        )
-    )
+    last: dict[Any, Any] = {r[0]: r[6] for r in period}
     reg_w, reg_p = where(scope, None, fac="f.ma_cskcb")
     registry_filters = []
     if flt.commune:
@@ -63,6 +57,22 @@ def q_facilities(
         [*reg_p, *(v for _, v in registry_filters)],
     )
     info = {str(r[0]): r for r in registry}
+    # Facilities silent over the whole period: their last day with data in the year before.
+    before = Filters(
+        flt.date_from - timedelta(days=LOOKBACK_DAYS),
+        flt.date_from - timedelta(days=1),
+        flt.commune,
+        flt.facility,
+        flt.tier,
+    )
+    if set(info) - set(last):
+        w_b, p_b = where(scope, before, with_visit_type=False)
+        for fac, day in eng.query(
+            f"SELECT e.facility, MAX(e.ngay_vao) FROM {source(FACT, scope, before)} WHERE {w_b} "
+            "GROUP BY e.facility",
+            p_b,
+        ):
+            last.setdefault(fac, day)
     days = (flt.date_to - flt.date_from).days + 1
     stats = {str(r[0]): r for r in period}
     out = []
@@ -101,7 +111,7 @@ def q_grid(
     rows = eng.query(
         f"SELECT e.facility, {key} AS k, COUNT(*), "
         "COUNT(*) FILTER (WHERE e.status = 'rejected'), MIN(e.received_at), MAX(e.received_at) "
-        f"FROM {FROM} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
+        f"FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
         p,
     )
     out = []
@@ -131,7 +141,8 @@ def q_reporting(
     key = "e.ngay_vao" if unit == "day" else MONTH
     w, p = where(scope, flt, with_visit_type=False)
     rows = eng.query(
-        f"SELECT {key} AS k, COUNT(DISTINCT e.facility) FROM {FROM} WHERE {w} GROUP BY k", p
+        f"SELECT {key} AS k, COUNT(DISTINCT e.facility) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY k",
+        p,
     )
     out = {}
     for k, n in rows:
@@ -164,7 +175,7 @@ def completeness(
     timeline: list[dict[str, Any]] = []
     if unit == "day":
         d = flt.date_from
-        while d <= flt.date_to and len(timeline) < 7400:
+        while d <= flt.date_to:
             timeline.append({"day": d.isoformat(), "facilities": per.get(d.isoformat(), 0)})
             d += timedelta(days=1)
     else:
