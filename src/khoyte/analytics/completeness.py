@@ -29,18 +29,37 @@ def _iso(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
+def scan(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """One pass over the period: per facility (records, rejected, days with data, first and
+    last received, last day) and facilities with data per day."""
+    w, p = where(scope, flt, with_visit_type=False)
+    rows = eng.query(
+        "WITH g AS MATERIALIZED (SELECT e.facility AS fac, e.ngay_vao AS d, COUNT(*) AS n, "
+        "COUNT(*) FILTER (WHERE e.status = 'rejected') AS r, MIN(e.received_at) AS a, "
+        f"MAX(e.received_at) AS b FROM {source(FACT, scope, flt)} WHERE {w} "
+        "GROUP BY e.facility, e.ngay_vao) "
+        "SELECT 'f', fac, SUM(n), SUM(r), COUNT(d), MIN(a), MAX(b), MAX(d) FROM g GROUP BY fac "
+        "UNION ALL SELECT 'd', NULL, COUNT(*), NULL, NULL, NULL, NULL, d FROM g GROUP BY d",
+        p,
+    )
+    per_facility = [r[1:] for r in rows if r[0] == "f"]
+    per_day = {str(_iso(r[7])): int(r[2]) for r in rows if r[0] == "d" and r[7] is not None}
+    return per_facility, per_day
+
+
 def q_facilities(
-    eng: AnalyticsEngine, scope: Scope, flt: Filters, silent_days: int
+    eng: AnalyticsEngine,
+    scope: Scope,
+    flt: Filters,
+    silent_days: int,
+    period: list[tuple[Any, ...]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every facility of the registry in scope (and any that sent data without being in it),
     with its activity over the period and the last day it had data for."""
-    w, p = where(scope, flt, with_visit_type=False)
-    period = eng.query(
-        "SELECT e.facility, COUNT(*), COUNT(*) FILTER (WHERE e.status = 'rejected'), "
-        "COUNT(DISTINCT e.ngay_vao), MIN(e.received_at), MAX(e.received_at), MAX(e.ngay_vao) "
-        f"FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY e.facility",
-        p,
-    )
+    if period is None:
+        period = scan(eng, scope, flt)[0]
     last: dict[Any, Any] = {r[0]: r[6] for r in period}
     reg_w, reg_p = where(scope, None, fac="f.ma_cskcb")
     registry_filters = []
@@ -168,10 +187,11 @@ def completeness(
 ) -> dict[str, Any]:
     """The completeness twin. The facility × day grid comes with periods up to
     ``GRID_DAYS`` days (or by month, or when ``grid`` is asked for)."""
-    facilities = q_facilities(eng, scope, flt, silent_days)
+    period, per_day = scan(eng, scope, flt)
+    facilities = q_facilities(eng, scope, flt, silent_days, period)
     if grid is None:
         grid = unit == "month" or (flt.date_to - flt.date_from).days < GRID_DAYS
-    per = q_reporting(eng, scope, flt, unit)
+    per = per_day if unit == "day" else q_reporting(eng, scope, flt, unit)
     timeline: list[dict[str, Any]] = []
     if unit == "day":
         d = flt.date_from
