@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -241,3 +242,31 @@ def test_engine_reads_while_loading_in_another_thread(synth: Path, tmp_path: Pat
         assert eng.query("SELECT COUNT(*) FROM fact_episode")[0][0] > 0
     finally:
         wh.close()
+
+
+def test_the_app_refreshes_in_the_background(synth: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    copy_days(synth, folder, date(2025, 1, 10))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        open_dashboard=True,
+        warehouse_source=folder,
+        warehouse_refresh_seconds=0.2,
+    )
+    app = create_app(settings)
+    try:
+        with TestClient(app) as client:
+            first = twin(client)["visits"]["total"]  # the first request starts the poller
+            copy_days(synth, folder, date(2025, 1, 20))
+            full = sum(
+                1 for _ in FileVersionSource(folder).iter_versions(0)
+            )  # what the folder now holds
+            seen = first
+            for _ in range(300):  # wait for it (not a timing assertion: up to 60 s)
+                seen = twin(client)["visits"]["total"]
+                if seen == full:
+                    break
+                time.sleep(0.2)
+            assert first < seen == full
+    finally:
+        app.state.warehouse.close()

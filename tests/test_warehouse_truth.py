@@ -224,6 +224,9 @@ def test_daily_series_adds_up_to_the_total(client: TestClient) -> None:
         {"from": "2025-01-01", "to": "2025-01-31", "tier": "nope"},
         {"from": "2025-01-01", "to": "2025-01-31", "facility": "x' OR 1=1 --"},
         {"from": "1900-01-01", "to": "2025-01-31"},
+        {"from": "0001-01-01", "to": "0001-12-31"},
+        {"from": "2025-01-01", "to": "9999-12-31"},
+        {"from": "2025-01-01", "to": "2025-01-31", "loai_kcb": "0" * 50},
     ],
 )
 def test_bad_parameters_get_the_one_error_shape(client: TestClient, params: dict[str, str]) -> None:

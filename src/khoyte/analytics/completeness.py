@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from khoyte.analytics.filters import Filters, where
+from khoyte.analytics.filters import Filters, source, where
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.web.access import Scope
 
-FROM = "fact_submission e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
+MONTH = "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
+FACT = "fact_submission"
+LOOKBACK_DAYS = 366  # how far before the period the last day with data is looked for
 
 
 def _iso(v: Any) -> str | None:
@@ -27,26 +29,38 @@ def _iso(v: Any) -> str | None:
     return None if v is None else str(v)
 
 
+def scan(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters
+) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
+    """One pass over the period: per facility (records, rejected, days with data, first and
+    last received, last day) and facilities with data per day."""
+    w, p = where(scope, flt, with_visit_type=False)
+    rows = eng.query(
+        "WITH g AS MATERIALIZED (SELECT e.facility AS fac, e.ngay_vao AS d, COUNT(*) AS n, "
+        "COUNT(*) FILTER (WHERE e.status = 'rejected') AS r, MIN(e.received_at) AS a, "
+        f"MAX(e.received_at) AS b FROM {source(FACT, scope, flt)} WHERE {w} "
+        "GROUP BY e.facility, e.ngay_vao) "
+        "SELECT 'f', fac, SUM(n), SUM(r), COUNT(d), MIN(a), MAX(b), MAX(d) FROM g GROUP BY fac "
+        "UNION ALL SELECT 'd', NULL, COUNT(*), NULL, NULL, NULL, NULL, d FROM g GROUP BY d",
+        p,
+    )
+    per_facility = [r[1:] for r in rows if r[0] == "f"]
+    per_day = {str(_iso(r[7])): int(r[2]) for r in rows if r[0] == "d" and r[7] is not None}
+    return per_facility, per_day
+
+
 def q_facilities(
-    eng: AnalyticsEngine, scope: Scope, flt: Filters, silent_days: int
+    eng: AnalyticsEngine,
+    scope: Scope,
+    flt: Filters,
+    silent_days: int,
+    period: list[tuple[Any, ...]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every facility of the registry in scope (and any that sent data without being in it),
     with its activity over the period and the last day it had data for."""
-    w, p = where(scope, flt, with_visit_type=False)
-    period = eng.query(
-        "SELECT e.facility, COUNT(*), COUNT(*) FILTER (WHERE e.status = 'rejected'), "
-        "COUNT(DISTINCT e.ngay_vao), MIN(e.received_at), MAX(e.received_at) "
-        f"FROM {FROM} WHERE {w} GROUP BY e.facility",
-        p,
-    )
-    w_all, p_all = where(scope, None)
-    last: dict[Any, Any] = dict(
-        eng.query(
-            f"SELECT e.facility, MAX(e.ngay_vao) FROM {FROM} WHERE {w_all} "
-            "AND e.ngay_vao <= ? GROUP BY e.facility",
-            [*p_all, flt.date_to],
-        )
-    )
+    if period is None:
+        period = scan(eng, scope, flt)[0]
+    last: dict[Any, Any] = {r[0]: r[6] for r in period}
     reg_w, reg_p = where(scope, None, fac="f.ma_cskcb")
     registry_filters = []
     if flt.commune:
@@ -62,6 +76,22 @@ def q_facilities(
         [*reg_p, *(v for _, v in registry_filters)],
     )
     info = {str(r[0]): r for r in registry}
+    # Facilities silent over the whole period: their last day with data in the year before.
+    before = Filters(
+        flt.date_from - timedelta(days=LOOKBACK_DAYS),
+        flt.date_from - timedelta(days=1),
+        flt.commune,
+        flt.facility,
+        flt.tier,
+    )
+    if set(info) - set(last):
+        w_b, p_b = where(scope, before, with_visit_type=False)
+        for fac, day in eng.query(
+            f"SELECT e.facility, MAX(e.ngay_vao) FROM {source(FACT, scope, before)} WHERE {w_b} "
+            "GROUP BY e.facility",
+            p_b,
+        ):
+            last.setdefault(fac, day)
     days = (flt.date_to - flt.date_from).days + 1
     stats = {str(r[0]): r for r in period}
     out = []
@@ -95,16 +125,12 @@ def q_grid(
     eng: AnalyticsEngine, scope: Scope, flt: Filters, unit: str = "day"
 ) -> list[dict[str, Any]]:
     """One row per facility and day (or month) that has data."""
-    key = (
-        "e.ngay_vao"
-        if unit == "day"
-        else "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
-    )
+    key = "e.ngay_vao" if unit == "day" else MONTH
     w, p = where(scope, flt, with_visit_type=False)
     rows = eng.query(
         f"SELECT e.facility, {key} AS k, COUNT(*), "
         "COUNT(*) FILTER (WHERE e.status = 'rejected'), MIN(e.received_at), MAX(e.received_at) "
-        f"FROM {FROM} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
+        f"FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
         p,
     )
     out = []
@@ -127,22 +153,53 @@ def q_grid(
     return out
 
 
+def q_reporting(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, unit: str = "day"
+) -> dict[str, int]:
+    """Facilities with data per day (or month)."""
+    key = "e.ngay_vao" if unit == "day" else MONTH
+    w, p = where(scope, flt, with_visit_type=False)
+    rows = eng.query(
+        f"SELECT {key} AS k, COUNT(DISTINCT e.facility) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY k",
+        p,
+    )
+    out = {}
+    for k, n in rows:
+        if unit == "day":
+            out[str(_iso(k))] = int(n)
+        else:
+            ym = int(float(k))
+            out[f"{ym // 100:04d}-{ym % 100:02d}"] = int(n)
+    return out
+
+
+# Facility × day cells beyond which the grid is left out unless asked for (``grid=1``).
+GRID_DAYS = 93
+
+
 def completeness(
-    eng: AnalyticsEngine, scope: Scope, flt: Filters, silent_days: int = 7, unit: str = "day"
+    eng: AnalyticsEngine,
+    scope: Scope,
+    flt: Filters,
+    silent_days: int = 7,
+    unit: str = "day",
+    grid: bool | None = None,
 ) -> dict[str, Any]:
-    facilities = q_facilities(eng, scope, flt, silent_days)
-    grid = q_grid(eng, scope, flt, unit)
-    per_day: dict[str, int] = {}
-    for g in grid:
-        per_day[g[unit]] = per_day.get(g[unit], 0) + 1
+    """The completeness twin. The facility × day grid comes with periods up to
+    ``GRID_DAYS`` days (or by month, or when ``grid`` is asked for)."""
+    period, per_day = scan(eng, scope, flt)
+    facilities = q_facilities(eng, scope, flt, silent_days, period)
+    if grid is None:
+        grid = unit == "month" or (flt.date_to - flt.date_from).days < GRID_DAYS
+    per = per_day if unit == "day" else q_reporting(eng, scope, flt, unit)
     timeline: list[dict[str, Any]] = []
     if unit == "day":
         d = flt.date_from
-        while d <= flt.date_to and len(timeline) < 1200:
-            timeline.append({"day": d.isoformat(), "facilities": per_day.get(d.isoformat(), 0)})
+        while d <= flt.date_to:
+            timeline.append({"day": d.isoformat(), "facilities": per.get(d.isoformat(), 0)})
             d += timedelta(days=1)
     else:
-        timeline = [{"month": k, "facilities": v} for k, v in sorted(per_day.items())]
+        timeline = [{"month": k, "facilities": v} for k, v in sorted(per.items())]
     return {
         "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
         "filters": {k: v for k, v in flt.as_dict().items() if k != "loai_kcb"},
@@ -151,6 +208,6 @@ def completeness(
         "facilities": facilities,
         "silent": [f["facility"] for f in facilities if f["silent"]],
         "reporting": timeline,
-        "grid": grid,
+        "grid": q_grid(eng, scope, flt, unit) if grid else None,
         "as_of": schema.get_meta(eng, "as_of"),
     }

@@ -10,14 +10,14 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from khoyte.analytics.filters import Filters, where
+from khoyte.analytics.filters import Filters, source, where
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.transform import AGE_BANDS
 from khoyte.web.access import Scope
 
-FROM = "fact_episode e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
 SEXES = ("1", "2", "3")
+FACT = "fact_episode"
 
 
 def _money(cents: Any) -> float:
@@ -32,7 +32,7 @@ def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any
         "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
         "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0), "
         "COALESCE(SUM(e.patient_paid), 0), COUNT(*) FILTER (WHERE e.bhyt) "
-        f"FROM {FROM} WHERE {w}",
+        f"FROM {source(FACT, scope, flt)} WHERE {w}",
         p,
     )[0]
     total, facs, inpatient, emerg, deaths, bed_days, cost, bhyt, patient, bhyt_n = row
@@ -52,7 +52,7 @@ def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any
 def _group(eng: AnalyticsEngine, scope: Scope, flt: Filters, col: str) -> dict[str, int]:
     w, p = where(scope, flt)
     rows = eng.query(
-        f"SELECT {col}, COUNT(*) FROM {FROM} WHERE {w} GROUP BY {col}",
+        f"SELECT {col}, COUNT(*) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY {col}",
         p,
     )
     return {str(k): int(n) for k, n in rows if k is not None}
@@ -78,7 +78,7 @@ def q_top_icd10(
     w, p = where(scope, flt)
     rows = eng.query(
         "SELECT t.code, d.name_vi, d.name_en, t.n FROM ("
-        f"SELECT e.ma_benh_chinh AS code, COUNT(*) AS n FROM {FROM} WHERE {w} "
+        f"SELECT e.ma_benh_chinh AS code, COUNT(*) AS n FROM {source(FACT, scope, flt)} WHERE {w} "
         "AND e.ma_benh_chinh IS NOT NULL GROUP BY e.ma_benh_chinh "
         f"ORDER BY n DESC, code LIMIT {int(limit)}) t "
         "LEFT JOIN dim_icd10 d ON d.code = t.code ORDER BY t.n DESC, t.code",
@@ -97,7 +97,7 @@ def _series(
     rows = eng.query(
         f"SELECT {key} AS k, COUNT(*), COUNT(*) FILTER (WHERE e.inpatient), "
         "COUNT(*) FILTER (WHERE e.emergency), COUNT(*) FILTER (WHERE e.death), "
-        f"COALESCE(SUM(e.t_tongchi_bv), 0) FROM {FROM} WHERE {w} GROUP BY k",
+        f"COALESCE(SUM(e.t_tongchi_bv), 0) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY k",
         p,
     )
     return {str(k): (int(a), int(b), int(c), int(d), int(m)) for k, a, b, c, d, m in rows}
@@ -163,7 +163,7 @@ def q_daily(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, 
     before = _series(eng, scope, last, "e.ngay_vao")
     keys: list[tuple[str, str, str]] = []
     d = flt.date_from
-    while d <= flt.date_to and len(keys) < 1200:
+    while d <= flt.date_to:
         prev = last.date_from + (d - flt.date_from)
         keys.append((d.isoformat(), d.isoformat(), prev.isoformat()))
         d += timedelta(days=1)
@@ -171,19 +171,23 @@ def q_daily(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, 
 
 
 def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> list[dict[str, Any]]:
-    """One row per commune (where the facility is) or per facility: the drill-down table."""
+    """One row per commune (where the facility is) or per facility: the drill-down table.
+    Facts are summed per facility first, then joined with the registry (a few hundred rows)."""
     names: tuple[str, ...]
     if by == "commune":
         cols, names = "f.ma_xa, f.ten_xa", ("code", "name")
     else:
-        cols, names = "e.facility, f.ten, f.tuyen", ("code", "name", "tier")
+        cols, names = "x.facility, f.ten, f.tuyen", ("code", "name", "tier")
     w, p = where(scope, flt)
     rows = eng.query(
-        f"SELECT {cols}, COUNT(*), COUNT(DISTINCT e.facility), "
-        "COUNT(*) FILTER (WHERE e.inpatient), COUNT(*) FILTER (WHERE e.emergency), "
-        "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
-        "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0) "
-        f"FROM {FROM} WHERE {w} GROUP BY {cols} ORDER BY COUNT(*) DESC, 1",
+        f"SELECT {cols}, SUM(x.n), COUNT(*), SUM(x.inp), SUM(x.em), SUM(x.de), SUM(x.bd), "
+        "SUM(x.cost), SUM(x.bhyt) FROM ("
+        "SELECT e.facility, COUNT(*) AS n, COUNT(*) FILTER (WHERE e.inpatient) AS inp, "
+        "COUNT(*) FILTER (WHERE e.emergency) AS em, COUNT(*) FILTER (WHERE e.death) AS de, "
+        "COALESCE(SUM(e.bed_days), 0) AS bd, COALESCE(SUM(e.t_tongchi_bv), 0) AS cost, "
+        f"COALESCE(SUM(e.t_bhtt), 0) AS bhyt FROM {source(FACT, scope, flt)} WHERE {w} "
+        "GROUP BY e.facility) x LEFT JOIN dim_facility f ON f.ma_cskcb = x.facility "
+        f"GROUP BY {cols} ORDER BY SUM(x.n) DESC, 1",
         p,
     )
     out = []
@@ -202,7 +206,9 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
 def data_range(eng: AnalyticsEngine, scope: Scope) -> tuple[date, date] | None:
     """First and last admission day the caller may see."""
     w, p = where(scope, None)
-    lo, hi = eng.query(f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {FROM} WHERE {w}", p)[0]
+    lo, hi = eng.query(
+        f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {source(FACT, scope, None)} WHERE {w}", p
+    )[0]
     return (lo, hi) if isinstance(lo, date) and isinstance(hi, date) else None
 
 

@@ -34,6 +34,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 _CODE = re.compile(r"[0-9A-Za-z_.\-]{1,20}")
 MAX_DAYS = 366 * 20
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2199, 12, 31)
 
 View = Annotated[Principal, Depends(requires(Permission.VIEW_DASHBOARD))]
 Export = Annotated[Principal, Depends(requires(Permission.EXPORT))]
@@ -91,7 +92,10 @@ def _date(value: str | None, name: str) -> date | None:
     if value is None or value == "":
         return None
     try:
-        return date.fromisoformat(value)
+        found = date.fromisoformat(value)
+        if not FIRST_DAY <= found <= LAST_DAY:
+            raise ValueError(value)
+        return found
     except ValueError:
         raise ApiError(
             422,
@@ -231,7 +235,7 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/api/v1/dashboards/completeness", tags=["dashboards"])
     def completeness_twin(
-        request: Request, principal: Quality, unit: str = "day"
+        request: Request, principal: Quality, unit: str = "day", grid: bool | None = None
     ) -> dict[str, Any]:
         """Tính đầy đủ, kịp thời / completeness and timeliness by facility and day or month."""
         if unit not in ("day", "month"):
@@ -242,6 +246,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             filters_from(request, principal),
             settings.silent_days,
             unit,
+            grid,
         )
 
     @app.get("/api/v1/dashboards/kcb/export.{fmt}", tags=["dashboards"])
