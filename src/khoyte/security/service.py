@@ -376,6 +376,7 @@ def login(
         return fail("invalid")
     locked_until = aware(user.locked_until)
     if locked_until is not None and locked_until > now:
+        verify_password(_DUMMY_HASH, password)  # same cost as any other answer
         return fail("locked")
     if not verify_password(user.password_hash, password) or not user.active:
         if user.active:

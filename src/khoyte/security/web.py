@@ -66,6 +66,8 @@ def check_settings(settings: Settings) -> None:
         value = getattr(settings, name)
         if not value or value == DEV_SECRET or len(value) < 32:
             problems.append(f"KHOYTE_{name.upper()}")
+    if getattr(settings, "open_dashboard", False):
+        problems.append("KHOYTE_OPEN_DASHBOARD (demo only: dashboards without sign-in)")
     if problems:
         raise InsecureSettings(
             "Không khởi động ở chế độ production với khoá mặc định, rỗng hoặc ngắn (< 32 ký tự): "
