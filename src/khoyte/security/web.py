@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
 from khoyte.security import audit, service
+from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.middleware import (
     CSRF_COOKIE,
     SESSION_COOKIE,
