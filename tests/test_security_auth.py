@@ -376,3 +376,24 @@ def test_production_refuses_the_open_dashboard(tmp_path: Path) -> None:
     check_settings(WithOpenDashboard(environment="development", **good))
     with pytest.raises(InsecureSettings, match="KHOYTE_OPEN_DASHBOARD"):
         check_settings(WithOpenDashboard(environment="production", **good))
+
+
+def test_route_added_after_install_stops_the_start_up(lite: Env) -> None:
+    @lite.app.get("/api/v1/later")
+    def later() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(UnguardedRoute, match="/api/v1/later"), lite.client():
+        pass  # entering the client runs the application's start-up
+
+
+def test_reading_the_trail_is_on_the_trail(lite: Env) -> None:
+    lite.add_user("kt", ["auditor"], ["province"])
+    h = {"Authorization": f"Bearer {lite.token('kt')}"}
+    c = lite.client()
+    first = c.get("/api/v1/audit", params={"action": "user."}, headers=h).json()
+    assert all(e["action"] != "audit.view" for e in first["entries"])
+    views = c.get("/api/v1/audit", params={"action": "audit.view"}, headers=h).json()
+    assert views["total"] == 1
+    assert views["entries"][0]["actor"] == "user:kt"
+    assert views["entries"][0]["details"] == {"action": "user."}
