@@ -1,6 +1,8 @@
 """A sample component with scoped routes, standing in for the gateway and dashboard in the
-security tests: it uses the access helpers exactly as they must (``require_in_scope`` for one
-object, ``scope_filter`` for lists and aggregates, ``record_event`` for person-identifiable views).
+security tests. It uses the access helpers as components must: ``require_in_scope`` for one
+object, the ORM's automatic scope filter (``OrgUnitScoped``) for its model — its list and
+aggregate queries carry no scope condition of their own — ``scope_filter`` for a Core query,
+``record_event`` for person-identifiable views, ``audit.record`` per submission.
 """
 
 from __future__ import annotations
@@ -8,23 +10,33 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import String, func, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from khoyte.config import Settings
 from khoyte.security import audit
+from khoyte.security.scoping import UNSCOPED, OrgUnitScoped
 from khoyte.security.web import client_ip, record_event
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 from khoyte.web.access import Permission, Principal, Scope, require_in_scope, requires, scope_filter
 
-META = MetaData()
-VISITS = Table(
-    "sample_visits",
-    META,
-    Column("id", Integer, primary_key=True),
-    Column("facility", String(10)),
-    Column("commune", String(10)),
-    Column("patient", String(50)),
-)
+
+class SampleBase(DeclarativeBase):
+    pass
+
+
+class Visit(OrgUnitScoped, SampleBase):
+    __tablename__ = "sample_visits"
+    __scope_facility__ = "facility"
+    __scope_commune__ = "commune"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    facility: Mapped[str] = mapped_column(String(10))
+    commune: Mapped[str] = mapped_column(String(10))
+    patient: Mapped[str] = mapped_column(String(50))
+
+
+VISITS = Visit.__table__
 # facility → commune; C1 holds F1 and F2, C2 holds F3
 FACILITIES = {"F1": "C1", "F2": "C1", "F3": "C2"}
 VISIT_ROWS = [
@@ -42,13 +54,15 @@ Dashboard = Annotated[Principal, Depends(requires(Permission.VIEW_DASHBOARD))]
 def install(app: FastAPI, settings: Settings) -> None:
     engine = make_engine(settings)
     migrate(engine)
-    META.create_all(engine)
+    SampleBase.metadata.create_all(engine)
     factory = session_factory(engine)
     app.state.engine = engine
     app.state.session_factory = factory
     with session_scope(factory) as s:
-        if not s.scalar(select(func.count()).select_from(VISITS)):
-            s.execute(insert(VISITS), VISIT_ROWS)
+        if not s.scalar(
+            select(func.count()).select_from(Visit), execution_options={UNSCOPED: True}
+        ):
+            s.add_all(Visit(**row) for row in VISIT_ROWS)
 
     def facility_credential(request: Request) -> Principal | None:
         """Stands in for the gateway's facility credentials: ``Authorization: Facility F1``."""
@@ -77,22 +91,33 @@ def install(app: FastAPI, settings: Settings) -> None:
     def submissions(code: str, principal: Submissions) -> dict[str, Any]:
         require_in_scope(principal, f"facility:{code}", facility=code, commune=FACILITIES.get(code))
         with session_scope(factory) as s:
-            n = s.scalar(select(func.count()).where(VISITS.c.facility == code))
+            n = s.scalar(select(func.count(Visit.id)).where(Visit.facility == code))
         return {"facility": code, "submissions": n}
 
     @app.get("/api/v1/sample/records/{code}")
     def records(code: str, principal: Records, request: Request) -> dict[str, Any]:
         require_in_scope(principal, f"facility:{code}", facility=code, commune=FACILITIES.get(code))
-        with session_scope(factory) as s:
-            patients = list(s.scalars(select(VISITS.c.patient).where(VISITS.c.facility == code)))
+        with session_scope(factory) as s:  # Core query: scope_filter by hand
+            cond = scope_filter(principal.scope, VISITS.c.facility, VISITS.c.commune)
+            stmt = select(VISITS.c.patient).where(VISITS.c.facility == code, cond)
+            patients = list(s.scalars(stmt))
         record_event(request, principal, "record.view", f"facility:{code}", reason="test")
         return {"facility": code, "patients": patients}
 
     @app.get("/api/v1/sample/aggregates")
     def aggregates(principal: Dashboard) -> dict[str, int]:
-        cond = scope_filter(principal.scope, VISITS.c.facility, VISITS.c.commune)
+        # no scope condition here: the ORM scope filter adds it
         with session_scope(factory) as s:
-            rows = s.execute(
-                select(VISITS.c.facility, func.count()).where(cond).group_by(VISITS.c.facility)
-            ).all()
-        return {str(f): int(n) for f, n in rows}
+            rows = s.execute(select(Visit.facility, func.count(Visit.id)).group_by(Visit.facility))
+            return {str(f): int(n) for f, n in rows}
+
+    @app.get("/api/v1/sample/visits")
+    def visits(principal: Dashboard) -> list[str]:
+        with session_scope(factory) as s:  # ORM entities: filtered the same way
+            return [v.patient for v in s.scalars(select(Visit).order_by(Visit.id))]
+
+    @app.get("/api/v1/sample/visits-async")
+    async def visits_async(principal: Dashboard) -> list[str]:
+        # an async route sees the caller too (the principal travels in a context variable)
+        with session_scope(factory) as s:
+            return [v.patient for v in s.scalars(select(Visit).order_by(Visit.id))]

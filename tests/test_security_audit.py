@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -191,3 +192,30 @@ def test_rolled_back_change_leaves_no_entry(db: sessionmaker[Session]) -> None:
         verdict = audit.verify(s)
     assert verdict.ok
     assert verdict.entries == 2
+
+
+_WRITER = """
+import sys
+from khoyte.security import audit
+from khoyte.store.db import make_engine, session_factory, session_scope
+factory = session_factory(make_engine(url=sys.argv[1]))
+for i in range(int(sys.argv[2])):
+    with session_scope(factory) as s:
+        audit.record(s, "process:" + sys.argv[3], "test", "t:%d" % i, "success", "")
+"""
+
+
+def test_several_processes_keep_one_chain(db: sessionmaker[Session]) -> None:
+    """Like several server processes on one database: each appends, none waits for the other."""
+    import subprocess
+    import sys
+
+    url = str(db.kw["bind"].url.render_as_string(hide_password=False))
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, url, "25", str(k)]) for k in range(3)]
+    assert [p.wait() for p in procs] == [0, 0, 0]
+    with session_scope(db) as s:
+        verdict = audit.verify(s)
+        actors = Counter(a for (a,) in s.execute(text("SELECT actor FROM sec_audit_log")).all())
+    assert verdict.ok, verdict.message()
+    assert verdict.entries == 75
+    assert actors == {f"process:{k}": 25 for k in range(3)}

@@ -335,3 +335,65 @@ def test_no_secrets_in_logs(lite: Env, caplog: pytest.LogCaptureFixture) -> None
         trail = json.dumps([audit.as_dict(e) for e in s.scalars(select(AuditEntry))])
     for secret in (PASSWORD, "Sai-mat-khau-99", tok, cookie):
         assert secret not in trail
+
+
+def test_hostile_credentials_and_bodies_never_crash(lite: Env) -> None:
+    lite.add_user("a", ["auditor"], ["province"])
+    c = lite.client()
+    weird = ["", "x" * 5000, "khu_", "khu_" + "a" * 300, "\u00ff\u00fe", "Bearer", "a=b; c"]
+    for value in weird:
+        for raw in (f"Bearer {value}", value):
+            h = {"Authorization": raw.encode("latin-1")}  # bytes: any octet reaches the server
+            assert c.get("/api/v1/auth/me", headers=h).status_code == 401
+        cookie = b"khoyte_session=" + value.encode("latin-1")
+        r = lite.client().get("/api/v1/auth/me", headers={"Cookie": cookie})
+        assert r.status_code == 401
+        r = c.post("/logout", content=b"csrf_token=" + b"%ff" * 10,
+                   headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+        assert r.status_code in (401, 403)
+    c.cookies.set("khoyte_session", "x")
+    big = b"csrf_token=" + b"a" * (2 * 1024 * 1024)
+    r = c.post(
+        "/logout", content=big, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert r.status_code == 413
+    r = lite.client().post(
+        "/api/v1/auth/token", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_request"
+
+
+def test_production_refuses_the_open_dashboard(tmp_path: Path) -> None:
+    from khoyte.config import Settings
+    from khoyte.security.web import check_settings
+
+    class WithOpenDashboard(Settings):  # the dashboard's demo switch, merged later
+        open_dashboard: bool = True
+
+    good = {"secret_key": "s" * 40, "audit_signing_key": "a" * 40, "data_dir": tmp_path}
+    check_settings(Settings(environment="production", **good))
+    check_settings(WithOpenDashboard(environment="development", **good))
+    with pytest.raises(InsecureSettings, match="KHOYTE_OPEN_DASHBOARD"):
+        check_settings(WithOpenDashboard(environment="production", **good))
+
+
+def test_route_added_after_install_stops_the_start_up(lite: Env) -> None:
+    @lite.app.get("/api/v1/later")
+    def later() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(UnguardedRoute, match="/api/v1/later"), lite.client():
+        pass  # entering the client runs the application's start-up
+
+
+def test_reading_the_trail_is_on_the_trail(lite: Env) -> None:
+    lite.add_user("kt", ["auditor"], ["province"])
+    h = {"Authorization": f"Bearer {lite.token('kt')}"}
+    c = lite.client()
+    first = c.get("/api/v1/audit", params={"action": "user."}, headers=h).json()
+    assert all(e["action"] != "audit.view" for e in first["entries"])
+    views = c.get("/api/v1/audit", params={"action": "audit.view"}, headers=h).json()
+    assert views["total"] == 1
+    assert views["entries"][0]["actor"] == "user:kt"
+    assert views["entries"][0]["details"] == {"action": "user."}

@@ -55,6 +55,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
     ("GET", "/api/v1/sample/records/{code}"): Rule(P.VIEW_RECORDS, "code"),
     ("GET", "/api/v1/sample/aggregates"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/sample/visits"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/sample/visits-async"): Rule(P.VIEW_DASHBOARD),
 }
 
 # Values for path parameters: in scope of the matrix users (facility F1), and out of it.
@@ -232,6 +234,9 @@ def test_scoped_aggregates_match_ground_truth(
     truth = Counter(v["facility"] for v in VISIT_ROWS if v["facility"] in facilities)
     assert got == dict(truth)
     assert set(got) <= set(FACILITIES)
+    for path in ("/api/v1/sample/visits", "/api/v1/sample/visits-async"):
+        patients = env.client().get(path, headers=h).json()
+        assert patients == [v["patient"] for v in VISIT_ROWS if v["facility"] in facilities]
 
 
 def test_scope_filter_on_postgresql(

@@ -5,6 +5,7 @@ to ``test-artifacts/schemathesis-cases.json``."""
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -70,7 +71,8 @@ FUZZ = settings(
 def report(artifacts_dir: Path) -> Iterator[None]:
     yield
     out = {"cases": dict(CASES), "total": sum(CASES.values())}
-    (artifacts_dir / "schemathesis-cases.json").write_text(json.dumps(out, indent=1))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")  # one file per worker: add them up
+    (artifacts_dir / f"schemathesis-cases-{worker}.json").write_text(json.dumps(out, indent=1))
     print(f"\nschemathesis: {out['total']} generated cases {dict(CASES)}")
 
 

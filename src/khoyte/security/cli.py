@@ -6,17 +6,21 @@ import getpass
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
-from khoyte.security import audit, service
-from khoyte.security.models import User
-from khoyte.security.roles import ROLES
-from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+
+# The database, Argon2 and the audit modules are imported by the commands that use them:
+# every `khoyte` command (validate too) loads this module to register its sub-commands.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from khoyte.security import service
+    from khoyte.security.models import User
+
+ROLE_CODES = "province_leader, doh_specialist, facility_staff, it_admin, auditor"
 
 user_app = typer.Typer(help="Tài khoản người dùng / user accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Nhật ký kiểm toán / the audit trail.", no_args_is_help=True)
@@ -28,6 +32,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _factory() -> sessionmaker[Session]:
+    from khoyte.store.db import make_engine, migrate, session_factory
+
     engine = make_engine(Settings())
     migrate(engine)
     return session_factory(engine)
@@ -54,7 +60,7 @@ def _read_password(from_stdin: bool) -> str:
 
 RoleOpt = Annotated[
     list[str],
-    typer.Option("--role", help=f"Vai trò / role (repeatable): {', '.join(ROLES)}"),
+    typer.Option("--role", help=f"Vai trò / role (repeatable): {ROLE_CODES}"),
 ]
 ScopeOpt = Annotated[
     list[str],
@@ -76,6 +82,9 @@ def user_add(
     full_name: Annotated[str, typer.Option("--full-name")] = "",
 ) -> None:
     """Tạo tài khoản / create an account (the password is read from stdin or prompted)."""
+    from khoyte.security import service
+    from khoyte.store.db import session_scope
+
     settings = Settings()
     password = _read_password(password_stdin)
     factory = _factory()
@@ -103,6 +112,8 @@ def user_add(
 
 
 def _load(s: Session, username: str) -> User:
+    from khoyte.security import service
+
     user = service.get_user(s, username)
     if user is None:
         typer.echo(f"Không có tài khoản / no such user: {username}", err=True)
@@ -113,6 +124,9 @@ def _load(s: Session, username: str) -> User:
 @user_app.command("disable")
 def user_disable(username: str) -> None:
     """Khoá tài khoản (đăng xuất mọi phiên) / disable an account (signs it out everywhere)."""
+    from khoyte.security import service
+    from khoyte.store.db import session_scope
+
     with session_scope(_factory()) as s:
         service.set_active(s, _load(s, username), False, _actor(), "local")
     typer.echo(f"Đã khoá / disabled: {username}")
@@ -121,6 +135,9 @@ def user_disable(username: str) -> None:
 @user_app.command("enable")
 def user_enable(username: str) -> None:
     """Mở lại tài khoản / enable an account again."""
+    from khoyte.security import service
+    from khoyte.store.db import session_scope
+
     with session_scope(_factory()) as s:
         service.set_active(s, _load(s, username), True, _actor(), "local")
     typer.echo(f"Đã mở / enabled: {username}")
@@ -135,6 +152,9 @@ def user_reset(
     ] = False,
 ) -> None:
     """Đặt lại mật khẩu, mở khoá, đăng xuất mọi phiên / new password, unlock, sign out."""
+    from khoyte.security import service
+    from khoyte.store.db import session_scope
+
     settings = Settings()
     password = _read_password(password_stdin)
     try:
@@ -154,6 +174,12 @@ def user_list(
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines.")] = False,
 ) -> None:
     """Liệt kê tài khoản / list accounts with roles and scopes."""
+    from sqlalchemy import select
+
+    from khoyte.security import service
+    from khoyte.security.models import User
+    from khoyte.store.db import session_scope
+
     with session_scope(_factory()) as s:
         for u in s.scalars(select(User).order_by(User.username)):
             roles, scopes = sorted(service.user_roles(u)), service.user_scope_strings(u)
@@ -179,6 +205,9 @@ def audit_verify(
     ] = None,
 ) -> None:
     """Kiểm tra chuỗi nhật ký / verify the hash chain. Exit 0 intact, 1 broken."""
+    from khoyte.security import audit
+    from khoyte.store.db import session_scope
+
     settings = Settings()
     anchor = None
     if head_file is not None:
@@ -207,6 +236,9 @@ def audit_export_head(
     ] = False,
 ) -> None:
     """In đầu chuỗi (số thứ tự, hash) dạng JSON / print the chain head as JSON."""
+    from khoyte.security import audit
+    from khoyte.store.db import session_scope
+
     settings = Settings()
     with session_scope(_factory()) as s:
         payload = audit.head(s)

@@ -7,6 +7,7 @@ transaction.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -32,8 +33,15 @@ from khoyte.security.roles import (
 from khoyte.web.access import Principal
 
 _HASHER = PasswordHasher()  # Argon2id, the library's current recommended parameters
-# Verified against when the user does not exist, so both paths cost the same time.
-_DUMMY_HASH = _HASHER.hash("khoyte-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist (or is locked), so every answer costs the
+    same time. Made on first use: hashing takes 64 MiB, not for commands that never sign in."""
+    return _HASHER.hash("khoyte-no-such-user")
+
+
 TOKEN_PREFIX = "khu_"  # noqa: S105  # nosec B105  # a prefix, not a secret: tells user tokens apart
 _COMMON = frozenset(
     {"password", "123456789012", "matkhau12345", "qwertyuiop12", "khoyte123456", "admin1234567"}
@@ -372,10 +380,11 @@ def login(
         return fail("rate_limited", 429)
     user = get_user(session, username)
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return fail("invalid")
     locked_until = aware(user.locked_until)
     if locked_until is not None and locked_until > now:
+        verify_password(_dummy_hash(), password)  # same cost as any other answer
         return fail("locked")
     if not verify_password(user.password_hash, password) or not user.active:
         if user.active:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
 from khoyte.security import audit, service
+from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.middleware import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -66,6 +67,8 @@ def check_settings(settings: Settings) -> None:
         value = getattr(settings, name)
         if not value or value == DEV_SECRET or len(value) < 32:
             problems.append(f"KHOYTE_{name.upper()}")
+    if getattr(settings, "open_dashboard", False):
+        problems.append("KHOYTE_OPEN_DASHBOARD (demo only: dashboards without sign-in)")
     if problems:
         raise InsecureSettings(
             "Không khởi động ở chế độ production với khoá mặc định, rỗng hoặc ngắn (< 32 ký tự): "
@@ -613,23 +616,28 @@ def _filters(
 Filters = Annotated[audit.AuditFilter, Depends(_filters)]
 
 
-def _search(request: Request, f: audit.AuditFilter, limit: int, offset: int) -> AuditPage:
+def _search(
+    request: Request, who: Principal, f: audit.AuditFilter, limit: int, offset: int
+) -> AuditPage:
     with session_scope(state(request).factory) as s:
         rows, total = audit.search(s, f, limit, offset)
         entries = [AuditOut(**audit.as_dict(r)) for r in rows]
+        # reading the trail is itself on the trail (after the search: not in its own answer)
+        audit.record(s, who, "audit.view", "audit", "success", client_ip(request),
+                     details={k: v for k, v in asdict(f).items() if v})  # fmt: skip
     return AuditPage(total=total, limit=limit, offset=offset, entries=entries)
 
 
 @router.get("/api/v1/audit", response_model=AuditPage, tags=["audit"])
 def audit_api(
     request: Request,
-    _: Auditor,
+    who: Auditor,
     f: Filters,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> AuditPage:
     """Nhật ký kiểm toán, mới nhất trước, có bộ lọc / the audit trail, newest first, filtered."""
-    return _search(request, f, limit, offset)
+    return _search(request, who, f, limit, offset)
 
 
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
@@ -647,12 +655,12 @@ def audit_verify_api(request: Request, _: Auditor) -> VerifyOut:
 @router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
 def audit_page(
     request: Request,
-    _: Auditor,
+    who: Auditor,
     f: Filters,
     page: Annotated[int, Query(ge=1, le=10**6)] = 1,
 ) -> HTMLResponse:
     limit = 50
-    result = _search(request, f, limit, (page - 1) * limit)
+    result = _search(request, who, f, limit, (page - 1) * limit)
     qs = urlencode({k: v for k, v in asdict(f).items() if v})
     return render(request, "audit.html", result=result, f=f, page=page, limit=limit, qs=qs)
 
@@ -665,10 +673,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     factory = getattr(app.state, "session_factory", None)
     if factory is None:
         engine = make_engine(settings)
-        migrate(engine)
         app.state.engine = engine
         factory = session_factory(engine)
         app.state.session_factory = factory
+    migrate(factory.kw["bind"])  # idempotent: our tables exist whoever made the engine
     app.state.security = SecurityState(settings, factory, settings.secret_key or DEV_SECRET)
     # Ours first: they answer only to our own cookie / token prefix, others get the rest.
     app.state.authenticators[:0] = [token_authenticator, session_authenticator]

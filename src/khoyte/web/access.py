@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from fastapi import Request
 from sqlalchemy import ColumnElement, false, or_, true
+from starlette.concurrency import run_in_threadpool
 
 from khoyte.web.errors import ApiError
 
@@ -98,11 +99,20 @@ def authenticate(request: Request) -> Principal:
     return principal
 
 
-def requires(permission: Permission) -> Callable[..., Any]:
-    """A FastAPI dependency: the caller, if they hold ``permission``; else 401/403."""
+# The caller of the request being served, for the ORM's automatic scope filter
+# (``khoyte.security.scoping``): set by ``requires`` before the route runs.
+current_principal: ContextVar[Principal | None] = ContextVar("khoyte_principal", default=None)
 
-    def dependency(request: Request) -> Principal:
-        principal = authenticate(request)
+
+def requires(permission: Permission) -> Callable[..., Any]:
+    """A FastAPI dependency: the caller, if they hold ``permission``; else 401/403.
+
+    It is a coroutine (authenticators run in the thread pool) so that the principal it sets in
+    ``current_principal`` is seen by the route and everything it calls."""
+
+    async def dependency(request: Request) -> Principal:
+        principal = await run_in_threadpool(authenticate, request)
+        current_principal.set(principal)
         if permission is Permission.PUBLIC:
             return principal
         if principal.is_anonymous:
