@@ -31,7 +31,15 @@ from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submis
 from khoyte.gateway.versions import aware
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_from_json, record_to_dict
-from khoyte.web.access import Permission, Principal, Scope, requires
+from khoyte.web.access import (
+    OutOfScopeHook,
+    Permission,
+    Principal,
+    Scope,
+    after_submission,
+    audit_event,
+    requires,
+)
 from khoyte.web.errors import ApiError
 
 FACILITY_PERMISSIONS = frozenset({Permission.SUBMIT, Permission.VIEW_SUBMISSIONS})
@@ -209,6 +217,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             for k in ("accepted", "accepted_with_warnings", "rejected"):
                 metrics.records.labels(k).inc(c[k])
         metrics.duration.observe((datetime.now() - started).total_seconds())
+        await run_in_threadpool(after_submission, request, principal, receipt.data)
         location = {"Location": f"/api/v1/submissions/{receipt.id}"}
         if receipt.data["status"] == "rejected":
             # Stored and receipted, but nothing in it can be used: a 4xx in the one error shape,
@@ -257,6 +266,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         summary="Biên nhận của một lần gửi / the receipt of a submission",
     )
     def get_submission(
+        request: Request,
         submission_id: str,
         principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
     ) -> Any:
@@ -266,6 +276,10 @@ def install(app: FastAPI, settings: Settings) -> None:
                     Submission.id == submission_id[:64], scope_filter(principal)
                 )
             )
+            if raw is None and s.scalar(
+                select(Submission.id).where(Submission.id == submission_id[:64])
+            ):
+                _out_of_scope(request, principal, f"submission:{submission_id[:64]}")
         if raw is None:
             raise _not_found("submission", submission_id)
         return Response(raw, media_type="application/json")
@@ -298,6 +312,7 @@ def install(app: FastAPI, settings: Settings) -> None:
         summary="Hồ sơ: phiên bản hiện hành và lịch sử / a record's current version and history",
     )
     def get_record(
+        request: Request,
         facility: str,
         ma_lk: str,
         principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
@@ -311,6 +326,13 @@ def install(app: FastAPI, settings: Settings) -> None:
                 )
             )
             if head is None:
+                exists = s.scalar(
+                    select(RecordHead.ma_lk).where(
+                        RecordHead.facility == facility, RecordHead.ma_lk == ma_lk
+                    )
+                )
+                if exists is not None:
+                    _out_of_scope(request, principal, f"record:{facility}/{ma_lk}")
                 raise _not_found("record", f"{facility}/{ma_lk}")
             versions = s.scalars(
                 select(RecordVersionRow)
@@ -320,6 +342,8 @@ def install(app: FastAPI, settings: Settings) -> None:
             show = Permission.VIEW_RECORDS in principal.permissions
             history = [_version(v, show and v.id == head.current_version_id) for v in versions]
         current = next((h for h in history if h["version_id"] == head.current_version_id), None)
+        if show and current is not None:  # person-identifiable content was shown: audit it
+            audit_event(request, principal, "record.view", f"record:{facility}/{ma_lk}")
         return {
             "facility": facility,
             "ma_lk": ma_lk,
@@ -360,6 +384,14 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.include_router(router)
 
     app.router.on_shutdown.append(service.engine.dispose)
+
+
+def _out_of_scope(request: Request, principal: Principal, what: str) -> None:
+    """Audit an attempt on an existing object outside the caller's scope (the answer stays the
+    same 404 as for an object that does not exist, so existence is never revealed)."""
+    hook: OutOfScopeHook | None = getattr(request.app.state, "out_of_scope_hook", None)
+    if hook is not None:
+        hook(request, principal, what)
 
 
 def _not_found(what: str, key: str) -> ApiError:

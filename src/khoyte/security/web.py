@@ -145,6 +145,23 @@ def record_event(
         audit.record(s, actor, action, target, outcome, client_ip(request), reason, details)
 
 
+def _audit_submission(request: Request, principal: Principal, receipt: dict[str, Any]) -> None:
+    """Every submission is in the trail: who sent which bytes, and what was accepted."""
+    record_event(
+        request,
+        principal,
+        "submission.receive",
+        f"submission:{receipt.get('id')}",
+        "success" if receipt.get("status") != "rejected" else "failure",
+        details={
+            "facility": receipt.get("facility"),
+            "sha256": receipt.get("sha256"),
+            "status": receipt.get("status"),
+            "counts": receipt.get("counts"),
+        },
+    )
+
+
 def _out_of_scope(request: Request, principal: Principal, what: str) -> None:
     record_event(
         request,
@@ -681,6 +698,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     # Ours first: they answer only to our own cookie / token prefix, others get the rest.
     app.state.authenticators[:0] = [token_authenticator, session_authenticator]
     app.state.out_of_scope_hook = _out_of_scope
+    app.state.audit_hook = record_event
+    app.state.after_submission.append(_audit_submission)
     app.include_router(router)
     # Outermost last: headers on every answer (errors included), then CSRF, then the guard.
     app.add_middleware(RouteGuard, fastapi_app=app)

@@ -55,6 +55,7 @@ class Warehouse:
         self.engine: AnalyticsEngine = engine or DuckDBEngine(settings.duckdb_path)
         self.loader = Loader(self.engine, pseudonym_key(settings))
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def import_registry(self, source: object) -> int:
@@ -88,7 +89,11 @@ class Warehouse:
             return
 
         def run() -> None:
-            while not self._stop.wait(interval):
+            while not self._stop.is_set():
+                self._wake.wait(interval)  # a new submission wakes it at once (``wake``)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
                 try:
                     self.refresh(source)
                 except Exception:  # keep polling: the next round may succeed
@@ -97,8 +102,13 @@ class Warehouse:
         self._thread = threading.Thread(target=run, name="warehouse-refresh", daemon=True)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Refresh now rather than at the next tick (called after each receipted submission)."""
+        self._wake.set()
+
     def close(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.engine.close()

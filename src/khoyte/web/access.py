@@ -175,3 +175,32 @@ def scope_filter(
     if scope.communes and commune_col is not None:
         conds.append(commune_col.in_(sorted(scope.communes)))
     return or_(*conds) if conds else false()
+
+
+AuditHook = Callable[
+    [Request, "Principal | str", str, str, str, "str | None", "dict[str, Any] | None"], None
+]
+SubmissionHook = Callable[[Request, Principal, dict[str, Any]], None]
+
+
+def audit_event(
+    request: Request,
+    actor: Principal | str,
+    action: str,
+    target: str,
+    outcome: str = "success",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Write an audit entry through the installed audit trail (``khoyte.security``); a no-op
+    in an installation without it. Blocking: call it from the thread pool in async routes."""
+    hook: AuditHook | None = getattr(request.app.state, "audit_hook", None)
+    if hook is not None:
+        hook(request, actor, action, target, outcome, None, details)
+
+
+def after_submission(request: Request, principal: Principal, receipt: dict[str, Any]) -> None:
+    """Tell the other components a submission was receipted (the warehouse refreshes, the
+    audit trail records it). Hooks live in ``app.state.after_submission``."""
+    hooks: list[SubmissionHook] = getattr(request.app.state, "after_submission", [])
+    for hook in hooks:
+        hook(request, principal, receipt)

@@ -187,8 +187,14 @@ def _page(request: Request, template: str, principal: Principal, **extra: Any) -
     )
 
 
+def _on_submission(request: Request, _principal: Principal, _receipt: dict[str, Any]) -> None:
+    if request.app.state.settings.warehouse_refresh_seconds > 0:
+        _warehouse(request).wake()
+
+
 def install(app: FastAPI, settings: Settings) -> None:
     app.state.warehouse = Warehouse(settings)
+    app.state.after_submission.append(_on_submission)
     if settings.open_dashboard:
         app.state.authenticators.append(open_dashboard_authenticator)
 
