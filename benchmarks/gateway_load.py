@@ -21,6 +21,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -59,8 +60,9 @@ def pct(values: list[float], p: float) -> float:
 
 async def _load(
     url: str, clients: list[tuple[str, list[bytes]]], duration: float
-) -> dict[str, float]:
+) -> dict[str, Any]:
     lat: list[float] = []
+    kinds: list[str] = []
     errors = 0
     done = 0
     stop_at = time.monotonic() + duration
@@ -77,8 +79,11 @@ async def _load(
                 try:
                     r = await http.post(url + "/api/v1/submissions", content=data, headers=headers)
                     ok = r.status_code == 201
-                except httpx.HTTPError:
+                    if not ok:
+                        kinds.append(f"{r.status_code} {r.text[:300]}")
+                except httpx.HTTPError as exc:
                     ok = False
+                    kinds.append(f"{type(exc).__name__}: {exc}")
                 lat.append(time.perf_counter() - t0)
                 if ok:
                     done += 1
@@ -97,6 +102,7 @@ async def _load(
         "p95_ms": pct(lat, 95) * 1000,
         "p99_ms": pct(lat, 99) * 1000,
         "errors": errors,
+        "kinds": kinds,
     }
 
 
@@ -123,6 +129,11 @@ def run_load(
             res = asyncio.run(_load(server.url, prepared, duration))
         finally:
             server.stop()
+        for kind in res["kinds"][:5]:
+            print(f"  error: {kind}")
+        if res["errors"]:
+            log = server.log.read_text(errors="replace")
+            print("  server log tail:\n" + log[-3000:])
     exhausted = res["submissions"] + res["errors"] >= n_clients * per_client
     print(
         f"{label:<10} {n_clients} clients {res['elapsed']:.1f}s: {res['subs_per_s']:.1f} submissions/s, "
@@ -182,10 +193,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-pg", action="store_true")
     ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--duration", type=float, help="seconds of load per database")
+    ap.add_argument("--no-ingest", action="store_true", help="skip the one-process ratio")
     args = ap.parse_args(argv)
     duration, per_client = (3.0, 20) if args.quick else (60.0, 120)
+    if args.duration:
+        duration, per_client = args.duration, max(per_client, int(args.duration * 2))
     runs, n_files = (1, 30) if args.quick else (3, 200)
-    ingest_ratio(n_files, runs)
+    if not args.no_ingest:
+        ingest_ratio(n_files, runs)
     run_load("SQLite", None, args.clients, duration, per_client)
     if not args.no_pg:
         pg = _pg_database()

@@ -154,7 +154,7 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         port=port,
         workers=workers,
         timeout_graceful_shutdown=30,  # in-flight submissions finish on SIGTERM/SIGINT
-        timeout_keep_alive=5,
+        timeout_keep_alive=30,  # longer than a client pool idles: no reuse-after-close race
         log_level="warning",
         access_log=False,
     )
