@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--years", type=int, default=None)
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--pg-years", type=int, default=1)
+    ap.add_argument("--pg-runs", type=int, default=None, help="warm runs on PostgreSQL")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--keep", type=Path, default=None, help="keep/reuse the DuckDB file here")
     args = ap.parse_args(argv if argv is not None else sys.argv[1:])
@@ -374,7 +375,8 @@ def main(argv: list[str] | None = None) -> None:
 
         if not args.no_postgres:
             pg_since = date(end.year - args.pg_years + 1, 1, 1)
-            pg_compare(path, pg_since, year, runs, tmp, {t.name: t for t in duck_year})
+            pg_runs = args.pg_runs or (3 if quick else 5)
+            pg_compare(path, pg_since, year, pg_runs, tmp, {t.name: t for t in duck_year})
 
         incremental(path, records, 7 if not quick else 3)
     finally:

@@ -34,11 +34,11 @@ def scan(
 ) -> tuple[list[tuple[Any, ...]], dict[str, int]]:
     """One pass over the period: per facility (records, rejected, days with data, first and
     last received, last day) and facilities with data per day."""
-    w, p = where(scope, flt, with_visit_type=False)
+    w, p = where(scope, flt, with_visit_type=False, eng=eng)
     rows = eng.query(
         "WITH g AS MATERIALIZED (SELECT e.facility AS fac, e.ngay_vao AS d, COUNT(*) AS n, "
         "COUNT(*) FILTER (WHERE e.status = 'rejected') AS r, MIN(e.received_at) AS a, "
-        f"MAX(e.received_at) AS b FROM {source(FACT, scope, flt)} WHERE {w} "
+        f"MAX(e.received_at) AS b FROM {source(FACT, scope, flt, eng)} WHERE {w} "
         "GROUP BY e.facility, e.ngay_vao) "
         "SELECT 'f', fac, SUM(n), SUM(r), COUNT(d), MIN(a), MAX(b), MAX(d) FROM g GROUP BY fac "
         "UNION ALL SELECT 'd', NULL, COUNT(*), NULL, NULL, NULL, NULL, d FROM g GROUP BY d",
@@ -85,9 +85,9 @@ def q_facilities(
         flt.tier,
     )
     if set(info) - set(last):
-        w_b, p_b = where(scope, before, with_visit_type=False)
+        w_b, p_b = where(scope, before, with_visit_type=False, eng=eng)
         for fac, day in eng.query(
-            f"SELECT e.facility, MAX(e.ngay_vao) FROM {source(FACT, scope, before)} WHERE {w_b} "
+            f"SELECT e.facility, MAX(e.ngay_vao) FROM {source(FACT, scope, before, eng)} WHERE {w_b} "
             "GROUP BY e.facility",
             p_b,
         ):
@@ -126,11 +126,11 @@ def q_grid(
 ) -> list[dict[str, Any]]:
     """One row per facility and day (or month) that has data."""
     key = "e.ngay_vao" if unit == "day" else MONTH
-    w, p = where(scope, flt, with_visit_type=False)
+    w, p = where(scope, flt, with_visit_type=False, eng=eng)
     rows = eng.query(
         f"SELECT e.facility, {key} AS k, COUNT(*), "
         "COUNT(*) FILTER (WHERE e.status = 'rejected'), MIN(e.received_at), MAX(e.received_at) "
-        f"FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
+        f"FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
         p,
     )
     out = []
@@ -158,9 +158,9 @@ def q_reporting(
 ) -> dict[str, int]:
     """Facilities with data per day (or month)."""
     key = "e.ngay_vao" if unit == "day" else MONTH
-    w, p = where(scope, flt, with_visit_type=False)
+    w, p = where(scope, flt, with_visit_type=False, eng=eng)
     rows = eng.query(
-        f"SELECT {key} AS k, COUNT(DISTINCT e.facility) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY k",
+        f"SELECT {key} AS k, COUNT(DISTINCT e.facility) FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY k",
         p,
     )
     out = {}

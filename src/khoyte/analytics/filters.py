@@ -78,9 +78,10 @@ def needs_facility(scope: Scope, flt: Filters | None) -> bool:
     )
 
 
-def source(table: str, scope: Scope, flt: Filters | None) -> str:
-    """``FROM`` of a fact table as ``e``, joined with ``dim_facility f`` when the filters need it."""
-    if needs_facility(scope, flt):
+def source(table: str, scope: Scope, flt: Filters | None, eng: Any = None) -> str:
+    """``FROM`` of a fact table as ``e``, joined with ``dim_facility f`` when the filters need it
+    and cannot be resolved to facility codes (no engine given)."""
+    if eng is None and needs_facility(scope, flt):
         return f"{table} e LEFT JOIN dim_facility f ON f.ma_cskcb = e.facility"
     return f"{table} e"
 
@@ -92,23 +93,43 @@ def where(
     date_col: str = "e.ngay_vao",
     fac: str = "e.facility",
     with_visit_type: bool = True,
+    eng: Any = None,
 ) -> tuple[str, list[Any]]:
-    """``WHERE`` clause (without the keyword) and its parameters."""
+    """``WHERE`` clause (without the keyword) and its parameters. With ``eng``, communes and
+    tiers (of the scope and of the filters) are first turned into the facility codes they hold,
+    so the fact table is filtered on its own column (a pushed-down list, no join)."""
+    if eng is not None and scope.communes and not scope.province:
+        held = set(scope.facilities) | {
+            c for commune in sorted(scope.communes) for c in _facilities(eng, "ma_xa", commune)
+        }
+        scope = Scope(facilities=frozenset(held))
     clause, params = scope_sql(scope, fac)
     parts = [clause]
     if flt is not None:
         parts.append(f"{date_col} BETWEEN ? AND ?")
         params += [flt.date_from, flt.date_to]
-        if flt.commune:
-            parts.append("f.ma_xa = ?")
-            params.append(flt.commune)
+        for column, value in (("ma_xa", flt.commune), ("tuyen", flt.tier)):
+            if not value:
+                continue
+            if eng is None:
+                parts.append(f"f.{column} = ?")
+                params.append(value)
+                continue
+            codes = _facilities(eng, column, value)
+            parts.append(f"{fac} IN ({', '.join('?' * len(codes))})" if codes else "FALSE")
+            params += codes
         if flt.facility:
             parts.append(f"{fac} = ?")
             params.append(flt.facility)
-        if flt.tier:
-            parts.append("f.tuyen = ?")
-            params.append(flt.tier)
         if flt.loai_kcb and with_visit_type:
             parts.append("e.ma_loai_kcb = ?")
             params.append(flt.loai_kcb)
     return " AND ".join(parts), params
+
+
+def _facilities(eng: Any, column: str, value: str) -> list[str]:
+    """Facility codes of the registry with ``column`` = ``value`` (commune or tier)."""
+    rows = eng.query(
+        f"SELECT ma_cskcb FROM dim_facility WHERE {column} = ? ORDER BY ma_cskcb", [value]
+    )
+    return [str(r[0]) for r in rows]

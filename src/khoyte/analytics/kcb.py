@@ -25,14 +25,14 @@ def _money(cents: Any) -> float:
 
 
 def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any]:
-    w, p = where(scope, flt)
+    w, p = where(scope, flt, eng=eng)
     row = eng.query(
         "SELECT COUNT(*), COUNT(DISTINCT e.facility), "
         "COUNT(*) FILTER (WHERE e.inpatient), COUNT(*) FILTER (WHERE e.emergency), "
         "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
         "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0), "
         "COALESCE(SUM(e.patient_paid), 0), COUNT(*) FILTER (WHERE e.bhyt) "
-        f"FROM {source(FACT, scope, flt)} WHERE {w}",
+        f"FROM {source(FACT, scope, flt, eng)} WHERE {w}",
         p,
     )[0]
     total, facs, inpatient, emerg, deaths, bed_days, cost, bhyt, patient, bhyt_n = row
@@ -50,9 +50,9 @@ def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any
 
 
 def _group(eng: AnalyticsEngine, scope: Scope, flt: Filters, col: str) -> dict[str, int]:
-    w, p = where(scope, flt)
+    w, p = where(scope, flt, eng=eng)
     rows = eng.query(
-        f"SELECT {col}, COUNT(*) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY {col}",
+        f"SELECT {col}, COUNT(*) FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY {col}",
         p,
     )
     return {str(k): int(n) for k, n in rows if k is not None}
@@ -75,10 +75,10 @@ def q_by_age_band(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str,
 def q_top_icd10(
     eng: AnalyticsEngine, scope: Scope, flt: Filters, limit: int = 10
 ) -> list[dict[str, Any]]:
-    w, p = where(scope, flt)
+    w, p = where(scope, flt, eng=eng)
     rows = eng.query(
         "SELECT t.code, d.name_vi, d.name_en, t.n FROM ("
-        f"SELECT e.ma_benh_chinh AS code, COUNT(*) AS n FROM {source(FACT, scope, flt)} WHERE {w} "
+        f"SELECT e.ma_benh_chinh AS code, COUNT(*) AS n FROM {source(FACT, scope, flt, eng)} WHERE {w} "
         "AND e.ma_benh_chinh IS NOT NULL GROUP BY e.ma_benh_chinh "
         f"ORDER BY n DESC, code LIMIT {int(limit)}) t "
         "LEFT JOIN dim_icd10 d ON d.code = t.code ORDER BY t.n DESC, t.code",
@@ -93,11 +93,11 @@ def q_top_icd10(
 def _series(
     eng: AnalyticsEngine, scope: Scope, flt: Filters, key: str
 ) -> dict[str, tuple[int, int, int, int, int]]:
-    w, p = where(scope, flt)
+    w, p = where(scope, flt, eng=eng)
     rows = eng.query(
         f"SELECT {key} AS k, COUNT(*), COUNT(*) FILTER (WHERE e.inpatient), "
         "COUNT(*) FILTER (WHERE e.emergency), COUNT(*) FILTER (WHERE e.death), "
-        f"COALESCE(SUM(e.t_tongchi_bv), 0) FROM {source(FACT, scope, flt)} WHERE {w} GROUP BY k",
+        f"COALESCE(SUM(e.t_tongchi_bv), 0) FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY k",
         p,
     )
     return {str(k): (int(a), int(b), int(c), int(d), int(m)) for k, a, b, c, d, m in rows}
@@ -178,14 +178,14 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
         cols, names = "f.ma_xa, f.ten_xa", ("code", "name")
     else:
         cols, names = "x.facility, f.ten, f.tuyen", ("code", "name", "tier")
-    w, p = where(scope, flt)
+    w, p = where(scope, flt, eng=eng)
     rows = eng.query(
         f"SELECT {cols}, SUM(x.n), COUNT(*), SUM(x.inp), SUM(x.em), SUM(x.de), SUM(x.bd), "
         "SUM(x.cost), SUM(x.bhyt) FROM ("
         "SELECT e.facility, COUNT(*) AS n, COUNT(*) FILTER (WHERE e.inpatient) AS inp, "
         "COUNT(*) FILTER (WHERE e.emergency) AS em, COUNT(*) FILTER (WHERE e.death) AS de, "
         "COALESCE(SUM(e.bed_days), 0) AS bd, COALESCE(SUM(e.t_tongchi_bv), 0) AS cost, "
-        f"COALESCE(SUM(e.t_bhtt), 0) AS bhyt FROM {source(FACT, scope, flt)} WHERE {w} "
+        f"COALESCE(SUM(e.t_bhtt), 0) AS bhyt FROM {source(FACT, scope, flt, eng)} WHERE {w} "
         "GROUP BY e.facility) x LEFT JOIN dim_facility f ON f.ma_cskcb = x.facility "
         f"GROUP BY {cols} ORDER BY SUM(x.n) DESC, 1",
         p,
@@ -205,9 +205,10 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
 
 def data_range(eng: AnalyticsEngine, scope: Scope) -> tuple[date, date] | None:
     """First and last admission day the caller may see."""
-    w, p = where(scope, None)
+    w, p = where(scope, None, eng=eng)
     lo, hi = eng.query(
-        f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {source(FACT, scope, None)} WHERE {w}", p
+        f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {source(FACT, scope, None, eng)} WHERE {w}",
+        p,
     )[0]
     return (lo, hi) if isinstance(lo, date) and isinstance(hi, date) else None
 
