@@ -31,13 +31,19 @@ def db(
         url = request.getfixturevalue("pg_url")
     engine = make_engine(url=url)
     migrate(engine)
-    if request.param == "postgresql":  # one database per session: start from an empty log
+
+    def reset() -> None:  # one PostgreSQL database per session: leave an empty, sound log
         with engine.begin() as c:
             c.execute(text("DELETE FROM sec_audit_log"))
             c.execute(text(f"UPDATE sec_audit_head SET seq = 0, hash = '{audit.GENESIS}'"))
+
+    if request.param == "postgresql":
+        reset()
     monkeypatch.setenv("KHOYTE_DATABASE_URL", url)
     monkeypatch.setenv("KHOYTE_DATA_DIR", str(tmp_path))
     yield session_factory(engine)
+    if request.param == "postgresql":
+        reset()  # the tampering tests leave the chain broken on purpose
     engine.dispose()
 
 
