@@ -37,11 +37,11 @@ class Visit(OrgUnitScoped, SampleBase):
 
 
 VISITS = Visit.__table__
-# facility → commune; C1 holds F1 and F2, C2 holds F3
-FACILITIES = {"F1": "C1", "F2": "C1", "F3": "C2"}
+# facility → commune; C1 holds 82001 and 82002, C2 holds 82003
+FACILITIES = {"82001": "C1", "82002": "C1", "82003": "C2"}
 VISIT_ROWS = [
     {"facility": f, "commune": FACILITIES[f], "patient": f"BN-{f}-{i}"}
-    for f, n in (("F1", 7), ("F2", 3), ("F3", 11))
+    for f, n in (("82001", 7), ("82002", 3), ("82003", 11))
     for i in range(n)
 ]
 
@@ -65,7 +65,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             s.add_all(Visit(**row) for row in VISIT_ROWS)
 
     def facility_credential(request: Request) -> Principal | None:
-        """Stands in for the gateway's facility credentials: ``Authorization: Facility F1``."""
+        """Stands in for the gateway's facility credentials: ``Authorization: Facility 82001``."""
         scheme, _, code = request.headers.get("authorization", "").partition(" ")
         if scheme != "Facility" or code not in FACILITIES:
             return None

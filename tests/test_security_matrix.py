@@ -15,11 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from khoyte.gateway.facilities import add_facility, new_token
+from khoyte.gateway.intake import IntakeService
 from khoyte.security.middleware import RouteInfo, route_table
 from khoyte.security.models import AuditEntry
 from khoyte.security.roles import ROLES
 from khoyte.store.db import session_scope
 from khoyte.web.access import Permission
+from tests.gateway_helpers import claim
 from tests.security_helpers import Env, make_env, totp_now
 from tests.security_sample import FACILITIES, VISIT_ROWS
 
@@ -30,11 +33,12 @@ P = Permission
 class Rule:
     permission: Permission
     scoped: str | None = None  # the path parameter naming an org unit: out of scope → 404
+    success: int = 200  # what an allowed GET answers
 
 
 POLICY: dict[tuple[str, str], Rule] = {
     # security
-    ("GET", "/static/security/{name}"): Rule(P.PUBLIC),
+    ("GET", "/security/static/{name}"): Rule(P.PUBLIC),
     ("GET", "/login"): Rule(P.PUBLIC),
     ("POST", "/login"): Rule(P.PUBLIC),
     ("POST", "/logout"): Rule(P.AUTHENTICATED),
@@ -50,7 +54,27 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/audit"): Rule(P.VIEW_AUDIT),
     ("GET", "/api/v1/audit/verify"): Rule(P.VIEW_AUDIT),
     ("GET", "/audit"): Rule(P.VIEW_AUDIT),
-    # the sample component of these tests (stands in for gateway/dashboard routes)
+    # gateway
+    ("POST", "/api/v1/submissions"): Rule(P.SUBMIT),
+    ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),
+    ("GET", "/api/v1/submissions"): Rule(P.VIEW_SUBMISSIONS),
+    ("GET", "/api/v1/submissions/{submission_id}"): Rule(P.VIEW_SUBMISSIONS, "submission_id"),
+    ("GET", "/api/v1/records/{facility}/{ma_lk}"): Rule(P.VIEW_SUBMISSIONS, "facility"),
+    ("GET", "/healthz"): Rule(P.PUBLIC),
+    ("GET", "/readyz"): Rule(P.PUBLIC),
+    ("GET", "/metrics"): Rule(P.PUBLIC),
+    # dashboard (aggregates only: never scoped by a path parameter, filtered by the caller's scope)
+    ("GET", "/"): Rule(P.VIEW_DASHBOARD, success=303),  # to the KCB dashboard
+    ("GET", "/kcb"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/completeness"): Rule(P.DATA_QUALITY),
+    ("GET", "/api/v1/dashboards/kcb"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/dashboards/kcb/daily"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/dashboards/kcb/breakdown"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/dashboards/completeness"): Rule(P.DATA_QUALITY),
+    ("GET", "/api/v1/dashboards/kcb/export.{fmt}"): Rule(P.EXPORT),
+    ("GET", "/api/v1/dashboards/completeness/export.{fmt}"): Rule(P.EXPORT),
+    ("GET", "/static/{path:path}"): Rule(P.PUBLIC),
+    # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
     ("GET", "/api/v1/sample/records/{code}"): Rule(P.VIEW_RECORDS, "code"),
@@ -59,15 +83,21 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/sample/visits-async"): Rule(P.VIEW_DASHBOARD),
 }
 
-# Values for path parameters: in scope of the matrix users (facility F1), and out of it.
+# Values for path parameters: in scope of the matrix users (facility 82001), and out of it.
 PATH_VALUES: dict[str, dict[str, str]] = {
-    "code": {"in": "F1", "out": "F3"},
+    "code": {"in": "82001", "out": "82003"},
     "name": {"in": "security.js", "out": "security.js"},
     "username": {"in": "nobody-here", "out": "nobody-here"},
+    "facility": {"in": "82001", "out": "82003"},
+    "ma_lk": {"in": "MX0001", "out": "MX0001"},
+    "fmt": {"in": "csv", "out": "csv"},
+    "path:path": {"in": "dashboard.css", "out": "dashboard.css"},
+    "submission_id": {},  # filled by the `env` fixture: a submission of 82001 and one of 82003
 }
-MATRIX_SCOPE = ["facility:F1"]
+MATRIX_SCOPE = ["facility:82001"]
 CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}
 # who asks: nobody, a user of each role, a user without scope, a facility's API credential
+FACILITY_TOKEN: dict[str, str] = {}
 CLASSES = ["anonymous", *ROLES, "no_scope", "facility"]
 
 
@@ -76,6 +106,18 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     mp = pytest.MonkeyPatch()
     e = make_env(tmp_path_factory.mktemp("matrix"), mp, extra_components=("tests.security_sample",))
     mp.undo()
+    # the gateway's side: the sample's facilities with a credential for 82001, and one stored
+    # submission (record MX0001) of an in-scope and of an out-of-scope facility
+    service: IntakeService = e.app.state.gateway
+    with session_scope(service.sessions) as s:
+        for code, commune in FACILITIES.items():
+            add_facility(s, code, f"Cơ sở {code}", "huyen", commune)
+        FACILITY_TOKEN["82001"] = new_token(s, "82001")
+    ids = {
+        code: service.submit(claim("MX0001", facility=code), facility=code).id
+        for code in ("82001", "82003")
+    }
+    PATH_VALUES["submission_id"] = {"in": ids["82001"], "out": ids["82003"]}
     return e
 
 
@@ -94,8 +136,8 @@ def tokens(env: Env) -> dict[str, str]:
 def _headers(who: str, tokens: dict[str, str]) -> dict[str, str]:
     if who == "anonymous":
         return {}
-    if who == "facility":
-        return {"Authorization": "Facility F1"}  # the sample component's facility credential
+    if who == "facility":  # the gateway's API credential of facility 82001
+        return {"Authorization": f"Bearer {FACILITY_TOKEN['82001']}"}
     return {"Authorization": f"Bearer {tokens[who]}"}
 
 
@@ -127,10 +169,10 @@ def expected(who: str, rule: Rule, where: str) -> int | str:
         return "allow"
     if who == "anonymous":
         return 401
-    if who == "facility":  # a facility credential can only submit (for itself)
-        if rule.permission is not P.SUBMIT:
+    if who == "facility":  # a facility credential submits for itself and reads its receipts
+        if rule.permission not in (P.SUBMIT, P.VIEW_SUBMISSIONS):
             return 403
-        return 404 if where == "out" else "allow"
+        return 404 if where == "out" and rule.scoped else "allow"
     perms = {P.AUTHENTICATED}
     for role in ROLES.values():
         if who == role.code or (
@@ -163,7 +205,9 @@ def test_authorization_matrix(env: Env, tokens: dict[str, str]) -> None:
                 want = expected(who, rule, where)
                 got = r.status_code
                 ok = (
-                    got < 500 and got not in (401, 403, 404) and (method != "GET" or got == 200)
+                    got < 500
+                    and got not in (401, 403, 404)
+                    and (method != "GET" or got == rule.success)
                     if want == "allow"
                     else got == want
                 )
@@ -193,34 +237,34 @@ def test_it_admin_sees_no_clinical_data(env: Env, tokens: dict[str, str]) -> Non
 
 
 def test_facility_user_sees_only_their_facility(env: Env) -> None:
-    env.add_user("nv-f2", ["facility_staff"], ["facility:F2"])
+    env.add_user("nv-f2", ["facility_staff"], ["facility:82002"])
     h = {"Authorization": f"Bearer {env.token('nv-f2')}"}
     c = env.client()
-    own = c.get("/api/v1/sample/facilities/F2/submissions", headers=h)
+    own = c.get("/api/v1/sample/facilities/82002/submissions", headers=h)
     assert own.status_code == 200
-    assert own.json()["submissions"] == sum(1 for v in VISIT_ROWS if v["facility"] == "F2")
-    for other in ("F1", "F3", "NOPE"):  # same answer whether it exists or not
+    assert own.json()["submissions"] == sum(1 for v in VISIT_ROWS if v["facility"] == "82002")
+    for other in ("82001", "82003", "NOPE"):  # same answer whether it exists or not
         r = c.get(f"/api/v1/sample/facilities/{other}/submissions", headers=h)
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "not_found"
-    rec = c.get("/api/v1/sample/records/F2", headers=h).json()
-    assert all(p.startswith("BN-F2-") for p in rec["patients"])
+    rec = c.get("/api/v1/sample/records/82002", headers=h).json()
+    assert all(p.startswith("BN-82002-") for p in rec["patients"])
     with session_scope(env.sec.factory) as s:
         views = s.scalars(
             select(AuditEntry).where(
                 AuditEntry.action == "record.view", AuditEntry.actor == "user:nv-f2"
             )
         ).all()
-    assert [v.target for v in views] == ["facility:F2"]
+    assert [v.target for v in views] == ["facility:82002"]
 
 
 @pytest.mark.parametrize(
     ("scopes", "facilities"),
     [
-        (["commune:C1"], {"F1", "F2"}),
-        (["commune:C2"], {"F3"}),
-        (["commune:C2", "facility:F1"], {"F1", "F3"}),
-        (["province"], {"F1", "F2", "F3"}),
+        (["commune:C1"], {"82001", "82002"}),
+        (["commune:C2"], {"82003"}),
+        (["commune:C2", "facility:82001"], {"82001", "82003"}),
+        (["province"], {"82001", "82002", "82003"}),
         ([], set()),
     ],
 )

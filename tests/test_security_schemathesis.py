@@ -50,7 +50,7 @@ def _token() -> str:
         _, uri = service.create_user(
             s, _SETTINGS, username="fuzz", password="Sông-Hồng-2025!",
             roles=["province_leader", "doh_specialist", "facility_staff", "it_admin", "auditor"],
-            scopes=["facility:F1", "commune:C2"], actor="test", ip="test",
+            scopes=["facility:82001", "commune:C2"], actor="test", ip="test",
         )  # fmt: skip
         tok = service.issue_token(s, _SETTINGS, service.get_user(s, "fuzz"), service.utcnow())  # type: ignore[arg-type]
     assert uri is not None

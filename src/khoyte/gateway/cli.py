@@ -266,6 +266,11 @@ def demo(
     print_summary(console, result.summary)
     has_dashboard = _has_dashboard()
     url = f"http://{host}:{port}/" if has_dashboard else f"http://{host}:{port}/docs"
+    if result.login is not None:
+        console.print(
+            f"\nĐăng nhập / sign in at {url}login — tên / user: [bold]{result.login[0]}[/]  "
+            f"mật khẩu / password: [bold]{result.login[1]}[/]"
+        )
     console.print(
         f"\n[bold green]Sẵn sàng / ready[/]: {url}\n"
         f"Mã truy cập của cơ sở / facility credential ({result.facility}):\n"

@@ -33,6 +33,7 @@ class DemoResult:
     token: str
     summary: IngestSummary
     warehouse: bool
+    login: tuple[str, str] | None = None  # (username, password) of the demo's leader account
 
 
 def prepare_demo(
@@ -64,8 +65,46 @@ def prepare_demo(
     say(f"Tiếp nhận {len(files)} tệp / ingesting {len(files)} files")
     summary = ingest([out / "xml"], local_submitter(service, channel="demo"), on_file)
     warehouse = _warehouse_hook(settings, say)
+    login = _demo_user(settings, service, say)
     service.engine.dispose()
-    return DemoResult(out, facility, token, summary, warehouse)
+    return DemoResult(out, facility, token, summary, warehouse, login)
+
+
+DEMO_USER = "lanhdao"
+
+
+def _demo_user(
+    settings: Settings, service: IntakeService, say: Callable[[str], None]
+) -> tuple[str, str] | None:
+    """A province-wide account for the demo (leader + DoH specialist + auditor), with a fresh
+    random password each run; none when the security component is not installed."""
+    try:
+        sec: Any = importlib.import_module("khoyte.security.service")
+    except ModuleNotFoundError as exc:
+        if exc.name and "khoyte.security.service".startswith(exc.name):
+            return None
+        raise
+    import secrets
+
+    password = "Demo-" + secrets.token_urlsafe(12)
+    with session_scope(service.sessions) as s:
+        user = sec.get_user(s, DEMO_USER)
+        if user is None:
+            sec.create_user(
+                s,
+                settings,
+                username=DEMO_USER,
+                password=password,
+                roles=["province_leader", "doh_specialist", "auditor"],
+                scopes=["province"],
+                actor="khoyte demo",
+                ip="local",
+                full_name="Lãnh đạo Sở (demo)",
+            )
+        else:
+            sec.reset_password(s, settings, user, password, "khoyte demo", "local")
+    say(f"Tài khoản xem bảng điều khiển / dashboard account: {DEMO_USER}")
+    return DEMO_USER, password
 
 
 def _first_facility(csv_path: Path) -> str:

@@ -272,7 +272,7 @@ _LOGIN_ERRORS = {
 }
 
 
-@router.get("/static/security/{name}", include_in_schema=False)
+@router.get("/security/static/{name}", include_in_schema=False)
 def static_file(name: str, _: Public) -> Response:
     found = STATIC.get(name)
     if found is None:
