@@ -14,7 +14,7 @@ $(UV):
 install: $(UV) assets  ## install khoyte and its dev tools into .venv (from uv.lock)
 	$(UV) sync --frozen --quiet
 
-# Front-end libraries (Apache ECharts) from the npm registry, pinned by package-lock.json.
+# Front-end libraries (Apache ECharts, Swagger UI for /docs) from the npm registry, pinned by package-lock.json.
 VENDOR := src/khoyte/web/static/vendor
 assets: $(VENDOR)/echarts.min.js  ## dashboard libraries from npm into web/static/vendor
 
@@ -23,6 +23,9 @@ $(VENDOR)/echarts.min.js: tools/assets/package.json tools/assets/package-lock.js
 	mkdir -p $(VENDOR)
 	cp tools/assets/node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
 	cp tools/assets/node_modules/echarts/LICENSE $(VENDOR)/echarts.LICENSE
+	cp tools/assets/node_modules/swagger-ui-dist/swagger-ui-bundle.js $(VENDOR)/
+	cp tools/assets/node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/
+	cp tools/assets/node_modules/swagger-ui-dist/LICENSE $(VENDOR)/swagger-ui.LICENSE
 
 system-deps:  ## Debian packages the tests need (Chromium), PostgreSQL started
 	bash tools/system-deps.sh

@@ -212,3 +212,20 @@ def test_completeness_page(server: str, browser: Any, artifacts_dir: Path) -> No
         assert p.errors == []
     finally:
         p.close()
+
+
+def test_api_reference_renders_without_cdn(server: str, browser: Any, artifacts_dir: Path) -> None:
+    """/docs (Swagger UI from the npm registry, no inline script) works under the strict CSP."""
+    p = Page(browser, 1280, 900)
+    requested: list[str] = []
+    p.page.on("request", lambda r: requested.append(r.url))
+    p.page.goto(f"{server}/docs")
+    p.page.wait_for_selector(".opblock-tag", timeout=30000)
+    tags = p.page.locator(".opblock-tag").all_inner_texts()
+    assert any("intake" in t for t in tags), tags
+    assert all(u.startswith(server) for u in requested), [
+        u for u in requested if not u.startswith(server)
+    ]
+    p.page.screenshot(path=str(artifacts_dir / "api-docs.png"))
+    assert not p.errors, p.errors
+    p.close()

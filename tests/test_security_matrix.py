@@ -61,6 +61,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/submissions/{submission_id}"): Rule(P.VIEW_SUBMISSIONS, "submission_id"),
     ("GET", "/api/v1/records/{facility}/{ma_lk}"): Rule(P.VIEW_SUBMISSIONS, "facility"),
     ("GET", "/healthz"): Rule(P.PUBLIC),
+    ("GET", "/docs"): Rule(P.PUBLIC),
     ("GET", "/readyz"): Rule(P.PUBLIC),
     ("GET", "/metrics"): Rule(P.PUBLIC),
     # dashboard (aggregates only: never scoped by a path parameter, filtered by the caller's scope)

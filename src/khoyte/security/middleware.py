@@ -36,9 +36,11 @@ CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 MAX_FORM_BYTES = 1024 * 1024
 
+# img-src adds data: only: Swagger UI (/docs) draws its icons as inline SVG data URIs; an image
+# cannot run script, and scripts stay 'self' only.
 CSP = (
-    "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; "
-    "base-uri 'none'; form-action 'self'"
+    "default-src 'self'; script-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
 
 

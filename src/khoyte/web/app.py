@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from khoyte import __version__
 from khoyte.config import Settings
-from khoyte.web import errors
+from khoyte.web import docs, errors
 
 COMPONENTS = (
     "khoyte.gateway.api",
@@ -27,11 +27,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="khoyte",
         version=__version__,
         description="Kho dữ liệu y tế tập trung Sở Y tế / provincial health data hub.",
+        docs_url=None,  # served by khoyte.web.docs without a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.authenticators = []
     app.state.after_submission = []  # khoyte.web.access.after_submission
     errors.install(app)
+    docs.install(app)
     for name in COMPONENTS:
         try:
             module = importlib.import_module(name)
