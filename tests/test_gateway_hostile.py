@@ -7,6 +7,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -167,3 +168,24 @@ def test_a_thousand_concurrent_connections(server: tuple[Server, dict[str, str]]
     for s in idle:
         s.close()
     _healthy(srv)
+
+
+def test_ingest_into_a_running_server(
+    server: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from khoyte.cli import app
+
+    srv, tokens = server
+    (tmp_path / "a.xml").write_bytes(claim("LKI1"))
+    (tmp_path / "b.xml").write_bytes(claim("LKI2"))
+    (tmp_path / "other.xml").write_bytes(claim("LKI3", facility=FAC_B))  # not this credential's
+    runner = CliRunner()
+    args = ["ingest", str(tmp_path), "--url", srv.url, "--token", tokens[FAC_A]]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 1, first.output  # one file refused
+    assert "2 mới (new)" in first.stderr
+    assert "403 wrong_facility" in first.stderr
+    again = runner.invoke(app, args)
+    assert "2 đã nhận trước đó (duplicates)" in again.stderr

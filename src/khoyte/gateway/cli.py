@@ -208,7 +208,7 @@ def ingest(
 
     from khoyte.gateway.ingest import iter_files, local_submitter, remote_submitter
 
-    console = Console(stderr=True, highlight=False)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
     if not any(True for _ in iter_files(paths)):
         _err("Không có tệp XML nào / no XML file found")
         raise typer.Exit(2)
