@@ -263,6 +263,7 @@ def incremental(path: Path, records: list[RecordVersion], runs: int) -> None:
             return iter([rv for rv in self.items if rv.version_id > since_id])
 
     serial = [0]
+    run_id = uuid.uuid4().hex[:6]  # new keys even when the warehouse file is reused
 
     def fresh(k: int) -> list[RecordVersion]:
         out = []
@@ -270,15 +271,18 @@ def incremental(path: Path, records: list[RecordVersion], runs: int) -> None:
             serial[0] += 1
             out.append(
                 dataclasses.replace(
-                    rv, version_id=wm + serial[0], ma_lk=f"BENCH{serial[0]:010d}", version=1
+                    rv, version_id=wm + serial[0], ma_lk=f"B{run_id}{serial[0]:08d}", version=1
                 )
             )
         return out
 
     def supersede() -> list[RecordVersion]:
         serial[0] += 1
+        # an episode somewhere in the ten years (ids are spread over the whole table)
         fac, ma_lk = eng.query(
-            "SELECT facility, ma_lk FROM fact_episode WHERE version_id = ?", [1 + serial[0]]
+            "SELECT facility, ma_lk FROM fact_episode WHERE version_id >= ? AND version = 1 "
+            "ORDER BY version_id LIMIT 1",
+            [1 + (serial[0] * 7_919_993) % max(wm, 1)],
         )[0]
         return [
             dataclasses.replace(

@@ -227,3 +227,29 @@ def test_completeness_counts_days_records_and_silence(
     assert {f["facility"] for f in late["facilities"]} == set(late["silent"])
     assert all(f["silent_days"] is None or f["silent_days"] >= 59 for f in late["facilities"])
     assert sum(r["facilities"] for r in body["reporting"]) == len(body["grid"])
+
+
+def test_a_locked_warehouse_gives_503_not_a_crash(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    Warehouse(Settings(data_dir=data)).close()
+    # another process holds the DuckDB file open for writing
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys, time; c = duckdb.connect({str(data / 'warehouse.duckdb')!r}); "
+         "print('ok', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "ok"
+        app = create_app(Settings(data_dir=data, open_dashboard=True, warehouse_refresh_seconds=0))
+        with TestClient(app) as c:
+            r = c.get("/api/v1/dashboards/kcb", params=PERIOD)
+            assert r.status_code == 503
+            assert r.json()["error"]["code"] == "unavailable"
+    finally:
+        holder.kill()
+        holder.wait()

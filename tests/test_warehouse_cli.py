@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from khoyte.cli import app
 from khoyte.config import Settings
+from khoyte.registry.adminunits import communes
 from khoyte.warehouse import demo
 from khoyte.warehouse.service import Warehouse
 from tests.synth_helpers import generate
@@ -56,8 +57,8 @@ def test_facility_import_csv_and_xlsx(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "1 cơ sở" in r.output
     wb = Workbook()
     ws = wb.active
-    ws.append(["MA_CSKCB", "TEN", "TUYEN", "MA_XA", "TEN_XA"])
-    ws.append([82002, "Trạm Y tế xã A", "xa", "28249", "Xã A"])
+    ws.append(["MA_CSKCB", "TEN", "TUYEN", "MA_XA"])
+    ws.append([82002, "Trạm Y tế xã A", "xa", "28249"])
     ws.append(["82001", "Bệnh viện Đa khoa tỉnh Đồng Tháp", "tinh", "28477", "Phường Nhị Quý"])
     wb.save(tmp_path / "f.xlsx")
     r = runner.invoke(app, ["warehouse", "facilities", "import", str(tmp_path / "f.xlsx")])
@@ -65,12 +66,15 @@ def test_facility_import_csv_and_xlsx(tmp_path: Path, monkeypatch: pytest.Monkey
     wh = Warehouse(Settings())
     try:
         rows = wh.engine.query("SELECT ma_cskcb, ten, tuyen FROM dim_facility ORDER BY 1")
+        commune = wh.engine.query("SELECT ten_xa FROM dim_facility WHERE ma_cskcb = '82002'")
     finally:
         wh.close()
     assert rows == [
         ("82001", "Bệnh viện Đa khoa tỉnh Đồng Tháp", "tinh"),
         ("82002", "Trạm Y tế xã A", "xa"),
     ]
+    # no commune name in the file: the 2025 name from the national list
+    assert commune[0][0] == communes()["28249"][0]
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"not a workbook")
     assert runner.invoke(app, ["warehouse", "facilities", "import", str(bad)]).exit_code == 2

@@ -11,6 +11,13 @@ if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
 
+# npm: the dashboards' front-end libraries (Apache ECharts) come from the npm registry (make assets)
+if ! command -v npm >/dev/null 2>&1; then
+  echo "installing nodejs and npm (Debian packages)…"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
+
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "starting PostgreSQL…"
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then

@@ -108,12 +108,13 @@ class Loader:
             self.engine.execute("DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of')")
         return self.refresh(source)
 
-    def _existing(self) -> dict[tuple[str, str], int]:
+    def _existing(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(version, version_id) held for the keys of the batch."""
         rows = self.engine.query(
-            "SELECT e.facility, e.ma_lk, e.version FROM fact_episode e "
+            "SELECT e.facility, e.ma_lk, e.version, e.version_id FROM fact_episode e "
             "JOIN wh_batch_keys k ON k.facility = e.facility AND k.ma_lk = e.ma_lk"
         )
-        return {(str(f), str(m)): int(v) for f, m, v in rows}
+        return {(str(f), str(m)): (int(v), int(i)) for f, m, v, i in rows}
 
     def _set_keys(self, facility: np.ndarray[Any, Any], ma_lk: np.ndarray[Any, Any]) -> None:
         self.engine.execute("DELETE FROM wh_batch_keys")
@@ -142,28 +143,26 @@ class Loader:
                 self._set_keys(_obj([k[0] for k in keys]), _obj([k[1] for k in keys]))
                 existing = self._existing()
                 batch = Batch()
-                replace: list[tuple[str, str]] = []
+                replace: list[int] = []
                 for k, rv in newest.items():
                     have = existing.get(k)
-                    if have is not None and have >= rv.version:
+                    if have is not None and have[0] >= rv.version:
                         report.stale += 1
                         continue
                     if have is not None:
                         report.superseded += 1
-                        replace.append(k)
+                        replace.append(have[1])
                     try:
                         add_record(batch, rv, self.key)
                     except LookupError:  # no XML1: nothing to count
                         report.rejected += 1
                         continue
                     report.loaded += 1
-                if replace:
-                    self._set_keys(_obj([k[0] for k in replace]), _obj([k[1] for k in replace]))
+                for lo in range(0, len(replace), 500):
+                    ids = replace[lo : lo + 500]
+                    marks = ", ".join("?" * len(ids))
                     for t in schema.CURRENT_TABLES:
-                        eng.execute(
-                            f"DELETE FROM {t} WHERE EXISTS (SELECT 1 FROM wh_batch_keys k "
-                            f"WHERE k.facility = {t}.facility AND k.ma_lk = {t}.ma_lk)"
-                        )
+                        eng.execute(f"DELETE FROM {t} WHERE version_id IN ({marks})", ids)
                 eng.execute("DELETE FROM wh_batch_keys")
                 for table, cols in batch.tables().items():
                     if len(cols):

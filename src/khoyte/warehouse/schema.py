@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from khoyte.warehouse.engine import AnalyticsEngine
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 TABLES: dict[str, str] = {
     "wh_meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
@@ -29,19 +29,20 @@ TABLES: dict[str, str] = {
         "bhyt BOOLEAN"
     ),
     "fact_diagnosis": (
-        "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR"
+        "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR, "
+        "version_id BIGINT"
     ),
     "fact_drug": (
         "facility VARCHAR, ma_lk VARCHAR, ma_thuoc VARCHAR, so_luong DOUBLE PRECISION, "
-        "thanh_tien_bv BIGINT"
+        "thanh_tien_bv BIGINT, version_id BIGINT"
     ),
     "fact_service": (
         "facility VARCHAR, ma_lk VARCHAR, ma_dich_vu VARCHAR, ma_vat_tu VARCHAR, "
-        "so_luong DOUBLE PRECISION, thanh_tien_bv BIGINT"
+        "so_luong DOUBLE PRECISION, thanh_tien_bv BIGINT, version_id BIGINT"
     ),
     "fact_lab": (
         "facility VARCHAR, ma_lk VARCHAR, ma_dich_vu VARCHAR, ma_chi_so VARCHAR, "
-        "gia_tri VARCHAR, don_vi_do VARCHAR"
+        "gia_tri VARCHAR, don_vi_do VARCHAR, version_id BIGINT"
     ),
     "fact_submission": (
         "version_id BIGINT, facility VARCHAR, ma_lk VARCHAR, version INTEGER, "
@@ -51,7 +52,9 @@ TABLES: dict[str, str] = {
     "wh_batch_keys": "facility VARCHAR, ma_lk VARCHAR",
 }
 
-# Tables keyed by (facility, ma_lk) that hold the current version only.
+# Tables that hold the current version only; each row carries the ``version_id`` of its episode
+# version, so a superseded version is deleted by id (ids grow with arrival: DuckDB's zone maps
+# skip every row group but the ones holding it, where a key comparison would scan the table).
 CURRENT_TABLES = ("fact_episode", "fact_diagnosis", "fact_drug", "fact_service", "fact_lab")
 
 INDEXES_POSTGRES = (

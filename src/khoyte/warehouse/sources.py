@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from khoyte.handoff import RecordVersion
+from khoyte.registry.adminunits import communes
 from khoyte.validate.engine import FileResult, iter_file
 from khoyte.warehouse.loader import Facility
 
@@ -94,13 +95,19 @@ def _facility(row: dict[str, str]) -> Facility | None:
     if not code:
         return None
     giuong = (row.get("giuong") or "").strip()
+    ma_xa = (row.get("ma_xa") or "").strip() or None
+    ten_xa = (row.get("ten_xa") or "").strip() or None
+    if ma_xa and not ten_xa:
+        # the commune's 2025 name from the national list (vietnam-provinces)
+        known = communes().get(ma_xa.zfill(5))
+        ten_xa = known[0] if known else None
     return Facility(
         ma_cskcb=code,
         ten=(row.get("ten") or "").strip(),
         tuyen=(row.get("tuyen") or "").strip() or None,
         loai=(row.get("loai") or "").strip() or None,
-        ma_xa=(row.get("ma_xa") or "").strip() or None,
-        ten_xa=(row.get("ten_xa") or "").strip() or None,
+        ma_xa=ma_xa,
+        ten_xa=ten_xa,
         ma_tinh=(row.get("ma_tinh") or "").strip() or None,
         giuong=int(giuong) if giuong.isdigit() else None,
     )

@@ -130,12 +130,24 @@ class Batch:
 
     def __init__(self) -> None:
         self.episode = Columns(EPISODE_COLS)
-        self.diagnosis = Columns(("facility", "ma_lk", "code", "main", "chapter"))
-        self.drug = Columns(("facility", "ma_lk", "ma_thuoc", "so_luong", "thanh_tien_bv"))
-        self.service = Columns(
-            ("facility", "ma_lk", "ma_dich_vu", "ma_vat_tu", "so_luong", "thanh_tien_bv")
+        self.diagnosis = Columns(("facility", "ma_lk", "code", "main", "chapter", "version_id"))
+        self.drug = Columns(
+            ("facility", "ma_lk", "ma_thuoc", "so_luong", "thanh_tien_bv", "version_id")
         )
-        self.lab = Columns(("facility", "ma_lk", "ma_dich_vu", "ma_chi_so", "gia_tri", "don_vi_do"))
+        self.service = Columns(
+            (
+                "facility",
+                "ma_lk",
+                "ma_dich_vu",
+                "ma_vat_tu",
+                "so_luong",
+                "thanh_tien_bv",
+                "version_id",
+            )
+        )
+        self.lab = Columns(
+            ("facility", "ma_lk", "ma_dich_vu", "ma_chi_so", "gia_tri", "don_vi_do", "version_id")
+        )
         self.icd_names: dict[str, str] = {}
 
     def tables(self) -> dict[str, Columns]:
@@ -204,22 +216,22 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
     for dx in ep.diagnoses:
         code = icd10.normalize(dx.code)
         if code:
-            batch.diagnosis.add(fac, rv.ma_lk, code, dx.main, icd10.chapter(code))
+            batch.diagnosis.add(fac, rv.ma_lk, code, dx.main, icd10.chapter(code), rv.version_id)
     for r in rec.drugs:
         batch.drug.add(
             fac, rv.ma_lk, r.text("MA_THUOC"), _num(r.get("SO_LUONG")),
-            cents(r.decimal("THANH_TIEN_BV")),
+            cents(r.decimal("THANH_TIEN_BV")), rv.version_id,
         )  # fmt: skip
     for r in rec.services:
         batch.service.add(
             fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_VAT_TU"),
-            _num(r.get("SO_LUONG")), cents(r.decimal("THANH_TIEN_BV")),
+            _num(r.get("SO_LUONG")), cents(r.decimal("THANH_TIEN_BV")), rv.version_id,
         )  # fmt: skip
     for r in rec.labs:
         val = r.get("GIA_TRI")
         batch.lab.add(
             fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_CHI_SO"),
-            None if val is None else str(val), r.text("DON_VI_DO"),
+            None if val is None else str(val), r.text("DON_VI_DO"), rv.version_id,
         )  # fmt: skip
 
 

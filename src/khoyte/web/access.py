@@ -9,6 +9,7 @@ nothing is refused (``khoyte.security`` checks the route table at start and in a
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from sqlalchemy import ColumnElement, false, or_, true
 from starlette.concurrency import run_in_threadpool
 
 from khoyte.web.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 
 class Permission(StrEnum):
@@ -203,4 +206,7 @@ def after_submission(request: Request, principal: Principal, receipt: dict[str, 
     audit trail records it). Hooks live in ``app.state.after_submission``."""
     hooks: list[SubmissionHook] = getattr(request.app.state, "after_submission", [])
     for hook in hooks:
-        hook(request, principal, receipt)
+        try:
+            hook(request, principal, receipt)
+        except Exception:  # the submission is stored and receipted: a hook never undoes that
+            log.exception("after-submission hook %r failed", hook)

@@ -8,12 +8,14 @@ No inline script (strict CSP): data the script needs before fetching sits in a
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import duckdb
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -28,6 +30,7 @@ from khoyte.web import i18n
 from khoyte.web.access import Permission, Principal, Scope, requires
 from khoyte.web.errors import ApiError
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -61,7 +64,14 @@ def open_dashboard_authenticator(request: Request) -> Principal:
 
 
 def _warehouse(request: Request) -> Warehouse:
-    wh: Warehouse = request.app.state.warehouse
+    wh: Warehouse | None = request.app.state.warehouse
+    if wh is None:
+        raise ApiError(
+            503,
+            message_vi="Kho phân tích chưa mở được (đang bị tiến trình khác dùng?); thử lại sau.",
+            message_en="The analytics store could not be opened (in use by another process?); "
+            "retry later.",
+        )
     settings: Settings = request.app.state.settings
     if settings.warehouse_refresh_seconds > 0 and not getattr(request.app.state, "_polling", 0):
         request.app.state._polling = 1
@@ -193,7 +203,12 @@ def _on_submission(request: Request, _principal: Principal, _receipt: dict[str, 
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    app.state.warehouse = Warehouse(settings)
+    try:
+        app.state.warehouse = Warehouse(settings)
+    except duckdb.IOException:
+        # e.g. `khoyte warehouse rebuild` holds the file: serve 503 until restarted
+        log.exception("cannot open the warehouse %s", settings.duckdb_path)
+        app.state.warehouse = None
     app.state.after_submission.append(_on_submission)
     if settings.open_dashboard:
         app.state.authenticators.append(open_dashboard_authenticator)

@@ -38,7 +38,7 @@
     return e;
   }
 
-  function fmt(v) { return typeof v === "number" ? nf.format(v) : (v === null || v === undefined ? "" : String(v)); }
+  function fmt(v) { return typeof v === "number" ? nf.format(v) : (v === null || v === undefined ? "—" : String(v)); }
 
   /* A table with sortable columns. columns: [{key, label, link?}] */
   function table(container, columns, rows, caption) {
