@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
@@ -33,20 +34,20 @@ def pseudonym_key(settings: Settings) -> bytes:
 
 
 def store_source(settings: Settings) -> VersionSource | None:
-    """The operational store's source when the gateway is installed, else the folder named by
-    ``KHOYTE_WAREHOUSE_SOURCE``, else nothing."""
-    try:
-        mod = importlib.import_module("khoyte.gateway.handoff")
-    except ModuleNotFoundError:
-        mod = None
-    if mod is not None and hasattr(mod, "store_source"):
-        found: VersionSource = mod.store_source(settings)
-        return found
+    """The folder named by ``KHOYTE_WAREHOUSE_SOURCE`` when one is configured, else the
+    operational store when the gateway is installed, else nothing."""
     if settings.warehouse_source is not None:
         from khoyte.warehouse.sources import FileVersionSource
 
         return FileVersionSource(settings.warehouse_source, max_bytes=settings.max_file_bytes)
-    return None
+    try:
+        mod = importlib.import_module("khoyte.gateway.handoff")
+    except ModuleNotFoundError as exc:
+        if exc.name and "khoyte.gateway.handoff".startswith(exc.name):
+            return None
+        raise
+    found: VersionSource = mod.store_source(settings)
+    return found
 
 
 class Warehouse:
@@ -101,16 +102,23 @@ class Warehouse:
 
         self._thread = threading.Thread(target=run, name="warehouse-refresh", daemon=True)
         self._thread.start()
+        # A daemon thread killed inside DuckDB's C++ at interpreter exit aborts the process:
+        # stop it before finalisation.
+        atexit.register(self._stop_polling)
+
+    def _stop_polling(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
 
     def wake(self) -> None:
         """Refresh now rather than at the next tick (called after each receipted submission)."""
         self._wake.set()
 
     def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._stop_polling()
+        atexit.unregister(self._stop_polling)
         self.engine.close()
 
 

@@ -198,7 +198,9 @@ def _page(request: Request, template: str, principal: Principal, **extra: Any) -
 
 
 def _on_submission(request: Request, _principal: Principal, _receipt: dict[str, Any]) -> None:
-    if request.app.state.settings.warehouse_refresh_seconds > 0:
+    if request.app.state.warehouse is not None and (
+        request.app.state.settings.warehouse_refresh_seconds > 0
+    ):
         _warehouse(request).wake()
 
 
@@ -210,6 +212,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         log.exception("cannot open the warehouse %s", settings.duckdb_path)
         app.state.warehouse = None
     app.state.after_submission.append(_on_submission)
+    if app.state.warehouse is not None:
+        app.router.on_shutdown.append(app.state.warehouse.close)
     if settings.open_dashboard:
         app.state.authenticators.append(open_dashboard_authenticator)
 
