@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -377,7 +377,9 @@ def install(app: FastAPI, settings: Settings) -> None:
             raise ApiError(503, details=problems)
         return {"status": "ready"}
 
-    @router.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @router.get(
+        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+    )
     def prometheus(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

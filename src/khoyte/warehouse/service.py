@@ -112,6 +112,14 @@ class Warehouse:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    def stop_polling(self) -> None:
+        """Stop the background refresh (server shutdown); ``start_polling`` may start it again."""
+        self._stop_polling()
+        atexit.unregister(self._stop_polling)
+        self._thread = None
+        self._stop.clear()
+        self._wake.clear()
+
     def wake(self) -> None:
         """Refresh now rather than at the next tick (called after each receipted submission)."""
         self._wake.set()

@@ -213,7 +213,8 @@ def install(app: FastAPI, settings: Settings) -> None:
         app.state.warehouse = None
     app.state.after_submission.append(_on_submission)
     if app.state.warehouse is not None:
-        app.router.on_shutdown.append(app.state.warehouse.close)
+        app.router.on_shutdown.append(app.state.warehouse.stop_polling)
+        app.router.on_shutdown.append(lambda: setattr(app.state, "_polling", 0))
     if settings.open_dashboard:
         app.state.authenticators.append(open_dashboard_authenticator)
 
