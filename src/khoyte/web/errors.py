@@ -7,10 +7,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 _DEFAULTS: dict[int, tuple[str, str, str]] = {
@@ -78,9 +79,28 @@ def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(error_body(err), status_code=err.status, headers=err.headers)
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser navigating to a page (not an API client, not a script's fetch)."""
+    accept = request.headers.get("accept", "")
+    return (
+        request.method == "GET"
+        and "text/html" in accept
+        and not request.url.path.startswith("/api/")
+        and "authorization" not in request.headers
+    )
+
+
+def _has_login(request: Request) -> bool:
+    return getattr(request.app.state, "security", None) is not None  # khoyte.security: /login
+
+
 def install(app: FastAPI) -> None:
-    async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def _api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        if exc.status == 401 and _wants_page(request) and _has_login(request):
+            # a person opening a page: to the sign-in page, and back here afterwards
+            back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
         return error_response(exc)
 
     async def _http_error(_: Request, exc: Exception) -> JSONResponse:
