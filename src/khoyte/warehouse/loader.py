@@ -118,7 +118,9 @@ class Loader:
                 self.engine.execute(f"DELETE FROM {agg}")
                 self.engine.execute(
                     f"INSERT INTO {agg} ({', '.join((*keys, *measures))}) "
-                    f"{_agg_select(fact, keys, measures)} GROUP BY {_positions(keys)}"
+                    f"{_agg_select(fact, keys, measures)} GROUP BY {_positions(keys)} "
+                    # in key order (day first): DuckDB's zone maps then skip the days not asked
+                    f"ORDER BY {_positions(keys)}"
                 )
             schema.set_meta(self.engine, "aggregates", schema.SCHEMA_VERSION)
 

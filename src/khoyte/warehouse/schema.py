@@ -78,7 +78,7 @@ AGG_DAY_MEASURES: dict[str, str] = {
     },
 }
 # agg_submission: one row per facility × admission day over every version received.
-AGG_SUB_KEYS = ("facility", "ngay_vao")
+AGG_SUB_KEYS = ("ngay_vao", "facility")
 AGG_SUB_MEASURES: dict[str, str] = {
     "records": "COUNT(*)",
     "rejected": "COUNT(*) FILTER (WHERE e.status = 'rejected')",
