@@ -17,7 +17,7 @@ from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.web.access import Scope
 
 MONTH = "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
-FACT = "fact_submission"
+FACT = "agg_submission"  # facility × admission day over every version (``schema``)
 LOOKBACK_DAYS = 366  # how far before the period the last day with data is looked for
 
 
@@ -36,10 +36,9 @@ def scan(
     last received, last day) and facilities with data per day."""
     w, p = where(scope, flt, with_visit_type=False, eng=eng)
     rows = eng.query(
-        "WITH g AS MATERIALIZED (SELECT e.facility AS fac, e.ngay_vao AS d, COUNT(*) AS n, "
-        "COUNT(*) FILTER (WHERE e.status = 'rejected') AS r, MIN(e.received_at) AS a, "
-        f"MAX(e.received_at) AS b FROM {source(FACT, scope, flt, eng)} WHERE {w} "
-        "GROUP BY e.facility, e.ngay_vao) "
+        "WITH g AS MATERIALIZED (SELECT e.facility AS fac, e.ngay_vao AS d, e.records AS n, "
+        "e.rejected AS r, e.first_received AS a, e.last_received AS b "
+        f"FROM {source(FACT, scope, flt, eng)} WHERE {w}) "
         "SELECT 'f', fac, SUM(n), SUM(r), COUNT(d), MIN(a), MAX(b), MAX(d) FROM g GROUP BY fac "
         "UNION ALL SELECT 'd', NULL, COUNT(*), NULL, NULL, NULL, NULL, d FROM g GROUP BY d",
         p,
@@ -128,8 +127,8 @@ def q_grid(
     key = "e.ngay_vao" if unit == "day" else MONTH
     w, p = where(scope, flt, with_visit_type=False, eng=eng)
     rows = eng.query(
-        f"SELECT e.facility, {key} AS k, COUNT(*), "
-        "COUNT(*) FILTER (WHERE e.status = 'rejected'), MIN(e.received_at), MAX(e.received_at) "
+        f"SELECT e.facility, {key} AS k, SUM(e.records), "
+        "SUM(e.rejected), MIN(e.first_received), MAX(e.last_received) "
         f"FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY e.facility, k ORDER BY e.facility, k",
         p,
     )

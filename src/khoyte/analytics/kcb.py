@@ -16,8 +16,9 @@ from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.transform import AGE_BANDS
 from khoyte.web.access import Scope
 
-SEXES = ("1", "2", "3")
-FACT = "fact_episode"
+SEXES = schema.AGG_SEXES
+FACT = "fact_episode"  # the facts: read only for what the aggregate cannot answer (ICD-10)
+AGG = "agg_day"  # day × facility × visit type, with the summed measures (``schema``)
 
 
 def _money(cents: Any) -> float:
@@ -27,12 +28,12 @@ def _money(cents: Any) -> float:
 def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any]:
     w, p = where(scope, flt, eng=eng)
     row = eng.query(
-        "SELECT COUNT(*), COUNT(DISTINCT e.facility), "
-        "COUNT(*) FILTER (WHERE e.inpatient), COUNT(*) FILTER (WHERE e.emergency), "
-        "COUNT(*) FILTER (WHERE e.death), COALESCE(SUM(e.bed_days), 0), "
-        "COALESCE(SUM(e.t_tongchi_bv), 0), COALESCE(SUM(e.t_bhtt), 0), "
-        "COALESCE(SUM(e.patient_paid), 0), COUNT(*) FILTER (WHERE e.bhyt) "
-        f"FROM {source(FACT, scope, flt, eng)} WHERE {w}",
+        "SELECT COALESCE(SUM(e.visits), 0), COUNT(DISTINCT e.facility), "
+        "COALESCE(SUM(e.inpatient), 0), COALESCE(SUM(e.emergencies), 0), "
+        "COALESCE(SUM(e.deaths), 0), COALESCE(SUM(e.bed_days), 0), "
+        "COALESCE(SUM(e.cost_total), 0), COALESCE(SUM(e.cost_bhyt), 0), "
+        "COALESCE(SUM(e.cost_patient), 0), COALESCE(SUM(e.bhyt_records), 0) "
+        f"FROM {source(AGG, scope, flt, eng)} WHERE {w}",
         p,
     )[0]
     total, facs, inpatient, emerg, deaths, bed_days, cost, bhyt, patient, bhyt_n = row
@@ -49,27 +50,33 @@ def q_summary(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any
     }
 
 
-def _group(eng: AnalyticsEngine, scope: Scope, flt: Filters, col: str) -> dict[str, int]:
+def q_by_loai_kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
-        f"SELECT {col}, COUNT(*) FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY {col}",
+        f"SELECT e.ma_loai_kcb, SUM(e.visits) FROM {source(AGG, scope, flt, eng)} WHERE {w} "
+        "GROUP BY e.ma_loai_kcb",
         p,
     )
-    return {str(k): int(n) for k, n in rows if k is not None}
+    return dict(sorted((str(k), int(n)) for k, n in rows if k is not None))
 
 
-def q_by_loai_kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
-    return dict(sorted(_group(eng, scope, flt, "e.ma_loai_kcb").items()))
+def _columns(eng: AnalyticsEngine, scope: Scope, flt: Filters, cols: list[str]) -> list[int]:
+    """Sums of count columns of the aggregate (one per sex or age band)."""
+    w, p = where(scope, flt, eng=eng)
+    sums = ", ".join(f"COALESCE(SUM(e.{c}), 0)" for c in cols)
+    row = eng.query(f"SELECT {sums} FROM {source(AGG, scope, flt, eng)} WHERE {w}", p)[0]
+    return [int(v) for v in row]
 
 
 def q_by_sex(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
-    got = _group(eng, scope, flt, "e.gioi_tinh")
-    return {s: got.get(s, 0) for s in SEXES}
+    got = _columns(eng, scope, flt, [f"sex_{s}" for s in SEXES])
+    return dict(zip(SEXES, got, strict=True))
 
 
 def q_by_age_band(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, int]:
-    got = _group(eng, scope, flt, "e.age_band")
-    return {label: got.get(label, 0) for _, _, label in AGE_BANDS}
+    labels = [label for _, _, label in AGE_BANDS]
+    got = _columns(eng, scope, flt, [f"age_{schema.AGG_AGE_BANDS.index(b)}" for b in labels])
+    return dict(zip(labels, got, strict=True))
 
 
 def q_top_icd10(
@@ -95,9 +102,9 @@ def _series(
 ) -> dict[str, tuple[int, int, int, int, int]]:
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
-        f"SELECT {key} AS k, COUNT(*), COUNT(*) FILTER (WHERE e.inpatient), "
-        "COUNT(*) FILTER (WHERE e.emergency), COUNT(*) FILTER (WHERE e.death), "
-        f"COALESCE(SUM(e.t_tongchi_bv), 0) FROM {source(FACT, scope, flt, eng)} WHERE {w} GROUP BY k",
+        f"SELECT {key} AS k, SUM(e.visits), SUM(e.inpatient), SUM(e.emergencies), "
+        f"SUM(e.deaths), SUM(e.cost_total) FROM {source(AGG, scope, flt, eng)} WHERE {w} "
+        "GROUP BY k",
         p,
     )
     return {str(k): (int(a), int(b), int(c), int(d), int(m)) for k, a, b, c, d, m in rows}
@@ -182,10 +189,9 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
     rows = eng.query(
         f"SELECT {cols}, SUM(x.n), COUNT(*), SUM(x.inp), SUM(x.em), SUM(x.de), SUM(x.bd), "
         "SUM(x.cost), SUM(x.bhyt) FROM ("
-        "SELECT e.facility, COUNT(*) AS n, COUNT(*) FILTER (WHERE e.inpatient) AS inp, "
-        "COUNT(*) FILTER (WHERE e.emergency) AS em, COUNT(*) FILTER (WHERE e.death) AS de, "
-        "COALESCE(SUM(e.bed_days), 0) AS bd, COALESCE(SUM(e.t_tongchi_bv), 0) AS cost, "
-        f"COALESCE(SUM(e.t_bhtt), 0) AS bhyt FROM {source(FACT, scope, flt, eng)} WHERE {w} "
+        "SELECT e.facility, SUM(e.visits) AS n, SUM(e.inpatient) AS inp, "
+        "SUM(e.emergencies) AS em, SUM(e.deaths) AS de, SUM(e.bed_days) AS bd, "
+        f"SUM(e.cost_total) AS cost, SUM(e.cost_bhyt) AS bhyt FROM {source(AGG, scope, flt, eng)} WHERE {w} "
         "GROUP BY e.facility) x LEFT JOIN dim_facility f ON f.ma_cskcb = x.facility "
         f"GROUP BY {cols} ORDER BY SUM(x.n) DESC, 1",
         p,
@@ -207,7 +213,7 @@ def data_range(eng: AnalyticsEngine, scope: Scope) -> tuple[date, date] | None:
     """First and last admission day the caller may see."""
     w, p = where(scope, None, eng=eng)
     lo, hi = eng.query(
-        f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {source(FACT, scope, None, eng)} WHERE {w}",
+        f"SELECT MIN(e.ngay_vao), MAX(e.ngay_vao) FROM {source(AGG, scope, None, eng)} WHERE {w}",
         p,
     )[0]
     return (lo, hi) if isinstance(lo, date) and isinstance(hi, date) else None

@@ -66,6 +66,9 @@ class Loader:
         self.key = person_key
         self._lock = threading.RLock()
         schema.create(engine)
+        if schema.get_meta(engine, "aggregates") != schema.SCHEMA_VERSION:
+            # a store written before the aggregates existed: build them once from its facts
+            self.rebuild_aggregates()
 
     # -- watermark ------------------------------------------------------------------------
     def watermark(self) -> int:
@@ -103,10 +106,57 @@ class Loader:
     def rebuild(self, source: VersionSource) -> LoadReport:
         """Drop the facts and load everything again (the registry is kept)."""
         with self._lock, self.engine.transaction():
-            for t in (*schema.CURRENT_TABLES, "fact_submission"):
+            for t in (*schema.CURRENT_TABLES, "fact_submission", *schema.AGGREGATES):
                 self.engine.execute(f"DELETE FROM {t}")
             self.engine.execute("DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of')")
         return self.refresh(source)
+
+    def rebuild_aggregates(self) -> None:
+        """Compute every aggregate table again from the facts (one GROUP BY each)."""
+        with self._lock, self.engine.transaction():
+            for agg, (fact, keys, measures) in schema.AGGREGATES.items():
+                self.engine.execute(f"DELETE FROM {agg}")
+                self.engine.execute(
+                    f"INSERT INTO {agg} ({', '.join((*keys, *measures))}) "
+                    f"{_agg_select(fact, keys, measures)} GROUP BY {_positions(keys)} "
+                    # in key order (day first): DuckDB's zone maps then skip the days not asked
+                    f"ORDER BY {_positions(keys)}"
+                )
+            schema.set_meta(self.engine, "aggregates", schema.SCHEMA_VERSION)
+
+    def _delta(self, agg: str, ids: list[int], sign: int) -> None:
+        """Add to the scratch delta of ``agg`` the facts with these version ids, counted with
+        ``sign`` (−1 for rows about to be deleted, +1 for rows just inserted)."""
+        fact, keys, measures = schema.AGGREGATES[agg]
+        for lo in range(0, len(ids), 500):
+            part = ids[lo : lo + 500]
+            marks = ", ".join("?" * len(part))
+            self.engine.execute(
+                f"INSERT INTO wh_delta_{agg} ({', '.join((*keys, *measures))}) "
+                f"{_agg_select(fact, keys, measures, sign)} "
+                f"WHERE e.version_id BETWEEN ? AND ? AND e.version_id IN ({marks}) "
+                f"GROUP BY {_positions(keys)}",
+                [min(part), max(part), *part],
+            )
+
+    def _merge(self, agg: str) -> None:
+        """Fold the scratch delta into ``agg``: the rows of the keys it touches are summed with
+        it and written again (rows left with no record go away)."""
+        _, keys, measures = schema.AGGREGATES[agg]
+        delta = f"wh_delta_{agg}"
+        cols = ", ".join((*keys, *measures))
+        match = " AND ".join(f"d.{k} IS NOT DISTINCT FROM a.{k}" for k in keys)
+        hit = f"EXISTS (SELECT 1 FROM {delta} d WHERE {match})"
+        eng = self.engine
+        eng.execute(f"INSERT INTO {delta} ({cols}) SELECT {cols} FROM {agg} a WHERE {hit}")
+        eng.execute(f"DELETE FROM {agg} a WHERE {hit}")
+        sums = ", ".join(f"{schema.AGG_COMBINE.get(m, 'SUM')}({m})" for m in measures)
+        first = next(iter(measures))
+        eng.execute(
+            f"INSERT INTO {agg} ({cols}) SELECT {', '.join(keys)}, {sums} FROM {delta} "
+            f"GROUP BY {', '.join(keys)} HAVING SUM({first}) <> 0"
+        )
+        eng.execute(f"DELETE FROM {delta}")
 
     def _existing(self) -> dict[tuple[str, str], tuple[int, int]]:
         """(version, version_id) held for the keys of the batch."""
@@ -138,12 +188,15 @@ class Loader:
         eng = self.engine
         with eng.transaction():
             eng.insert_columns("fact_submission", submission_rows(chunk).arrays())
+            self._delta("agg_submission", [rv.version_id for rv in chunk], +1)
+            self._merge("agg_submission")
             if newest:
                 keys = list(newest)
                 self._set_keys(_obj([k[0] for k in keys]), _obj([k[1] for k in keys]))
                 existing = self._existing()
                 batch = Batch()
                 replace: list[int] = []
+                loaded_ids: list[int] = []
                 for k, rv in newest.items():
                     have = existing.get(k)
                     if have is not None and have[0] >= rv.version:
@@ -158,6 +211,8 @@ class Loader:
                         report.rejected += 1
                         continue
                     report.loaded += 1
+                    loaded_ids.append(rv.version_id)
+                self._delta("agg_day", replace, -1)
                 for lo in range(0, len(replace), 500):
                     ids = replace[lo : lo + 500]
                     marks = ", ".join("?" * len(ids))
@@ -167,6 +222,8 @@ class Loader:
                 for table, cols in batch.tables().items():
                     if len(cols):
                         eng.insert_columns(table, cols.arrays())
+                self._delta("agg_day", loaded_ids, +1)
+                self._merge("agg_day")
                 self._add_icd_names(batch.icd_names)
             top = max(rv.version_id for rv in chunk)
             report.watermark = max(report.watermark, top)
@@ -192,10 +249,27 @@ class Loader:
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"engine": self.engine.name, "watermark": self.watermark()}
-        for t in (*schema.CURRENT_TABLES, "fact_submission", "dim_facility", "dim_icd10"):
+        for t in (
+            *schema.CURRENT_TABLES,
+            "fact_submission",
+            *schema.AGGREGATES,
+            "dim_facility",
+            "dim_icd10",
+        ):
             out[t] = int(self.engine.query(f"SELECT COUNT(*) FROM {t}")[0][0])
         out["as_of"] = self.as_of()
         return out
+
+
+def _agg_select(fact: str, keys: tuple[str, ...], measures: dict[str, str], sign: int = 1) -> str:
+    """``SELECT keys, measures FROM fact e`` (without GROUP BY), measures times ``sign``."""
+    ms = [expr if sign == 1 or m in schema.AGG_COMBINE else f"{sign} * ({expr})"
+          for m, expr in measures.items()]  # fmt: skip
+    return f"SELECT {', '.join(f'e.{k}' for k in keys)}, {', '.join(ms)} FROM {fact} e"
+
+
+def _positions(keys: tuple[str, ...]) -> str:
+    return ", ".join(str(i + 1) for i in range(len(keys)))
 
 
 def _obj(values: list[Any]) -> np.ndarray[Any, Any]:

@@ -9,8 +9,9 @@ No direct identifier is stored: ``person_key`` is a keyed hash (see ``transform.
 from __future__ import annotations
 
 from khoyte.warehouse.engine import AnalyticsEngine
+from khoyte.warehouse.transform import AGE_BANDS
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 TABLES: dict[str, str] = {
     "wh_meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
@@ -52,6 +53,53 @@ TABLES: dict[str, str] = {
     "wh_batch_keys": "facility VARCHAR, ma_lk VARCHAR",
 }
 
+# Pre-aggregated tables the dashboards read (see ``docs/warehouse.md``): kept equal to a
+# GROUP BY over the facts by the loader, in the same transaction as the facts. Their key
+# columns carry the names of the fact columns, so ``analytics.filters.where`` applies as is.
+# agg_day: one row per admission day × facility × visit type (current versions only).
+AGG_DAY_KEYS = ("ngay_vao", "facility", "ma_loai_kcb")
+AGG_SEXES = ("1", "2", "3")
+AGG_AGE_BANDS = tuple(label for _, _, label in AGE_BANDS)
+# measure column -> expression over ``fact_episode e`` (every one a count or a sum)
+AGG_DAY_MEASURES: dict[str, str] = {
+    "visits": "COUNT(*)",
+    "inpatient": "COUNT(*) FILTER (WHERE e.inpatient)",
+    "emergencies": "COUNT(*) FILTER (WHERE e.emergency)",
+    "deaths": "COUNT(*) FILTER (WHERE e.death)",
+    "bed_days": "COALESCE(SUM(e.bed_days), 0)",
+    "cost_total": "COALESCE(SUM(e.t_tongchi_bv), 0)",
+    "cost_bhyt": "COALESCE(SUM(e.t_bhtt), 0)",
+    "cost_patient": "COALESCE(SUM(e.patient_paid), 0)",
+    "bhyt_records": "COUNT(*) FILTER (WHERE e.bhyt)",
+    **{f"sex_{s}": f"COUNT(*) FILTER (WHERE e.gioi_tinh = '{s}')" for s in AGG_SEXES},
+    **{
+        f"age_{i}": f"COUNT(*) FILTER (WHERE e.age_band = '{b}')"
+        for i, b in enumerate(AGG_AGE_BANDS)
+    },
+}
+# agg_submission: one row per facility × admission day over every version received.
+AGG_SUB_KEYS = ("ngay_vao", "facility")
+AGG_SUB_MEASURES: dict[str, str] = {
+    "records": "COUNT(*)",
+    "rejected": "COUNT(*) FILTER (WHERE e.status = 'rejected')",
+    "first_received": "MIN(e.received_at)",
+    "last_received": "MAX(e.received_at)",
+}
+# how partial aggregates of a measure combine (delta rows merged into the table)
+AGG_COMBINE = {"first_received": "MIN", "last_received": "MAX"}
+AGGREGATES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
+    "agg_day": ("fact_episode", AGG_DAY_KEYS, AGG_DAY_MEASURES),
+    "agg_submission": ("fact_submission", AGG_SUB_KEYS, AGG_SUB_MEASURES),
+}
+_KEY_TYPES = {"ngay_vao": "DATE", "facility": "VARCHAR", "ma_loai_kcb": "VARCHAR"}
+for _name, (_fact, _keys, _measures) in AGGREGATES.items():
+    _cols = [f"{k} {_KEY_TYPES[k]}" for k in _keys] + [
+        f"{m} {'TIMESTAMP' if m in AGG_COMBINE else 'BIGINT'}" for m in _measures
+    ]
+    TABLES[_name] = ", ".join(_cols)
+    TABLES[f"wh_delta_{_name}"] = ", ".join(_cols)  # scratch of one load (empty between)
+
+
 # Tables that hold the current version only; each row carries the ``version_id`` of its episode
 # version, so a superseded version is deleted by id (ids grow with arrival: DuckDB's zone maps
 # skip every row group but the ones holding it, where a key comparison would scan the table).
@@ -62,6 +110,10 @@ INDEXES_POSTGRES = (
     "CREATE INDEX IF NOT EXISTS ix_ep_key ON fact_episode (facility, ma_lk)",
     "CREATE INDEX IF NOT EXISTS ix_dx_key ON fact_diagnosis (facility, ma_lk)",
     "CREATE INDEX IF NOT EXISTS ix_sub_fac ON fact_submission (facility, ngay_vao)",
+    "CREATE INDEX IF NOT EXISTS ix_ep_vid ON fact_episode (version_id)",
+    "CREATE INDEX IF NOT EXISTS ix_sub_vid ON fact_submission (version_id)",
+    "CREATE INDEX IF NOT EXISTS ix_agg_day ON agg_day (ngay_vao, facility)",
+    "CREATE INDEX IF NOT EXISTS ix_agg_sub ON agg_submission (ngay_vao, facility)",
 )
 
 

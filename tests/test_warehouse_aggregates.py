@@ -1,0 +1,180 @@
+"""The pre-aggregated tables the dashboards read equal a GROUP BY over the facts after every load:
+new records, superseding versions (moving an episode to another day, visit type and sex), stale
+and rejected versions, several versions of one episode in one batch, a rebuild — on DuckDB and
+on PostgreSQL. The GROUP BY is written out here, independently of the loader's own SQL."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from khoyte.handoff import RecordVersion
+from khoyte.warehouse import schema
+from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
+from khoyte.warehouse.loader import Loader
+from khoyte.warehouse.sources import FileVersionSource
+from tests.synth_helpers import generate
+
+AGE_BANDS = ("0-4", "5-14", "15-24", "25-44", "45-59", "60-79", "80+")
+
+EXPECTED_DAY = (
+    "SELECT ngay_vao, facility, ma_loai_kcb, COUNT(*), "
+    "SUM(CASE WHEN inpatient THEN 1 ELSE 0 END), SUM(CASE WHEN emergency THEN 1 ELSE 0 END), "
+    "SUM(CASE WHEN death THEN 1 ELSE 0 END), SUM(bed_days), SUM(t_tongchi_bv), SUM(t_bhtt), "
+    "SUM(patient_paid), SUM(CASE WHEN bhyt THEN 1 ELSE 0 END), "
+    + ", ".join(f"SUM(CASE WHEN gioi_tinh = '{s}' THEN 1 ELSE 0 END)" for s in "123")
+    + ", "
+    + ", ".join(f"SUM(CASE WHEN age_band = '{b}' THEN 1 ELSE 0 END)" for b in AGE_BANDS)
+    + " FROM fact_episode GROUP BY ngay_vao, facility, ma_loai_kcb"
+)
+GOT_DAY = (
+    "SELECT ngay_vao, facility, ma_loai_kcb, visits, inpatient, emergencies, deaths, bed_days, "
+    "cost_total, cost_bhyt, cost_patient, bhyt_records, sex_1, sex_2, sex_3, "
+    + ", ".join(f"age_{i}" for i in range(len(AGE_BANDS)))
+    + " FROM agg_day"
+)
+EXPECTED_SUB = (
+    "SELECT facility, ngay_vao, COUNT(*), SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), "
+    "MIN(received_at), MAX(received_at) FROM fact_submission GROUP BY facility, ngay_vao"
+)
+GOT_SUB = (
+    "SELECT facility, ngay_vao, records, rejected, first_received, last_received "
+    "FROM agg_submission"
+)
+
+
+def _rows(eng: AnalyticsEngine, sql: str) -> list[tuple[Any, ...]]:
+    return sorted((tuple(int(v) if hasattr(v, "as_integer_ratio") and not isinstance(v, float)
+                         else v for v in r) for r in eng.query(sql)), key=repr)  # fmt: skip
+
+
+def assert_consistent(eng: AnalyticsEngine) -> None:
+    expected = _rows(eng, EXPECTED_DAY)
+    assert expected, "no facts loaded"
+    assert _rows(eng, GOT_DAY) == expected
+    assert _rows(eng, GOT_SUB) == _rows(eng, EXPECTED_SUB)
+
+
+@pytest.fixture(scope="module")
+def versions(tmp_path_factory: pytest.TempPathFactory) -> list[RecordVersion]:
+    out = tmp_path_factory.mktemp("synth")
+    generate(out, seed=5, population=600, start=date(2025, 3, 1), end=date(2025, 3, 8))
+    return list(FileVersionSource(out).iter_versions(0))
+
+
+class ListSource:
+    def __init__(self, items: list[RecordVersion]) -> None:
+        self.items = items
+
+    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
+        return iter([rv for rv in self.items if rv.version_id > since_id])
+
+
+def _changed(rv: RecordVersion, version_id: int, version: int, k: int) -> RecordVersion:
+    """Another version of the episode: another admission day, visit type, sex and cost."""
+    rec = copy.deepcopy(rv.record)
+    ep = rec.episode.values
+    admitted = rec.episode.admitted
+    if admitted is not None and k % 2 == 0:
+        ep["NGAY_VAO"] = admitted - timedelta(days=1 + k % 3)
+    ep["MA_LOAI_KCB"] = ("01", "03", "02", "04")[k % 4]
+    ep["GIOI_TINH"] = "2" if rec.episode.sex == "1" else "1"
+    ep["T_TONGCHI_BV"] = 1000 + k
+    return dataclasses.replace(
+        rv,
+        version_id=version_id,
+        version=version,
+        received_at=rv.received_at + timedelta(hours=version),
+        record=rec,
+        status="accepted" if k % 5 else "accepted_with_warnings",
+    )
+
+
+def _sequence(base: list[RecordVersion]) -> list[list[RecordVersion]]:
+    """Loads of versions, in arrival order (ids keep growing)."""
+    loaded = [rv for rv in base if rv.status != "rejected"]
+    first = base[: len(base) // 2]
+    rest = base[len(base) // 2 :]
+    next_id = max(rv.version_id for rv in base)
+    loads: list[list[RecordVersion]] = [first]
+    second = list(rest)
+    # superseding versions of episodes loaded in the first load
+    for k, rv in enumerate(loaded[:40:2]):
+        if rv in first:
+            next_id += 1
+            second.append(_changed(rv, next_id, rv.version + 1, k))
+    loads.append(second)
+    third: list[RecordVersion] = []
+    for k, rv in enumerate(loaded[1:60:3]):
+        # two more versions of one episode in the same load, the later one wins
+        next_id += 1
+        third.append(_changed(rv, next_id, rv.version + 5, k))
+        next_id += 1
+        third.append(_changed(rv, next_id, rv.version + 6, k + 1))
+        # a stale version (lower than the one held) changes nothing
+        next_id += 1
+        third.append(_changed(rv, next_id, rv.version, k + 2))
+        # a rejected version replaces nothing but counts in completeness
+        next_id += 1
+        third.append(
+            dataclasses.replace(_changed(rv, next_id, rv.version + 9, k), status="rejected")
+        )
+    loads.append(third)
+    return loads
+
+
+def _run(eng: AnalyticsEngine, base: list[RecordVersion]) -> None:
+    loader = Loader(eng, b"agg-test")
+    assert _rows(eng, GOT_DAY) == []
+    items: list[RecordVersion] = []
+    superseded = 0
+    for load in _sequence(base):
+        items += load
+        report = loader.refresh(ListSource(items), batch_size=97)
+        superseded += report.superseded
+        assert_consistent(eng)
+    assert superseded > 20  # the sequence did replace episodes
+    moved = eng.query("SELECT COUNT(DISTINCT ngay_vao) FROM agg_day")[0][0]
+    assert int(moved) > 8  # superseding versions moved episodes to days before the period
+    stepwise = (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB))
+    loader.rebuild_aggregates()
+    assert (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB)) == stepwise
+    loader.rebuild(ListSource(items))
+    assert_consistent(eng)
+    assert (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB)) == stepwise
+    # a store without its aggregates (written before they existed) gets them when opened
+    eng.execute("DELETE FROM agg_day")
+    eng.execute("DELETE FROM wh_meta WHERE key = 'aggregates'")
+    Loader(eng, b"agg-test")
+    assert (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB)) == stepwise
+
+
+def test_aggregates_follow_the_facts_duckdb(versions: list[RecordVersion], tmp_path: Path) -> None:
+    eng = DuckDBEngine(tmp_path / "w.duckdb")
+    try:
+        _run(eng, versions)
+    finally:
+        eng.close()
+
+
+def test_aggregates_follow_the_facts_postgresql(versions: list[RecordVersion], pg_url: str) -> None:
+    eng = PostgresEngine(pg_url)
+    try:
+        _run(eng, versions)
+    finally:
+        eng.close()
+
+
+def test_received_times_are_comparable(versions: list[RecordVersion]) -> None:
+    # the sequence above relies on ids growing and received times being datetimes
+    assert all(isinstance(rv.received_at, datetime) for rv in versions)
+    ids = [rv.version_id for rv in versions]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert schema.AGG_AGE_BANDS == AGE_BANDS
