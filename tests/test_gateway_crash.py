@@ -73,7 +73,7 @@ def test_sigkill_during_a_stream_of_submissions(tmp_path: Path, db_url: str | No
                     else:
                         failures.append(f"{i}: {r.status_code} {r.text[:200]}")
 
-    for _ in range(KILLS):
+    for round_ in range(KILLS):
         server.start()
         stop = threading.Event()
         pending = [i for i in range(len(files)) if i not in receipts]
@@ -81,8 +81,15 @@ def test_sigkill_during_a_stream_of_submissions(tmp_path: Path, db_url: str | No
             threading.Thread(target=client, args=(stop, rng.sample(pending, len(pending))))
             for _ in range(3)
         ]
+        before = len(receipts)
         for t in threads:
             t.start()
+        if round_ % 2 == 0:
+            # every other kill lands after this round's first receipt, so that on a slow,
+            # loaded machine (start-up alone can take seconds) some kills are mid-stream
+            deadline = time.monotonic() + 60
+            while len(receipts) == before and time.monotonic() < deadline:
+                time.sleep(0.01)
         time.sleep(rng.uniform(0.05, 0.8))
         server.kill()  # SIGKILL: no shutdown handler runs
         stop.set()

@@ -11,9 +11,9 @@ from datetime import date
 from typing import Any
 
 from khoyte.analytics.filters import Filters, source, where
+from khoyte.registry.agebands import AGE_BANDS
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.warehouse.transform import AGE_BANDS
 from khoyte.web.access import Scope
 
 SEXES = schema.AGG_SEXES

@@ -17,6 +17,8 @@ from datetime import date, timedelta
 import numpy as np
 
 from khoyte.registry.adminunits import OLD_PROVINCE_CODES
+from khoyte.registry.agebands import AGE_BANDS as REPORT_AGE_BANDS
+from khoyte.registry.agebands import band_of
 from khoyte.synth import names
 from khoyte.synth.geography import Geography
 
@@ -67,22 +69,11 @@ UTILISATION = (
 )
 
 # Age bands of the manifest and dashboards (TT 37 style).
-REPORT_BANDS = (
-    (0, 4, "0-4"),
-    (5, 14, "5-14"),
-    (15, 24, "15-24"),
-    (25, 44, "25-44"),
-    (45, 59, "45-59"),
-    (60, 79, "60-79"),
-    (80, 200, "80+"),
-)
+REPORT_BANDS = REPORT_AGE_BANDS
 
 
 def report_band(age: int) -> str:
-    for lo, hi, label in REPORT_BANDS:
-        if lo <= age <= hi:
-            return label
-    return "80+"
+    return band_of(age) or "80+"
 
 
 def mix(*parts: int) -> int:

@@ -8,8 +8,8 @@ No direct identifier is stored: ``person_key`` is a keyed hash (see ``transform.
 
 from __future__ import annotations
 
+from khoyte.registry.agebands import AGE_BANDS
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.warehouse.transform import AGE_BANDS
 
 SCHEMA_VERSION = "3"
 

@@ -23,28 +23,15 @@ import numpy as np
 
 from khoyte.handoff import RecordVersion
 from khoyte.registry import icd10
+from khoyte.registry.agebands import band_of
 from khoyte.standards.model import Record, Row, Standard
 from khoyte.validate.codelists import INPATIENT_TYPES
 
-AGE_BANDS = (
-    (0, 4, "0-4"),
-    (5, 14, "5-14"),
-    (15, 24, "15-24"),
-    (25, 44, "25-44"),
-    (45, 59, "45-59"),
-    (60, 79, "60-79"),
-    (80, 200, "80+"),
-)
 DEATH_CODES = frozenset({"5", "8"})
 
 
 def age_band(age: int | None) -> str | None:
-    if age is None:
-        return None
-    for lo, hi, label in AGE_BANDS:
-        if lo <= age <= hi:
-            return label
-    return None
+    return None if age is None else band_of(age)
 
 
 def cents(v: Decimal | None) -> int:
