@@ -9,18 +9,18 @@ every kind of table), so the reference stays the definition.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from xml.sax.saxutils import escape
 
+from khoyte.standards import writer
 from khoyte.standards.convert import table_spec
 from khoyte.standards.layout import layouts
 from khoyte.standards.model import BirthDate, Record, Row, Standard, Value
 from khoyte.standards.qd4210 import canonical_names
-from khoyte.standards.writer import _XSI, DECL
+from khoyte.standards.writer import DECL
 
 Plan = tuple[tuple[str, str, str, str, str], ...]  # (source, empty tag, open, close, name)
 
@@ -111,27 +111,10 @@ def table_document(standard: Standard, table: str, rows: list[Row]) -> bytes:
 
 
 def hoso_xml(record: Record, standard: Standard | None = None) -> str:
-    std = standard or record.standard
-    files = []
-    for table in sorted(record.tables, key=lambda t: int(t[3:])):
-        rows = record.tables[table]
-        if not rows:
-            continue
-        content = base64.b64encode(table_document(std, table, rows)).decode("ascii")
-        files.append(
-            f"<FILEHOSO><LOAIHOSO>{table}</LOAIHOSO><NOIDUNGFILE>{content}</NOIDUNGFILE></FILEHOSO>"
-        )
-    return "<HOSO>" + "".join(files) + "</HOSO>"
+    return writer.hoso_xml(record, standard, document=table_document)
 
 
 def envelope(
     records: Iterable[Record], facility: str, created: date, standard: Standard | None = None
 ) -> bytes:
-    hosos = [hoso_xml(r, standard) for r in records]
-    xml = (
-        f"<GIAMDINHHS{_XSI}><THONGTINDONVI><MACSKCB>{escape(facility)}</MACSKCB></THONGTINDONVI>"
-        f"<THONGTINHOSO><NGAYLAP>{created.strftime('%Y%m%d')}</NGAYLAP>"
-        f"<SOLUONGHOSO>{len(hosos)}</SOLUONGHOSO><DANHSACHHOSO>{''.join(hosos)}</DANHSACHHOSO>"
-        f"</THONGTINHOSO><CHUKYDONVI/></GIAMDINHHS>"
-    )
-    return DECL + xml.encode("utf-8")
+    return writer.envelope(records, facility, created, standard, document=table_document)
