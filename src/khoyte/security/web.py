@@ -1,9 +1,9 @@
 """The security component in the web application.
 
 ``install(app, settings)`` (called last by ``create_app``) refuses unsafe production settings,
-registers the session-cookie and user-token authenticators, adds the login/logout, token, admin
-and audit routes, the hardening/CSRF/route-guard middleware, and refuses to start if any route
-declares no ``requires(...)``.
+registers the session-cookie and user-token authenticators, adds the login/logout, token and
+account routes (admin and audit routes live in ``security.admin``), the hardening/CSRF/route-guard
+middleware, and refuses to start if any route declares no ``requires(...)``.
 """
 
 from __future__ import annotations
@@ -11,17 +11,15 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
@@ -37,7 +35,6 @@ from khoyte.security.middleware import (
     csrf_token,
     unguarded,
 )
-from khoyte.security.models import User
 from khoyte.security.roles import ROLES
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 from khoyte.web.access import Permission, Principal, requires
@@ -251,8 +248,6 @@ router = APIRouter(responses=ERROR_RESPONSES)
 PUBLIC = Depends(requires(Permission.PUBLIC))
 Public = Annotated[Principal, PUBLIC]
 Signed = Annotated[Principal, Depends(requires(Permission.AUTHENTICATED))]
-Admin = Annotated[Principal, Depends(requires(Permission.ADMIN_USERS))]
-Auditor = Annotated[Principal, Depends(requires(Permission.VIEW_AUDIT))]
 
 _LOGIN_ERRORS = {
     "rate_limited": (
@@ -431,257 +426,6 @@ def me(principal: Signed) -> Me:
     return _me(principal)
 
 
-# --- admin: users, roles, scopes --------------------------------------------------------------
-
-
-class UserOut(BaseModel):
-    username: str
-    full_name: str
-    active: bool
-    roles: list[str]
-    scopes: list[str]
-    totp: bool
-    locked: bool
-
-
-def _user_out(u: User, now: datetime) -> UserOut:
-    locked = service.aware(u.locked_until)
-    return UserOut(
-        username=u.username,
-        full_name=u.full_name,
-        active=u.active,
-        roles=sorted(service.user_roles(u)),
-        scopes=service.user_scope_strings(u),
-        totp=u.totp_secret is not None,
-        locked=locked is not None and locked > now,
-    )
-
-
-def _users(request: Request) -> list[UserOut]:
-    st = state(request)
-    now = st.clock()
-    with session_scope(st.factory) as s:
-        return [_user_out(u, now) for u in s.scalars(select(User).order_by(User.username))]
-
-
-@router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
-def users_api(request: Request, _: Admin) -> list[UserOut]:
-    """Tài khoản, vai trò, phạm vi / accounts with their roles and scopes (no clinical data)."""
-    return _users(request)
-
-
-@router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
-def users_page(request: Request, _: Admin) -> HTMLResponse:
-    return render(request, "admin_users.html", users=_users(request), message=None)
-
-
-def _admin_action(
-    request: Request, fn: Callable[[Session], str | None], done: tuple[str, str]
-) -> HTMLResponse:
-    st = state(request)
-    try:
-        with session_scope(st.factory) as s:
-            extra = fn(s)
-    except service.SecurityError as err:
-        return render(
-            request, "admin_users.html", status=400, users=_users(request),
-            message=("error", err.vi, err.en),
-        )  # fmt: skip
-    vi, en = done
-    if extra:
-        vi, en = f"{vi} TOTP: {extra}", f"{en} TOTP: {extra}"
-    return render(request, "admin_users.html", users=_users(request), message=("ok", vi, en))
-
-
-def _lines(text: str) -> list[str]:
-    return [x.strip() for x in text.replace(",", "\n").splitlines() if x.strip()]
-
-
-@router.post("/admin/users", response_class=HTMLResponse, include_in_schema=False)
-def users_create(
-    request: Request,
-    principal: Admin,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=256)],
-    scopes: Annotated[str, Form(max_length=2000)],
-    roles: Annotated[list[str] | None, Form()] = None,
-    full_name: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    st = state(request)
-
-    def act(s: Session) -> str | None:
-        _, uri = service.create_user(
-            s, st.settings, username=username, password=password, roles=roles or [],
-            scopes=_lines(scopes), actor=principal, ip=client_ip(request), full_name=full_name,
-        )  # fmt: skip
-        return uri
-
-    return _admin_action(request, act, (f"Đã tạo {username}.", f"Created {username}."))
-
-
-def _target(s: Session, username: str) -> User:
-    user = service.get_user(s, username)
-    if user is None:
-        raise service.SecurityError("no_user", "Không có tài khoản này.", "No such user.")
-    return user
-
-
-@router.post("/admin/users/{username}/access", response_class=HTMLResponse, include_in_schema=False)
-def users_access(
-    request: Request,
-    principal: Admin,
-    username: str,
-    scopes: Annotated[str, Form(max_length=2000)],
-    roles: Annotated[list[str] | None, Form()] = None,
-) -> HTMLResponse:
-    def act(s: Session) -> str | None:
-        return service.set_roles_and_scopes(
-            s, _target(s, username), roles or [], _lines(scopes), principal, client_ip(request)
-        )
-
-    return _admin_action(request, act, (f"Đã cập nhật {username}.", f"Updated {username}."))
-
-
-@router.post("/admin/users/{username}/active", response_class=HTMLResponse, include_in_schema=False)
-def users_active(
-    request: Request,
-    principal: Admin,
-    username: str,
-    active: Annotated[bool, Form()],
-) -> HTMLResponse:
-    if username == principal.name and not active:
-        raise ApiError(
-            400, message_vi="Không thể tự khoá mình.", message_en="You cannot disable yourself."
-        )
-
-    def act(s: Session) -> str | None:
-        service.set_active(s, _target(s, username), active, principal, client_ip(request))
-        return None
-
-    word = ("Đã mở", "Enabled") if active else ("Đã khoá", "Disabled")
-    return _admin_action(request, act, (f"{word[0]} {username}.", f"{word[1]} {username}."))
-
-
-@router.post("/admin/users/{username}/reset", response_class=HTMLResponse, include_in_schema=False)
-def users_reset(
-    request: Request,
-    principal: Admin,
-    username: str,
-    password: Annotated[str, Form(max_length=256)],
-    new_totp: Annotated[bool, Form()] = False,
-) -> HTMLResponse:
-    st = state(request)
-
-    def act(s: Session) -> str | None:
-        return service.reset_password(
-            s, st.settings, _target(s, username), password, principal, client_ip(request), new_totp
-        )
-
-    return _admin_action(request, act, (f"Đã đặt lại {username}.", f"Reset {username}."))
-
-
-# --- audit trail for auditors ----------------------------------------------------------------
-
-
-class AuditOut(BaseModel):
-    seq: int
-    at: str
-    actor: str
-    action: str
-    target: str
-    outcome: str
-    ip: str
-    reason: str | None
-    details: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
-class AuditPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    entries: list[AuditOut]
-
-
-class VerifyOut(BaseModel):
-    ok: bool
-    entries: int
-    broken_seq: int | None
-    message_vi: str
-    message_en: str
-    head: dict[str, Any]
-
-
-def _filters(
-    actor: Annotated[str | None, Query(max_length=200)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    outcome: Annotated[str | None, Query(max_length=32)] = None,
-    target: Annotated[str | None, Query(max_length=500)] = None,
-    since: Annotated[
-        str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}[0-9T:.+\-]*$")
-    ] = None,
-    until: Annotated[
-        str | None, Query(max_length=40, pattern=r"^\d{4}-\d{2}-\d{2}[0-9T:.+\-]*$")
-    ] = None,
-) -> audit.AuditFilter:
-    return audit.AuditFilter(
-        actor or None, action or None, outcome or None, target or None, since or None, until or None
-    )
-
-
-Filters = Annotated[audit.AuditFilter, Depends(_filters)]
-
-
-def _search(
-    request: Request, who: Principal, f: audit.AuditFilter, limit: int, offset: int
-) -> AuditPage:
-    with session_scope(state(request).factory) as s:
-        rows, total = audit.search(s, f, limit, offset)
-        entries = [AuditOut(**audit.as_dict(r)) for r in rows]
-        # reading the trail is itself on the trail (after the search: not in its own answer)
-        audit.record(s, who, "audit.view", "audit", "success", client_ip(request),
-                     details={k: v for k, v in asdict(f).items() if v})  # fmt: skip
-    return AuditPage(total=total, limit=limit, offset=offset, entries=entries)
-
-
-@router.get("/api/v1/audit", response_model=AuditPage, tags=["audit"])
-def audit_api(
-    request: Request,
-    who: Auditor,
-    f: Filters,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
-) -> AuditPage:
-    """Nhật ký kiểm toán, mới nhất trước, có bộ lọc / the audit trail, newest first, filtered."""
-    return _search(request, who, f, limit, offset)
-
-
-@router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
-def audit_verify_api(request: Request, _: Auditor) -> VerifyOut:
-    """Kiểm tra toàn bộ chuỗi / verify the whole hash chain."""
-    with session_scope(state(request).factory) as s:
-        v = audit.verify(s)
-        head = audit.head(s)
-    return VerifyOut(
-        ok=v.ok, entries=v.entries, broken_seq=v.broken_seq,
-        message_vi=v.problem_vi or "toàn vẹn", message_en=v.problem_en or "intact", head=head,
-    )  # fmt: skip
-
-
-@router.get("/audit", response_class=HTMLResponse, include_in_schema=False)
-def audit_page(
-    request: Request,
-    who: Auditor,
-    f: Filters,
-    page: Annotated[int, Query(ge=1, le=10**6)] = 1,
-) -> HTMLResponse:
-    limit = 50
-    result = _search(request, who, f, limit, (page - 1) * limit)
-    qs = urlencode({k: v for k, v in asdict(f).items() if v})
-    return render(request, "audit.html", result=result, f=f, page=page, limit=limit, qs=qs)
-
-
 # --- installation ----------------------------------------------------------------------------
 
 
@@ -700,7 +444,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.out_of_scope_hook = _out_of_scope
     app.state.audit_hook = record_event
     app.state.after_submission.append(_audit_submission)
+    from khoyte.security import admin  # its routes use this module's helpers
+
     app.include_router(router)
+    app.include_router(admin.router)
     # Outermost last: headers on every answer (errors included), then CSRF, then the guard.
     app.add_middleware(RouteGuard, fastapi_app=app)
     app.add_middleware(CsrfProtect, secret=app.state.security.secret)
