@@ -195,6 +195,7 @@ def _queries_match_facts(eng: AnalyticsEngine) -> None:
         (date(2025, 2, 26), date(2025, 3, 5)),  # two partial months
         (date(2025, 2, 1), date(2025, 3, 31)),  # two whole months
         (date(2025, 2, 1), date(2025, 3, 4)),  # a whole month and a partial one
+        (date(2025, 2, 20), date(2025, 3, 31)),  # a partial month and a whole one
         (date(2025, 3, 2), date(2025, 3, 6)),  # inside one month
     ]
     for lo, hi in periods:
