@@ -14,11 +14,14 @@ from typing import Any
 
 import pytest
 
+from khoyte.analytics import kcb
+from khoyte.analytics.filters import Filters
 from khoyte.handoff import RecordVersion
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
 from khoyte.warehouse.loader import Loader
 from khoyte.warehouse.sources import FileVersionSource
+from khoyte.web.access import Scope
 from tests.synth_helpers import generate
 
 AGE_BANDS = ("0-4", "5-14", "15-24", "25-44", "45-59", "60-79", "80+")
@@ -39,6 +42,20 @@ GOT_DAY = (
     + ", ".join(f"age_{i}" for i in range(len(AGE_BANDS)))
     + " FROM agg_day"
 )
+EXPECTED_ICD = (
+    "SELECT ngay_vao, facility, ma_loai_kcb, ma_benh_chinh, COUNT(*) FROM fact_episode "
+    "GROUP BY ngay_vao, facility, ma_loai_kcb, ma_benh_chinh"
+)
+GOT_ICD = "SELECT ngay_vao, facility, ma_loai_kcb, ma_benh_chinh, visits FROM agg_icd_day"
+# the month is written out as its year and month numbers (the loader keeps its first day)
+EXPECTED_MONTH = EXPECTED_DAY.replace(
+    "SELECT ngay_vao,",
+    "SELECT EXTRACT(YEAR FROM ngay_vao) * 100 + EXTRACT(MONTH FROM ngay_vao) AS ym,",
+).replace("GROUP BY ngay_vao,", "GROUP BY ym,")
+GOT_MONTH = GOT_DAY.replace(
+    "SELECT ngay_vao,",
+    "SELECT EXTRACT(YEAR FROM ngay_vao) * 100 + EXTRACT(MONTH FROM ngay_vao) AS ym,",
+).replace("FROM agg_day", "FROM agg_month WHERE EXTRACT(DAY FROM ngay_vao) = 1")
 EXPECTED_SUB = (
     "SELECT facility, ngay_vao, COUNT(*), SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END), "
     "MIN(received_at), MAX(received_at) FROM fact_submission GROUP BY facility, ngay_vao"
@@ -59,6 +76,14 @@ def assert_consistent(eng: AnalyticsEngine) -> None:
     assert expected, "no facts loaded"
     assert _rows(eng, GOT_DAY) == expected
     assert _rows(eng, GOT_SUB) == _rows(eng, EXPECTED_SUB)
+    assert _rows(eng, GOT_ICD) == _rows(eng, EXPECTED_ICD)
+    month = _rows(eng, GOT_MONTH)
+    assert month == _rows(eng, EXPECTED_MONTH)
+    assert len(month) == int(eng.query("SELECT COUNT(*) FROM agg_month")[0][0])
+
+
+def _all(eng: AnalyticsEngine) -> tuple[list[tuple[Any, ...]], ...]:
+    return tuple(_rows(eng, q) for q in (GOT_DAY, GOT_SUB, GOT_ICD, GOT_MONTH))
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +111,7 @@ def _changed(rv: RecordVersion, version_id: int, version: int, k: int) -> Record
     ep["MA_LOAI_KCB"] = ("01", "03", "02", "04")[k % 4]
     ep["GIOI_TINH"] = "2" if rec.episode.sex == "1" else "1"
     ep["T_TONGCHI_BV"] = 1000 + k
+    ep["MA_BENH_CHINH"] = ("J06.9", "A09", "I10")[k % 3]
     return dataclasses.replace(
         rv,
         version_id=version_id,
@@ -142,17 +168,56 @@ def _run(eng: AnalyticsEngine, base: list[RecordVersion]) -> None:
     assert superseded > 20  # the sequence did replace episodes
     moved = eng.query("SELECT COUNT(DISTINCT ngay_vao) FROM agg_day")[0][0]
     assert int(moved) > 8  # superseding versions moved episodes to days before the period
-    stepwise = (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB))
+    months = eng.query("SELECT COUNT(DISTINCT ngay_vao) FROM agg_month")[0][0]
+    assert int(months) == 2  # ... into the month before
+    codes = eng.query("SELECT COUNT(DISTINCT ma_benh_chinh) FROM agg_icd_day")[0][0]
+    assert int(codes) > 3
+    stepwise = _all(eng)
     loader.rebuild_aggregates()
-    assert (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB)) == stepwise
+    assert _all(eng) == stepwise
     loader.rebuild(ListSource(items))
     assert_consistent(eng)
-    assert (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB)) == stepwise
+    assert _all(eng) == stepwise
     # a store without its aggregates (written before they existed) gets them when opened
     eng.execute("DELETE FROM agg_day")
-    eng.execute("DELETE FROM wh_meta WHERE key = 'aggregates'")
+    eng.execute("DROP TABLE agg_icd_day")
+    eng.execute("DROP TABLE agg_month")
+    eng.execute("UPDATE wh_meta SET value = '3' WHERE key = 'aggregates'")
     Loader(eng, b"agg-test")
-    assert (_rows(eng, GOT_DAY), _rows(eng, GOT_SUB)) == stepwise
+    assert _all(eng) == stepwise
+    _queries_match_facts(eng)
+
+
+def _queries_match_facts(eng: AnalyticsEngine) -> None:
+    """The dashboard's monthly series (whole months from agg_month, edges from agg_day) and
+    top-10 (from agg_icd_day) equal the same numbers counted over the facts."""
+    periods = [
+        (date(2025, 2, 26), date(2025, 3, 5)),  # two partial months
+        (date(2025, 2, 1), date(2025, 3, 31)),  # two whole months
+        (date(2025, 2, 1), date(2025, 3, 4)),  # a whole month and a partial one
+        (date(2025, 2, 20), date(2025, 3, 31)),  # a partial month and a whole one
+        (date(2025, 3, 2), date(2025, 3, 6)),  # inside one month
+    ]
+    for lo, hi in periods:
+        flt = Filters(lo, hi)
+        rows = eng.query(
+            "SELECT EXTRACT(YEAR FROM ngay_vao) * 100 + EXTRACT(MONTH FROM ngay_vao) AS ym, "
+            "COUNT(*), SUM(t_tongchi_bv) FROM fact_episode WHERE ngay_vao BETWEEN ? AND ? "
+            "GROUP BY ym",
+            [lo, hi],
+        )
+        want = {f"{int(k) // 100:04d}-{int(k) % 100:02d}": (int(n), int(c)) for k, n, c in rows}
+        got = kcb.q_monthly(eng, Scope.whole_province(), flt)
+        assert {r["month"]: (r["visits"], round(r["cost_total"] * 100)) for r in got
+                if r["visits"]} == want  # fmt: skip
+        assert sum(n for n, _ in want.values()) > 0
+        top = eng.query(
+            "SELECT ma_benh_chinh, COUNT(*) AS n FROM fact_episode WHERE ngay_vao BETWEEN ? AND ? "
+            "AND ma_benh_chinh IS NOT NULL GROUP BY ma_benh_chinh ORDER BY n DESC, 1 LIMIT 10",
+            [lo, hi],
+        )
+        got_top = kcb.q_top_icd10(eng, Scope.whole_province(), flt)
+        assert [(t["code"], t["count"]) for t in got_top] == [(str(c), int(n)) for c, n in top]
 
 
 def test_aggregates_follow_the_facts_duckdb(versions: list[RecordVersion], tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ the JSON twin ``GET /api/v1/dashboards/kcb``. Counting rules: ``docs/warehouse.m
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from typing import Any
 
 from khoyte.analytics.filters import Filters, source, where
@@ -17,8 +18,9 @@ from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.web.access import Scope
 
 SEXES = schema.AGG_SEXES
-FACT = "fact_episode"  # the facts: read only for what the aggregate cannot answer (ICD-10)
 AGG = "agg_day"  # day × facility × visit type, with the summed measures (``schema``)
+AGG_ICD = "agg_icd_day"  # day × facility × visit type × main ICD-10 code → visits
+AGG_MONTH = "agg_month"  # as agg_day per month (``ngay_vao`` = the month's first day)
 
 
 def _money(cents: Any) -> float:
@@ -85,7 +87,7 @@ def q_top_icd10(
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
         "SELECT t.code, d.name_vi, d.name_en, t.n FROM ("
-        f"SELECT e.ma_benh_chinh AS code, COUNT(*) AS n FROM {source(FACT, scope, flt, eng)} WHERE {w} "
+        f"SELECT e.ma_benh_chinh AS code, SUM(e.visits) AS n FROM {source(AGG_ICD, scope, flt, eng)} WHERE {w} "
         "AND e.ma_benh_chinh IS NOT NULL GROUP BY e.ma_benh_chinh "
         f"ORDER BY n DESC, code LIMIT {int(limit)}) t "
         "LEFT JOIN dim_icd10 d ON d.code = t.code ORDER BY t.n DESC, t.code",
@@ -98,12 +100,12 @@ def q_top_icd10(
 
 
 def _series(
-    eng: AnalyticsEngine, scope: Scope, flt: Filters, key: str
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, key: str, table: str = AGG
 ) -> dict[str, tuple[int, int, int, int, int]]:
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
         f"SELECT {key} AS k, SUM(e.visits), SUM(e.inpatient), SUM(e.emergencies), "
-        f"SUM(e.deaths), SUM(e.cost_total) FROM {source(AGG, scope, flt, eng)} WHERE {w} "
+        f"SUM(e.deaths), SUM(e.cost_total) FROM {source(table, scope, flt, eng)} WHERE {w} "
         "GROUP BY k",
         p,
     )
@@ -147,24 +149,53 @@ def _trend(
     return out
 
 
+def _month_series(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters
+) -> dict[str, tuple[int, int, int, int, int]]:
+    """Per month (key ``YYYYMM``): the whole months of the period from ``agg_month``, the
+    partial months at its edges from ``agg_day``."""
+    a, b = flt.date_from, flt.date_to
+    first = a if a.day == 1 else _next_month(a)  # first day of the first whole month
+    end = _next_month(b) - timedelta(days=1) == b  # the period ends on a month's last day
+    last = b if end else b.replace(day=1) - timedelta(days=1)  # last day of the last whole one
+    parts: list[tuple[Filters, str]] = []
+    if first <= last:
+        parts.append((replace(flt, date_from=first, date_to=last), AGG_MONTH))
+        if a < first:
+            parts.append((replace(flt, date_to=first - timedelta(days=1)), AGG))
+        if last < b:
+            parts.append((replace(flt, date_from=last + timedelta(days=1)), AGG))
+    else:
+        parts.append((flt, AGG))
+    out: dict[str, tuple[int, int, int, int, int]] = {}
+    for f, table in parts:
+        for k, v in _series(eng, scope, f, MONTH_KEY, table).items():
+            # Engines return the key as int or decimal: normalise to its integer text.
+            key = str(int(float(k)))
+            o = out.get(key)
+            if o is not None:
+                v = (o[0] + v[0], o[1] + v[1], o[2] + v[2], o[3] + v[3], o[4] + v[4])
+            out[key] = v
+    return out
+
+
+def _next_month(d: date) -> date:
+    return date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)
+
+
 def q_monthly(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, Any]]:
     """Visits per month of the period, with the same month one year before."""
-    now = _series(eng, scope, flt, MONTH_KEY)
-    before = _series(eng, scope, flt.shifted_year(1), MONTH_KEY)
+    now = _month_series(eng, scope, flt)
+    before = _month_series(eng, scope, flt.shifted_year(1))
     keys = [
         (f"{y:04d}-{m:02d}", str(y * 100 + m), str((y - 1) * 100 + m))
         for y, m in _months(flt.date_from, flt.date_to)
     ]
-    # Engines return the key as int or decimal: normalise to its integer text.
-    now = {str(int(float(k))): v for k, v in now.items()}
-    before = {str(int(float(k))): v for k, v in before.items()}
     return _trend(now, before, keys, "month")
 
 
 def q_daily(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, Any]]:
     """Visits per day of the period, with the same day one year before."""
-    from datetime import timedelta
-
     now = _series(eng, scope, flt, "e.ngay_vao")
     last = flt.shifted_year(1)
     before = _series(eng, scope, last, "e.ngay_vao")

@@ -66,7 +66,7 @@ class Loader:
         self.key = person_key
         self._lock = threading.RLock()
         schema.create(engine)
-        if schema.get_meta(engine, "aggregates") != schema.SCHEMA_VERSION:
+        if schema.get_meta(engine, "aggregates") != schema.AGGREGATES_VERSION:
             # a store written before the aggregates existed: build them once from its facts
             self.rebuild_aggregates()
 
@@ -118,11 +118,11 @@ class Loader:
                 self.engine.execute(f"DELETE FROM {agg}")
                 self.engine.execute(
                     f"INSERT INTO {agg} ({', '.join((*keys, *measures))}) "
-                    f"{_agg_select(fact, keys, measures)} GROUP BY {_positions(keys)} "
+                    f"{_agg_select(agg, fact, keys, measures)} GROUP BY {_positions(keys)} "
                     # in key order (day first): DuckDB's zone maps then skip the days not asked
                     f"ORDER BY {_positions(keys)}"
                 )
-            schema.set_meta(self.engine, "aggregates", schema.SCHEMA_VERSION)
+            schema.set_meta(self.engine, "aggregates", schema.AGGREGATES_VERSION)
 
     def _delta(self, agg: str, ids: list[int], sign: int) -> None:
         """Add to the scratch delta of ``agg`` the facts with these version ids, counted with
@@ -133,7 +133,7 @@ class Loader:
             marks = ", ".join("?" * len(part))
             self.engine.execute(
                 f"INSERT INTO wh_delta_{agg} ({', '.join((*keys, *measures))}) "
-                f"{_agg_select(fact, keys, measures, sign)} "
+                f"{_agg_select(agg, fact, keys, measures, sign)} "
                 f"WHERE e.version_id BETWEEN ? AND ? AND e.version_id IN ({marks}) "
                 f"GROUP BY {_positions(keys)}",
                 [min(part), max(part), *part],
@@ -212,7 +212,8 @@ class Loader:
                         continue
                     report.loaded += 1
                     loaded_ids.append(rv.version_id)
-                self._delta("agg_day", replace, -1)
+                for agg in schema.EPISODE_AGGREGATES:
+                    self._delta(agg, replace, -1)
                 for lo in range(0, len(replace), 500):
                     ids = replace[lo : lo + 500]
                     marks = ", ".join("?" * len(ids))
@@ -222,8 +223,9 @@ class Loader:
                 for table, cols in batch.tables().items():
                     if len(cols):
                         eng.insert_columns(table, cols.arrays())
-                self._delta("agg_day", loaded_ids, +1)
-                self._merge("agg_day")
+                for agg in schema.EPISODE_AGGREGATES:
+                    self._delta(agg, loaded_ids, +1)
+                    self._merge(agg)
                 self._add_icd_names(batch.icd_names)
             top = max(rv.version_id for rv in chunk)
             report.watermark = max(report.watermark, top)
@@ -261,11 +263,15 @@ class Loader:
         return out
 
 
-def _agg_select(fact: str, keys: tuple[str, ...], measures: dict[str, str], sign: int = 1) -> str:
+def _agg_select(
+    agg: str, fact: str, keys: tuple[str, ...], measures: dict[str, str], sign: int = 1
+) -> str:
     """``SELECT keys, measures FROM fact e`` (without GROUP BY), measures times ``sign``."""
+    exprs = schema.AGG_KEY_EXPRS.get(agg, {})
     ms = [expr if sign == 1 or m in schema.AGG_COMBINE else f"{sign} * ({expr})"
           for m, expr in measures.items()]  # fmt: skip
-    return f"SELECT {', '.join(f'e.{k}' for k in keys)}, {', '.join(ms)} FROM {fact} e"
+    ks = [exprs.get(k, f"e.{k}") for k in keys]
+    return f"SELECT {', '.join(ks)}, {', '.join(ms)} FROM {fact} e"
 
 
 def _positions(keys: tuple[str, ...]) -> str:

@@ -12,6 +12,9 @@ from khoyte.registry.agebands import AGE_BANDS
 from khoyte.warehouse.engine import AnalyticsEngine
 
 SCHEMA_VERSION = "3"
+# version of the set of aggregate tables: a store whose ``wh_meta.aggregates`` differs gets
+# them (re)built from its facts when a loader opens it (4: agg_icd_day and agg_month added)
+AGGREGATES_VERSION = "4"
 
 TABLES: dict[str, str] = {
     "wh_meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
@@ -87,11 +90,29 @@ AGG_SUB_MEASURES: dict[str, str] = {
 }
 # how partial aggregates of a measure combine (delta rows merged into the table)
 AGG_COMBINE = {"first_received": "MIN", "last_received": "MAX"}
+# agg_icd_day: day × facility × visit type × main ICD-10 code (the top-10 list).
+AGG_ICD_KEYS = (*AGG_DAY_KEYS, "ma_benh_chinh")
+AGG_ICD_MEASURES = {"visits": "COUNT(*)"}
+# agg_month: as agg_day, one row per month; its ``ngay_vao`` is the first day of the month.
+AGG_MONTH_KEYS = AGG_DAY_KEYS
 AGGREGATES: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
     "agg_day": ("fact_episode", AGG_DAY_KEYS, AGG_DAY_MEASURES),
+    "agg_icd_day": ("fact_episode", AGG_ICD_KEYS, AGG_ICD_MEASURES),
+    "agg_month": ("fact_episode", AGG_MONTH_KEYS, AGG_DAY_MEASURES),
     "agg_submission": ("fact_submission", AGG_SUB_KEYS, AGG_SUB_MEASURES),
 }
-_KEY_TYPES = {"ngay_vao": "DATE", "facility": "VARCHAR", "ma_loai_kcb": "VARCHAR"}
+# the aggregates over the current episodes (they follow every replaced/loaded version)
+EPISODE_AGGREGATES = ("agg_day", "agg_icd_day", "agg_month")
+# key column -> expression over ``e`` where it is not the fact column itself
+AGG_KEY_EXPRS: dict[str, dict[str, str]] = {
+    "agg_month": {"ngay_vao": "CAST(date_trunc('month', e.ngay_vao) AS DATE)"},
+}
+_KEY_TYPES = {
+    "ngay_vao": "DATE",
+    "facility": "VARCHAR",
+    "ma_loai_kcb": "VARCHAR",
+    "ma_benh_chinh": "VARCHAR",
+}
 for _name, (_fact, _keys, _measures) in AGGREGATES.items():
     _cols = [f"{k} {_KEY_TYPES[k]}" for k in _keys] + [
         f"{m} {'TIMESTAMP' if m in AGG_COMBINE else 'BIGINT'}" for m in _measures
@@ -114,6 +135,8 @@ INDEXES_POSTGRES = (
     "CREATE INDEX IF NOT EXISTS ix_sub_vid ON fact_submission (version_id)",
     "CREATE INDEX IF NOT EXISTS ix_agg_day ON agg_day (ngay_vao, facility)",
     "CREATE INDEX IF NOT EXISTS ix_agg_sub ON agg_submission (ngay_vao, facility)",
+    "CREATE INDEX IF NOT EXISTS ix_agg_icd ON agg_icd_day (ngay_vao, facility)",
+    "CREATE INDEX IF NOT EXISTS ix_agg_month ON agg_month (ngay_vao, facility)",
 )
 
 
