@@ -60,32 +60,29 @@ def _print(obj: object) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str, indent=1) + "\n")
 
 
-@app.command()
-def refresh(source: SourceOpt = None) -> None:
-    """Nạp các bản ghi mới (tăng dần) / load what is new since the last load."""
+def _load(source: Path | None, full: bool) -> None:
     from khoyte.warehouse.service import Warehouse
 
     settings = Settings()
     wh = Warehouse(settings)
     try:
-        report = wh.refresh(_source(settings, source))
+        src = _source(settings, source)
+        report = wh.rebuild(src) if full else wh.refresh(src)
         _print(report.__dict__)
     finally:
         wh.close()
+
+
+@app.command()
+def refresh(source: SourceOpt = None) -> None:
+    """Nạp các bản ghi mới (tăng dần) / load what is new since the last load."""
+    _load(source, full=False)
 
 
 @app.command()
 def rebuild(source: SourceOpt = None) -> None:
     """Xây lại toàn bộ kho từ nguồn / rebuild the whole warehouse from the source."""
-    from khoyte.warehouse.service import Warehouse
-
-    settings = Settings()
-    wh = Warehouse(settings)
-    try:
-        report = wh.rebuild(_source(settings, source))
-        _print(report.__dict__)
-    finally:
-        wh.close()
+    _load(source, full=True)
 
 
 @app.command()
