@@ -13,10 +13,12 @@ from __future__ import annotations
 import base64
 import binascii
 import io
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from types import ModuleType
 from typing import IO
 
 from lxml import etree
@@ -31,7 +33,7 @@ from khoyte.standards.layout import (
     XML12_ROOT,
     Layout,
 )
-from khoyte.standards.model import Standard
+from khoyte.standards.model import Standard, Value
 from khoyte.standards.safexml import (
     LimitedReader,
     MalformedHead,
@@ -41,6 +43,14 @@ from khoyte.standards.safexml import (
     parse_document,
 )
 from khoyte.validate.catalog import make
+
+_fastrows: ModuleType | None
+try:  # the compiled accelerator, built by `uv sync` (hatch_build.py); optional
+    from khoyte.standards import _fastrows
+except ImportError:  # pragma: no cover - a build without a C compiler (KHOYTE_PURE_PYTHON=1)
+    _fastrows = None
+if os.environ.get("KHOYTE_PURE_PYTHON") == "1":
+    _fastrows = None
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _WS = b" \t\r\n"
@@ -87,6 +97,9 @@ class RawRow:
     line: int | None = None
     duplicates: dict[str, int] | None = None
     nested: list[str] | None = None
+    # The typed values when the row was already read and found clean (``FastPlan``): every field
+    # known, within its length, read without a problem or a quirk. ``None``: not typed yet.
+    typed: dict[str, Value] | None = None
 
 
 @dataclass(slots=True)
@@ -142,11 +155,28 @@ def _text(el: etree._Element) -> str | None:
     return t or None
 
 
-def extract_rows(root: etree._Element, layout: Layout) -> list[RawRow] | None:
-    """The records of a table document, or ``None`` when its root is not this table's."""
+# How the compiled reader types a clean row of one table: field → (max length or -1, reader or
+# None for text kept as sent, the reader's cache of values), the exception a reader raises and
+# the class of a tolerated quirk.
+FastPlan = tuple[
+    dict[str, tuple[int, Callable[[str], object] | None, dict[str, object]]], type, type
+]
+Planner = Callable[[Standard, str], FastPlan | None]
+
+
+def extract_rows(
+    root: etree._Element, layout: Layout, plan: FastPlan | None = None
+) -> list[RawRow] | None:
+    """The records of a table document, or ``None`` when its root is not this table's.
+
+    With the compiled accelerator (``_fastrows``) the tree is walked in C and, given a ``plan``,
+    clean rows come back typed; without it, the same rows come back untyped from lxml's API."""
     root_tag = _local(root.tag)
+    root_is_record = (root_tag == layout.root and layout.single) or root_tag == layout.record
+    if _fastrows is not None:
+        return _fastrows.read_rows(root, layout.record, root_is_record, RawRow, plan)  # type: ignore[no-any-return]
     any_ns = "{*}" + layout.record  # matches the tag in any namespace or none, in C
-    if (root_tag == layout.root and layout.single) or root_tag == layout.record:
+    if root_is_record:
         records = [root]
     else:
         # Records may stand at any depth and in any order below the root; some exporters wrap
@@ -200,9 +230,12 @@ def detect_standard(root: etree._Element, table: str) -> Standard | None:
     """Which generation a table document follows, from its content."""
     tag = _local(root.tag)
     if table == "XML1":
-        names = {c.tag for c in root}
-        if root.tag[0] == "{" or None in root.nsmap:
-            names = {_local(n) for n in names}
+        if _fastrows is not None:
+            names: set[str] = _fastrows.child_names(root)
+        else:
+            names = {c.tag for c in root if isinstance(c.tag, str)}
+            if root.tag[0] == "{" or None in root.nsmap:
+                names = {_local(n) for n in names}
         s130 = len(names & _QD130_MARKERS)
         s4210 = len(names & _QD4210_MARKERS)
         if s130 == s4210:
@@ -231,8 +264,10 @@ class SubmissionReader:
         source: bytes | str | Path | IO[bytes],
         name: str | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        planner: Planner | None = None,
     ) -> None:
         self.source = source
+        self.planner = planner
         self.name = name or (str(source) if isinstance(source, str | Path) else "<stream>")
         self.max_bytes = max_bytes
         self.header = Header()
@@ -323,7 +358,11 @@ class SubmissionReader:
                     self.header.kind = kind
                 continue
             depth -= 1
-            tag = _local(el.tag)
+            tag = el.tag
+            if tag.__class__ is not str:
+                continue
+            if tag[0] == "{":
+                tag = tag.rsplit("}", 1)[1]
             if kind is DocumentKind.CLAIMS:
                 if tag == "HOSO":
                     self.count += 1
@@ -346,22 +385,16 @@ class SubmissionReader:
                 _free(el)
 
     def _single(self, el: etree._Element, table: str, layout: Layout) -> RawHoso:
-        rows = extract_rows(el, layout) or []
+        plan = self.planner(Standard.QD130, table) if self.planner else None
+        rows = extract_rows(el, layout, plan) or []
         return RawHoso(self.count, [RawTable(table, Standard.QD130, rows)])
 
     def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
         out = RawHoso(index)
         decoded: list[tuple[str, etree._Element]] = []
         seen: dict[str, int] = {}
-        for fh in hoso.iter("{*}FILEHOSO"):
-            loai_el = content_el = None
-            for child in fh:
-                name = _local(child.tag)
-                if name == "LOAIHOSO":
-                    loai_el = child
-                elif name == "NOIDUNGFILE":
-                    content_el = child
-            loai = (_text(loai_el) or "").upper() if loai_el is not None else ""
+        for loai_text, text in _filehoso(hoso):
+            loai = (loai_text or "").upper()
             if loai not in ENVELOPE_TABLES:
                 out.findings.append(
                     make(
@@ -379,7 +412,6 @@ class SubmissionReader:
                 )
             if seen[loai] > 1:
                 continue
-            text = content_el.text if content_el is not None else None
             try:
                 data = decode_base64(text)
             except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
@@ -416,13 +448,14 @@ class SubmissionReader:
         for loai, root in decoded:
             layout_map = QD130_LAYOUTS if out.standard is Standard.QD130 else QD4210_LAYOUTS
             layout = layout_map.get(loai) or QD130_LAYOUTS[loai]
-            rows = extract_rows(root, layout)
+            plan = self.planner(out.standard, loai) if self.planner else None
+            rows = extract_rows(root, layout, plan)
             if rows is None:
                 # A document of the other generation's layout is still readable.
                 other = (QD4210_LAYOUTS if out.standard is Standard.QD130 else QD130_LAYOUTS).get(
                     loai
                 )
-                rows = extract_rows(root, other) if other else None
+                rows = extract_rows(root, other, plan) if other else None
             if rows is None:
                 out.findings.append(
                     make(
@@ -436,6 +469,28 @@ class SubmissionReader:
                 continue
             out.tables.append(RawTable(loai, out.standard, rows))
         return out
+
+
+def _filehoso(hoso: etree._Element) -> list[tuple[str | None, str | None]]:
+    """``(LOAIHOSO, NOIDUNGFILE)`` texts of every ``FILEHOSO`` of one ``HOSO``."""
+    if _fastrows is not None:
+        return _fastrows.hoso_files(hoso)  # type: ignore[no-any-return]
+    out: list[tuple[str | None, str | None]] = []
+    for fh in hoso.iter("{*}FILEHOSO"):
+        loai_el = content_el = None
+        for child in fh:
+            name = _local(child.tag)
+            if name == "LOAIHOSO":
+                loai_el = child
+            elif name == "NOIDUNGFILE":
+                content_el = child
+        out.append(
+            (
+                _text(loai_el) if loai_el is not None else None,
+                content_el.text if content_el is not None else None,
+            )
+        )
+    return out
 
 
 def _free(el: etree._Element) -> None:

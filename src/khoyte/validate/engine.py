@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from khoyte.findings import Finding, Severity
-from khoyte.standards.convert import convert_row
+from khoyte.standards.convert import convert_row, fast_plan
 from khoyte.standards.model import Record, Row, Standard, make_row
 from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, SubmissionReader
 from khoyte.validate.catalog import field_finding, make
@@ -169,7 +169,7 @@ def iter_file(
 ) -> Iterator[RecordResult]:
     """Stream the validated records of one file. Pass ``result`` to have its header, file-level
     findings and status filled in (records are not kept there: the caller decides)."""
-    reader = SubmissionReader(source, name, max_bytes)
+    reader = SubmissionReader(source, name, max_bytes, planner=fast_plan)
     res = result if result is not None else FileResult(reader.name)
     ctx = Context(received_at=received_at or datetime.now())
     seen: dict[str, int] = {}

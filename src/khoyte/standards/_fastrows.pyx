@@ -1,0 +1,289 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Compiled row extraction and typing for the claim reader (optional; ``reader.extract_rows``).
+
+The pure-Python reader walks each inner document through lxml's element proxies: a Python object
+per element, a ``str`` per tag, a dict per row, then a second pass that strips and types every
+value. This module walks the same libxml2 tree that lxml parsed (the same parser, the same safety
+options: nothing about *what* is accepted changes) directly through its C structures, and types a
+row in the same pass when a ``plan`` is given.
+
+It does only the common case. A row is typed here only when every field is known to the table,
+within its maximum length and read by its reader without a problem or a tolerated quirk; any other
+row is handed back untyped and goes through ``convert.convert_row``, which writes the findings.
+The results are the pure-Python path's, value for value (``tests/test_fastrows.py``).
+"""
+
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from libc.string cimport strcmp, strlen
+from lxml.includes.etreepublic cimport _Element
+from lxml.includes.tree cimport (
+    XML_CDATA_SECTION_NODE,
+    XML_COMMENT_NODE,
+    XML_ELEMENT_NODE,
+    XML_ENTITY_REF_NODE,
+    XML_PI_NODE,
+    XML_TEXT_NODE,
+    XML_XINCLUDE_END,
+    XML_XINCLUDE_START,
+    xmlNode,
+)
+
+# Field names are few and repeat in every row: one str object per libxml2 name pointer (lxml
+# parses every document with one shared name dictionary, so the pointer of "MA_LK" is stable).
+# A small open-addressing table keyed by the pointer; a full table only stops caching.
+DEF _SLOTS = 4096
+cdef const void* _name_keys[_SLOTS]
+cdef object _name_vals = [None] * _SLOTS
+cdef Py_ssize_t _name_count = 0
+
+
+cdef inline object _name(xmlNode* c):
+    global _name_count
+    cdef size_t key = <size_t>c.name
+    cdef size_t i = (key >> 4) & (_SLOTS - 1)
+    cdef Py_ssize_t probes = 0
+    while probes < 16:
+        if _name_keys[i] == c.name:
+            return (<list>_name_vals)[i]
+        if _name_keys[i] == NULL:
+            break
+        i = (i + 1) & (_SLOTS - 1)
+        probes += 1
+    name = PyUnicode_DecodeUTF8(<const char*>c.name, strlen(<const char*>c.name), "strict")
+    if probes < 16 and _name_count < _SLOTS // 2:
+        _name_keys[i] = c.name
+        (<list>_name_vals)[i] = name
+        _name_count += 1
+    return name
+
+
+# Values read from the same text are the same (readers are pure): a bounded cache per reader.
+DEF _CACHE_MAX = 100000
+
+
+cdef inline bint _edge_space(unsigned char b) noexcept:
+    # Could str.strip() remove this edge character? ASCII white space (as str.isspace counts
+    # it, 0x1c–0x1f included) or any non-ASCII byte (NBSP, ideographic space …).
+    return b <= 0x20 or b >= 0x80
+
+
+cdef inline bint _is_lxml_child(xmlNode* c) noexcept:
+    # What lxml counts in len(element) and yields when iterating an element.
+    return (
+        c.type == XML_ELEMENT_NODE
+        or c.type == XML_COMMENT_NODE
+        or c.type == XML_ENTITY_REF_NODE
+        or c.type == XML_PI_NODE
+    )
+
+
+cdef inline xmlNode* _text_or_skip(xmlNode* c) noexcept:
+    # lxml's _textNodeOrSkip: text and CDATA count, XInclude markers are skipped.
+    while c is not NULL:
+        if c.type == XML_TEXT_NODE or c.type == XML_CDATA_SECTION_NODE:
+            return c
+        if c.type == XML_XINCLUDE_START or c.type == XML_XINCLUDE_END:
+            c = c.next
+            continue
+        return NULL
+    return NULL
+
+
+cdef object _text(xmlNode* element):
+    """``element.text.strip() or None``, as lxml's ``.text`` collects it."""
+    cdef xmlNode* first = _text_or_skip(element.children)
+    cdef xmlNode* c
+    if first is NULL:
+        return None
+    cdef size_t size
+    if _text_or_skip(first.next) is NULL:
+        if first.content is NULL or first.content[0] == 0:
+            return None
+        size = strlen(<const char*>first.content)
+        s = PyUnicode_DecodeUTF8(<const char*>first.content, size, "strict")
+        if not (_edge_space(first.content[0]) or _edge_space(first.content[size - 1])):
+            return s
+    else:
+        parts = bytearray()
+        c = first
+        while c is not NULL:
+            if c.content is not NULL:
+                parts += <bytes>(<const char*>c.content)
+            c = _text_or_skip(c.next)
+        s = parts.decode("utf-8")
+    s = s.strip()
+    return s if s else None
+
+
+cdef object _row(
+    xmlNode* rec, object row_type, dict spec, object problem, object quirk
+):
+    """One record element → ``row_type(values, line, duplicates, nested, typed)``."""
+    cdef dict values = {}
+    cdef dict typed = {} if spec is not None else None
+    cdef dict dup = None
+    cdef list nested = None
+    cdef xmlNode* c = rec.children
+    cdef xmlNode* g
+    cdef bint clean = spec is not None
+    cdef Py_ssize_t limit
+    while c is not NULL:
+        if c.type != XML_ELEMENT_NODE:
+            c = c.next
+            continue
+        name = _name(c)
+        g = c.children
+        while g is not NULL:
+            if _is_lxml_child(g):
+                if nested is None:
+                    nested = []
+                nested.append(name)
+                clean = False
+                break
+            g = g.next
+        text = _text(c)
+        if name in values:
+            if dup is None:
+                dup = {}
+            dup[name] = dup.get(name, 1) + 1
+            clean = False
+            if values[name] is not None and text is None:
+                c = c.next
+                continue
+        values[name] = text
+        if clean and text is not None:
+            how = spec.get(name)
+            if how is None:  # a field this table does not have
+                clean = False
+            else:
+                limit = (<tuple>how)[0]
+                reader = (<tuple>how)[1]
+                if limit >= 0 and len(<str>text) > limit:
+                    clean = False
+                elif reader is None:
+                    typed[name] = text
+                else:
+                    cache = <dict>((<tuple>how)[2])
+                    value = cache.get(text)
+                    if value is None:
+                        try:
+                            value = reader(text)
+                        except problem:
+                            clean = False
+                        else:
+                            if type(value) is quirk:
+                                clean = False
+                            else:
+                                if len(cache) >= _CACHE_MAX:
+                                    cache.clear()
+                                cache[text] = value
+                    if clean:
+                        if type(value) is list:  # lists are mutable: every row its own
+                            value = list(<list>value)
+                        typed[name] = value
+        c = c.next
+    line = rec.line if 0 < rec.line < 65535 else None
+    return row_type(values, line, dup, nested, typed if clean else None)
+
+
+cdef object _raw_text(xmlNode* element):
+    """``element.text`` as lxml gives it (not stripped; ``None`` without text nodes)."""
+    cdef xmlNode* first = _text_or_skip(element.children)
+    cdef xmlNode* c
+    if first is NULL:
+        return None
+    parts = bytearray()
+    c = first
+    while c is not NULL:
+        if c.content is not NULL:
+            parts += <bytes>(<const char*>c.content)
+        c = _text_or_skip(c.next)
+    return parts.decode("utf-8")
+
+
+def hoso_files(_Element hoso not None):
+    """``(LOAIHOSO stripped or None, NOIDUNGFILE text or None)`` for every ``FILEHOSO`` below
+    ``hoso``, in document order; the last of a repeated child counts, as in the Python loop."""
+    cdef xmlNode* top = hoso._c_node
+    cdef xmlNode* n = top
+    cdef xmlNode* c
+    cdef xmlNode* loai
+    cdef xmlNode* content
+    cdef list out = []
+    while n is not NULL:
+        if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, "FILEHOSO") == 0:
+            loai = content = NULL
+            c = n.children
+            while c is not NULL:
+                if c.type == XML_ELEMENT_NODE:
+                    if strcmp(<const char*>c.name, "LOAIHOSO") == 0:
+                        loai = c
+                    elif strcmp(<const char*>c.name, "NOIDUNGFILE") == 0:
+                        content = c
+                c = c.next
+            out.append((
+                _text(loai) if loai is not NULL else None,
+                _raw_text(content) if content is not NULL else None,
+            ))
+        if n.type == XML_ELEMENT_NODE and n.children is not NULL:
+            n = n.children
+            continue
+        while n is not NULL and n is not top and n.next is NULL:
+            n = n.parent
+        if n is NULL or n is top:
+            break
+        n = n.next
+    return out
+
+
+def child_names(_Element root not None):
+    """The local names of the element children of ``root`` (``{local(c.tag) for c in root}``)."""
+    cdef xmlNode* c = root._c_node.children
+    cdef set out = set()
+    while c is not NULL:
+        if c.type == XML_ELEMENT_NODE:
+            out.add(_name(c))
+        c = c.next
+    return out
+
+
+def read_rows(
+    _Element root not None,
+    str record,
+    bint root_is_record,
+    object row_type,
+    object plan,
+):
+    """The rows of one table document, or ``None`` when no ``record`` element is in it.
+
+    ``plan`` is ``None`` (extract only) or ``(spec, problem, quirk)``: ``spec`` maps every field
+    the table knows to ``(max_length or -1, reader or None, cache)``; a reader raises ``problem``
+    for a value it cannot read and returns a ``quirk`` for one read with a tolerated deviation;
+    ``cache`` (a dict shared by all fields of one reader) keeps what it read.
+    """
+    cdef xmlNode* top = root._c_node
+    cdef xmlNode* n
+    cdef bytes rec_name = record.encode("utf-8")
+    cdef const char* want = rec_name
+    cdef dict spec = None
+    cdef list rows = []
+    problem = quirk = None
+    if plan is not None:
+        spec, problem, quirk = plan
+    if root_is_record:
+        return [_row(top, row_type, spec, problem, quirk)]
+    # Every element named ``record`` below the root (any depth, any namespace), in document
+    # order, as ``root.iter("{*}" + record)`` gives them.
+    n = top
+    while n is not NULL:
+        if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, want) == 0:
+            rows.append(_row(n, row_type, spec, problem, quirk))
+        if n.type == XML_ELEMENT_NODE and n.children is not NULL:
+            n = n.children
+            continue
+        while n is not NULL and n is not top and n.next is NULL:
+            n = n.parent
+        if n is NULL or n is top:
+            break
+        n = n.next
+    return rows if rows else None
