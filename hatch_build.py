@@ -46,7 +46,7 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
         try:
             cmd.ensure_finalized()
             cmd.run()
-            built = [Path(cmd.get_ext_fullpath(name)) for name in EXTENSIONS]  # type: ignore[attr-defined]
+            built = [root / cmd.get_ext_fullpath(name) for name in EXTENSIONS]  # type: ignore[attr-defined]
         finally:
             os.chdir(old)
         build_data["pure_python"] = False
