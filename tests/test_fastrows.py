@@ -286,15 +286,19 @@ def test_any_row_types_the_same(fields: list[tuple[str, str]]) -> None:
     assert fast[2] == pure[2]
 
 
-def test_a_drug_line_is_typed_in_c() -> None:
+def test_a_drug_line_is_typed_in_c(monkeypatch: pytest.MonkeyPatch) -> None:
     # The accelerator really types clean rows (otherwise the comparisons above prove little).
     rec = record("LKTYPED01")
     rec.tables["XML2"] = [drug_line("LKTYPED01", 1, "2", "1000")]
     doc = dict(hoso_files(rec))["XML2"]
     assert isinstance(doc, bytes)
-    rows = R.extract_rows(
-        parse_document(doc), QD130_LAYOUTS["XML2"], fast_plan(Standard.QD130, "XML2")
-    )
+    root = parse_document(doc)
+    lay, plan = QD130_LAYOUTS["XML2"], fast_plan(Standard.QD130, "XML2")
+    rows = R.extract_rows(root, lay, plan)
     assert rows is not None
     assert rows[0].typed is not None
-    assert rows[0].typed == convert_row(Standard.QD130, "XML2", R.RawRow(rows[0].values), 1)[0]
+    monkeypatch.setattr(R, "_fastrows", None)
+    pure = R.extract_rows(root, lay, plan)
+    assert pure is not None
+    assert pure[0].typed is None
+    assert rows[0].typed == convert_row(Standard.QD130, "XML2", pure[0], 1)[0]

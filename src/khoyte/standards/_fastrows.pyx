@@ -115,18 +115,19 @@ cdef object _text(xmlNode* element):
     return s if s else None
 
 
-cdef object _row(
-    xmlNode* rec, object row_type, dict spec, object problem, object quirk
-):
-    """One record element → ``row_type(values, line, duplicates, nested, typed)``."""
+cdef inline object _line(xmlNode* rec):
+    return rec.line if 0 < rec.line < 65535 else None
+
+
+cdef object _raw_row(xmlNode* rec, object row_type):
+    """One record element, untyped: ``row_type(values, line, duplicates, nested)`` with the
+    pure-Python reader's rules (text stripped, ``None`` when empty, the last non-empty of a
+    repeated field)."""
     cdef dict values = {}
-    cdef dict typed = {} if spec is not None else None
     cdef dict dup = None
     cdef list nested = None
     cdef xmlNode* c = rec.children
     cdef xmlNode* g
-    cdef bint clean = spec is not None
-    cdef Py_ssize_t limit
     while c is not NULL:
         if c.type != XML_ELEMENT_NODE:
             c = c.next
@@ -138,7 +139,6 @@ cdef object _row(
                 if nested is None:
                     nested = []
                 nested.append(name)
-                clean = False
                 break
             g = g.next
         text = _text(c)
@@ -146,44 +146,81 @@ cdef object _row(
             if dup is None:
                 dup = {}
             dup[name] = dup.get(name, 1) + 1
-            clean = False
             if values[name] is not None and text is None:
                 c = c.next
                 continue
         values[name] = text
-        if clean and text is not None:
-            how = spec.get(name)
-            if how is None:  # a field this table does not have
-                clean = False
-            else:
-                limit = (<tuple>how)[0]
-                reader = (<tuple>how)[1]
-                if limit >= 0 and len(<str>text) > limit:
-                    clean = False
-                elif reader is None:
-                    typed[name] = text
-                else:
-                    cache = <dict>((<tuple>how)[2])
-                    value = cache.get(text)
-                    if value is None:
-                        try:
-                            value = reader(text)
-                        except problem:
-                            clean = False
-                        else:
-                            if type(value) is quirk:
-                                clean = False
-                            else:
-                                if len(cache) >= _CACHE_MAX:
-                                    cache.clear()
-                                cache[text] = value
-                    if clean:
-                        if type(value) is list:  # lists are mutable: every row its own
-                            value = list(<list>value)
-                        typed[name] = value
         c = c.next
-    line = rec.line if 0 < rec.line < 65535 else None
-    return row_type(values, line, dup, nested, typed if clean else None)
+    return row_type(values, _line(rec), dup, nested)
+
+
+cdef object _typed_row(
+    xmlNode* rec, object row_type, dict spec, object problem, object quirk
+):
+    """One record element, typed when it is clean: every field known, once, flat, within its
+    length and read without a problem or a quirk. Otherwise the untyped row (``_raw_row``).
+    A typed row's ``values`` is its typed dict (empty fields left out, as ``convert_row``)."""
+    cdef dict values = {}
+    cdef xmlNode* c = rec.children
+    cdef xmlNode* g
+    cdef Py_ssize_t before, limit
+    cdef bint has_empty = False
+    while c is not NULL:
+        if c.type != XML_ELEMENT_NODE:
+            c = c.next
+            continue
+        g = c.children
+        while g is not NULL:
+            if _is_lxml_child(g):
+                return _raw_row(rec, row_type)
+            g = g.next
+        name = _name(c)
+        text = _text(c)
+        before = len(values)
+        if text is None:
+            values.setdefault(name, None)
+            if len(values) == before:  # a repeated field
+                return _raw_row(rec, row_type)
+            has_empty = True
+            c = c.next
+            continue
+        how = spec.get(name)
+        if how is None:  # a field this table does not have
+            return _raw_row(rec, row_type)
+        limit = (<tuple>how)[0]
+        if limit >= 0 and len(<str>text) > limit:
+            return _raw_row(rec, row_type)
+        reader = (<tuple>how)[1]
+        if reader is None:
+            value = text
+        else:
+            cache = <dict>((<tuple>how)[2])
+            value = cache.get(text)
+            if value is None:
+                try:
+                    value = reader(text)
+                except problem:
+                    return _raw_row(rec, row_type)
+                if type(value) is quirk:
+                    return _raw_row(rec, row_type)
+                if len(cache) >= _CACHE_MAX:
+                    cache.clear()
+                cache[text] = value
+            if type(value) is list:  # lists are mutable: every row its own
+                value = list(<list>value)
+        values.setdefault(name, value)
+        if len(values) == before:  # a repeated field
+            return _raw_row(rec, row_type)
+        c = c.next
+    if has_empty:
+        values = {k: v for k, v in values.items() if v is not None}
+    return row_type(values, _line(rec), None, None, values)
+
+
+cdef inline object _row(xmlNode* rec, object row_type, dict spec, object problem, object quirk):
+    if spec is None:
+        return _raw_row(rec, row_type)
+    return _typed_row(rec, row_type, spec, problem, quirk)
 
 
 cdef object _raw_text(xmlNode* element):

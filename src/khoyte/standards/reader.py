@@ -98,7 +98,8 @@ class RawRow:
     duplicates: dict[str, int] | None = None
     nested: list[str] | None = None
     # The typed values when the row was already read and found clean (``FastPlan``): every field
-    # known, within its length, read without a problem or a quirk. ``None``: not typed yet.
+    # known, once, flat, within its length, read without a problem or a quirk; ``values`` is then
+    # the same dict (empty fields left out). ``None``: not typed yet, ``values`` is text as sent.
     typed: dict[str, Value] | None = None
 
 
