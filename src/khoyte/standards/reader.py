@@ -89,6 +89,19 @@ class DocumentKind(StrEnum):
     ASSESSMENT = "assessment"  # CHI_TIEU_GIAM_DINH_YKHOA (XML12)
 
 
+_KINDS = {
+    ENVELOPE_ROOT: DocumentKind.CLAIMS,
+    CHECKIN_ROOT: DocumentKind.CHECKIN,
+    XML12_ROOT: DocumentKind.ASSESSMENT,
+}
+# The elements each kind of document is read by.
+_EVENT_TAGS = {
+    DocumentKind.CLAIMS: ["{*}HOSO", "{*}MACSKCB", "{*}NGAYLAP", "{*}SOLUONGHOSO"],
+    DocumentKind.CHECKIN: ["{*}TRANG_THAI_KCB"],
+    DocumentKind.ASSESSMENT: ["{*}GIAM_DINH_YKHOA"],
+}
+
+
 @dataclass(slots=True)
 class RawRow:
     """One record element: child tag → text as sent (``None`` for an empty element)."""
@@ -340,50 +353,36 @@ class SubmissionReader:
             )
 
     def _events(self, stream: LimitedReader) -> Iterator[RawHoso]:
-        depth = 0
-        kind: DocumentKind | None = None
-        for event, el in iterparse(stream):
-            if event == "start":
-                depth += 1
-                if depth == 1:
-                    tag = _local(el.tag)
-                    self.header.root = tag
-                    kind = {
-                        ENVELOPE_ROOT: DocumentKind.CLAIMS,
-                        CHECKIN_ROOT: DocumentKind.CHECKIN,
-                        XML12_ROOT: DocumentKind.ASSESSMENT,
-                    }.get(tag)
-                    if kind is None:
-                        self._fail("FILE_ROOT", "FILE.XML.ROOT", value=tag)
-                        return
-                    self.header.kind = kind
-                continue
-            depth -= 1
+        # The root is known from the mended head before anything is parsed: a document of
+        # another kind is refused at once, whatever its size.
+        root = stream.prime()
+        self.header.root = root
+        kind = _KINDS.get(root)
+        if kind is None:
+            self._fail("FILE_ROOT", "FILE.XML.ROOT", value=root)
+            return
+        self.header.kind = kind
+        # Only the elements khoyte reads raise events (matched in C, in any namespace).
+        for _event, el in iterparse(stream, _EVENT_TAGS[kind]):
             tag = el.tag
-            if tag.__class__ is not str:
-                continue
             if tag[0] == "{":
                 tag = tag.rsplit("}", 1)[1]
-            if kind is DocumentKind.CLAIMS:
-                if tag == "HOSO":
-                    self.count += 1
+            if tag == "HOSO" or tag == "TRANG_THAI_KCB" or tag == "GIAM_DINH_YKHOA":
+                self.count += 1
+                if kind is DocumentKind.CLAIMS:
                     yield self._hoso(el, self.count)
-                    _free(el)
-                elif tag == "MACSKCB":
-                    self.header.facility = _text(el)
-                elif tag == "NGAYLAP":
-                    self.header.created = _text(el)
-                elif tag == "SOLUONGHOSO":
-                    text = _text(el)
-                    self.header.declared_count = int(text) if text and text.isdigit() else None
-            elif kind is DocumentKind.CHECKIN and tag == "TRANG_THAI_KCB":
-                self.count += 1
-                yield self._single(el, "XML0", QD130_LAYOUTS["XML0"])
+                elif kind is DocumentKind.CHECKIN:
+                    yield self._single(el, "XML0", QD130_LAYOUTS["XML0"])
+                else:
+                    yield self._single(el, "XML12", QD130_LAYOUTS["XML12"])
                 _free(el)
-            elif kind is DocumentKind.ASSESSMENT and tag == "GIAM_DINH_YKHOA":
-                self.count += 1
-                yield self._single(el, "XML12", QD130_LAYOUTS["XML12"])
-                _free(el)
+            elif tag == "MACSKCB":
+                self.header.facility = _text(el)
+            elif tag == "NGAYLAP":
+                self.header.created = _text(el)
+            elif tag == "SOLUONGHOSO":
+                text = _text(el)
+                self.header.declared_count = int(text) if text and text.isdigit() else None
 
     def _single(self, el: etree._Element, table: str, layout: Layout) -> RawHoso:
         plan = self.planner(Standard.QD130, table) if self.planner else None

@@ -86,6 +86,7 @@ def sanitize_head(head: bytes) -> tuple[bytes, int]:
     return tag, end
 
 
+_ROOT_NAME = re.compile(rb"<([^\s/>]+)")
 _START_TAG = re.compile(rb"""<(?:[^>"']|"[^"]*"|'[^']*')*>""")
 
 
@@ -171,6 +172,7 @@ class LimitedReader:
         self._pending = b""
         self._head_done = False
         self.too_large = False
+        self.root_name = ""
 
     def _head(self) -> None:
         buf = b""
@@ -184,8 +186,17 @@ class LimitedReader:
         if not buf.strip(BOM + b" \t\r\n"):
             raise EOFError("empty")
         head, consumed = sanitize_head(buf)
+        m = _ROOT_NAME.match(head)
+        name = m.group(1).decode("utf-8", "replace") if m else ""
+        self.root_name = name.rsplit(":", 1)[-1]  # local name, as lxml would give it
         self._pending = head + buf[consumed:]
         self._head_done = True
+
+    def prime(self) -> str:
+        """Read and mend the head now; the local name of the root element."""
+        if not self._head_done:
+            self._head()
+        return self.root_name
 
     def read(self, size: int = -1) -> bytes:
         if not self._head_done:
@@ -201,10 +212,12 @@ class LimitedReader:
         return chunk
 
 
-def iterparse(stream: LimitedReader) -> Iterator[tuple[str, etree._Element]]:
-    """Stream start/end events of an envelope. Text nodes may be large (base64 of a whole
-    table), so libxml2's huge mode is on; the depth stays bounded by libxml2 (2048) and size by
-    ``LimitedReader``."""
+def iterparse(
+    stream: LimitedReader, tags: list[str] | None = None
+) -> Iterator[tuple[str, etree._Element]]:
+    """Stream the end events of an envelope's elements (only those named in ``tags``, matched in
+    C, when given). Text nodes may be large (base64 of a whole table), so libxml2's huge mode is
+    on; the depth stays bounded by libxml2 (2048) and size by ``LimitedReader``."""
     return etree.iterparse(  # type: ignore[no-any-return]
-        stream, events=("start", "end"), huge_tree=True, **_SAFE_OPTIONS
+        stream, events=("end",), tag=tags, huge_tree=True, **_SAFE_OPTIONS
     )
