@@ -202,6 +202,10 @@ ROW_CLASSES: dict[str, type[Row]] = {
 }
 
 
+def row_class_of(table: str) -> type[Row]:
+    return ROW_CLASSES.get(table, Paper)
+
+
 def make_row(table: str, values: dict[str, Value]) -> Row:
     return ROW_CLASSES.get(table, Paper)(table, values)
 

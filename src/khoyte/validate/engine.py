@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from khoyte.findings import Finding, Severity
 from khoyte.standards.convert import convert_row, fast_plan
-from khoyte.standards.model import Record, Row, Standard, make_row
+from khoyte.standards.model import Record, Row, Standard, row_class_of
 from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, SubmissionReader
 from khoyte.validate.catalog import field_finding, make
 from khoyte.validate.rules import RECORD_RULES, Context
@@ -112,9 +112,13 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
     for t in raw.tables:
         rows: list[Row] = []
         unknown_all: set[str] = set()
+        row_class = row_class_of(t.table)
         for i, raw_row in enumerate(t.rows, start=1):
+            if raw_row.typed is not None:  # typed clean by the compiled reader
+                rows.append(row_class(t.table, raw_row.typed))
+                continue
             values, problems, unknown = convert_row(raw.standard, t.table, raw_row, i)
-            row = make_row(t.table, values)
+            row = row_class(t.table, values)
             if problems:
                 findings.extend(problems)
                 bad = {f.field for f in problems if f.severity is Severity.ERROR and f.field}
