@@ -88,28 +88,55 @@ def _born_after(birth: BirthDate, when: datetime) -> bool:
     return (birth.year, birth.month or 1, birth.day or 1) > (when.year, when.month, when.day)
 
 
+_TIMESTAMPS = (
+    "NGAY_VAO",
+    "NGAY_RA",
+    "NGAY_YL",
+    "NGAY_TH_YL",
+    "NGAY_KQ",
+    "NGAY_TTOAN",
+    "THOI_DIEM_DBLS",
+)
+
+
+def _surely_in_order(a: object, b: object) -> bool:
+    """True when ``_order`` has nothing to say about ``a`` then ``b``: one is missing, or both
+    are timestamps (naive, as read) with ``a`` not after ``b``."""
+    if a is None or b is None:
+        return True
+    return (
+        type(a) is datetime
+        and type(b) is datetime
+        and a.tzinfo is None
+        and b.tzinfo is None
+        and a <= b
+    )
+
+
 def rule_dates(rec: Record, ctx: Context) -> Iterator[Finding]:
     limit = ctx.received_at + timedelta(days=1)
     for table, rows in rec.tables.items():
         for row in rows:
-            for name in (
-                "NGAY_VAO",
-                "NGAY_RA",
-                "NGAY_YL",
-                "NGAY_TH_YL",
-                "NGAY_KQ",
-                "NGAY_TTOAN",
-                "THOI_DIEM_DBLS",
-            ):
-                v = row.values.get(name)
-                if isinstance(v, datetime) and v > limit:
-                    yield _f(ctx, "FUTURE", row, name, _fmt(v))
+            get = row.values.get
+            for v in map(get, _TIMESTAMPS):
+                if v is not None and isinstance(v, datetime) and v > limit:
+                    break
+            else:
+                v = None
+            if v is not None:  # some timestamp is in the future: report them in field order
+                for name in _TIMESTAMPS:
+                    v = get(name)
+                    if isinstance(v, datetime) and v > limit:
+                        yield _f(ctx, "FUTURE", row, name, _fmt(v))
             if table == "XML1":
-                yield from _order(ctx, row, "NGAY_VAO", "NGAY_RA")
-                yield from _order(ctx, row, "NGAY_VAO", "NGAY_VAO_NOI_TRU")
-                yield from _order(ctx, row, "NGAY_VAO_NOI_TRU", "NGAY_RA")
-                birth = row.values.get("NGAY_SINH")
-                vao = row.values.get("NGAY_VAO")
+                vao, vao_nt, ra = get("NGAY_VAO"), get("NGAY_VAO_NOI_TRU"), get("NGAY_RA")
+                if not _surely_in_order(vao, ra):
+                    yield from _order(ctx, row, "NGAY_VAO", "NGAY_RA")
+                if not _surely_in_order(vao, vao_nt):
+                    yield from _order(ctx, row, "NGAY_VAO", "NGAY_VAO_NOI_TRU")
+                if not _surely_in_order(vao_nt, ra):
+                    yield from _order(ctx, row, "NGAY_VAO_NOI_TRU", "NGAY_RA")
+                birth = get("NGAY_SINH")
                 if (
                     isinstance(birth, BirthDate)
                     and isinstance(vao, datetime)
@@ -125,5 +152,8 @@ def rule_dates(rec: Record, ctx: Context) -> Iterator[Finding]:
                         other_value=birth.as_text(),
                     )
             elif table in ("XML2", "XML3"):
-                yield from _order(ctx, row, "NGAY_YL", "NGAY_TH_YL", severity=Severity.WARNING)
-                yield from _order(ctx, row, "NGAY_TH_YL", "NGAY_KQ", severity=Severity.WARNING)
+                yl, th_yl, kq = get("NGAY_YL"), get("NGAY_TH_YL"), get("NGAY_KQ")
+                if not _surely_in_order(yl, th_yl):
+                    yield from _order(ctx, row, "NGAY_YL", "NGAY_TH_YL", severity=Severity.WARNING)
+                if not _surely_in_order(th_yl, kq):
+                    yield from _order(ctx, row, "NGAY_TH_YL", "NGAY_KQ", severity=Severity.WARNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import cache, lru_cache
 
 from khoyte.findings import Finding
 from khoyte.registry import adminunits, icd10
@@ -84,8 +85,9 @@ def rule_required(rec: Record, ctx: Context) -> Iterator[Finding]:
     for table, rows in rec.tables.items():
         names = REQUIRED.get(table, ("MA_LK",))
         for row in rows:
+            get = row.values.get
             for name in names:
-                if row.values.get(name) is None and not ctx.bad(row, name):
+                if get(name) is None and not ctx.bad(row, name):
                     yield _f(ctx, "REQUIRED", row, name, None)
 
 
@@ -98,8 +100,8 @@ def rule_link(rec: Record, ctx: Context) -> Iterator[Finding]:
         if table in ("XML1", "XML0", "XML12"):
             continue
         for row in rows:
-            v = row.ma_lk
-            if v is not None and v != key:
+            v = row.values.get("MA_LK")
+            if v != key and isinstance(v, str):
                 yield _f(ctx, "LINK", row, "MA_LK", v, expected=key)
 
 
@@ -108,8 +110,8 @@ def rule_sequence(rec: Record, ctx: Context) -> Iterator[Finding]:
         if table in ("XML1", "XML0", "XML12") or len(rows) < 1:
             continue
         for expected, row in enumerate(rows, start=1):
-            stt = row.stt
-            if stt is not None and stt != expected:
+            stt = row.values.get("STT")
+            if stt != expected and isinstance(stt, int):
                 yield make(
                     "SEQUENCE",
                     code=f"{table}.STT.SEQUENCE",
@@ -125,21 +127,48 @@ def rule_sequence(rec: Record, ctx: Context) -> Iterator[Finding]:
 # ---- codes, identifiers, diagnoses -------------------------------------------------------------
 
 
+# Per table: the fields with a code list, and the combinations of their values already seen to
+# pass. Lines repeat the same few codes, so most rows cost one set lookup. Only strings can fail a
+# code list and a string equals only the same string, so a combination that passed once passes
+# again.
+_CODE_FIELDS: dict[str, tuple[str, ...]] = {
+    table: tuple(lists) for table, lists in CODE_LISTS.items()
+}
+_CODES_OK: dict[str, set[tuple[object, ...]]] = {table: set() for table in CODE_LISTS}
+_CODES_OK_MAX = 4096
+
+
 def rule_codes(rec: Record, ctx: Context) -> Iterator[Finding]:
     for table, rows in rec.tables.items():
         lists = CODE_LISTS.get(table)
         if not lists:
             continue
+        fields = _CODE_FIELDS[table]
+        ok = _CODES_OK[table]
         for row in rows:
-            for name, allowed in lists.items():
-                v = row.values.get(name)
-                if isinstance(v, str) and v not in allowed:
-                    yield _f(ctx, "CODE", row, name, v, allowed=_show(allowed))
-            month = row.values.get("THANG_QT")
+            values = row.values
+            key = tuple(map(values.get, fields))
+            try:
+                known = key in ok
+            except TypeError:  # an unhashable value (a list): check it the long way
+                known, key = False, ()
+            if not known:
+                bad = False
+                for name, allowed in lists.items():
+                    v = values.get(name)
+                    if isinstance(v, str) and v not in allowed:
+                        bad = True
+                        yield _f(ctx, "CODE", row, name, v, allowed=_show(allowed))
+                if not bad and key:
+                    if len(ok) >= _CODES_OK_MAX:
+                        ok.clear()
+                    ok.add(key)
+            month = values.get("THANG_QT")
             if isinstance(month, int) and not 1 <= month <= 12:
                 yield _f(ctx, "CODE", row, "THANG_QT", month, allowed="1–12")
 
 
+@cache
 def _show(allowed: frozenset[str]) -> str:
     items = sorted(allowed, key=lambda s: (len(s), s))
     return ", ".join(items) if len(items) <= 12 else f"{items[0]}–{items[-1]}"
@@ -261,11 +290,20 @@ def _cccd_agrees(ctx: Context, ep: Row, cccd: str) -> Iterator[Finding]:
         )
 
 
-def _icd(ctx: Context, row: Row, name: str, code: str) -> Iterator[Finding]:
+@lru_cache(maxsize=8192)
+def _icd_rule(code: str) -> str | None:
+    """The rule an ICD-10 code breaks, if any (codes repeat from line to line)."""
     if icd10.normalize(code) is None:
-        yield _f(ctx, "ICD10_FORMAT", row, name, code)
-    elif not icd10.is_known(code):
-        yield _f(ctx, "ICD10_UNKNOWN", row, name, code)
+        return "ICD10_FORMAT"
+    if not icd10.is_known(code):
+        return "ICD10_UNKNOWN"
+    return None
+
+
+def _icd(ctx: Context, row: Row, name: str, code: str) -> Iterator[Finding]:
+    rule = _icd_rule(code)
+    if rule is not None:
+        yield _f(ctx, rule, row, name, code)
 
 
 def rule_diagnoses(rec: Record, ctx: Context) -> Iterator[Finding]:
@@ -285,8 +323,11 @@ def rule_diagnoses(rec: Record, ctx: Context) -> Iterator[Finding]:
             for code in extra:
                 yield from _icd(ctx, row, "MA_BENH_KT", code)
     for row in rec.services + rec.drugs:
+        if row.values.get("MA_BENH") is None:
+            continue
         for code in row.items("MA_BENH"):
-            yield from _icd(ctx, row, "MA_BENH", code)
+            if _icd_rule(code) is not None:
+                yield from _icd(ctx, row, "MA_BENH", code)
 
 
 def rule_residence(rec: Record, ctx: Context) -> Iterator[Finding]:
