@@ -1,5 +1,7 @@
 """Types of the compiled accelerator (``_fastrows.pyx``)."""
 
+from collections.abc import Callable, Container
+
 from lxml import etree
 
 from khoyte.standards.reader import FastPlan, RawRow
@@ -12,4 +14,9 @@ def read_rows(
     plan: FastPlan | None,
 ) -> list[RawRow] | None: ...
 def hoso_files(hoso: etree._Element) -> list[tuple[str | None, str | None]]: ...
+def hoso_documents(
+    hoso: etree._Element,
+    allowed: Container[str],
+    parse: Callable[[bytes], etree._Element],
+) -> list[tuple[str, etree._Element]] | None: ...
 def child_names(root: etree._Element) -> set[str]: ...

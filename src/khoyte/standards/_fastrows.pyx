@@ -13,6 +13,8 @@ row is handed back untyped and goes through ``convert.convert_row``, which write
 The results are the pure-Python path's, value for value (``tests/test_fastrows.py``).
 """
 
+from binascii import a2b_base64
+
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport strcmp, strlen
 from lxml.includes.etreepublic cimport _Element
@@ -262,6 +264,63 @@ def hoso_files(_Element hoso not None):
                 _text(loai) if loai is not NULL else None,
                 _raw_text(content) if content is not NULL else None,
             ))
+        if n.type == XML_ELEMENT_NODE and n.children is not NULL:
+            n = n.children
+            continue
+        while n is not NULL and n is not top and n.next is NULL:
+            n = n.parent
+        if n is NULL or n is top:
+            break
+        n = n.next
+    return out
+
+
+def hoso_documents(_Element hoso not None, object allowed, object parse):
+    """The inner documents of one ``HOSO`` when nothing about them is unusual:
+    ``[(LOAIHOSO, parsed root)]`` in document order, or ``None``, and then the reader takes its
+    careful path, which reports what is wrong (an unknown or repeated ``LOAIHOSO``, base64 that is
+    not strict, an empty or unparsable document …). ``parse`` is ``safexml.parse_document``."""
+    cdef xmlNode* top = hoso._c_node
+    cdef xmlNode* n = top
+    cdef xmlNode* c
+    cdef xmlNode* loai_node
+    cdef xmlNode* content
+    cdef list out = []
+    cdef set seen = set()
+    while n is not NULL:
+        if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, "FILEHOSO") == 0:
+            loai_node = content = NULL
+            c = n.children
+            while c is not NULL:
+                if c.type == XML_ELEMENT_NODE:
+                    if strcmp(<const char*>c.name, "LOAIHOSO") == 0:
+                        loai_node = c
+                    elif strcmp(<const char*>c.name, "NOIDUNGFILE") == 0:
+                        content = c
+                c = c.next
+            if loai_node is NULL or content is NULL:
+                return None
+            loai = _text(loai_node)
+            if loai is None:
+                return None
+            loai = (<str>loai).upper()
+            if loai not in allowed or loai in seen:
+                return None
+            seen.add(loai)
+            text = _raw_text(content)
+            if not text or not (<str>text).isascii():
+                return None
+            try:
+                data = a2b_base64((<str>text).encode("ascii").translate(None, b" \t\r\n"), strict_mode=True)
+            except Exception:
+                return None
+            if len(<bytes>data) == 0 or (<bytes>data)[0] != 0x3C:  # not starting with '<'
+                return None
+            try:
+                root = parse(data)
+            except Exception:
+                return None
+            out.append((loai, root))
         if n.type == XML_ELEMENT_NODE and n.children is not NULL:
             n = n.children
             continue

@@ -89,6 +89,7 @@ class DocumentKind(StrEnum):
     ASSESSMENT = "assessment"  # CHI_TIEU_GIAM_DINH_YKHOA (XML12)
 
 
+_ENVELOPE_TABLE_SET = frozenset(ENVELOPE_TABLES)
 _KINDS = {
     ENVELOPE_ROOT: DocumentKind.CLAIMS,
     CHECKIN_ROOT: DocumentKind.CHECKIN,
@@ -389,8 +390,12 @@ class SubmissionReader:
         rows = extract_rows(el, layout, plan) or []
         return RawHoso(self.count, [RawTable(table, Standard.QD130, rows)])
 
-    def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
-        out = RawHoso(index)
+    def _documents(self, hoso: etree._Element, out: RawHoso) -> list[tuple[str, etree._Element]]:
+        """The parsed inner documents of one ``HOSO``; what is wrong with any goes to ``out``."""
+        if _fastrows is not None:
+            docs = _fastrows.hoso_documents(hoso, _ENVELOPE_TABLE_SET, parse_document)
+            if docs is not None:
+                return docs  # type: ignore[no-any-return]
         decoded: list[tuple[str, etree._Element]] = []
         seen: dict[str, int] = {}
         for loai_text, text in _filehoso(hoso):
@@ -440,6 +445,11 @@ class SubmissionReader:
                 )
                 continue
             decoded.append((loai, root))
+        return decoded
+
+    def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
+        out = RawHoso(index)
+        decoded = self._documents(hoso, out)
         # The generation follows XML1; other tables only break a tie.
         votes = [detect_standard(root, loai) for loai, root in decoded if loai == "XML1"]
         if not votes or votes[0] is None:
