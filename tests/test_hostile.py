@@ -249,3 +249,23 @@ def test_tolerated_quirks_of_real_exports() -> None:
     assert res.status.value == "accepted", [f.code for r in res.records for f in r.findings]
     assert res.records[0].record == rec
     base64.b64decode  # noqa: B018 - keep import used for readers of this file
+
+
+def test_digits_that_are_not_ascii_are_findings_not_crashes() -> None:
+    """'²' and '٣' are digits to str.isdigit() but not to int(): STT and SOLUONGHOSO carrying
+    them must give a finding (found by the compiled reader's property test)."""
+    from khoyte.validate.engine import validate_file
+
+    files = hoso_files(record("LKDIGIT"))
+    files = [
+        (t, d.replace(b"<STT>1</STT>", "<STT>²</STT>".encode()) if isinstance(d, bytes) else d)
+        for t, d in files
+    ]
+    data = raw_envelope([files]).replace(
+        b"<SOLUONGHOSO>1</SOLUONGHOSO>", "<SOLUONGHOSO>٣</SOLUONGHOSO>".encode()
+    )
+    res = validate_file(data, "digits.xml")
+    assert not res.unusable
+    stt = [f for r in res.records for f in r.findings if f.field == "STT"]
+    assert stt, [f.code for r in res.records for f in r.findings]
+    assert all(f.value == "²" for f in stt)

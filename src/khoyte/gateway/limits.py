@@ -28,7 +28,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
     (a slow-loris sender)."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
+        if not (declared.strip().isascii() and declared.strip().isdigit()):
             raise ApiError(400, "bad_content_length", details={"content_length": declared[:40]})
         if int(declared) > limit:
             raise too_large(limit)

@@ -117,7 +117,7 @@ def province_valid(code: str, on: date | None) -> bool:
 
 def commune_valid(code: str, province: str | None, on: date | None) -> bool:
     if on is not None and on < REFORM_DATE:
-        return len(code) == 5 and code.isdigit()
+        return len(code) == 5 and code.isascii() and code.isdigit()
     hit = communes().get(code)
     if hit is None:
         return False

@@ -227,7 +227,7 @@ def convert_row(
     unknown = values.keys() - p.known
     stt = stt_hint
     stt_text = values.get("STT")
-    if isinstance(stt_text, str) and stt_text.isdigit():
+    if isinstance(stt_text, str) and stt_text.isascii() and stt_text.isdigit():
         stt = int(stt_text)
     if unknown:
         for name in unknown:

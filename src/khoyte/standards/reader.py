@@ -383,7 +383,9 @@ class SubmissionReader:
                 self.header.created = _text(el)
             elif tag == "SOLUONGHOSO":
                 text = _text(el)
-                self.header.declared_count = int(text) if text and text.isdigit() else None
+                self.header.declared_count = (
+                    int(text) if text and text.isascii() and text.isdigit() else None
+                )
 
     def _single(self, el: etree._Element, table: str, layout: Layout) -> RawHoso:
         plan = self.planner(Standard.QD130, table) if self.planner else None

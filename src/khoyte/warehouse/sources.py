@@ -109,7 +109,7 @@ def _facility(row: dict[str, str]) -> Facility | None:
         ma_xa=ma_xa,
         ten_xa=ten_xa,
         ma_tinh=(row.get("ma_tinh") or "").strip() or None,
-        giuong=int(giuong) if giuong.isdigit() else None,
+        giuong=int(giuong) if giuong.isascii() and giuong.isdigit() else None,
     )
 
 

@@ -60,7 +60,7 @@ def _code(v: str | None) -> str | None:
     if v is None:
         return None
     v = v.strip()
-    return v.zfill(2) if v.isdigit() and len(v) < 2 else v
+    return v.zfill(2) if v.isascii() and v.isdigit() and len(v) < 2 else v
 
 
 def naive_utc(v: datetime) -> datetime:

@@ -143,7 +143,7 @@ def filters_from(request: Request, principal: Principal) -> Filters:
     if tier is not None and tier not in TIERS:
         raise ApiError(422, details={"parameter": "tier", "allowed": list(TIERS)})
     loai = _code(q.get("loai_kcb"), "loai_kcb")
-    if loai is not None and loai.isdigit():
+    if loai is not None and loai.isascii() and loai.isdigit():
         loai = loai.zfill(2)
     return Filters(
         d_from,
