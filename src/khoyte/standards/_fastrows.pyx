@@ -310,10 +310,14 @@ def hoso_documents(_Element hoso not None, object allowed, object parse):
             text = _raw_text(content)
             if not text or not (<str>text).isascii():
                 return None
+            raw = (<str>text).encode("ascii")
             try:
-                data = a2b_base64((<str>text).encode("ascii").translate(None, b" \t\r\n"), strict_mode=True)
-            except Exception:
-                return None
+                data = a2b_base64(raw, strict_mode=True)
+            except Exception:  # line breaks are allowed: without them, or the careful path
+                try:
+                    data = a2b_base64(raw.translate(None, b" \t\r\n"), strict_mode=True)
+                except Exception:
+                    return None
             if len(<bytes>data) == 0 or (<bytes>data)[0] != 0x3C:  # not starting with '<'
                 return None
             try:
