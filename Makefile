@@ -35,7 +35,7 @@ test: install  ## run the test suite
 
 lint: install  ## ruff
 	$(RUN) ruff check .
-	$(RUN) ruff format --check src tests benchmarks tools
+	$(RUN) ruff format --check src tests benchmarks tools hatch_build.py
 
 typecheck: install  ## mypy --strict on the package
 	$(RUN) mypy

@@ -2,14 +2,15 @@
 
 It walks the libxml2 trees lxml parsed (see the module's docstring), so it is compiled against
 the headers lxml ships (``lxml.get_include()``). Editable installs (``uv sync``) build it in place
-next to its source; wheels carry it. Where no C compiler is available the build still succeeds
-when ``KHOYTE_PURE_PYTHON=1`` is set, and khoyte runs on the pure-Python reader (slower, same
-results).
+next to its source; wheels carry it. Where it cannot be compiled (no C compiler or Python
+headers) the build says so and khoyte runs on the pure-Python reader (same results, slower);
+``KHOYTE_REQUIRE_ACCELERATOR=1`` makes that an error, ``KHOYTE_PURE_PYTHON=1`` skips it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,14 @@ class CustomBuildHook(BuildHookInterface):  # type: ignore[type-arg]
             cmd.ensure_finalized()
             cmd.run()
             built = [root / cmd.get_ext_fullpath(name) for name in EXTENSIONS]  # type: ignore[attr-defined]
+        except Exception as exc:  # no compiler or headers: install the pure-Python reader
+            if os.environ.get("KHOYTE_REQUIRE_ACCELERATOR") == "1":
+                raise
+            sys.stderr.write(
+                f"khoyte: the compiled reader was not built ({exc}); "
+                "khoyte will run on the pure-Python reader (same results, slower)\n"
+            )
+            return
         finally:
             os.chdir(old)
         build_data["pure_python"] = False
