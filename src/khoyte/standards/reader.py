@@ -14,6 +14,7 @@ import base64
 import binascii
 import io
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -51,6 +52,17 @@ except ImportError:  # pragma: no cover - a build without a C compiler (KHOYTE_P
     _fastrows = None
 if os.environ.get("KHOYTE_PURE_PYTHON") == "1":
     _fastrows = None
+elif _fastrows is not None and _fastrows.__file__:
+    # A source edited after the last build (`uv run`/`uv sync` rebuild it): never run stale code.
+    _pyx = Path(__file__).with_name("_fastrows.pyx")
+    if _pyx.exists() and _pyx.stat().st_mtime > Path(_fastrows.__file__).stat().st_mtime:
+        warnings.warn(
+            "khoyte.standards._fastrows is older than its source; using the pure-Python reader "
+            "until `uv sync` rebuilds it",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+        _fastrows = None
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 _WS = b" \t\r\n"
