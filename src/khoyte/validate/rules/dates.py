@@ -88,6 +88,7 @@ def _born_after(birth: BirthDate, when: datetime) -> bool:
     return (birth.year, birth.month or 1, birth.day or 1) > (when.year, when.month, when.day)
 
 
+_ONE_DAY = timedelta(days=1)
 _TIMESTAMPS = (
     "NGAY_VAO",
     "NGAY_RA",
@@ -114,8 +115,9 @@ def _surely_in_order(a: object, b: object) -> bool:
 
 
 def rule_dates(rec: Record, ctx: Context) -> Iterator[Finding]:
-    limit = ctx.received_at + timedelta(days=1)
+    limit = ctx.received_at + _ONE_DAY
     for table, rows in rec.tables.items():
+        is_episode, is_line = table == "XML1", table in ("XML2", "XML3")
         for row in rows:
             get = row.values.get
             for v in map(get, _TIMESTAMPS):
@@ -128,7 +130,7 @@ def rule_dates(rec: Record, ctx: Context) -> Iterator[Finding]:
                     v = get(name)
                     if isinstance(v, datetime) and v > limit:
                         yield _f(ctx, "FUTURE", row, name, _fmt(v))
-            if table == "XML1":
+            if is_episode:
                 vao, vao_nt, ra = get("NGAY_VAO"), get("NGAY_VAO_NOI_TRU"), get("NGAY_RA")
                 if not _surely_in_order(vao, ra):
                     yield from _order(ctx, row, "NGAY_VAO", "NGAY_RA")
@@ -151,9 +153,12 @@ def rule_dates(rec: Record, ctx: Context) -> Iterator[Finding]:
                         other="NGAY_SINH",
                         other_value=birth.as_text(),
                     )
-            elif table in ("XML2", "XML3"):
-                yl, th_yl, kq = get("NGAY_YL"), get("NGAY_TH_YL"), get("NGAY_KQ")
-                if not _surely_in_order(yl, th_yl):
+            elif is_line:
+                th_yl = get("NGAY_TH_YL")
+                if th_yl is None:
+                    continue  # both orders need it
+                yl, kq = get("NGAY_YL"), get("NGAY_KQ")
+                if yl is not None and not _surely_in_order(yl, th_yl):
                     yield from _order(ctx, row, "NGAY_YL", "NGAY_TH_YL", severity=Severity.WARNING)
-                if not _surely_in_order(th_yl, kq):
+                if kq is not None and not _surely_in_order(th_yl, kq):
                     yield from _order(ctx, row, "NGAY_TH_YL", "NGAY_KQ", severity=Severity.WARNING)

@@ -178,7 +178,9 @@ def rule_identifiers(rec: Record, ctx: Context) -> Iterator[Finding]:
     if "XML1" not in rec.tables:
         return
     ep = rec.episode
-    for card in ep.cards:
+    get = ep.values.get
+    cards = ep.cards
+    for card in cards:
         if not _CARD.fullmatch(card):
             yield _f(
                 ctx,
@@ -189,8 +191,8 @@ def rule_identifiers(rec: Record, ctx: Context) -> Iterator[Finding]:
                 expected="15 ký tự: 2 chữ in hoa + 13 chữ số",
                 expected_en="15 characters: 2 capital letters + 13 digits",
             )
-    fac = ep.facility
-    if fac is not None:
+    fac = get("MA_CSKCB")
+    if isinstance(fac, str):
         if not _FACILITY.fullmatch(fac):
             yield _f(
                 ctx, "FORMAT", ep, "MA_CSKCB", fac, expected="5 chữ số", expected_en="5 digits"
@@ -202,11 +204,11 @@ def rule_identifiers(rec: Record, ctx: Context) -> Iterator[Finding]:
             if not _FACILITY.fullmatch(code):
                 yield _f(ctx, "SHAPE", ep, name, code, expected="5 chữ số", expected_en="5 digits")
     for name in ("MA_NOI_DI", "MA_NOI_DEN"):
-        place = ep.text(name)
-        if place and not _FACILITY.fullmatch(place):
+        place = get(name)
+        if place and isinstance(place, str) and not _FACILITY.fullmatch(place):
             yield _f(ctx, "SHAPE", ep, name, place, expected="5 chữ số", expected_en="5 digits")
-    cccd = ep.text("SO_CCCD")
-    if cccd is not None:
+    cccd = get("SO_CCCD")
+    if isinstance(cccd, str):
         if not _CCCD.fullmatch(cccd):
             yield _f(
                 ctx,
@@ -219,7 +221,7 @@ def rule_identifiers(rec: Record, ctx: Context) -> Iterator[Finding]:
             )
         elif len(cccd) == 12:
             yield from _cccd_agrees(ctx, ep, cccd)
-    cards, froms, tos = ep.cards, ep.values.get("GT_THE_TU"), ep.values.get("GT_THE_DEN")
+    froms, tos = get("GT_THE_TU"), get("GT_THE_DEN")
     if (
         cards
         and isinstance(froms, list)
@@ -238,13 +240,19 @@ def rule_identifiers(rec: Record, ctx: Context) -> Iterator[Finding]:
         )
 
 
+@lru_cache(maxsize=1024)
+def _not_a_province(prefix: str) -> bool:
+    """The first 3 digits of a CCCD name no province (``000`` is allowed)."""
+    return (
+        prefix != "000"
+        and f"{int(prefix) % 100:02d}" not in adminunits.OLD_PROVINCE_CODES
+        and prefix not in {"0" + p for p in adminunits.OLD_PROVINCE_CODES}
+    )
+
+
 def _cccd_agrees(ctx: Context, ep: Row, cccd: str) -> Iterator[Finding]:
     # CCCD: 3 digits province of birth registration, 1 digit century+sex, 2 digits year of birth.
-    if (
-        cccd[:3] != "000"
-        and f"{int(cccd[:3]) % 100:02d}" not in adminunits.OLD_PROVINCE_CODES
-        and cccd[:3] not in {"0" + p for p in adminunits.OLD_PROVINCE_CODES}
-    ):
+    if _not_a_province(cccd[:3]):
         yield _f(
             ctx,
             "MISMATCH",
@@ -307,21 +315,25 @@ def _icd(ctx: Context, row: Row, name: str, code: str) -> Iterator[Finding]:
 
 
 def rule_diagnoses(rec: Record, ctx: Context) -> Iterator[Finding]:
+    tables = rec.tables
     for table in ("XML1", "XML14", "XML13"):
-        for row in rec.tables.get(table, []):
+        if table not in tables:
+            continue
+        for row in tables[table]:
             main = row.text("MA_BENH_CHINH")
             if main is not None:
                 if ";" in main:
                     yield _f(
                         ctx, "COUNT", row, "MA_BENH_CHINH", main, count=len(main.split(";")), max=1
                     )
-                else:
+                elif _icd_rule(main) is not None:
                     yield from _icd(ctx, row, "MA_BENH_CHINH", main)
             extra = row.items("MA_BENH_KT")
             if len(extra) > 12:
                 yield _f(ctx, "COUNT", row, "MA_BENH_KT", ";".join(extra), count=len(extra), max=12)
             for code in extra:
-                yield from _icd(ctx, row, "MA_BENH_KT", code)
+                if _icd_rule(code) is not None:
+                    yield from _icd(ctx, row, "MA_BENH_KT", code)
     for row in rec.services + rec.drugs:
         if row.values.get("MA_BENH") is None:
             continue

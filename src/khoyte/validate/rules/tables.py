@@ -87,13 +87,16 @@ def rule_conditions(rec: Record, ctx: Context) -> Iterator[Finding]:
                             detail_en="required when MA_DINH_CHI_THAI = 1",
                         )
     for row in rec.services:
-        if not row.text("MA_DICH_VU") and not row.text("MA_VAT_TU"):
-            yield make(
-                "CONDITION",
-                code="XML3.MA_DICH_VU.CONDITION",
-                table="XML3",
-                field="MA_DICH_VU",
-                stt=row.stt,
-                detail="dòng không có MA_DICH_VU và cũng không có MA_VAT_TU",
-                detail_en="the line has neither MA_DICH_VU nor MA_VAT_TU",
-            )
+        get = row.values.get
+        service, supply = get("MA_DICH_VU"), get("MA_VAT_TU")
+        if (service and isinstance(service, str)) or (supply and isinstance(supply, str)):
+            continue
+        yield make(
+            "CONDITION",
+            code="XML3.MA_DICH_VU.CONDITION",
+            table="XML3",
+            field="MA_DICH_VU",
+            stt=row.stt,
+            detail="dòng không có MA_DICH_VU và cũng không có MA_VAT_TU",
+            detail_en="the line has neither MA_DICH_VU nor MA_VAT_TU",
+        )
