@@ -15,6 +15,7 @@ The results are the pure-Python path's, value for value (``tests/test_fastrows.p
 
 from binascii import a2b_base64
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.string cimport strcmp, strlen
 from lxml.includes.etreepublic cimport _Element
@@ -275,6 +276,25 @@ def hoso_files(_Element hoso not None):
     return out
 
 
+cdef object _raw_bytes(xmlNode* element):
+    """The UTF-8 bytes of ``element.text`` (``None`` when it has no text)."""
+    cdef xmlNode* first = _text_or_skip(element.children)
+    cdef xmlNode* c
+    if first is NULL or first.content is NULL:
+        return None
+    if _text_or_skip(first.next) is NULL:
+        return PyBytes_FromStringAndSize(
+            <const char*>first.content, strlen(<const char*>first.content)
+        )
+    parts = bytearray()
+    c = first
+    while c is not NULL:
+        if c.content is not NULL:
+            parts += <bytes>(<const char*>c.content)
+        c = _text_or_skip(c.next)
+    return bytes(parts)
+
+
 def hoso_documents(_Element hoso not None, object allowed, object parse):
     """The inner documents of one ``HOSO`` when nothing about them is unusual:
     ``[(LOAIHOSO, parsed root)]`` in document order, or ``None``, and then the reader takes its
@@ -307,15 +327,14 @@ def hoso_documents(_Element hoso not None, object allowed, object parse):
             if loai not in allowed or loai in seen:
                 return None
             seen.add(loai)
-            text = _raw_text(content)
-            if not text or not (<str>text).isascii():
+            raw = _raw_bytes(content)
+            if raw is None:
                 return None
-            raw = (<str>text).encode("ascii")
             try:
                 data = a2b_base64(raw, strict_mode=True)
             except Exception:  # line breaks are allowed: without them, or the careful path
                 try:
-                    data = a2b_base64(raw.translate(None, b" \t\r\n"), strict_mode=True)
+                    data = a2b_base64((<bytes>raw).translate(None, b" \t\r\n"), strict_mode=True)
                 except Exception:
                     return None
             if len(<bytes>data) == 0 or (<bytes>data)[0] != 0x3C:  # not starting with '<'
