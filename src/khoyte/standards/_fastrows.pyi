@@ -18,5 +18,7 @@ def hoso_documents(
     hoso: etree._Element,
     allowed: Container[str],
     parse: Callable[[bytes], etree._Element],
+    fromstring: Callable[[bytes, etree.XMLParser], etree._Element],
+    parser: etree.XMLParser,
 ) -> list[tuple[str, etree._Element]] | None: ...
 def child_names(root: etree._Element) -> set[str]: ...

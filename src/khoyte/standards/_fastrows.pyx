@@ -295,11 +295,38 @@ cdef object _raw_bytes(xmlNode* element):
     return bytes(parts)
 
 
-def hoso_documents(_Element hoso not None, object allowed, object parse):
+cdef bytes _DECL_UTF8 = b'<?xml version="1.0" encoding="utf-8"?>'
+cdef bytes _DECL_UTF8_UPPER = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+
+cdef bint _plain(bytes data):
+    """Does an inner document start so plainly that ``safexml.parse_document`` would hand it to
+    libxml2 unchanged? A root start tag right away (or after the usual UTF-8 declaration) with no
+    namespace declaration in it. Anything else goes through ``parse_document``."""
+    cdef const char* p = data
+    cdef Py_ssize_t n = len(data)
+    cdef Py_ssize_t pos = 0
+    cdef Py_ssize_t end
+    if n >= 38 and (data.startswith(_DECL_UTF8) or data.startswith(_DECL_UTF8_UPPER)):
+        pos = 38
+    if pos + 1 >= n or p[pos] != 0x3C:  # '<'
+        return False
+    if not ((0x41 <= p[pos + 1] <= 0x5A) or (0x61 <= p[pos + 1] <= 0x7A) or p[pos + 1] == 0x5F):
+        return False  # not a letter or '_': a declaration, comment, DOCTYPE, NUL …
+    end = data.find(b">", pos)
+    if end < 0:
+        return False
+    return data.find(b"xmlns", pos, end) < 0
+
+
+def hoso_documents(
+    _Element hoso not None, object allowed, object parse, object fromstring, object parser
+):
     """The inner documents of one ``HOSO`` when nothing about them is unusual:
     ``[(LOAIHOSO, parsed root)]`` in document order, or ``None``, and then the reader takes its
     careful path, which reports what is wrong (an unknown or repeated ``LOAIHOSO``, base64 that is
-    not strict, an empty or unparsable document …). ``parse`` is ``safexml.parse_document``."""
+    not strict, an empty or unparsable document …). ``parse`` is ``safexml.parse_document``;
+    a document it would pass to libxml2 unchanged goes to ``fromstring`` with its ``parser``."""
     cdef xmlNode* top = hoso._c_node
     cdef xmlNode* n = top
     cdef xmlNode* c
@@ -340,7 +367,10 @@ def hoso_documents(_Element hoso not None, object allowed, object parse):
             if len(<bytes>data) == 0 or (<bytes>data)[0] != 0x3C:  # not starting with '<'
                 return None
             try:
-                root = parse(data)
+                if _plain(data):
+                    root = fromstring(data, parser)
+                else:
+                    root = parse(data)
             except Exception:
                 return None
             out.append((loai, root))

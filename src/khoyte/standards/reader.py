@@ -36,6 +36,7 @@ from khoyte.standards.layout import (
 )
 from khoyte.standards.model import Standard, Value
 from khoyte.standards.safexml import (
+    INNER_PARSER,
     LimitedReader,
     MalformedHead,
     NotUTF8,
@@ -407,7 +408,9 @@ class SubmissionReader:
     def _documents(self, hoso: etree._Element, out: RawHoso) -> list[tuple[str, etree._Element]]:
         """The parsed inner documents of one ``HOSO``; what is wrong with any goes to ``out``."""
         if _fastrows is not None:
-            docs = _fastrows.hoso_documents(hoso, _ENVELOPE_TABLE_SET, parse_document)
+            docs = _fastrows.hoso_documents(
+                hoso, _ENVELOPE_TABLE_SET, parse_document, etree.fromstring, INNER_PARSER
+            )
             if docs is not None:
                 return docs  # type: ignore[no-any-return]
         decoded: list[tuple[str, etree._Element]] = []

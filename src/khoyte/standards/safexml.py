@@ -121,7 +121,7 @@ def _parser(huge: bool) -> etree.XMLParser:
     return etree.XMLParser(dtd_validation=False, huge_tree=huge, **_SAFE_OPTIONS)  # type: ignore[arg-type]
 
 
-_INNER_PARSER = _parser(huge=False)
+INNER_PARSER = _parser(huge=False)
 
 
 _PLAIN_DECL = re.compile(
@@ -155,7 +155,7 @@ def parse_document(data: bytes) -> etree._Element:
     # a syntax error for libxml2. The parser is told the encoding is UTF-8 whatever the document
     # says, so bytes that are not UTF-8 fail in libxml2 — reported as an encoding problem.
     try:
-        return etree.fromstring(data, _INNER_PARSER)
+        return etree.fromstring(data, INNER_PARSER)
     except etree.XMLSyntaxError as exc:
         if "encoding" in str(exc) or "UTF-8" in str(exc):
             check_utf8(data)
