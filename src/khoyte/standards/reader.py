@@ -377,7 +377,7 @@ class SubmissionReader:
             return
         self.header.kind = kind
         # Only the elements khoyte reads raise events (matched in C, in any namespace).
-        for _event, el in iterparse(stream, _EVENT_TAGS[kind]):
+        for el in iterparse(stream, _EVENT_TAGS[kind]):
             tag = el.tag
             if tag[0] == "{":
                 tag = tag.rsplit("}", 1)[1]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, cast
 
 from lxml import etree
 
@@ -213,11 +213,21 @@ class LimitedReader:
 
 
 def iterparse(
-    stream: LimitedReader, tags: list[str] | None = None
-) -> Iterator[tuple[str, etree._Element]]:
-    """Stream the end events of an envelope's elements (only those named in ``tags``, matched in
-    C, when given). Text nodes may be large (base64 of a whole table), so libxml2's huge mode is
-    on; the depth stays bounded by libxml2 (2048) and size by ``LimitedReader``."""
-    return etree.iterparse(  # type: ignore[no-any-return]
-        stream, events=("end",), tag=tags, huge_tree=True, **_SAFE_OPTIONS
-    )
+    stream: LimitedReader, tags: list[str] | None = None, chunk: int = 1 << 20
+) -> Iterator[etree._Element]:
+    """Stream the elements of an envelope as they end (only those named in ``tags``, matched in
+    C, when given), feeding libxml2 ``chunk`` bytes at a time: memory stays bounded by the chunk
+    and what the caller has not yet freed. Text nodes may be large (base64 of a whole table), so
+    libxml2's huge mode is on; the depth stays bounded by libxml2 (2048) and size by
+    ``LimitedReader``."""
+    parser = etree.XMLPullParser(events=("end",), tag=tags, huge_tree=True, **_SAFE_OPTIONS)  # type: ignore[arg-type]
+    while True:
+        data = stream.read(chunk)
+        if not data:
+            break
+        parser.feed(data)
+        for _event, el in parser.read_events():
+            yield cast(etree._Element, el)
+    parser.close()  # a truncated document raises here
+    for _event, el in parser.read_events():
+        yield cast(etree._Element, el)
