@@ -20,7 +20,6 @@ from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, Su
 from khoyte.validate.catalog import field_finding, make
 from khoyte.validate.rules import RECORD_RULES, Context
 
-
 # How many HOSO are read before they are checked (see ``iter_file``).
 CHECK_BATCH = 32
 
