@@ -32,11 +32,13 @@ from lxml.includes.tree cimport (
 )
 
 # Field names are few and repeat in every row: one str object per libxml2 name pointer (lxml
-# parses every document with one shared name dictionary, so the pointer of "MA_LK" is stable).
-# A small open-addressing table keyed by the pointer; a full table only stops caching.
+# parses every document of a thread with one shared name dictionary, so the pointer of "MA_LK"
+# repeats). A small open-addressing table keyed by the pointer; a hit is also compared by
+# content, so a pointer reused by another dictionary (another thread's, freed) can never give
+# a wrong name. A full table only stops caching.
 DEF _SLOTS = 4096
 cdef const void* _name_keys[_SLOTS]
-cdef object _name_vals = [None] * _SLOTS
+cdef object _name_vals = [None] * _SLOTS  # (str, its UTF-8 bytes)
 cdef Py_ssize_t _name_count = 0
 
 
@@ -45,18 +47,24 @@ cdef inline object _name(xmlNode* c):
     cdef size_t key = <size_t>c.name
     cdef size_t i = (key >> 4) & (_SLOTS - 1)
     cdef Py_ssize_t probes = 0
+    cdef tuple hit
     while probes < 16:
         if _name_keys[i] == c.name:
-            return (<list>_name_vals)[i]
+            hit = <tuple>((<list>_name_vals)[i])
+            if strcmp(<const char*>(<bytes>hit[1]), <const char*>c.name) == 0:
+                return hit[0]
+            break  # the same address, another name: decode it, replace the entry
         if _name_keys[i] == NULL:
             break
         i = (i + 1) & (_SLOTS - 1)
         probes += 1
-    name = PyUnicode_DecodeUTF8(<const char*>c.name, strlen(<const char*>c.name), "strict")
-    if probes < 16 and _name_count < _SLOTS // 2:
+    raw = <bytes>(<const char*>c.name)
+    name = raw.decode("utf-8")
+    if probes < 16 and (_name_keys[i] != NULL or _name_count < _SLOTS // 2):
+        if _name_keys[i] == NULL:
+            _name_count += 1
         _name_keys[i] = c.name
-        (<list>_name_vals)[i] = name
-        _name_count += 1
+        (<list>_name_vals)[i] = (name, raw)
     return name
 
 

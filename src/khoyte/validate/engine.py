@@ -107,10 +107,10 @@ class FileResult:
 
 def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
     """Type and check one ``HOSO``."""
-    findings = list(raw.findings)
+    findings = raw.findings  # the reader's list, kept: a RawHoso is read once
     ctx.standard = raw.standard
     ctx.invalid = {}
-    ctx.broken = {f.table for f in raw.findings if f.table}
+    ctx.broken = {f.table for f in findings if f.table} if findings else set()
     tables: dict[str, list[Row]] = {}
     for t in raw.tables:
         rows: list[Row] = []
