@@ -4,6 +4,7 @@ from collections.abc import Callable, Container
 
 from lxml import etree
 
+from khoyte.standards.model import Row
 from khoyte.standards.reader import FastPlan, RawRow
 
 def read_rows(
@@ -12,7 +13,7 @@ def read_rows(
     root_is_record: bool,
     row_type: type[RawRow],
     plan: FastPlan | None,
-) -> list[RawRow] | None: ...
+) -> list[RawRow | Row] | None: ...
 def hoso_files(hoso: etree._Element) -> list[tuple[str | None, str | None]]: ...
 def hoso_documents(
     hoso: etree._Element,

@@ -165,12 +165,21 @@ cdef object _raw_row(xmlNode* rec, object row_type):
     return row_type(values, _line(rec), dup, nested)
 
 
+cdef inline object _model_row(object model, object table, dict values):
+    """``model(table, values)`` without running the dataclass ``__init__`` in the interpreter."""
+    row = model.__new__(model)
+    row.table = table
+    row.values = values
+    return row
+
+
 cdef object _typed_row(
-    xmlNode* rec, object row_type, dict spec, object problem, object quirk
+    xmlNode* rec, object row_type, dict spec, object problem, object quirk, tuple model
 ):
     """One record element, typed when it is clean: every field known, once, flat, within its
-    length and read without a problem or a quirk. Otherwise the untyped row (``_raw_row``).
-    A typed row's ``values`` is its typed dict (empty fields left out, as ``convert_row``)."""
+    length and read without a problem or a quirk — then it is the canonical model's row
+    (``model`` = (row class, table), empty fields left out, as ``convert_row`` gives them).
+    Otherwise the untyped row (``_raw_row``), for the pure-Python path to type and report."""
     cdef dict values = {}
     cdef xmlNode* c = rec.children
     cdef xmlNode* g
@@ -225,13 +234,15 @@ cdef object _typed_row(
         c = c.next
     if has_empty:
         values = {k: v for k, v in values.items() if v is not None}
-    return row_type(values, _line(rec), None, None, values)
+    return _model_row(model[0], model[1], values)
 
 
-cdef inline object _row(xmlNode* rec, object row_type, dict spec, object problem, object quirk):
+cdef inline object _row(
+    xmlNode* rec, object row_type, dict spec, object problem, object quirk, tuple model
+):
     if spec is None:
         return _raw_row(rec, row_type)
-    return _typed_row(rec, row_type, spec, problem, quirk)
+    return _typed_row(rec, row_type, spec, problem, quirk, model)
 
 
 cdef object _raw_text(xmlNode* element):
@@ -413,28 +424,31 @@ def read_rows(
 ):
     """The rows of one table document, or ``None`` when no ``record`` element is in it.
 
-    ``plan`` is ``None`` (extract only) or ``(spec, problem, quirk)``: ``spec`` maps every field
-    the table knows to ``(max_length or -1, reader or None, cache)``; a reader raises ``problem``
-    for a value it cannot read and returns a ``quirk`` for one read with a tolerated deviation;
-    ``cache`` (a dict shared by all fields of one reader) keeps what it read.
+    ``plan`` is ``None`` (extract only) or ``(spec, problem, quirk, row_class, table)``:
+    ``spec`` maps every field the table knows to ``(max_length or -1, reader or None, cache)``;
+    a reader raises ``problem`` for a value it cannot read and returns a ``quirk`` for one read
+    with a tolerated deviation; ``cache`` (a dict shared by all fields of one reader) keeps what
+    it read; a clean row comes back as ``row_class(table, values)``, any other as a ``row_type``.
     """
     cdef xmlNode* top = root._c_node
     cdef xmlNode* n
     cdef bytes rec_name = record.encode("utf-8")
     cdef const char* want = rec_name
     cdef dict spec = None
+    cdef tuple model = None
     cdef list rows = []
     problem = quirk = None
     if plan is not None:
-        spec, problem, quirk = plan
+        spec, problem, quirk, row_class, table = plan
+        model = (row_class, table)
     if root_is_record:
-        return [_row(top, row_type, spec, problem, quirk)]
+        return [_row(top, row_type, spec, problem, quirk, model)]
     # Every element named ``record`` below the root (any depth, any namespace), in document
     # order, as ``root.iter("{*}" + record)`` gives them.
     n = top
     while n is not NULL:
         if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, want) == 0:
-            rows.append(_row(n, row_type, spec, problem, quirk))
+            rows.append(_row(n, row_type, spec, problem, quirk, model))
         if n.type == XML_ELEMENT_NODE and n.children is not NULL:
             n = n.children
             continue

@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 
 from khoyte.findings import Finding, Severity
 from khoyte.standards.fields import Kind, TableSpec, qd130_tables
-from khoyte.standards.model import BirthDate, Standard, Value
+from khoyte.standards.model import BirthDate, Standard, Value, row_class_of
 from khoyte.standards.qd4210 import RENAMES, qd4210_tables
 from khoyte.standards.reader import FastPlan, RawRow
 from khoyte.validate.catalog import field_finding
@@ -195,7 +195,7 @@ def fast_plan(standard: Standard, table: str) -> FastPlan | None:
         reader = p.typed.get(name)
         cache = _READ_CACHES.setdefault(reader, {}) if reader is not None else {}
         spec[name] = (p.max_length.get(name, -1), reader, cache)
-    return spec, Problem, Quirk
+    return spec, Problem, Quirk, row_class_of(table), table
 
 
 # One cache of read values per reader, shared by every table (see ``_fastrows``).
@@ -217,8 +217,6 @@ def convert_row(
     Empty and unreadable fields are absent from the result. This runs for every line of every
     table, so the common case is kept to comprehensions and set operations.
     """
-    if raw.typed is not None:  # read and typed clean by the compiled reader
-        return raw.typed, [], set()
     p = plan(standard, table)
     values: dict[str, object] = {k: v.strip() for k, v in raw.values.items() if v}
     if "" in values.values():  # white space only

@@ -34,7 +34,7 @@ from khoyte.standards.layout import (
     XML12_ROOT,
     Layout,
 )
-from khoyte.standards.model import Standard, Value
+from khoyte.standards.model import Row, Standard
 from khoyte.standards.safexml import (
     INNER_PARSER,
     LimitedReader,
@@ -124,17 +124,15 @@ class RawRow:
     line: int | None = None
     duplicates: dict[str, int] | None = None
     nested: list[str] | None = None
-    # The typed values when the row was already read and found clean (``FastPlan``): every field
-    # known, once, flat, within its length, read without a problem or a quirk; ``values`` is then
-    # the same dict (empty fields left out). ``None``: not typed yet, ``values`` is text as sent.
-    typed: dict[str, Value] | None = None
 
 
 @dataclass(slots=True)
 class RawTable:
     table: str
     standard: Standard
-    rows: list[RawRow]
+    # Text as sent (``RawRow``), or already the model's row when the compiled reader found it
+    # clean (every field known, once, flat, within its length, read without a problem or quirk).
+    rows: list[RawRow | Row]
 
 
 @dataclass(slots=True)
@@ -151,11 +149,11 @@ class RawHoso:
         for t in self.tables:
             if t.table in ("XML1", "XML0") and t.rows:
                 v = t.rows[0].values.get("MA_LK")
-                return v.strip() if v else None
+                return v.strip() or None if isinstance(v, str) else None
         for t in self.tables:
             for r in t.rows:
                 v = r.values.get("MA_LK")
-                if v and v.strip():
+                if isinstance(v, str) and v.strip():
                     return v.strip()
         return None
 
@@ -184,17 +182,21 @@ def _text(el: etree._Element) -> str | None:
 
 
 # How the compiled reader types a clean row of one table: field → (max length or -1, reader or
-# None for text kept as sent, the reader's cache of values), the exception a reader raises and
-# the class of a tolerated quirk.
+# None for text kept as sent, the reader's cache of values), the exception a reader raises, the
+# class of a tolerated quirk, and the model row class and table name a clean row becomes.
 FastPlan = tuple[
-    dict[str, tuple[int, Callable[[str], object] | None, dict[str, object]]], type, type
+    dict[str, tuple[int, Callable[[str], object] | None, dict[str, object]]],
+    type,
+    type,
+    type[Row],
+    str,
 ]
 Planner = Callable[[Standard, str], FastPlan | None]
 
 
 def extract_rows(
     root: etree._Element, layout: Layout, plan: FastPlan | None = None
-) -> list[RawRow] | None:
+) -> list[RawRow | Row] | None:
     """The records of a table document, or ``None`` when its root is not this table's.
 
     With the compiled accelerator (``_fastrows``) the tree is walked in C and, given a ``plan``,
@@ -216,7 +218,7 @@ def extract_rows(
     if not namespaced:
         # Fast path: one C-level pass per record. Nesting or a repeated field changes the
         # element count of the document or of a record; then every record is re-read carefully.
-        rows = [RawRow({c.tag: c.text for c in rec}) for rec in records]
+        rows: list[RawRow | Row] = [RawRow({c.tag: c.text for c in rec}) for rec in records]
         expected = sum(len(rec) for rec in records) + len(records)
         if records[0] is not root:
             expected += 1 + (1 if layout.list_ and records[0].getparent() is not root else 0)

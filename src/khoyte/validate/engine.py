@@ -117,8 +117,8 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
         unknown_all: set[str] = set()
         row_class = row_class_of(t.table)
         for i, raw_row in enumerate(t.rows, start=1):
-            if raw_row.typed is not None:  # typed clean by the compiled reader
-                rows.append(row_class(t.table, raw_row.typed))
+            if isinstance(raw_row, Row):  # read and typed clean by the compiled reader
+                rows.append(raw_row)
                 continue
             values, problems, unknown = convert_row(raw.standard, t.table, raw_row, i)
             row = row_class(t.table, values)
