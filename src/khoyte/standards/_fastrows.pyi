@@ -9,8 +9,9 @@ from khoyte.standards.reader import FastPlan, RawRow
 
 def read_rows(
     root: etree._Element,
+    table_root: str,
     record: str,
-    root_is_record: bool,
+    single: bool,
     row_type: type[RawRow],
     plan: FastPlan | None,
 ) -> list[RawRow | Row] | None: ...

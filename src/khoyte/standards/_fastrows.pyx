@@ -417,12 +417,16 @@ def child_names(_Element root not None):
 
 def read_rows(
     _Element root not None,
+    str table_root,
     str record,
-    bint root_is_record,
+    bint single,
     object row_type,
     object plan,
 ):
     """The rows of one table document, or ``None`` when no ``record`` element is in it.
+
+    The root itself is the record when it is named ``record``, or ``table_root`` for a
+    ``single``-record table; otherwise records are looked for below it.
 
     ``plan`` is ``None`` (extract only) or ``(spec, problem, quirk, row_class, table)``:
     ``spec`` maps every field the table knows to ``(max_length or -1, reader or None, cache)``;
@@ -433,7 +437,11 @@ def read_rows(
     cdef xmlNode* top = root._c_node
     cdef xmlNode* n
     cdef bytes rec_name = record.encode("utf-8")
+    cdef bytes root_name = table_root.encode("utf-8")
     cdef const char* want = rec_name
+    cdef bint root_is_record = strcmp(<const char*>top.name, want) == 0 or (
+        single and strcmp(<const char*>top.name, <const char*>root_name) == 0
+    )
     cdef dict spec = None
     cdef tuple model = None
     cdef list rows = []

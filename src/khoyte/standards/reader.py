@@ -201,10 +201,12 @@ def extract_rows(
 
     With the compiled accelerator (``_fastrows``) the tree is walked in C and, given a ``plan``,
     clean rows come back typed; without it, the same rows come back untyped from lxml's API."""
+    if _fastrows is not None:
+        return _fastrows.read_rows(  # type: ignore[no-any-return]
+            root, layout.root, layout.record, layout.single, RawRow, plan
+        )
     root_tag = _local(root.tag)
     root_is_record = (root_tag == layout.root and layout.single) or root_tag == layout.record
-    if _fastrows is not None:
-        return _fastrows.read_rows(root, layout.record, root_is_record, RawRow, plan)  # type: ignore[no-any-return]
     any_ns = "{*}" + layout.record  # matches the tag in any namespace or none, in C
     if root_is_record:
         records = [root]
@@ -298,6 +300,7 @@ class SubmissionReader:
     ) -> None:
         self.source = source
         self.planner = planner
+        self._how: dict[tuple[Standard, str], tuple[Layout, Layout | None, FastPlan | None]] = {}
         self.name = name or (str(source) if isinstance(source, str | Path) else "<stream>")
         self.max_bytes = max_bytes
         self.header = Header()
@@ -466,6 +469,17 @@ class SubmissionReader:
             decoded.append((loai, root))
         return decoded
 
+    def _table_how(
+        self, standard: Standard, loai: str
+    ) -> tuple[Layout, Layout | None, FastPlan | None]:
+        """How a table document of ``standard`` is read: its layout, the other generation's
+        layout (tried when the first finds nothing), the compiled reader's plan."""
+        layout_map = QD130_LAYOUTS if standard is Standard.QD130 else QD4210_LAYOUTS
+        layout = layout_map.get(loai) or QD130_LAYOUTS[loai]
+        other = (QD4210_LAYOUTS if standard is Standard.QD130 else QD130_LAYOUTS).get(loai)
+        plan = self.planner(standard, loai) if self.planner else None
+        return layout, other, plan
+
     def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
         out = RawHoso(index)
         decoded = self._documents(hoso, out)
@@ -474,17 +488,17 @@ class SubmissionReader:
         if not votes or votes[0] is None:
             votes = [s for s in (detect_standard(r, t) for t, r in decoded) if s is not None]
         out.standard = votes[0] if votes and votes[0] is not None else Standard.QD130
+        how = self._how
+        standard = out.standard
         for loai, root in decoded:
-            layout_map = QD130_LAYOUTS if out.standard is Standard.QD130 else QD4210_LAYOUTS
-            layout = layout_map.get(loai) or QD130_LAYOUTS[loai]
-            plan = self.planner(out.standard, loai) if self.planner else None
+            table_how = how.get((standard, loai))
+            if table_how is None:
+                table_how = how[(standard, loai)] = self._table_how(standard, loai)
+            layout, other, plan = table_how
             rows = extract_rows(root, layout, plan)
-            if rows is None:
+            if rows is None and other is not None:
                 # A document of the other generation's layout is still readable.
-                other = (QD4210_LAYOUTS if out.standard is Standard.QD130 else QD130_LAYOUTS).get(
-                    loai
-                )
-                rows = extract_rows(root, other, plan) if other else None
+                rows = extract_rows(root, other, plan)
             if rows is None:
                 out.findings.append(
                     make(
