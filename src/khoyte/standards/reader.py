@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import IO
@@ -300,7 +301,6 @@ class SubmissionReader:
     ) -> None:
         self.source = source
         self.planner = planner
-        self._how: dict[tuple[Standard, str], tuple[Layout, Layout | None, FastPlan | None]] = {}
         self.name = name or (str(source) if isinstance(source, str | Path) else "<stream>")
         self.max_bytes = max_bytes
         self.header = Header()
@@ -469,17 +469,6 @@ class SubmissionReader:
             decoded.append((loai, root))
         return decoded
 
-    def _table_how(
-        self, standard: Standard, loai: str
-    ) -> tuple[Layout, Layout | None, FastPlan | None]:
-        """How a table document of ``standard`` is read: its layout, the other generation's
-        layout (tried when the first finds nothing), the compiled reader's plan."""
-        layout_map = QD130_LAYOUTS if standard is Standard.QD130 else QD4210_LAYOUTS
-        layout = layout_map.get(loai) or QD130_LAYOUTS[loai]
-        other = (QD4210_LAYOUTS if standard is Standard.QD130 else QD130_LAYOUTS).get(loai)
-        plan = self.planner(standard, loai) if self.planner else None
-        return layout, other, plan
-
     def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
         out = RawHoso(index)
         decoded = self._documents(hoso, out)
@@ -488,13 +477,9 @@ class SubmissionReader:
         if not votes or votes[0] is None:
             votes = [s for s in (detect_standard(r, t) for t, r in decoded) if s is not None]
         out.standard = votes[0] if votes and votes[0] is not None else Standard.QD130
-        how = self._how
-        standard = out.standard
+        is130 = out.standard is Standard.QD130
         for loai, root in decoded:
-            table_how = how.get((standard, loai))
-            if table_how is None:
-                table_how = how[(standard, loai)] = self._table_how(standard, loai)
-            layout, other, plan = table_how
+            layout, other, plan = _table_how(is130, loai, self.planner)
             rows = extract_rows(root, layout, plan)
             if rows is None and other is not None:
                 # A document of the other generation's layout is still readable.
@@ -512,6 +497,20 @@ class SubmissionReader:
                 continue
             out.tables.append(RawTable(loai, out.standard, rows))
         return out
+
+
+@cache
+def _table_how(
+    is130: bool, loai: str, planner: Planner | None
+) -> tuple[Layout, Layout | None, FastPlan | None]:
+    """How a table document is read: its layout, the other generation's layout (tried when the
+    first finds nothing), the compiled reader's plan. (Keyed by a bool, not by ``Standard``: an
+    enum hashes in Python, and this is looked up for every inner document.)"""
+    standard = Standard.QD130 if is130 else Standard.QD4210
+    layout = (QD130_LAYOUTS if is130 else QD4210_LAYOUTS).get(loai) or QD130_LAYOUTS[loai]
+    other = (QD4210_LAYOUTS if is130 else QD130_LAYOUTS).get(loai)
+    plan = planner(standard, loai) if planner else None
+    return layout, other, plan
 
 
 def _filehoso(hoso: etree._Element) -> list[tuple[str | None, str | None]]:
