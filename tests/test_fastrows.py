@@ -310,3 +310,23 @@ def test_a_drug_line_is_typed_in_c(monkeypatch: pytest.MonkeyPatch) -> None:
     assert pure is not None
     assert isinstance(pure[0], R.RawRow)
     assert rows[0].values == convert_row(Standard.QD130, "XML2", pure[0], 1)[0]
+
+
+def test_threads_come_and_go_and_read_the_same() -> None:
+    """Files read in threads that start and end (lxml keeps a name dictionary per thread, which
+    the compiled reader's name cache sees) give exactly the single-threaded results. (The cache
+    also compares a hit by content, so even a freed dictionary's reused memory cannot give a
+    wrong name; this test does not force that reuse.)"""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [one(record(f"LKTHR{i:03d}", inpatient=i % 3 == 0)) for i in range(24)]
+    files += [raw_envelope([files_]) for _, files_ in _weird_documents()]
+    expected = [_snapshot(validate_file(f, "f.xml", received_at=RECEIVED)) for f in files]
+    for _ in range(4):  # new threads each round, after the last round's threads have ended
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            got = list(
+                pool.map(
+                    lambda f: _snapshot(validate_file(f, "f.xml", received_at=RECEIVED)), files
+                )
+            )
+        assert got == expected

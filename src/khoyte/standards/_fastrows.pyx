@@ -69,7 +69,7 @@ cdef inline object _name(xmlNode* c):
 
 
 # Values read from the same text are the same (readers are pure): a bounded cache per reader.
-DEF _CACHE_MAX = 100000
+DEF _CACHE_MAX = 16384  # per reader: a few MB at most, whatever a sender sends
 
 
 cdef inline bint _edge_space(unsigned char b) noexcept:
