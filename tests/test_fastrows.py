@@ -330,3 +330,21 @@ def test_threads_come_and_go_and_read_the_same() -> None:
                 )
             )
         assert got == expected
+
+
+def test_thousands_of_hoso_are_all_read_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processed HOSO are emptied at once and removed in bulk every 1 024: none is skipped or
+    read twice across those sweeps."""
+    files = hoso_files(record("LKMANY"))
+    template = raw_envelope([files])
+    start = template.index(b"<HOSO>")
+    end = template.index(b"</HOSO>") + len(b"</HOSO>")
+    hoso = template[start:end]
+    data = template[:start] + hoso * 2500 + template[end:]
+    data = data.replace(b"<SOLUONGHOSO>1</SOLUONGHOSO>", b"<SOLUONGHOSO>2500</SOLUONGHOSO>")
+    res = validate_file(data, "many.xml", received_at=RECEIVED)
+    assert not res.unusable
+    assert [r.index for r in res.records] == list(range(1, 2501))
+    assert res.findings == []  # SOLUONGHOSO agrees with what was read
+    dup = [f for r in res.records for f in r.findings if f.code == "HOSO.MA_LK.DUPLICATE"]
+    assert len(dup) == 2499  # the same MA_LK each time: every later one is a duplicate

@@ -394,7 +394,7 @@ class SubmissionReader:
                     yield self._single(el, "XML0", QD130_LAYOUTS["XML0"])
                 else:
                     yield self._single(el, "XML12", QD130_LAYOUTS["XML12"])
-                _free(el)
+                _free(el, self.count)
             elif tag == "MACSKCB":
                 self.header.facility = _text(el)
             elif tag == "NGAYLAP":
@@ -535,10 +535,17 @@ def _filehoso(hoso: etree._Element) -> list[tuple[str | None, str | None]]:
     return out
 
 
-def _free(el: etree._Element) -> None:
-    """Release a processed element and its already-processed siblings."""
+# Processed record elements are emptied at once; the empty shells are removed in bulk this often.
+_SWEEP = 1024
+
+
+def _free(el: etree._Element, count: int) -> None:
+    """Release a processed element (its content: the base64 text is nearly all of a file), and
+    every ``_SWEEP`` records the emptied elements before it. Removing a sibling one by one while
+    lxml holds a proxy for it costs more than reading the record; in bulk, without proxies, it
+    is cheap. Memory stays bounded by ``_SWEEP`` empty elements."""
     el.clear()
-    parent = el.getparent()
-    if parent is not None:
-        while el.getprevious() is not None:
-            del parent[0]
+    if count % _SWEEP == 0:
+        parent = el.getparent()
+        if parent is not None:
+            del parent[: parent.index(el)]
