@@ -15,7 +15,6 @@ def read_rows(
     row_type: type[RawRow],
     plan: FastPlan | None,
 ) -> list[RawRow | Row] | None: ...
-def hoso_files(hoso: etree._Element) -> list[tuple[str | None, str | None]]: ...
 def hoso_documents(
     hoso: etree._Element,
     allowed: Container[str],

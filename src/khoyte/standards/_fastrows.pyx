@@ -100,13 +100,23 @@ cdef inline xmlNode* _text_or_skip(xmlNode* c) noexcept:
     return NULL
 
 
+cdef bytes _joined(xmlNode* first):
+    """The content of adjacent text nodes from ``first`` on, as lxml joins them for ``.text``."""
+    cdef xmlNode* c = first
+    parts = bytearray()
+    while c is not NULL:
+        if c.content is not NULL:
+            parts += <bytes>(<const char*>c.content)
+        c = _text_or_skip(c.next)
+    return bytes(parts)
+
+
 cdef object _text(xmlNode* element):
     """``element.text.strip() or None``, as lxml's ``.text`` collects it."""
     cdef xmlNode* first = _text_or_skip(element.children)
-    cdef xmlNode* c
+    cdef size_t size
     if first is NULL:
         return None
-    cdef size_t size
     if _text_or_skip(first.next) is NULL:
         if first.content is NULL or first.content[0] == 0:
             return None
@@ -115,15 +125,21 @@ cdef object _text(xmlNode* element):
         if not (_edge_space(first.content[0]) or _edge_space(first.content[size - 1])):
             return s
     else:
-        parts = bytearray()
-        c = first
-        while c is not NULL:
-            if c.content is not NULL:
-                parts += <bytes>(<const char*>c.content)
-            c = _text_or_skip(c.next)
-        s = parts.decode("utf-8")
+        s = _joined(first).decode("utf-8")
     s = s.strip()
     return s if s else None
+
+
+cdef inline xmlNode* _next_below(xmlNode* n, xmlNode* top) noexcept:
+    """The element walk of ``top.iter()``: the node after ``n`` in document order, descending
+    into elements only, never leaving ``top``; NULL at the end."""
+    if n.type == XML_ELEMENT_NODE and n.children is not NULL:
+        return n.children
+    while n is not NULL and n is not top and n.next is NULL:
+        n = n.parent
+    if n is NULL or n is top:
+        return NULL
+    return n.next
 
 
 cdef inline object _line(xmlNode* rec):
@@ -245,73 +261,16 @@ cdef inline object _row(
     return _typed_row(rec, row_type, spec, problem, quirk, model)
 
 
-cdef object _raw_text(xmlNode* element):
-    """``element.text`` as lxml gives it (not stripped; ``None`` without text nodes)."""
-    cdef xmlNode* first = _text_or_skip(element.children)
-    cdef xmlNode* c
-    if first is NULL:
-        return None
-    parts = bytearray()
-    c = first
-    while c is not NULL:
-        if c.content is not NULL:
-            parts += <bytes>(<const char*>c.content)
-        c = _text_or_skip(c.next)
-    return parts.decode("utf-8")
-
-
-def hoso_files(_Element hoso not None):
-    """``(LOAIHOSO stripped or None, NOIDUNGFILE text or None)`` for every ``FILEHOSO`` below
-    ``hoso``, in document order; the last of a repeated child counts, as in the Python loop."""
-    cdef xmlNode* top = hoso._c_node
-    cdef xmlNode* n = top
-    cdef xmlNode* c
-    cdef xmlNode* loai
-    cdef xmlNode* content
-    cdef list out = []
-    while n is not NULL:
-        if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, "FILEHOSO") == 0:
-            loai = content = NULL
-            c = n.children
-            while c is not NULL:
-                if c.type == XML_ELEMENT_NODE:
-                    if strcmp(<const char*>c.name, "LOAIHOSO") == 0:
-                        loai = c
-                    elif strcmp(<const char*>c.name, "NOIDUNGFILE") == 0:
-                        content = c
-                c = c.next
-            out.append((
-                _text(loai) if loai is not NULL else None,
-                _raw_text(content) if content is not NULL else None,
-            ))
-        if n.type == XML_ELEMENT_NODE and n.children is not NULL:
-            n = n.children
-            continue
-        while n is not NULL and n is not top and n.next is NULL:
-            n = n.parent
-        if n is NULL or n is top:
-            break
-        n = n.next
-    return out
-
-
 cdef object _raw_bytes(xmlNode* element):
     """The UTF-8 bytes of ``element.text`` (``None`` when it has no text)."""
     cdef xmlNode* first = _text_or_skip(element.children)
-    cdef xmlNode* c
     if first is NULL or first.content is NULL:
         return None
     if _text_or_skip(first.next) is NULL:
         return PyBytes_FromStringAndSize(
             <const char*>first.content, strlen(<const char*>first.content)
         )
-    parts = bytearray()
-    c = first
-    while c is not NULL:
-        if c.content is not NULL:
-            parts += <bytes>(<const char*>c.content)
-        c = _text_or_skip(c.next)
-    return bytes(parts)
+    return _joined(first)
 
 
 cdef bytes _DECL_UTF8 = b'<?xml version="1.0" encoding="utf-8"?>'
@@ -393,14 +352,7 @@ def hoso_documents(
             except Exception:
                 return None
             out.append((loai, root))
-        if n.type == XML_ELEMENT_NODE and n.children is not NULL:
-            n = n.children
-            continue
-        while n is not NULL and n is not top and n.next is NULL:
-            n = n.parent
-        if n is NULL or n is top:
-            break
-        n = n.next
+        n = _next_below(n, top)
     return out
 
 
@@ -457,12 +409,5 @@ def read_rows(
     while n is not NULL:
         if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, want) == 0:
             rows.append(_row(n, row_type, spec, problem, quirk, model))
-        if n.type == XML_ELEMENT_NODE and n.children is not NULL:
-            n = n.children
-            continue
-        while n is not NULL and n is not top and n.next is NULL:
-            n = n.parent
-        if n is NULL or n is top:
-            break
-        n = n.next
+        n = _next_below(n, top)
     return rows if rows else None

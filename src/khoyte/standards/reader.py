@@ -514,9 +514,8 @@ def _table_how(
 
 
 def _filehoso(hoso: etree._Element) -> list[tuple[str | None, str | None]]:
-    """``(LOAIHOSO, NOIDUNGFILE)`` texts of every ``FILEHOSO`` of one ``HOSO``."""
-    if _fastrows is not None:
-        return _fastrows.hoso_files(hoso)  # type: ignore[no-any-return]
+    """``(LOAIHOSO, NOIDUNGFILE)`` texts of every ``FILEHOSO`` of one ``HOSO`` (the careful
+    path; an ordinary ``HOSO`` is read by ``_fastrows.hoso_documents``)."""
     out: list[tuple[str | None, str | None]] = []
     for fh in hoso.iter("{*}FILEHOSO"):
         loai_el = content_el = None
