@@ -35,6 +35,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from khoyte.access import Scope
 from khoyte.analytics import completeness, kcb
 from khoyte.analytics.filters import Filters
 from khoyte.handoff import RecordVersion
@@ -43,7 +44,6 @@ from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
 from khoyte.warehouse.loader import Loader
 from khoyte.warehouse.sources import FileVersionSource
-from khoyte.web.access import Scope
 
 PG_ADMIN = os.environ.get(
     "KHOYTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -13,12 +13,12 @@ from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from khoyte.access import Permission, Principal, Scope, require_in_scope, requires, scope_filter
 from khoyte.config import Settings
 from khoyte.security import audit
 from khoyte.security.scoping import UNSCOPED, OrgUnitScoped
 from khoyte.security.web import client_ip, record_event
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
-from khoyte.web.access import Permission, Principal, Scope, require_in_scope, requires, scope_filter
 
 
 class SampleBase(DeclarativeBase):

@@ -17,10 +17,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from khoyte.access import Permission, Principal, Scope
 from khoyte.config import Settings
 from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
-from khoyte.web.access import Permission, Principal, Scope
 from khoyte.web.app import create_app
 from tests.synth_helpers import generate
 

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from khoyte.access import Permission
 from khoyte.gateway.facilities import add_facility, new_token
 from khoyte.gateway.intake import IntakeService
 from khoyte.security.middleware import RouteInfo, route_table
 from khoyte.security.models import AuditEntry
 from khoyte.security.roles import ROLES
 from khoyte.store.db import session_scope
-from khoyte.web.access import Permission
 from tests.gateway_helpers import claim
 from tests.security_helpers import Env, make_env, totp_now
 from tests.security_sample import FACILITIES, VISIT_ROWS

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from khoyte.access import Scope
 from khoyte.analytics import kcb
 from khoyte.analytics.filters import Filters
 from khoyte.handoff import RecordVersion
@@ -21,7 +22,6 @@ from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
 from khoyte.warehouse.loader import Loader
 from khoyte.warehouse.sources import FileVersionSource
-from khoyte.web.access import Scope
 from tests.synth_helpers import generate
 
 AGE_BANDS = ("0-4", "5-14", "15-24", "25-44", "45-59", "60-79", "80+")

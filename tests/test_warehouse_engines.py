@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from khoyte.access import Scope
 from khoyte.analytics import completeness, kcb
 from khoyte.analytics.filters import Filters
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
 from khoyte.warehouse.loader import Loader
 from khoyte.warehouse.sources import FileVersionSource
-from khoyte.web.access import Scope
 from tests.synth_helpers import generate
 
 

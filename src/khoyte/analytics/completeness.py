@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from khoyte.access import Scope
 from khoyte.analytics.filters import Filters, source, where
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.web.access import Scope
 
 MONTH = "EXTRACT(YEAR FROM e.ngay_vao) * 100 + EXTRACT(MONTH FROM e.ngay_vao)"
 FACT = "agg_submission"  # facility × admission day over every version (``schema``)

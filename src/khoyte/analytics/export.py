@@ -10,12 +10,12 @@ from typing import Any
 
 from fastapi.responses import Response
 
+from khoyte import i18n
+from khoyte.access import Scope
 from khoyte.analytics import kcb
 from khoyte.analytics.filters import Filters
+from khoyte.errors import ApiError
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.web import i18n
-from khoyte.web.access import Scope
-from khoyte.web.errors import ApiError
 
 
 @dataclass

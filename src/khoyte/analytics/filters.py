@@ -1,6 +1,6 @@
 """The filters of a dashboard and the caller's scope, turned into one SQL condition.
 
-This is the ONE place where :class:`khoyte.web.access.Scope` becomes SQL: every query of the
+This is the ONE place where :class:`khoyte.access.Scope` becomes SQL: every query of the
 dashboards builds its ``WHERE`` here, over ``fact_episode e`` / ``fact_submission e`` joined
 with ``dim_facility f``.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from khoyte.web.access import Scope
+from khoyte.access import Scope
 
 TIERS = ("tinh", "khu_vuc", "xa", "tu_nhan")
 

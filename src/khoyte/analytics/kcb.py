@@ -11,11 +11,11 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+from khoyte.access import Scope
 from khoyte.analytics.filters import Filters, source, where
 from khoyte.registry.agebands import AGE_BANDS
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.web.access import Scope
 
 SEXES = schema.AGG_SEXES
 AGG = "agg_day"  # day × facility × visit type, with the summed measures (``schema``)

@@ -23,15 +23,7 @@ from prometheus_client import (
 from sqlalchemy import ColumnElement, false, or_, select, text, true
 from starlette.concurrency import run_in_threadpool
 
-from khoyte.config import Settings
-from khoyte.gateway.facilities import lookup_token
-from khoyte.gateway.intake import IntakeService, ensure_schema
-from khoyte.gateway.limits import RateLimiter, read_body
-from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
-from khoyte.gateway.versions import aware
-from khoyte.standards.reader import DocumentKind
-from khoyte.standards.serialize import record_from_json, record_to_dict
-from khoyte.web.access import (
+from khoyte.access import (
     OutOfScopeHook,
     Permission,
     Principal,
@@ -40,7 +32,15 @@ from khoyte.web.access import (
     audit_event,
     requires,
 )
-from khoyte.web.errors import ApiError
+from khoyte.config import Settings
+from khoyte.errors import ApiError
+from khoyte.gateway.facilities import lookup_token
+from khoyte.gateway.intake import IntakeService, ensure_schema
+from khoyte.gateway.limits import RateLimiter, read_body
+from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
+from khoyte.gateway.versions import aware
+from khoyte.standards.reader import DocumentKind
+from khoyte.standards.serialize import record_from_json, record_to_dict
 
 FACILITY_PERMISSIONS = frozenset({Permission.SUBMIT, Permission.VIEW_SUBMISSIONS})
 XML_TYPES = ("application/xml", "text/xml")

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
+from khoyte.errors import ApiError
 from khoyte.gateway.intake import IntakeService
-from khoyte.web.errors import ApiError
 
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
+from khoyte.errors import ApiError
 from khoyte.gateway.archive import Archive
 from khoyte.gateway.models import (
     FindingRow,
@@ -43,7 +44,6 @@ from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 from khoyte.validate.engine import FileResult, RecordResult, RecordStatus, iter_file
-from khoyte.web.errors import ApiError
 
 log = logging.getLogger("khoyte.gateway")
 

@@ -8,7 +8,7 @@ import time
 
 from fastapi import Request
 
-from khoyte.web.errors import ApiError
+from khoyte.errors import ApiError
 
 
 def too_large(limit: int) -> ApiError:

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from khoyte.errors import ApiError, error_body
 from khoyte.gateway.intake import IntakeService
-from khoyte.web.errors import ApiError, error_body
 
 log = logging.getLogger("khoyte.gateway.watch")
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from khoyte.access import Permission, Principal, requires
+from khoyte.errors import ApiError
 from khoyte.security import audit, service
 from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.models import User
@@ -25,8 +27,6 @@ from khoyte.security.web import (
     state,
 )
 from khoyte.store.db import session_scope
-from khoyte.web.access import Permission, Principal, requires
-from khoyte.web.errors import ApiError
 
 router = APIRouter(responses=ERROR_RESPONSES)
 Admin = Annotated[Principal, Depends(requires(Permission.ADMIN_USERS))]

@@ -26,8 +26,8 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
+from khoyte.access import Principal
 from khoyte.security.models import AuditEntry, AuditHead
-from khoyte.web.access import Principal
 
 GENESIS = "0" * 64
 _SECRET_WORDS = ("password", "secret", "token", "otp", "cookie", "authorization", "key")

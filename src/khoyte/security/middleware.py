@@ -18,8 +18,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from khoyte.web.access import Permission, current_asgi_scope
-from khoyte.web.errors import ApiError, error_body
+from khoyte.access import Permission, current_asgi_scope
+from khoyte.errors import ApiError, error_body
 
 Scope_ = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

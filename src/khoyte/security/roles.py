@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from khoyte.web.access import Permission, Scope
+from khoyte.access import Permission, Scope
 
 P = Permission
 

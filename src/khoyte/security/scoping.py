@@ -8,11 +8,11 @@ Mark a model (gateway submissions, records, persons…)::
         __scope_commune__ = "commune_code"        # optional
 
 While a request is served, ``requires(...)`` has put the caller in
-``khoyte.web.access.current_principal``; a session event then adds
+``khoyte.access.current_principal``; a session event then adds
 ``WHERE <facility/commune in scope>`` for every such model the statement touches (joins,
 relationships and aliases included) — an empty scope, or an anonymous caller, sees no row.
 Outside requests (CLI, background jobs) nothing is added. Core statements on tables (not ORM
-entities) are not rewritten: use ``khoyte.web.access.scope_filter`` there.
+entities) are not rewritten: use ``khoyte.access.scope_filter`` there.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from khoyte.web.access import current_principal, scope_filter
+from khoyte.access import current_principal, scope_filter
 
 UNSCOPED = "khoyte_unscoped"  # execution option for deliberate system-wide reads
 

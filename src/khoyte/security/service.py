@@ -19,6 +19,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from khoyte.access import Principal
 from khoyte.config import Settings
 from khoyte.security import audit
 from khoyte.security.models import ApiToken, LoginAttempt, User, UserRole, UserScope, WebSession
@@ -30,7 +31,6 @@ from khoyte.security.roles import (
     parse_scope,
     permissions_of,
 )
-from khoyte.web.access import Principal
 
 _HASHER = PasswordHasher()  # Argon2id, the library's current recommended parameters
 

@@ -22,7 +22,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
+from khoyte.access import Permission, Principal, requires
 from khoyte.config import Settings
+from khoyte.errors import ApiError
 from khoyte.security import audit, service
 from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.middleware import (
@@ -37,8 +39,6 @@ from khoyte.security.middleware import (
 )
 from khoyte.security.roles import ROLES
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
-from khoyte.web.access import Permission, Principal, requires
-from khoyte.web.errors import ApiError
 
 log = logging.getLogger("khoyte.security")
 
@@ -228,7 +228,7 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The one error shape (``khoyte.web.errors``), documented so clients and schema checks
+    """The one error shape (``khoyte.errors``), documented so clients and schema checks
     know it."""
 
     error: ErrorDetail

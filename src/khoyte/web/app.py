@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.authenticators = []
-    app.state.after_submission = []  # khoyte.web.access.after_submission
+    app.state.after_submission = []  # khoyte.access.after_submission
     errors.install(app)
     docs.install(app)
     for name in COMPONENTS:

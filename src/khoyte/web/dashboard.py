@@ -20,15 +20,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from khoyte import i18n
+from khoyte.access import Permission, Principal, Scope, requires
 from khoyte.analytics import completeness as comp
 from khoyte.analytics import export, kcb
 from khoyte.analytics.filters import TIERS, Filters
 from khoyte.config import Settings
+from khoyte.errors import ApiError
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.service import Warehouse, store_source
-from khoyte.web import i18n
-from khoyte.web.access import Permission, Principal, Scope, requires
-from khoyte.web.errors import ApiError
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
-from khoyte.web.access import Permission, Principal, requires
+from khoyte.access import Permission, Principal, requires
 
 PAGE = """<!doctype html>
 <html lang="vi">

@@ -1,12 +1,7 @@
-"""One JSON error shape for the whole API (a contract test holds every route to it).
-
-``{"error": {"status": 404, "code": "not_found", "message_vi": "...", "message_en": "...",
-"details": {...}}}`` — ``code`` is stable and machine-readable; both messages say what to do.
-"""
+"""How errors become HTTP responses: the one JSON shape for API clients (``khoyte.errors``)."""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -14,65 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-_DEFAULTS: dict[int, tuple[str, str, str]] = {
-    400: ("bad_request", "Yêu cầu không hợp lệ.", "Bad request."),
-    401: (
-        "unauthenticated",
-        "Cần đăng nhập hoặc mã truy cập hợp lệ.",
-        "Sign in or send a valid credential.",
-    ),
-    403: ("forbidden", "Không có quyền thực hiện thao tác này.", "You may not do this."),
-    404: ("not_found", "Không tìm thấy.", "Not found."),
-    405: ("method_not_allowed", "Phương thức không được hỗ trợ.", "Method not allowed."),
-    413: ("too_large", "Dữ liệu gửi lên quá lớn.", "The body is too large."),
-    415: (
-        "unsupported_media_type",
-        "Kiểu nội dung không được hỗ trợ.",
-        "Unsupported content type.",
-    ),
-    422: ("invalid_request", "Tham số không hợp lệ.", "Invalid parameters."),
-    429: (
-        "rate_limited",
-        "Gửi quá nhiều yêu cầu; hãy thử lại sau.",
-        "Too many requests; retry later.",
-    ),
-    500: ("internal_error", "Lỗi hệ thống; hãy thử lại sau.", "Internal error; retry later."),
-    503: ("unavailable", "Hệ thống tạm thời không sẵn sàng.", "Temporarily unavailable."),
-}
-
-
-class ApiError(Exception):
-    """Raise from any route: rendered in the one error shape."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str | None = None,
-        message_vi: str | None = None,
-        message_en: str | None = None,
-        details: dict[str, Any] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        dcode, dvi, den = _DEFAULTS.get(status, ("error", "Lỗi.", "Error."))
-        self.status = status
-        self.code = code or dcode
-        self.message_vi = message_vi or dvi
-        self.message_en = message_en or den
-        self.details = details or {}
-        self.headers = headers
-        super().__init__(f"{status} {self.code}: {self.message_en}")
-
-
-def error_body(err: ApiError) -> dict[str, Any]:
-    return {
-        "error": {
-            "status": err.status,
-            "code": err.code,
-            "message_vi": err.message_vi,
-            "message_en": err.message_en,
-            "details": err.details,
-        }
-    }
+from khoyte.errors import ApiError, error_body
 
 
 def error_response(err: ApiError) -> JSONResponse:

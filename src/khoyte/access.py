@@ -20,7 +20,7 @@ from fastapi import Request
 from sqlalchemy import ColumnElement, false, or_, true
 from starlette.concurrency import run_in_threadpool
 
-from khoyte.web.errors import ApiError
+from khoyte.errors import ApiError
 
 log = logging.getLogger(__name__)
 
