@@ -24,7 +24,8 @@ from schemathesis.specs.openapi.checks import (
 from khoyte.config import Settings
 from khoyte.security import service
 from khoyte.store.db import session_scope
-from khoyte.web import app as app_module
+from khoyte.web.app import create_app
+from tests import security_sample
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 CASES: Counter[str] = Counter()
@@ -32,21 +33,12 @@ _DIR = Path(tempfile.mkdtemp(prefix="khoyte-schemathesis-"))
 _SETTINGS = Settings(data_dir=_DIR, database_url=f"sqlite:///{_DIR / 'k.sqlite3'}")
 
 
-def _app() -> object:
-    components = app_module.COMPONENTS
-    app_module.COMPONENTS = ("tests.security_sample", *components)  # type: ignore[misc]
-    try:
-        return app_module.create_app(_SETTINGS)
-    finally:
-        app_module.COMPONENTS = components  # type: ignore[misc]
-
-
-APP = _app()
+APP = create_app(_SETTINGS, components=[security_sample.install])
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 
 def _token() -> str:
-    with session_scope(APP.state.security.factory) as s:  # type: ignore[attr-defined]
+    with session_scope(APP.state.security.factory) as s:
         _, uri = service.create_user(
             s, _SETTINGS, username="fuzz", password="Sông-Hồng-2025!",
             roles=["province_leader", "doh_specialist", "facility_staff", "it_admin", "auditor"],

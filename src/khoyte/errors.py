@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 _DEFAULTS: dict[int, tuple[str, str, str]] = {
     400: ("bad_request", "Yêu cầu không hợp lệ.", "Bad request."),
     401: (
@@ -70,3 +72,33 @@ def error_body(err: ApiError) -> dict[str, Any]:
             "details": err.details,
         }
     }
+
+
+# --- the shape, as OpenAPI documents it (every router: ``responses=ERROR_RESPONSES``) -------
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str = Field(description="Stable, machine-readable (e.g. `not_found`).")
+    message_vi: str = Field(description="Tiếng Việt: what happened and what to do.")
+    message_en: str = Field(description="English: what happened and what to do.")
+    details: dict[str, Any] = Field(description="Identifiers: file, facility, parameter, …")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape of the API (``khoyte.errors``)."""
+
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": desc}
+    for status, desc in (
+        (401, "Chưa đăng nhập / not signed in"),
+        (403, "Không có quyền / forbidden"),
+        (404, "Không tìm thấy / not found"),
+        (422, "Tham số không hợp lệ / invalid parameters"),
+        (429, "Quá nhiều yêu cầu / too many requests"),
+        (503, "Tạm thời không sẵn sàng; thử lại sau / temporarily unavailable, retry later"),
+    )
+}

@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
+from khoyte.dates import add_years
 from khoyte.errors import ApiError
 from khoyte.gateway.archive import Archive
 from khoyte.gateway.models import (
@@ -102,12 +103,28 @@ def _record_facility(res: FileResult, records: list[RecordResult]) -> str | None
     return None
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class IntakeService:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    """Built once by the composition root (``khoyte.services``) with the process's one engine;
+    ``IntakeService(settings)`` alone opens its own (tests, scripts)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+        archive: Archive | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings)
-        self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.archive = Archive(settings.archive_dir)
+        self.sessions: sessionmaker[Session] = sessions or session_factory(self.engine)
+        self.archive = archive or Archive(settings.archive_dir)
+        self.clock = clock or utcnow  # the time of receipt (and of the retention date)
 
     # -- events -------------------------------------------------------------------------------
     def record_event(
@@ -123,7 +140,7 @@ class IntakeService:
             with session_scope(self.sessions) as s:
                 s.add(
                     IntakeEvent(
-                        at=datetime.now(UTC),
+                        at=self.clock(),
                         kind=kind,
                         status=status,
                         facility=facility,
@@ -262,11 +279,11 @@ class IntakeService:
     ) -> dict[str, Any]:
         # Core statements, a handful per file whatever its size: the ORM's unit of work would
         # cost more than the database here.
-        received = datetime.now(UTC)
+        received = self.clock()
         sub_id = uuid.uuid4().hex
         counts = _counts(records)
         status = _file_status(res, records)
-        retain = received.replace(year=received.year + self.settings.archive_retention_years)
+        retain = add_years(received, self.settings.archive_retention_years)
         s.execute(
             insert(Submission).values(
                 id=sub_id,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import secrets
@@ -33,26 +32,21 @@ def pseudonym_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def store_source(settings: Settings) -> VersionSource | None:
-    """The folder named by ``KHOYTE_WAREHOUSE_SOURCE`` when one is configured, else the
-    operational store when the gateway is installed, else nothing."""
-    if settings.warehouse_source is not None:
-        from khoyte.warehouse.sources import FileVersionSource
-
-        return FileVersionSource(settings.warehouse_source, max_bytes=settings.max_file_bytes)
-    try:
-        mod = importlib.import_module("khoyte.gateway.handoff")
-    except ModuleNotFoundError as exc:
-        if exc.name and "khoyte.gateway.handoff".startswith(exc.name):
-            return None
-        raise
-    found: VersionSource = mod.store_source(settings)
-    return found
-
-
 class Warehouse:
-    def __init__(self, settings: Settings, engine: AnalyticsEngine | None = None) -> None:
+    """The analytics store and where its records come from.
+
+    ``source`` is handed in by the composition root (``khoyte.services``): the operational
+    store, or a folder of files (``KHOYTE_WAREHOUSE_SOURCE``). The warehouse never looks its
+    upstream up itself."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AnalyticsEngine | None = None,
+        source: VersionSource | None = None,
+    ) -> None:
         self.settings = settings
+        self.source = source
         self.engine: AnalyticsEngine = engine or DuckDBEngine(settings.duckdb_path)
         self.loader = Loader(self.engine, pseudonym_key(settings))
         self._stop = threading.Event()
@@ -67,14 +61,14 @@ class Warehouse:
         return self.loader.upsert_facilities(facilities)
 
     def refresh(self, source: VersionSource | None = None) -> LoadReport:
-        source = source or store_source(self.settings)
+        source = source or self.source
         if source is None:
             return LoadReport(watermark=self.loader.watermark())
         self.import_registry(source)
         return self.loader.refresh(source)
 
     def rebuild(self, source: VersionSource | None = None) -> LoadReport:
-        source = source or store_source(self.settings)
+        source = source or self.source
         if source is None:
             raise LookupError("no source to rebuild from")
         self.import_registry(source)
