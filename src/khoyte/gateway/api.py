@@ -29,7 +29,7 @@ from khoyte.access import (
 )
 from khoyte.config import Settings
 from khoyte.deps import IntakeDep, PublicCaller, ServicesDep, SubmissionsCaller, SubmitCaller
-from khoyte.errors import ERROR_RESPONSES, ApiError, ErrorBody
+from khoyte.errors import ERROR_RESPONSES, ApiError, ErrorBody, KhoyteError
 from khoyte.gateway.contracts import Receipt, RecordHistory, Status, SubmissionList
 from khoyte.gateway.facilities import lookup_token
 from khoyte.gateway.intake import IntakeService
@@ -176,6 +176,9 @@ async def receive(
             expect=expect,
             declared_facility=declared,
         )
+    except KhoyteError as err:  # refused (terminal) or not now (transient): counted, answered
+        metrics.refused.labels(err.code).inc()
+        raise
     except ApiError as err:
         metrics.refused.labels(err.code).inc()
         if err.status in (408, 413):
@@ -205,7 +208,7 @@ async def receive(
             "sửa và gửi lại.",
             "The file was rejected: no record was accepted; see the findings in the receipt, "
             "fix them and send it again.",
-            {"receipt": receipt.data},
+            {"receipt": receipt.data, "duplicate": not receipt.created},
             headers=location,
         )
     return JSONResponse(receipt.data, status_code=201 if receipt.created else 200, headers=location)

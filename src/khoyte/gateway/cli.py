@@ -179,7 +179,7 @@ def progress_ingest(console: Console, paths: list[Path], submit: Submitter) -> I
 
         def step(_p: Path, s: IngestSummary) -> None:
             rate = s.records / max(time.perf_counter() - t0, 1e-6)
-            bar.update(task, advance=1, rate=rate, rej=s.rejected + s.refused)
+            bar.update(task, advance=1, rate=rate, rej=s.rejected + s.refused + s.deferred)
 
         return run_ingest(files, submit, step)
 
@@ -187,13 +187,21 @@ def progress_ingest(console: Console, paths: list[Path], submit: Submitter) -> I
 def print_summary(console: Console, s: IngestSummary) -> None:
     console.print(
         f"[bold]Tổng cộng / total[/]: {s.files} tệp (files) — {s.new} mới (new), "
-        f"{s.duplicates} đã nhận trước đó (duplicates), {s.refused} bị từ chối (refused) · "
+        f"{s.duplicates} đã nhận trước đó (duplicates), {s.rejected_files} bị từ chối toàn bộ "
+        f"(wholly rejected), {s.refused} không được nhận (refused), {s.deferred} chờ gửi lại "
+        f"(deferred: store busy) · "
         f"{s.records} hồ sơ (records): {s.accepted} đạt, {s.warnings} có cảnh báo, "
         f"{s.rejected} bị từ chối · {s.seconds:.1f} s "
         f"({s.records / max(s.seconds, 1e-6):,.0f} hồ sơ/s)"
     )
     for path, msg in s.errors[:20]:
         console.print(f"  [red]✘[/] {path}: {msg}")
+    if s.deferred:
+        console.print(
+            f"[yellow]{s.deferred} tệp chưa được nhận vì kho bận; chạy lại lệnh sau ít phút "
+            "(tệp đã nhận sẽ không bị nhận hai lần) / not taken in because the store was busy: "
+            "run the same command again later (files already received are not stored twice)[/]"
+        )
 
 
 def ingest(
@@ -226,7 +234,11 @@ def ingest(
         finally:
             services.close()
     print_summary(console, summary)
-    raise typer.Exit(1 if summary.refused else 0)
+    # 1: the operator must act (refused, or nothing usable in a file); 75 (EX_TEMPFAIL): only
+    # transient failures, run again later.
+    raise typer.Exit(
+        1 if summary.refused or summary.rejected_files else 75 if summary.deferred else 0
+    )
 
 
 def watch(

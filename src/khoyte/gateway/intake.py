@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
 from khoyte.dates import add_years
-from khoyte.errors import ApiError
+from khoyte.errors import TerminalError, TransientError
 from khoyte.gateway.archive import Archive
 from khoyte.gateway.models import (
     FindingRow,
@@ -61,8 +61,14 @@ class Receipt:
         return str(self.data["id"])
 
 
-class IntakeRefused(ApiError):
-    """A submission refused before it was stored (wrong facility, wrong document kind)."""
+class IntakeRefused(TerminalError):
+    """A submission refused before it was stored (wrong facility, wrong document kind): the
+    sender must change something. The bytes stay in the archive."""
+
+
+class StoreBusy(TransientError):
+    """The store stayed locked or unreachable through every retry: nothing was stored; send
+    (or process) the same bytes again later."""
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -175,7 +181,10 @@ class IntakeService:
         started = time.perf_counter()
         sha = hashlib.sha256(data).hexdigest()
         self.archive.put(data, sha)  # durable before anything else happens
-        seen = self.receipt_by_sha(sha)
+        try:
+            seen = self.receipt_by_sha(sha)
+        except OperationalError as exc:  # the store is down: not the sender's fault
+            raise _busy(sha, None, exc) from exc
         if seen is not None:
             _check_declared(declared_facility, seen.get("facility"))
             self._check_owner(seen.get("facility"), facility, credential_id, sha)
@@ -193,10 +202,11 @@ class IntakeService:
         self._check_owner(owner, facility, credential_id, sha)
         if expect is not None and res.kind is not None and res.kind is not expect:
             raise IntakeRefused(
-                400,
                 "wrong_document_kind",
-                f"Tệp là loại {res.kind.value}, điểm nhận này chỉ nhận {expect.value}.",
-                f"This is a {res.kind.value} document; this endpoint takes {expect.value}.",
+                f"Tệp là loại {res.kind.value}, điểm nhận này chỉ nhận {expect.value}; hãy gửi "
+                "tới điểm nhận của loại tệp đó.",
+                f"This is a {res.kind.value} document; this endpoint takes {expect.value}: send "
+                "it to the endpoint for its kind.",
                 {"kind": res.kind.value, "expected": expect.value},
             )
         receipt = self._store(sha, len(data), owner, credential_id, channel, res, records)
@@ -232,7 +242,6 @@ class IntakeService:
             "wrong_facility", 403, facility, credential_id, sha, {"file_facility": owner}
         )
         raise IntakeRefused(
-            403,
             "wrong_facility",
             f"Mã truy cập của cơ sở {facility} không được gửi hồ sơ của cơ sở {owner}.",
             f"The credential of facility {facility} may not submit for facility {owner}.",
@@ -264,7 +273,7 @@ class IntakeService:
             except OperationalError as exc:  # e.g. SQLite busy beyond busy_timeout
                 last = exc
                 time.sleep(0.05)
-        raise ApiError(503, details={"reason": str(last)[:200]})
+        raise _busy(sha, facility, last)
 
     def _write(
         self,
@@ -435,10 +444,21 @@ class IntakeService:
         return out
 
 
+def _busy(sha: str, facility: str | None, cause: Exception | None) -> StoreBusy:
+    return StoreBusy(
+        "store_busy",
+        "Kho dữ liệu đang bận hoặc không truy cập được; tệp đã được lưu nguyên vẹn trong kho "
+        "lưu trữ nhưng chưa được tiếp nhận — hãy gửi lại sau ít phút.",
+        "The store is busy or unreachable; the file is kept unchanged in the archive but was "
+        "not taken in — send it again in a few minutes.",
+        {"sha256": sha, "facility": facility, "reason": str(cause)[:200]},
+        retry_after=5,
+    )
+
+
 def _check_declared(declared: str | None, doc_facility: str | None) -> None:
     if declared and doc_facility and declared.strip() != doc_facility:
         raise IntakeRefused(
-            400,
             "facility_mismatch",
             f"maCSKCB ({declared}) khác MACSKCB trong tệp ({doc_facility}).",
             f"maCSKCB ({declared}) differs from the file's MACSKCB ({doc_facility}).",
