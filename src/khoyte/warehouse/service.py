@@ -7,11 +7,12 @@ import logging
 import os
 import secrets
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from khoyte.config import Settings
-from khoyte.handoff import VersionSource
+from khoyte.handoff import KnowsLatest, VersionSource
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine
 from khoyte.warehouse.loader import Facility, Loader, LoadReport
 
@@ -52,6 +53,9 @@ class Warehouse:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set while the first refresh after start loads records the store already held: the
+        # numbers are incomplete then, and the dashboards say so (``freshness``).
+        self.catching_up_since: datetime | None = None
 
     def import_registry(self, source: object) -> int:
         get = getattr(source, "facilities", None)
@@ -77,11 +81,32 @@ class Warehouse:
     def stats(self) -> dict[str, Any]:
         return self.loader.stats()
 
+    def freshness(self) -> dict[str, Any]:
+        """``ready``: false while catching up (since ``catching_up_since``); ``as_of``: the
+        newest load. Every dashboard twin carries these."""
+        since = self.catching_up_since
+        return {
+            "as_of": self.loader.as_of(),
+            "ready": since is None,
+            "catching_up_since": since.isoformat(timespec="seconds") if since else None,
+        }
+
+    def _behind(self, source: VersionSource) -> bool:
+        if isinstance(source, KnowsLatest):
+            try:
+                return source.latest_version_id() > self.loader.watermark()
+            except Exception:  # the store unreachable: unknown, so not known complete
+                log.exception("cannot read the source's latest version")
+        return True
+
     # -- background refresh -----------------------------------------------------------------
     def start_polling(self, source: VersionSource, interval: float) -> None:
         """Refresh every ``interval`` seconds in a daemon thread (cheap when nothing is new)."""
         if self._thread is not None:
             return
+        if self._behind(source):
+            self.catching_up_since = datetime.now(UTC)
+            self._wake.set()  # the first refresh at once, not after one interval
 
         def run() -> None:
             while not self._stop.is_set():
@@ -93,6 +118,10 @@ class Warehouse:
                     self.refresh(source)
                 except Exception:  # keep polling: the next round may succeed
                     log.exception("warehouse refresh failed")
+                else:
+                    # A refresh read the source to its end: everything committed before it
+                    # started is loaded.
+                    self.catching_up_since = None
 
         self._thread = threading.Thread(target=run, name="warehouse-refresh", daemon=True)
         self._thread.start()

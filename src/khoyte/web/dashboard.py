@@ -31,10 +31,11 @@ from khoyte.analytics.contracts import (
     KcbTwin,
 )
 from khoyte.analytics.filters import Filters
-from khoyte.deps import EngineDep, SettingsDep
+from khoyte.deps import EngineDep, SettingsDep, WarehouseDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.services import Services
 from khoyte.warehouse.engine import AnalyticsEngine
+from khoyte.warehouse.service import Warehouse
 
 log = logging.getLogger(__name__)
 HERE = FilePath(__file__).parent
@@ -118,10 +119,11 @@ def _page(
     template: str,
     principal: Principal,
     params: FilterParams,
-    eng: AnalyticsEngine,
+    wh: Warehouse,
     **extra: Any,
 ) -> Response:
     lang = _lang(request)
+    eng = wh.engine
     flt = filters_from(params, eng, principal)
     opts = kcb.options(eng, principal.scope)
     config = {
@@ -152,6 +154,8 @@ def _page(
             "tiers": config["tiers"],
             "other_lang_query": urlencode(other),
             "lang_query": f"lang={lang}",
+            # still loading what the store held at start: the page says so, and since when
+            "catching_up_since": wh.freshness()["catching_up_since"],
             **extra,
         },
     )
@@ -168,6 +172,8 @@ def wake_warehouse(services: Services) -> SubmissionHook:
 
 
 router = APIRouter(responses=ERROR_RESPONSES)
+# Every twin reads ``Warehouse.freshness()`` BEFORE its numbers: read after, a load finishing in
+# between would mark numbers computed before it as complete ("ready") when they were not.
 TWIN = {"response_model_exclude_unset": True, "tags": ["dashboards"]}
 
 
@@ -178,32 +184,34 @@ def home(request: Request, principal: View) -> Response:
 
 
 @router.get("/kcb", include_in_schema=False)
-def kcb_page(request: Request, principal: View, params: Params, eng: EngineDep) -> Response:
-    return _page(request, "kcb.html", principal, params, eng, page="kcb")
+def kcb_page(request: Request, principal: View, params: Params, wh: WarehouseDep) -> Response:
+    return _page(request, "kcb.html", principal, params, wh, page="kcb")
 
 
 @router.get("/completeness", include_in_schema=False)
 def completeness_page(
-    request: Request, principal: Quality, params: Params, eng: EngineDep
+    request: Request, principal: Quality, params: Params, wh: WarehouseDep
 ) -> Response:
-    return _page(request, "completeness.html", principal, params, eng, page="completeness")
+    return _page(request, "completeness.html", principal, params, wh, page="completeness")
 
 
 @router.get("/api/v1/dashboards/kcb", response_model=KcbTwin, **TWIN)  # type: ignore[arg-type]
-def kcb_twin(principal: View, params: Params, eng: EngineDep) -> dict[str, Any]:
+def kcb_twin(principal: View, params: Params, wh: WarehouseDep) -> dict[str, Any]:
     """Bảng điều khiển KCB / the KCB dashboard's numbers (docs/warehouse.md)."""
-    return kcb.kcb(eng, principal.scope, filters_from(params, eng, principal))
+    fresh, eng = wh.freshness(), wh.engine  # read before the numbers (see ``TWIN``)
+    return {**kcb.kcb(eng, principal.scope, filters_from(params, eng, principal)), **fresh}
 
 
 @router.get("/api/v1/dashboards/kcb/daily", response_model=DailyTwin, **TWIN)  # type: ignore[arg-type]
-def kcb_daily(principal: View, params: Params, eng: EngineDep) -> dict[str, Any]:
+def kcb_daily(principal: View, params: Params, wh: WarehouseDep) -> dict[str, Any]:
     """Lượt KCB theo ngày, cùng kỳ năm trước / visits per day with last year's."""
+    fresh, eng = wh.freshness(), wh.engine
     flt = filters_from(params, eng, principal)
     return {
         "period": _period(flt),
         "filters": flt.as_dict(),
         "daily": kcb.q_daily(eng, principal.scope, flt),
-        "as_of": kcb.as_of(eng),
+        **fresh,
     }
 
 
@@ -211,17 +219,18 @@ def kcb_daily(principal: View, params: Params, eng: EngineDep) -> dict[str, Any]
 def kcb_breakdown(
     principal: View,
     params: Params,
-    eng: EngineDep,
+    wh: WarehouseDep,
     by: Annotated[Literal["commune", "facility"], Query()] = "commune",
 ) -> dict[str, Any]:
     """Theo xã hoặc theo cơ sở / by commune or by facility (the drill-down table)."""
+    fresh, eng = wh.freshness(), wh.engine
     flt = filters_from(params, eng, principal)
     return {
         "period": _period(flt),
         "filters": flt.as_dict(),
         "by": by,
         "rows": kcb.q_breakdown(eng, principal.scope, flt, by),
-        "as_of": kcb.as_of(eng),
+        **fresh,
     }
 
 
@@ -229,20 +238,16 @@ def kcb_breakdown(
 def completeness_twin(
     principal: Quality,
     params: Params,
-    eng: EngineDep,
+    wh: WarehouseDep,
     settings: SettingsDep,
     unit: Annotated[Literal["day", "month"], Query()] = "day",
     grid: Annotated[bool | None, Query()] = None,
 ) -> dict[str, Any]:
     """Tính đầy đủ, kịp thời / completeness and timeliness by facility and day or month."""
-    return comp.completeness(
-        eng,
-        principal.scope,
-        filters_from(params, eng, principal),
-        settings.silent_days,
-        unit,
-        grid,
-    )
+    fresh, eng = wh.freshness(), wh.engine
+    flt = filters_from(params, eng, principal)
+    data = comp.completeness(eng, principal.scope, flt, settings.silent_days, unit, grid)
+    return {**data, **fresh}
 
 
 EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
