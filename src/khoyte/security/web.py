@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -38,8 +38,10 @@ from khoyte.security.middleware import (
     unguarded,
 )
 from khoyte.security.roles import ROLES
-from khoyte.services import Services
 from khoyte.store.db import session_scope
+
+if TYPE_CHECKING:  # built by the composition root; security needs only its type
+    from khoyte.services import Services
 
 log = logging.getLogger("khoyte.security")
 
