@@ -101,7 +101,7 @@ def register_facilities(
 def gateway_fixture(tmp_path: Path, db_url: str | None) -> Iterator[Gateway]:
     settings = settings_for(tmp_path, db_url)
     app = create_app(settings)
-    service: IntakeService = app.state.gateway
+    service: IntakeService = app.state.services.intake
     tokens = register_facilities(service)
     with TestClient(app) as client:
         yield Gateway(settings, client, service, tokens)

@@ -4,6 +4,7 @@ sign-in through the real pages."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +19,7 @@ from khoyte.config import Settings
 from khoyte.security import service
 from khoyte.security.web import SecurityState
 from khoyte.store.db import session_scope
-from khoyte.web import app as app_module
+from khoyte.web.app import Component, create_app
 
 PASSWORD = "Sông-Hồng-2025!"
 
@@ -72,7 +73,7 @@ def make_env(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     database_url: str | None = None,
-    extra_components: tuple[str, ...] = (),
+    components: Sequence[Component] = (),
     **overrides: Any,
 ) -> Env:
     settings = Settings(
@@ -80,9 +81,7 @@ def make_env(
         database_url=database_url or f"sqlite:///{tmp_path / 'k.sqlite3'}",
         **overrides,
     )
-    if extra_components:
-        monkeypatch.setattr(app_module, "COMPONENTS", (*extra_components, *app_module.COMPONENTS))
-    app = app_module.create_app(settings)
+    app = create_app(settings, components=components)
     clock = Clock()
     app.state.security.clock = clock
     return Env(app, settings, clock)

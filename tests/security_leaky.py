@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from khoyte.config import Settings
+from khoyte.services import Services
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, services: Services) -> None:
     @app.get("/api/v1/leaky")
     def leaky() -> dict[str, str]:
         return {"secret": "clinical data"}

@@ -14,11 +14,11 @@ from sqlalchemy import String, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from khoyte.access import Permission, Principal, Scope, require_in_scope, requires, scope_filter
-from khoyte.config import Settings
 from khoyte.security import audit
 from khoyte.security.scoping import UNSCOPED, OrgUnitScoped
 from khoyte.security.web import client_ip, record_event
-from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+from khoyte.services import Services
+from khoyte.store.db import session_scope
 
 
 class SampleBase(DeclarativeBase):
@@ -51,13 +51,10 @@ Records = Annotated[Principal, Depends(requires(Permission.VIEW_RECORDS))]
 Dashboard = Annotated[Principal, Depends(requires(Permission.VIEW_DASHBOARD))]
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    engine = make_engine(settings)
-    migrate(engine)
-    SampleBase.metadata.create_all(engine)
-    factory = session_factory(engine)
-    app.state.engine = engine
-    app.state.session_factory = factory
+def install(app: FastAPI, services: Services) -> None:
+    """A component as ``create_app(components=[install])`` takes it: the app's one store."""
+    SampleBase.metadata.create_all(services.engine)
+    factory = services.sessions
     with session_scope(factory) as s:
         if not s.scalar(
             select(func.count()).select_from(Visit), execution_options={UNSCOPED: True}
@@ -77,7 +74,7 @@ def install(app: FastAPI, settings: Settings) -> None:
             facility=code,
         )
 
-    app.state.authenticators.append(facility_credential)
+    services.hooks.authenticators.append(facility_credential)
 
     @app.post("/api/v1/sample/facilities/{code}/submissions", status_code=202)
     def submit(code: str, principal: Submit, request: Request) -> Response:

@@ -44,7 +44,7 @@ def server(province: Province) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
-    app.state.warehouse.close()
+    app.state.services.close()
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ def test_submission_reaches_dashboard_and_audit(
     tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     env = make_env(tmp_path, monkeypatch, database_url=db_url, warehouse_refresh_seconds=1.0)
-    tokens = register_facilities(env.app.state.gateway)
+    tokens = register_facilities(env.app.state.services.intake)
     env.add_user("lanhdao", ["province_leader"], ["province"])
     leader = {"Authorization": f"Bearer {env.token('lanhdao')}"}
     facility = {"Authorization": f"Bearer {tokens[FAC_A]}", "Content-Type": "application/xml"}
@@ -80,4 +80,4 @@ def test_submission_reaches_dashboard_and_audit(
     assert len(received) == 2
     assert all(FAC_A in e.actor for e in received), [e.actor for e in received]
     assert [e.outcome for e in received] == ["success", "success"]
-    env.app.state.warehouse.close()
+    env.app.state.services.close()

@@ -23,7 +23,7 @@ SHAPE = {"status", "code", "message_vi", "message_en", "details"}
 def env(tmp_path_factory: pytest.TempPathFactory) -> Any:
     tmp = tmp_path_factory.mktemp("contract")
     app = create_app(settings_for(tmp, None, rate_limit_per_minute=30, max_body_bytes=200_000))
-    tokens = register_facilities(app.state.gateway)
+    tokens = register_facilities(app.state.services.intake)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client, tokens
 
@@ -129,7 +129,7 @@ def test_error_shape(name: str, env: Any) -> None:
 
 def test_rate_limit_answers_429_in_the_shape(tmp_path: Path) -> None:
     app = create_app(settings_for(tmp_path, None, rate_limit_per_minute=3))
-    tokens = register_facilities(app.state.gateway)
+    tokens = register_facilities(app.state.services.intake)
     with TestClient(app) as client:
         codes = [
             client.post(
@@ -164,7 +164,7 @@ def test_every_route_declares_its_permission(env: Any) -> None:
 
 def test_health_readiness_and_metrics_are_public(tmp_path: Path) -> None:
     app = create_app(settings_for(tmp_path, None))
-    tokens = register_facilities(app.state.gateway)
+    tokens = register_facilities(app.state.services.intake)
     with TestClient(app) as client:
         assert client.get("/healthz").json() == {"status": "ok"}
         assert client.get("/readyz").json() == {"status": "ready"}

@@ -14,6 +14,7 @@ from khoyte.security.models import AuditEntry
 from khoyte.security.service import password_problems
 from khoyte.security.web import InsecureSettings, UnguardedRoute
 from khoyte.store.db import session_scope
+from tests import security_leaky
 from tests.security_helpers import PASSWORD, Env, csrf_from, make_env, sign_in, totp_now
 
 
@@ -250,7 +251,7 @@ def test_route_without_requires_refuses_to_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with pytest.raises(UnguardedRoute, match="/api/v1/leaky"):
-        make_env(tmp_path, monkeypatch, extra_components=("tests.security_leaky",))
+        make_env(tmp_path, monkeypatch, components=[security_leaky.install])
 
 
 def test_route_added_after_start_is_refused_by_the_guard(lite: Env) -> None:

@@ -22,6 +22,7 @@ from khoyte.security.middleware import RouteInfo, route_table
 from khoyte.security.models import AuditEntry
 from khoyte.security.roles import ROLES
 from khoyte.store.db import session_scope
+from tests import security_sample
 from tests.gateway_helpers import claim
 from tests.security_helpers import Env, make_env, totp_now
 from tests.security_sample import FACILITIES, VISIT_ROWS
@@ -105,11 +106,11 @@ CLASSES = ["anonymous", *ROLES, "no_scope", "facility"]
 @pytest.fixture(scope="module")
 def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     mp = pytest.MonkeyPatch()
-    e = make_env(tmp_path_factory.mktemp("matrix"), mp, extra_components=("tests.security_sample",))
+    e = make_env(tmp_path_factory.mktemp("matrix"), mp, components=[security_sample.install])
     mp.undo()
     # the gateway's side: the sample's facilities with a credential for 82001, and one stored
     # submission (record MX0001) of an in-scope and of an out-of-scope facility
-    service: IntakeService = e.app.state.gateway
+    service: IntakeService = e.app.state.services.intake
     with session_scope(service.sessions) as s:
         for code, commune in FACILITIES.items():
             add_facility(s, code, f"Cơ sở {code}", "huyen", commune)
@@ -287,9 +288,7 @@ def test_scoped_aggregates_match_ground_truth(
 def test_scope_filter_on_postgresql(
     pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = make_env(
-        tmp_path, monkeypatch, database_url=pg_url, extra_components=("tests.security_sample",)
-    )
+    env = make_env(tmp_path, monkeypatch, database_url=pg_url, components=[security_sample.install])
     env.add_user("pg-c1", ["province_leader"], ["commune:C1"])
     h = {"Authorization": f"Bearer {env.token('pg-c1')}"}
     got = env.client().get("/api/v1/sample/aggregates", headers=h).json()

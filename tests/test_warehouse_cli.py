@@ -1,4 +1,4 @@
-"""``khoyte warehouse rebuild|refresh|stats|facilities import`` and the demo hook."""
+"""``khoyte warehouse rebuild|refresh|stats|facilities import`` and the services' source."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from khoyte.cli import app
 from khoyte.config import Settings
 from khoyte.registry.adminunits import communes
-from khoyte.warehouse import demo
+from khoyte.services import build_services
 from khoyte.warehouse.service import Warehouse
 from tests.synth_helpers import generate
 
@@ -43,7 +43,10 @@ def test_rebuild_refresh_stats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # the source folder from the settings, as the demo and the app use it
     monkeypatch.setenv("KHOYTE_WAREHOUSE_SOURCE", str(synth))
     assert runner.invoke(app, ["warehouse", "refresh"]).exit_code == 0
-    demo.prepare(Settings())
+    services = build_services(Settings())  # the app's wiring hands the folder to the warehouse
+    assert services.warehouse is not None
+    assert services.warehouse.refresh().versions == 0  # already loaded above
+    services.close()
 
 
 def test_facility_import_csv_and_xlsx(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,10 +127,10 @@ def live(synth: Path, tmp_path: Path) -> Iterator[tuple[TestClient, Path, FileVe
     )
     app = create_app(settings)
     source = FileVersionSource(folder)
-    app.state.warehouse.refresh(source)
+    app.state.services.warehouse.refresh(source)
     with TestClient(app) as client:
         yield client, folder, source
-    app.state.warehouse.close()
+    app.state.services.close()
 
 
 def twin(client: TestClient, **params: str) -> dict[str, Any]:
@@ -144,7 +144,7 @@ def test_new_record_and_superseding_versions(
     live: tuple[TestClient, Path, FileVersionSource],
 ) -> None:
     client, folder, source = live
-    wh: Warehouse = client.app.state.warehouse  # type: ignore[attr-defined]
+    wh: Warehouse = client.app.state.services.warehouse  # type: ignore[attr-defined]
     path = sorted((folder / "xml").rglob("*.xml"))[0]
     facility = path.stem
     original = next(r for r in _records(path) if r.episode.sex in ("1", "2"))
@@ -269,4 +269,4 @@ def test_the_app_refreshes_in_the_background(synth: Path, tmp_path: Path) -> Non
                 time.sleep(0.2)
             assert first < seen == full
     finally:
-        app.state.warehouse.close()
+        app.state.services.close()

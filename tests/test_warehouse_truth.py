@@ -33,7 +33,7 @@ def client(province: Province) -> Iterator[TestClient]:
     app = create_app(province.settings)
     with TestClient(app) as c:
         yield c
-    app.state.warehouse.close()
+    app.state.services.close()
 
 
 def twin(client: TestClient, **params: str) -> dict[str, Any]:

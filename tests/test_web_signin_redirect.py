@@ -27,4 +27,4 @@ def test_pages_redirect_to_sign_in_api_answers_401(tmp_path: Path) -> None:
         r = c.get(path, headers=headers)
         assert r.status_code == 401, path
         assert r.json()["error"]["code"] == "unauthenticated"
-    app.state.warehouse.close()
+    app.state.services.close()

@@ -14,9 +14,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import ColumnElement, false, or_, true
 from starlette.concurrency import run_in_threadpool
 
@@ -81,11 +82,50 @@ class Principal:
 ANONYMOUS = Principal(kind="anonymous", permissions=frozenset({Permission.PUBLIC}))
 
 Authenticator = Callable[[Request], Principal | None]
+OutOfScopeHook = Callable[[Request, Principal, str], None]
+AuditHook = Callable[
+    [Request, "Principal | str", str, str, str, "str | None", "dict[str, Any] | None"], None
+]
+SubmissionHook = Callable[[Request, Principal, dict[str, Any]], None]
+
+
+@dataclass
+class Hooks:
+    """The extension points of the application, declared once (datasette's ``hookspecs``).
+
+    The composition root (``khoyte.web.app.create_app``) fills them; the kernel below calls them.
+    ``tests/test_architecture.py`` checks every field is documented here.
+    """
+
+    authenticators: list[Authenticator] = field(default_factory=list)
+    """Who is asking: tried in order, the first that recognises the request names the caller
+    (``None``: "not mine"). Facility API credentials, user sessions, user bearer tokens, the
+    demo's open dashboard."""
+    after_submission: list[SubmissionHook] = field(default_factory=list)
+    """Called once a submission is receipted (stored and answered): the warehouse wakes up,
+    the audit trail records it. A failing hook is logged and never undoes the submission."""
+    audit: AuditHook | None = None
+    """Writes one audit entry ``(request, actor, action, target, outcome, reason, details)``
+    (``khoyte.security``); ``None``: an installation without an audit trail."""
+    out_of_scope: OutOfScopeHook | None = None
+    """Called when a caller asks for an existing object outside their scope (the answer stays
+    404); the audit trail records the attempt."""
+
+
+HOOK_NAMES = ("authenticators", "after_submission", "audit", "out_of_scope")
+
+
+def hooks_of(request: Request) -> Hooks:
+    """The application's hooks (``app.state.hooks``, set by ``create_app``)."""
+    found = getattr(request.app.state, "hooks", None)
+    return found if isinstance(found, Hooks) else _NO_HOOKS
+
+
+_NO_HOOKS = Hooks()
 
 
 def authenticators(request: Request) -> list[Authenticator]:
-    found: list[Authenticator] = getattr(request.app.state, "authenticators", [])
-    return found
+    return hooks_of(request).authenticators
 
 
 def authenticate(request: Request) -> Principal:
@@ -107,13 +147,23 @@ def authenticate(request: Request) -> Principal:
 current_principal: ContextVar[Principal | None] = ContextVar("khoyte_principal", default=None)
 
 
+# Declares the bearer scheme in OpenAPI (/docs gets an "Authorize" button). It authenticates
+# nothing itself (``auto_error=False``): the authenticators in ``Hooks`` decide, as before.
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="Mã truy cập của cơ sở (khy_…) hoặc của người dùng (khu_…) / a facility API "
+    "credential or a user token (POST /api/v1/auth/token).",
+)
+
+
 def requires(permission: Permission) -> Callable[..., Any]:
     """A FastAPI dependency: the caller, if they hold ``permission``; else 401/403.
 
     It is a coroutine (authenticators run in the thread pool) so that the principal it sets in
     ``current_principal`` is seen by the route and everything it calls."""
 
-    async def dependency(request: Request) -> Principal:
+    async def check(request: Request) -> Principal:
         principal = await run_in_threadpool(authenticate, request)
         current_principal.set(principal)
         if permission is Permission.PUBLIC:
@@ -127,6 +177,16 @@ def requires(permission: Permission) -> Callable[..., Any]:
             return principal
         raise ApiError(403)
 
+    if permission is Permission.PUBLIC:
+        dependency = check
+    else:
+
+        async def dependency(  # type: ignore[misc]
+            request: Request,
+            _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+        ) -> Principal:
+            return await check(request)
+
     dependency.permission = permission  # type: ignore[attr-defined]
     return dependency
 
@@ -137,8 +197,6 @@ current_asgi_scope: ContextVar[dict[str, Any] | None] = ContextVar(
     "khoyte_asgi_scope", default=None
 )
 
-OutOfScopeHook = Callable[[Request, Principal, str], None]
-
 
 def deny_out_of_scope(principal: Principal, what: str, request: Request | None = None) -> NoReturn:
     """Answer 404 (never reveal that ``what`` exists) and audit the attempt.
@@ -148,7 +206,7 @@ def deny_out_of_scope(principal: Principal, what: str, request: Request | None =
         asgi = current_asgi_scope.get()
         request = Request(asgi) if asgi is not None else None
     if request is not None:
-        hook: OutOfScopeHook | None = getattr(request.app.state, "out_of_scope_hook", None)
+        hook = hooks_of(request).out_of_scope
         if hook is not None:
             hook(request, principal, what)
     raise ApiError(404)
@@ -180,12 +238,6 @@ def scope_filter(
     return or_(*conds) if conds else false()
 
 
-AuditHook = Callable[
-    [Request, "Principal | str", str, str, str, "str | None", "dict[str, Any] | None"], None
-]
-SubmissionHook = Callable[[Request, Principal, dict[str, Any]], None]
-
-
 def audit_event(
     request: Request,
     actor: Principal | str,
@@ -196,16 +248,15 @@ def audit_event(
 ) -> None:
     """Write an audit entry through the installed audit trail (``khoyte.security``); a no-op
     in an installation without it. Blocking: call it from the thread pool in async routes."""
-    hook: AuditHook | None = getattr(request.app.state, "audit_hook", None)
+    hook = hooks_of(request).audit
     if hook is not None:
         hook(request, actor, action, target, outcome, None, details)
 
 
 def after_submission(request: Request, principal: Principal, receipt: dict[str, Any]) -> None:
     """Tell the other components a submission was receipted (the warehouse refreshes, the
-    audit trail records it). Hooks live in ``app.state.after_submission``."""
-    hooks: list[SubmissionHook] = getattr(request.app.state, "after_submission", [])
-    for hook in hooks:
+    audit trail records it): :attr:`Hooks.after_submission`."""
+    for hook in hooks_of(request).after_submission:
         try:
             hook(request, principal, receipt)
         except Exception:  # the submission is stored and receipted: a hook never undoes that

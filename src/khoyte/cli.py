@@ -15,7 +15,11 @@ from rich.console import Console
 from rich.table import Table
 
 from khoyte.findings import Finding, Severity
+from khoyte.gateway import cli as gateway_cli
+from khoyte.security import cli as security_cli
+from khoyte.synth import cli as synth_cli
 from khoyte.validate.engine import FileResult, FileStatus, RecordStatus, validate_file
+from khoyte.warehouse import cli as warehouse_cli
 
 app = typer.Typer(
     help="khoyte — Kho dữ liệu y tế tập trung Sở Y tế / provincial health data hub.",
@@ -179,27 +183,44 @@ def rules(
         console.print(f"[bold]{key}[/] ({r.severity.value}): {r.vi} / {r.en}")
 
 
-def _register() -> None:
-    """Command groups live beside the code they drive; each registers itself here (one line
-    each, so parallel work on different parts touches different lines)."""
-    import importlib
+@app.command()
+def demo(
+    population: Annotated[int, typer.Option(help="Dân số / population.")] = 3000,
+    port: Annotated[int, typer.Option(help="Cổng / port.")] = 8000,
+    host: Annotated[str, typer.Option(help="Địa chỉ / host.")] = "127.0.0.1",
+    no_serve: Annotated[
+        bool, typer.Option("--no-serve", help="Không chạy máy chủ / prepare only.")
+    ] = False,
+) -> None:
+    """Tỉnh giả lập → cổng tiếp nhận → máy chủ / a synthetic province through the system."""
+    from khoyte.config import Settings
+    from khoyte.demo import prepare_demo
 
-    for module in (
-        "khoyte.synth.cli",
-        "khoyte.gateway.cli",
-        "khoyte.warehouse.cli",
-        "khoyte.security.cli",
-    ):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name and module.startswith(exc.name):
-                continue  # that part of khoyte is not built yet
-            raise
-        mod.register(app)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    result = prepare_demo(Settings(), population, on_step=lambda m: console.print(f"• {m}"))
+    gateway_cli.print_summary(console, result.summary)
+    url = f"http://{host}:{port}/"
+    if result.login is not None:
+        console.print(
+            f"\nĐăng nhập / sign in at {url}login — tên / user: [bold]{result.login[0]}[/]  "
+            f"mật khẩu / password: [bold]{result.login[1]}[/]"
+        )
+    console.print(
+        f"\n[bold green]Sẵn sàng / ready[/]: {url}\n"
+        f"Mã truy cập của cơ sở / facility credential ({result.facility}):\n"
+        f"  {result.token}\n"
+        f"Thử / try:  curl -H 'Authorization: Bearer {result.token}' "
+        f"http://{host}:{port}/api/v1/submissions"
+    )
+    if not no_serve:
+        gateway_cli.run_server(host, port)
 
 
-_register()
+# Command groups live beside the code they drive.
+synth_cli.register(app)
+gateway_cli.register(app)
+warehouse_cli.register(app)
+security_cli.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

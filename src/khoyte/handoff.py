@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from khoyte.standards.model import Record
 
@@ -31,3 +31,12 @@ class RecordVersion:
 
 class VersionSource(Protocol):
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]: ...
+
+
+@runtime_checkable
+class KnowsLatest(Protocol):
+    """A source that can say, cheaply, the highest ``version_id`` it holds (the store can; a
+    folder of files cannot without reading them): the warehouse then knows at start whether it
+    is behind."""
+
+    def latest_version_id(self) -> int: ...

@@ -94,6 +94,12 @@ _T: dict[str, tuple[str, str]] = {
     "download_xlsx": ("Tải XLSX", "Download XLSX"),
     "download_csv": ("Tải CSV", "Download CSV"),
     "as_of": ("Số liệu cập nhật lúc", "Data as of"),
+    "catching_up": (
+        "Số liệu chưa đầy đủ: kho phân tích đang nạp các hồ sơ đã nhận (bắt đầu lúc {since} UTC). "
+        "Hãy tải lại trang sau ít phút.",
+        "Numbers incomplete: the warehouse is still loading records already received (since "
+        "{since} UTC). Reload the page in a few minutes.",
+    ),
     "loading": ("Đang tải…", "Loading…"),
     "no_data": ("Không có dữ liệu", "No data"),
     "error": ("Không tải được số liệu", "Could not load the data"),

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from khoyte.access import Scope
+from khoyte.dates import add_years
 
 TIERS = ("tinh", "khu_vuc", "xa", "tu_nhan")
 
@@ -45,10 +46,7 @@ class Filters:
 
 
 def _minus_years(d: date, years: int) -> date:
-    try:
-        return d.replace(year=d.year - years)
-    except ValueError:  # 29 February
-        return d.replace(year=d.year - years, day=28)
+    return add_years(d, -years)
 
 
 def scope_sql(

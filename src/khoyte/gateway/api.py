@@ -1,5 +1,6 @@
 """HTTP intake: ``POST /api/v1/submissions`` and ``/checkins``, receipts, record history,
-health and metrics. ``install(app, settings)`` is called by :func:`khoyte.web.app.create_app`."""
+health and metrics — one module-level ``router`` (included by ``khoyte.web.app.create_app``);
+routes take the intake service and the caller as dependencies (``khoyte.deps``)."""
 
 from __future__ import annotations
 
@@ -7,38 +8,35 @@ import base64
 import binascii
 import json
 import math
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import ColumnElement, false, or_, select, text, true
 from starlette.concurrency import run_in_threadpool
 
 from khoyte.access import (
-    OutOfScopeHook,
     Permission,
     Principal,
     Scope,
     after_submission,
     audit_event,
-    requires,
+    hooks_of,
 )
 from khoyte.config import Settings
-from khoyte.errors import ApiError
+from khoyte.deps import IntakeDep, PublicCaller, ServicesDep, SubmissionsCaller, SubmitCaller
+from khoyte.errors import ERROR_RESPONSES, ApiError, ErrorBody, KhoyteError
+from khoyte.gateway.contracts import Receipt, RecordHistory, Status, SubmissionList
 from khoyte.gateway.facilities import lookup_token
-from khoyte.gateway.intake import IntakeService, ensure_schema
-from khoyte.gateway.limits import RateLimiter, read_body
+from khoyte.gateway.intake import IntakeService
+from khoyte.gateway.limits import read_body
 from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
 from khoyte.gateway.versions import aware
+from khoyte.services import Services
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_from_json, record_to_dict
 
@@ -78,36 +76,19 @@ _BODY_DOC: dict[str, Any] = {
 }
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.submissions = Counter(
-            "khoyte_submissions_total",
-            "Submissions answered with a receipt",
-            ["status", "duplicate"],
-            registry=self.registry,
-        )
-        self.records = Counter(
-            "khoyte_records_total", "Records received", ["status"], registry=self.registry
-        )
-        self.refused = Counter(
-            "khoyte_intake_refused_total",
-            "Submissions refused before storing (4xx/5xx)",
-            ["code"],
-            registry=self.registry,
-        )
-        self.duration = Histogram(
-            "khoyte_submission_seconds",
-            "Time to answer a submission",
-            registry=self.registry,
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-        )
-        self.body = Histogram(
-            "khoyte_submission_bytes",
-            "Size of submitted files",
-            registry=self.registry,
-            buckets=(1e3, 1e4, 1e5, 1e6, 1e7, 5e7),
-        )
+_RECEIPT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    200: {"model": Receipt, "description": "Đã nhận trước đó: biên nhận đã lưu / already "
+          "received: the stored receipt"},
+    400: {"model": ErrorBody, "description": "Tệp hoặc biểu mẫu không hợp lệ / bad body"},
+    408: {"model": ErrorBody, "description": "Gửi quá chậm / body too slow"},
+    413: {"model": ErrorBody, "description": "Quá lớn / too large"},
+    415: {"model": ErrorBody, "description": "Kiểu nội dung / unsupported content type"},
+    422: {"model": ErrorBody, "description": "Tệp bị từ chối (biên nhận trong `details.receipt`) "
+          "hoặc tham số sai / rejected file (receipt in `details.receipt`) or bad parameters"},
+}  # fmt: skip
+
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 def _bearer(request: Request) -> str | None:
@@ -119,6 +100,8 @@ def _bearer(request: Request) -> str | None:
 
 
 def make_authenticator(service: IntakeService) -> Any:
+    """Facility API credentials (``Authorization: Bearer khy_…``) → a facility principal."""
+
     def authenticate(request: Request) -> Principal | None:
         token = _bearer(request)
         if token is None:
@@ -157,241 +140,246 @@ def _scope_on(scope: Scope, column: Any) -> ColumnElement[bool]:
     return or_(*conds) if conds else false()
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    service = IntakeService(settings)
-    ensure_schema(service.engine)
-    metrics = Metrics()
-    limiter = RateLimiter(settings.rate_limit_per_minute)
-    app.state.gateway = service
-    app.state.gateway_metrics = metrics
-    app.state.authenticators.append(make_authenticator(service))
-    router = APIRouter()
-
-    async def receive(request: Request, principal: Principal, expect: DocumentKind | None) -> Any:
-        started = datetime.now()
-        try:
-            wait = limiter.check(principal.credential_id or principal.name)
-            if wait > 0:
-                await run_in_threadpool(
-                    service.record_event,
-                    "rate_limited",
-                    429,
-                    principal.facility,
-                    principal.credential_id,
-                )
-                raise ApiError(
-                    429,
-                    "rate_limited",
-                    f"Gửi quá {settings.rate_limit_per_minute} lần/phút; hãy thử lại sau "
-                    f"{math.ceil(wait)} giây.",
-                    f"More than {settings.rate_limit_per_minute} submissions a minute; retry in "
-                    f"{math.ceil(wait)} s.",
-                    {"retry_after_seconds": math.ceil(wait)},
-                    headers={"Retry-After": str(math.ceil(wait))},
-                )
-            data, declared, channel = await _payload(request, settings)
-            metrics.body.observe(len(data))
-            receipt = await run_in_threadpool(
-                service.submit,
-                data,
-                facility=principal.facility,
-                credential_id=principal.credential_id,
-                channel=channel,
-                expect=expect,
-                declared_facility=declared,
+async def receive(
+    request: Request, services: Services, principal: Principal, expect: DocumentKind | None
+) -> Response:
+    settings, service, metrics = services.settings, services.intake, services.metrics
+    started = time.perf_counter()
+    try:
+        wait = services.limiter.check(principal.credential_id or principal.name)
+        if wait > 0:
+            await run_in_threadpool(
+                service.record_event,
+                "rate_limited",
+                429,
+                principal.facility,
+                principal.credential_id,
             )
-        except ApiError as err:
-            metrics.refused.labels(err.code).inc()
-            if err.status in (408, 413):
-                await run_in_threadpool(
-                    service.record_event,
-                    err.code,
-                    err.status,
-                    principal.facility,
-                    principal.credential_id,
-                )
-            raise
-        c = receipt.data["counts"]
-        metrics.submissions.labels(receipt.data["status"], str(not receipt.created)).inc()
-        if receipt.created:
-            for k in ("accepted", "accepted_with_warnings", "rejected"):
-                metrics.records.labels(k).inc(c[k])
-        metrics.duration.observe((datetime.now() - started).total_seconds())
-        await run_in_threadpool(after_submission, request, principal, receipt.data)
-        location = {"Location": f"/api/v1/submissions/{receipt.id}"}
-        if receipt.data["status"] == "rejected":
-            # Stored and receipted, but nothing in it can be used: a 4xx in the one error shape,
-            # with the receipt (every finding) in the details.
             raise ApiError(
-                422,
-                "submission_rejected",
-                "Tệp bị từ chối: không hồ sơ nào được chấp nhận; xem các lỗi trong biên nhận, "
-                "sửa và gửi lại.",
-                "The file was rejected: no record was accepted; see the findings in the receipt, "
-                "fix them and send it again.",
-                {"receipt": receipt.data},
-                headers=location,
+                429,
+                "rate_limited",
+                f"Gửi quá {settings.rate_limit_per_minute} lần/phút; hãy thử lại sau "
+                f"{math.ceil(wait)} giây.",
+                f"More than {settings.rate_limit_per_minute} submissions a minute; retry in "
+                f"{math.ceil(wait)} s.",
+                {"retry_after_seconds": math.ceil(wait)},
+                headers={"Retry-After": str(math.ceil(wait))},
             )
-        return JSONResponse(
-            receipt.data, status_code=201 if receipt.created else 200, headers=location
+        data, declared, channel = await _payload(request, settings)
+        metrics.body.observe(len(data))
+        receipt = await run_in_threadpool(
+            service.submit,
+            data,
+            facility=principal.facility,
+            credential_id=principal.credential_id,
+            channel=channel,
+            expect=expect,
+            declared_facility=declared,
         )
+    except KhoyteError as err:  # refused (terminal) or not now (transient): counted, answered
+        metrics.refused.labels(err.code).inc()
+        raise
+    except ApiError as err:
+        metrics.refused.labels(err.code).inc()
+        if err.status in (408, 413):
+            await run_in_threadpool(
+                service.record_event,
+                err.code,
+                err.status,
+                principal.facility,
+                principal.credential_id,
+            )
+        raise
+    c = receipt.data["counts"]
+    metrics.submissions.labels(receipt.data["status"], str(not receipt.created)).inc()
+    if receipt.created:
+        for k in ("accepted", "accepted_with_warnings", "rejected"):
+            metrics.records.labels(k).inc(c[k])
+    metrics.duration.observe(time.perf_counter() - started)
+    await run_in_threadpool(after_submission, request, principal, receipt.data)
+    location = {"Location": f"/api/v1/submissions/{receipt.id}"}
+    if receipt.data["status"] == "rejected":
+        # Stored and receipted, but nothing in it can be used: a 4xx in the one error shape,
+        # with the receipt (every finding) in the details.
+        raise ApiError(
+            422,
+            "submission_rejected",
+            "Tệp bị từ chối: không hồ sơ nào được chấp nhận; xem các lỗi trong biên nhận, "
+            "sửa và gửi lại.",
+            "The file was rejected: no record was accepted; see the findings in the receipt, "
+            "fix them and send it again.",
+            {"receipt": receipt.data, "duplicate": not receipt.created},
+            headers=location,
+        )
+    return JSONResponse(receipt.data, status_code=201 if receipt.created else 200, headers=location)
 
-    @router.post(
-        "/api/v1/submissions",
-        tags=["intake"],
-        summary="Gửi hồ sơ XML 130/4210 / submit a claim file",
-        openapi_extra=_BODY_DOC,
-        status_code=201,
-    )
-    async def submit(
-        request: Request, principal: Annotated[Principal, Depends(requires(Permission.SUBMIT))]
-    ) -> Any:
-        return await receive(request, principal, DocumentKind.CLAIMS)
 
-    @router.post(
-        "/api/v1/checkins",
-        tags=["intake"],
-        summary="Gửi chỉ tiêu trạng thái KCB (XML0) / submit a check-in document",
-        openapi_extra=_BODY_DOC,
-        status_code=201,
-    )
-    async def checkin(
-        request: Request, principal: Annotated[Principal, Depends(requires(Permission.SUBMIT))]
-    ) -> Any:
-        return await receive(request, principal, DocumentKind.CHECKIN)
+@router.post(
+    "/api/v1/submissions",
+    tags=["intake"],
+    summary="Gửi hồ sơ XML 130/4210 / submit a claim file",
+    openapi_extra=_BODY_DOC,
+    status_code=201,
+    response_model=Receipt,
+    responses=_RECEIPT_RESPONSES,
+)
+async def submit(request: Request, services: ServicesDep, principal: SubmitCaller) -> Response:
+    return await receive(request, services, principal, DocumentKind.CLAIMS)
 
-    @router.get(
-        "/api/v1/submissions/{submission_id}",
-        tags=["intake"],
-        summary="Biên nhận của một lần gửi / the receipt of a submission",
-    )
-    def get_submission(
-        request: Request,
-        submission_id: str,
-        principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
-    ) -> Any:
-        with service.sessions() as s:
-            raw = s.scalar(
-                select(Submission.receipt).where(
-                    Submission.id == submission_id[:64], scope_filter(principal)
+
+@router.post(
+    "/api/v1/checkins",
+    tags=["intake"],
+    summary="Gửi chỉ tiêu trạng thái KCB (XML0) / submit a check-in document",
+    openapi_extra=_BODY_DOC,
+    status_code=201,
+    response_model=Receipt,
+    responses=_RECEIPT_RESPONSES,
+)
+async def checkin(request: Request, services: ServicesDep, principal: SubmitCaller) -> Response:
+    return await receive(request, services, principal, DocumentKind.CHECKIN)
+
+
+@router.get(
+    "/api/v1/submissions/{submission_id}",
+    tags=["intake"],
+    summary="Biên nhận của một lần gửi / the receipt of a submission",
+    response_model=Receipt,
+)
+def get_submission(
+    request: Request,
+    submission_id: Annotated[str, Path(max_length=64)],
+    intake: IntakeDep,
+    principal: SubmissionsCaller,
+) -> Response:
+    with intake.sessions() as s:
+        raw = s.scalar(
+            select(Submission.receipt).where(
+                Submission.id == submission_id, scope_filter(principal)
+            )
+        )
+        if raw is None and s.scalar(select(Submission.id).where(Submission.id == submission_id)):
+            _out_of_scope(request, principal, f"submission:{submission_id}")
+    if raw is None:
+        raise _not_found("submission", submission_id)
+    return Response(raw, media_type="application/json")  # the stored bytes, as committed
+
+
+@router.get(
+    "/api/v1/submissions",
+    tags=["intake"],
+    summary="Lịch sử gửi của cơ sở / a facility's submission history",
+    response_model=SubmissionList,
+)
+def list_submissions(
+    intake: IntakeDep,
+    principal: SubmissionsCaller,
+    facility: Annotated[str | None, Query(max_length=16)] = None,
+    since: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    q = select(Submission).where(scope_filter(principal))
+    if facility:
+        q = q.where(Submission.facility == facility)
+    if since is not None:  # stored times are UTC; a time without zone is read as UTC
+        since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
+        q = q.where(Submission.received_at >= since)
+    q = q.order_by(Submission.received_at.desc(), Submission.id).limit(limit)
+    with intake.sessions() as s:
+        subs = s.scalars(q).all()
+        return {"submissions": [_summary(x) for x in subs]}
+
+
+@router.get(
+    "/api/v1/records/{facility}/{ma_lk}",
+    tags=["intake"],
+    summary="Hồ sơ: phiên bản hiện hành và lịch sử / a record's current version and history",
+    response_model=RecordHistory,
+    response_model_exclude_unset=True,  # `record` appears only where it was shown
+)
+def get_record(
+    request: Request,
+    facility: Annotated[str, Path(max_length=16)],
+    ma_lk: Annotated[str, Path(max_length=100)],
+    intake: IntakeDep,
+    principal: SubmissionsCaller,
+) -> dict[str, Any]:
+    with intake.sessions() as s:
+        head = s.scalar(
+            select(RecordHead).where(
+                RecordHead.facility == facility,
+                RecordHead.ma_lk == ma_lk,
+                _scope_on(principal.scope, RecordHead.facility),
+            )
+        )
+        if head is None:
+            exists = s.scalar(
+                select(RecordHead.ma_lk).where(
+                    RecordHead.facility == facility, RecordHead.ma_lk == ma_lk
                 )
             )
-            if raw is None and s.scalar(
-                select(Submission.id).where(Submission.id == submission_id[:64])
-            ):
-                _out_of_scope(request, principal, f"submission:{submission_id[:64]}")
-        if raw is None:
-            raise _not_found("submission", submission_id)
-        return Response(raw, media_type="application/json")
+            if exists is not None:
+                _out_of_scope(request, principal, f"record:{facility}/{ma_lk}")
+            raise _not_found("record", f"{facility}/{ma_lk}")
+        versions = s.scalars(
+            select(RecordVersionRow)
+            .where(RecordVersionRow.facility == facility, RecordVersionRow.ma_lk == ma_lk)
+            .order_by(RecordVersionRow.version)
+        ).all()
+        show = Permission.VIEW_RECORDS in principal.permissions
+        history = [_version(v, show and v.id == head.current_version_id) for v in versions]
+    current = next((h for h in history if h["version_id"] == head.current_version_id), None)
+    if show and current is not None:  # person-identifiable content was shown: audit it
+        audit_event(request, principal, "record.view", f"record:{facility}/{ma_lk}")
+    return {
+        "facility": facility,
+        "ma_lk": ma_lk,
+        "current": current,
+        "latest_version": head.latest_version,
+        "versions": history,
+    }
 
-    @router.get(
-        "/api/v1/submissions",
-        tags=["intake"],
-        summary="Lịch sử gửi của cơ sở / a facility's submission history",
-    )
-    def list_submissions(
-        principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
-        facility: Annotated[str | None, Query(max_length=16)] = None,
-        since: Annotated[datetime | None, Query()] = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    ) -> Any:
-        q = select(Submission).where(scope_filter(principal))
-        if facility:
-            q = q.where(Submission.facility == facility)
-        if since is not None:  # stored times are UTC; a time without zone is read as UTC
-            since = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
-            q = q.where(Submission.received_at >= since)
-        q = q.order_by(Submission.received_at.desc(), Submission.id).limit(limit)
-        with service.sessions() as s:
-            subs = s.scalars(q).all()
-            return {"submissions": [_summary(x) for x in subs]}
 
-    @router.get(
-        "/api/v1/records/{facility}/{ma_lk}",
-        tags=["intake"],
-        summary="Hồ sơ: phiên bản hiện hành và lịch sử / a record's current version and history",
-    )
-    def get_record(
-        request: Request,
-        facility: str,
-        ma_lk: str,
-        principal: Annotated[Principal, Depends(requires(Permission.VIEW_SUBMISSIONS))],
-    ) -> Any:
-        with service.sessions() as s:
-            head = s.scalar(
-                select(RecordHead).where(
-                    RecordHead.facility == facility,
-                    RecordHead.ma_lk == ma_lk,
-                    _scope_on(principal.scope, RecordHead.facility),
-                )
-            )
-            if head is None:
-                exists = s.scalar(
-                    select(RecordHead.ma_lk).where(
-                        RecordHead.facility == facility, RecordHead.ma_lk == ma_lk
-                    )
-                )
-                if exists is not None:
-                    _out_of_scope(request, principal, f"record:{facility}/{ma_lk}")
-                raise _not_found("record", f"{facility}/{ma_lk}")
-            versions = s.scalars(
-                select(RecordVersionRow)
-                .where(RecordVersionRow.facility == facility, RecordVersionRow.ma_lk == ma_lk)
-                .order_by(RecordVersionRow.version)
-            ).all()
-            show = Permission.VIEW_RECORDS in principal.permissions
-            history = [_version(v, show and v.id == head.current_version_id) for v in versions]
-        current = next((h for h in history if h["version_id"] == head.current_version_id), None)
-        if show and current is not None:  # person-identifiable content was shown: audit it
-            audit_event(request, principal, "record.view", f"record:{facility}/{ma_lk}")
-        return {
-            "facility": facility,
-            "ma_lk": ma_lk,
-            "current": current,
-            "latest_version": head.latest_version,
-            "versions": history,
-        }
+@router.get(
+    "/healthz", tags=["ops"], summary="Tiến trình còn sống / liveness", response_model=Status
+)
+def healthz(_: PublicCaller) -> dict[str, str]:
+    return {"status": "ok"}
 
-    @router.get("/healthz", tags=["ops"], summary="Tiến trình còn sống / liveness")
-    def healthz(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
-        return {"status": "ok"}
 
-    @router.get("/readyz", tags=["ops"], summary="Sẵn sàng nhận hồ sơ / readiness")
-    def readyz(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
-        problems: dict[str, str] = {}
-        try:
-            with service.engine.connect() as conn:
-                conn.execute(text("SELECT 1 FROM gw_submission WHERE 1 = 0"))
-        except Exception as exc:
-            problems["database"] = str(exc).splitlines()[0][:200]
-        try:
-            service.archive.root.mkdir(parents=True, exist_ok=True)
-            probe = (
-                service.archive.root / f".ready-{uuid.uuid4().hex}"
-            )  # unique: processes share it
-            probe.write_bytes(b"ok")
-            probe.unlink()
-        except OSError as exc:
-            problems["archive"] = str(exc)[:200]
-        if problems:
-            raise ApiError(503, details=problems)
-        return {"status": "ready"}
+@router.get(
+    "/readyz", tags=["ops"], summary="Sẵn sàng nhận hồ sơ / readiness", response_model=Status
+)
+def readyz(_: PublicCaller, intake: IntakeDep) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    try:
+        with intake.engine.connect() as conn:
+            conn.execute(text("SELECT 1 FROM gw_submission WHERE 1 = 0"))
+    except Exception as exc:
+        problems["database"] = str(exc).splitlines()[0][:200]
+    try:
+        intake.archive.root.mkdir(parents=True, exist_ok=True)
+        probe = intake.archive.root / f".ready-{uuid.uuid4().hex}"  # unique: processes share it
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        problems["archive"] = str(exc)[:200]
+    if problems:
+        raise ApiError(503, details=problems)
+    return {"status": "ready"}
 
-    @router.get(
-        "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
-    )
-    def prometheus(_: Annotated[Principal, Depends(requires(Permission.PUBLIC))]) -> Any:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.include_router(router)
-
-    app.router.on_shutdown.append(service.engine.dispose)
+@router.get(
+    "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
+)
+def prometheus(_: PublicCaller, services: ServicesDep) -> Response:
+    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _out_of_scope(request: Request, principal: Principal, what: str) -> None:
     """Audit an attempt on an existing object outside the caller's scope (the answer stays the
     same 404 as for an object that does not exist, so existence is never revealed)."""
-    hook: OutOfScopeHook | None = getattr(request.app.state, "out_of_scope_hook", None)
+    hook = hooks_of(request).out_of_scope
     if hook is not None:
         hook(request, principal, what)
 

@@ -1,4 +1,5 @@
-"""``khoyte facility …``, ``serve``, ``ingest``, ``watch``, ``db upgrade``, ``demo``."""
+"""``khoyte facility …``, ``serve``, ``ingest``, ``watch``, ``db upgrade`` (``khoyte demo`` is
+in ``khoyte.cli``: it drives every part)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from khoyte.config import Settings
 
 if TYPE_CHECKING:  # the store and the web stack load only when a gateway command runs
     from khoyte.gateway.ingest import IngestSummary, Submitter
-    from khoyte.gateway.intake import IntakeService
+    from khoyte.services import Services
 
 facility_app = typer.Typer(
     help="Cơ sở KCB và mã truy cập / facilities and their API credentials.",
@@ -27,12 +28,12 @@ facility_app = typer.Typer(
 db_app = typer.Typer(help="Cơ sở dữ liệu vận hành / the operational store.", no_args_is_help=True)
 
 
-def _service(settings: Settings | None = None) -> IntakeService:
-    from khoyte.gateway.intake import IntakeService, ensure_schema
+def _services(settings: Settings | None = None) -> Services:
+    """The same services object as the server's, without the warehouse: these commands run
+    beside a server that holds the DuckDB file."""
+    from khoyte.services import build_services
 
-    svc = IntakeService(settings or Settings())
-    ensure_schema(svc.engine)
-    return svc
+    return build_services(settings or Settings(), warehouse=False)
 
 
 def _err(msg: str) -> None:
@@ -50,7 +51,7 @@ def facility_add(
     from khoyte.gateway.facilities import add_facility
     from khoyte.store.db import session_scope
 
-    with session_scope(_service().sessions) as s:
+    with session_scope(_services().sessions) as s:
         add_facility(s, code.strip(), name, tier, commune)
     _err(f"Đã lưu cơ sở / facility saved: {code}")
 
@@ -63,7 +64,7 @@ def facility_import(
     from khoyte.gateway.facilities import import_facilities
     from khoyte.store.db import session_scope
 
-    with session_scope(_service().sessions) as s:
+    with session_scope(_services().sessions) as s:
         n = import_facilities(s, csv_path)
     _err(f"Đã nhập {n} cơ sở / {n} facilities imported")
 
@@ -75,7 +76,7 @@ def facility_list(
     """Liệt kê cơ sở / list facilities."""
     from khoyte.gateway.facilities import list_facilities
 
-    with _service().sessions() as s:
+    with _services().sessions() as s:
         facs = list_facilities(s)
     if as_json:
         sys.stdout.write(json.dumps([f.__dict__ for f in facs], ensure_ascii=False) + "\n")
@@ -101,7 +102,7 @@ def facility_token(
     from khoyte.store.db import session_scope
 
     try:
-        with session_scope(_service().sessions) as s:
+        with session_scope(_services().sessions) as s:
             token = new_token(s, code.strip(), expires_days)
     except UnknownFacility:
         _err(f"Không có cơ sở / unknown facility: {code} (khoyte facility add {code} --name …)")
@@ -116,7 +117,7 @@ def facility_revoke(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> No
     from khoyte.store.db import session_scope
 
     try:
-        with session_scope(_service().sessions) as s:
+        with session_scope(_services().sessions) as s:
             n = revoke(s, code.strip())
     except UnknownFacility:
         _err(f"Không có cơ sở / unknown facility: {code}")
@@ -127,7 +128,7 @@ def facility_revoke(code: Annotated[str, typer.Argument(help="MA_CSKCB")]) -> No
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Cập nhật lược đồ CSDL / run the schema migrations."""
-    _service().engine.dispose()
+    _services().close()
     _err("Lược đồ đã cập nhật / schema up to date")
 
 
@@ -138,7 +139,7 @@ def serve(
 ) -> None:
     """Chạy máy chủ / run the server (migrations run on start; SIGTERM finishes in-flight work)."""
     if workers > 1:
-        _service().engine.dispose()  # migrate once, before the workers start side by side
+        _services().close()  # migrate once, before the workers start side by side
     run_server(host, port, workers)  # each app migrates on start (a no-op when up to date)
 
 
@@ -178,7 +179,7 @@ def progress_ingest(console: Console, paths: list[Path], submit: Submitter) -> I
 
         def step(_p: Path, s: IngestSummary) -> None:
             rate = s.records / max(time.perf_counter() - t0, 1e-6)
-            bar.update(task, advance=1, rate=rate, rej=s.rejected + s.refused)
+            bar.update(task, advance=1, rate=rate, rej=s.rejected + s.refused + s.deferred)
 
         return run_ingest(files, submit, step)
 
@@ -186,13 +187,21 @@ def progress_ingest(console: Console, paths: list[Path], submit: Submitter) -> I
 def print_summary(console: Console, s: IngestSummary) -> None:
     console.print(
         f"[bold]Tổng cộng / total[/]: {s.files} tệp (files) — {s.new} mới (new), "
-        f"{s.duplicates} đã nhận trước đó (duplicates), {s.refused} bị từ chối (refused) · "
+        f"{s.duplicates} đã nhận trước đó (duplicates), {s.rejected_files} bị từ chối toàn bộ "
+        f"(wholly rejected), {s.refused} không được nhận (refused), {s.deferred} chờ gửi lại "
+        f"(deferred: store busy) · "
         f"{s.records} hồ sơ (records): {s.accepted} đạt, {s.warnings} có cảnh báo, "
         f"{s.rejected} bị từ chối · {s.seconds:.1f} s "
         f"({s.records / max(s.seconds, 1e-6):,.0f} hồ sơ/s)"
     )
     for path, msg in s.errors[:20]:
         console.print(f"  [red]✘[/] {path}: {msg}")
+    if s.deferred:
+        console.print(
+            f"[yellow]{s.deferred} tệp chưa được nhận vì kho bận; chạy lại lệnh sau ít phút "
+            "(tệp đã nhận sẽ không bị nhận hai lần) / not taken in because the store was busy: "
+            "run the same command again later (files already received are not stored twice)[/]"
+        )
 
 
 def ingest(
@@ -219,11 +228,17 @@ def ingest(
         with httpx.Client(timeout=120) as client:
             summary = progress_ingest(console, paths, remote_submitter(client, url, token))
     else:
-        svc = _service()
-        summary = progress_ingest(console, paths, local_submitter(svc))
-        svc.engine.dispose()
+        services = _services()
+        try:
+            summary = progress_ingest(console, paths, local_submitter(services.intake))
+        finally:
+            services.close()
     print_summary(console, summary)
-    raise typer.Exit(1 if summary.refused else 0)
+    # 1: the operator must act (refused, or nothing usable in a file); 75 (EX_TEMPFAIL): only
+    # transient failures, run again later.
+    raise typer.Exit(
+        1 if summary.refused or summary.rejected_files else 75 if summary.deferred else 0
+    )
 
 
 def watch(
@@ -237,7 +252,8 @@ def watch(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
-    drop = DropFolder(folder, _service(settings))
+    services = _services(settings)
+    drop = DropFolder(folder, services.intake)
     _err(f"Đang theo dõi / watching {folder / 'inbox'} (Ctrl+C để dừng / to stop)")
     if once:
         drop.scan()
@@ -247,48 +263,8 @@ def watch(
         drop.run(settings.watch_interval)
     except KeyboardInterrupt:
         _err("Đã dừng / stopped")
-
-
-def demo(
-    population: Annotated[int, typer.Option(help="Dân số / population.")] = 3000,
-    port: Annotated[int, typer.Option(help="Cổng / port.")] = 8000,
-    host: Annotated[str, typer.Option(help="Địa chỉ / host.")] = "127.0.0.1",
-    no_serve: Annotated[
-        bool, typer.Option("--no-serve", help="Không chạy máy chủ / prepare only.")
-    ] = False,
-) -> None:
-    """Tỉnh giả lập → cổng tiếp nhận → máy chủ / a synthetic province through the system."""
-    from khoyte.gateway.demo import prepare_demo
-
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    settings = Settings()
-    result = prepare_demo(settings, population, on_step=lambda m: console.print(f"• {m}"))
-    print_summary(console, result.summary)
-    has_dashboard = _has_dashboard()
-    url = f"http://{host}:{port}/" if has_dashboard else f"http://{host}:{port}/docs"
-    if result.login is not None:
-        console.print(
-            f"\nĐăng nhập / sign in at {url}login — tên / user: [bold]{result.login[0]}[/]  "
-            f"mật khẩu / password: [bold]{result.login[1]}[/]"
-        )
-    console.print(
-        f"\n[bold green]Sẵn sàng / ready[/]: {url}\n"
-        f"Mã truy cập của cơ sở / facility credential ({result.facility}):\n"
-        f"  {result.token}\n"
-        f"Thử / try:  curl -H 'Authorization: Bearer {result.token}' "
-        f"http://{host}:{port}/api/v1/submissions"
-    )
-    if not no_serve:
-        run_server(host, port)
-
-
-def _has_dashboard() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("khoyte.web.dashboard") is not None
-    except ModuleNotFoundError:
-        return False
+    finally:
+        services.close()
 
 
 def register(app: typer.Typer) -> None:
@@ -297,4 +273,3 @@ def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("ingest")(ingest)
     app.command("watch")(watch)
-    app.command("demo")(demo)

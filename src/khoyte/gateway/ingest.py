@@ -1,4 +1,10 @@
-"""``khoyte ingest``: many files into the store, in-process or through a running server."""
+"""``khoyte ingest``: many files into the store, in-process or through a running server.
+
+Both ways count alike: a receipt (even of a wholly rejected file: ``rejected_files``) is a file
+taken in; a terminal refusal (``TerminalError``: wrong facility, too large…) is ``refused``; a
+transient failure (``TransientError``: the store busy, the server overloaded) is ``deferred`` —
+nothing was stored, and running the same command again later takes those files in (intake is
+idempotent, so files already received are not stored twice)."""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from khoyte.errors import ApiError
+from khoyte.errors import KhoyteError, TerminalError, TransientError
 from khoyte.gateway.intake import IntakeService
 
 
@@ -28,6 +34,8 @@ class IngestSummary:
     new: int = 0
     duplicates: int = 0
     refused: int = 0
+    deferred: int = 0  # transient failures: run again later
+    rejected_files: int = 0  # receipted, but no record accepted
     records: int = 0
     accepted: int = 0
     warnings: int = 0
@@ -37,6 +45,8 @@ class IngestSummary:
 
     def add_receipt(self, receipt: dict[str, Any], created: bool) -> None:
         self.files += 1
+        if receipt.get("status") == "rejected":
+            self.rejected_files += 1
         if not created:
             self.duplicates += 1
             return
@@ -47,9 +57,12 @@ class IngestSummary:
         self.warnings += c["accepted_with_warnings"]
         self.rejected += c["rejected"]
 
-    def add_error(self, path: Path, message: str) -> None:
+    def add_error(self, path: Path, message: str, transient: bool = False) -> None:
         self.files += 1
-        self.refused += 1
+        if transient:
+            self.deferred += 1
+        else:
+            self.refused += 1
         self.errors.append((str(path), message))
 
 
@@ -58,9 +71,14 @@ Submitter = Callable[[Path], tuple[dict[str, Any], bool]]
 
 def local_submitter(service: IntakeService, channel: str = "ingest") -> Submitter:
     def submit(path: Path) -> tuple[dict[str, Any], bool]:
-        size = path.stat().st_size
-        if size > service.settings.max_file_bytes:
-            raise ApiError(413, details={"max_bytes": service.settings.max_file_bytes})
+        size, limit = path.stat().st_size, service.settings.max_file_bytes
+        if size > limit:
+            raise TerminalError(
+                "too_large",
+                f"Tệp {path.name} ({size} byte) vượt giới hạn {limit} byte; hãy chia tệp.",
+                f"{path.name} ({size} bytes) exceeds the {limit}-byte limit; split the file.",
+                {"file": str(path), "size": size, "max_bytes": limit},
+            )
         r = service.submit(path.read_bytes(), channel=channel, name=path.name)
         return r.data, r.created
 
@@ -81,15 +99,25 @@ def remote_submitter(client: httpx.Client, url: str, token: str) -> Submitter:
         try:
             body = resp.json()
         except ValueError:
-            raise ApiError(resp.status_code, details={"body": resp.text[:200]}) from None
+            body = {"error": {"details": {"body": resp.text[:200]}}}
         if resp.status_code >= 400:
             err = body.get("error", {}) if isinstance(body, dict) else {}
-            raise ApiError(
-                resp.status_code,
-                err.get("code"),
-                err.get("message_vi"),
-                err.get("message_en"),
-                err.get("details"),
+            found = err.get("details")
+            details: dict[str, Any] = found if isinstance(found, dict) else {}
+            receipt = details.get("receipt")
+            if err.get("code") == "submission_rejected" and isinstance(receipt, dict):
+                # receipted, nothing accepted: counted as the local path counts it
+                return receipt, not details.get("duplicate", False)
+            kind = (
+                TransientError
+                if resp.status_code in (408, 429) or resp.status_code >= 500
+                else TerminalError
+            )
+            raise kind(
+                str(err.get("code") or f"http_{resp.status_code}"),
+                str(err.get("message_vi") or f"Máy chủ trả lời {resp.status_code}."),
+                str(err.get("message_en") or f"The server answered {resp.status_code}."),
+                {"file": str(path), "status": resp.status_code, **details},
             )
         return body, resp.status_code == 201
 
@@ -106,8 +134,13 @@ def ingest(
     for path in iter_files(paths):
         try:
             receipt, created = submit(path)
-        except ApiError as err:
-            summary.add_error(path, f"{err.status} {err.code}: {err.message_vi}")
+        except KhoyteError as err:
+            transient = isinstance(err, TransientError)
+            status = err.details.get("status")  # the server's answer, when over HTTP
+            where = f"{status} {err.code}" if status else err.code
+            summary.add_error(path, f"{where}: {err.message_vi}", transient)
+        except httpx.TransportError as exc:  # the server unreachable: try again later
+            summary.add_error(path, str(exc), transient=True)
         except (OSError, httpx.HTTPError) as exc:
             summary.add_error(path, str(exc))
         else:

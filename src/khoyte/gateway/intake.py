@@ -21,7 +21,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +31,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.config import Settings
-from khoyte.errors import ApiError
+from khoyte.dates import add_years
+from khoyte.errors import TerminalError, TransientError
 from khoyte.gateway.archive import Archive
 from khoyte.gateway.models import (
     FindingRow,
@@ -60,8 +61,14 @@ class Receipt:
         return str(self.data["id"])
 
 
-class IntakeRefused(ApiError):
-    """A submission refused before it was stored (wrong facility, wrong document kind)."""
+class IntakeRefused(TerminalError):
+    """A submission refused before it was stored (wrong facility, wrong document kind): the
+    sender must change something. The bytes stay in the archive."""
+
+
+class StoreBusy(TransientError):
+    """The store stayed locked or unreachable through every retry: nothing was stored; send
+    (or process) the same bytes again later."""
 
 
 def ensure_schema(engine: Engine) -> None:
@@ -102,12 +109,28 @@ def _record_facility(res: FileResult, records: list[RecordResult]) -> str | None
     return None
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class IntakeService:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    """Built once by the composition root (``khoyte.services``) with the process's one engine;
+    ``IntakeService(settings)`` alone opens its own (tests, scripts)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine | None = None,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+        archive: Archive | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings)
-        self.sessions: sessionmaker[Session] = session_factory(self.engine)
-        self.archive = Archive(settings.archive_dir)
+        self.sessions: sessionmaker[Session] = sessions or session_factory(self.engine)
+        self.archive = archive or Archive(settings.archive_dir)
+        self.clock = clock or utcnow  # the time of receipt (and of the retention date)
 
     # -- events -------------------------------------------------------------------------------
     def record_event(
@@ -123,7 +146,7 @@ class IntakeService:
             with session_scope(self.sessions) as s:
                 s.add(
                     IntakeEvent(
-                        at=datetime.now(UTC),
+                        at=self.clock(),
                         kind=kind,
                         status=status,
                         facility=facility,
@@ -158,7 +181,10 @@ class IntakeService:
         started = time.perf_counter()
         sha = hashlib.sha256(data).hexdigest()
         self.archive.put(data, sha)  # durable before anything else happens
-        seen = self.receipt_by_sha(sha)
+        try:
+            seen = self.receipt_by_sha(sha)
+        except OperationalError as exc:  # the store is down: not the sender's fault
+            raise _busy(sha, None, exc) from exc
         if seen is not None:
             _check_declared(declared_facility, seen.get("facility"))
             self._check_owner(seen.get("facility"), facility, credential_id, sha)
@@ -176,10 +202,11 @@ class IntakeService:
         self._check_owner(owner, facility, credential_id, sha)
         if expect is not None and res.kind is not None and res.kind is not expect:
             raise IntakeRefused(
-                400,
                 "wrong_document_kind",
-                f"Tệp là loại {res.kind.value}, điểm nhận này chỉ nhận {expect.value}.",
-                f"This is a {res.kind.value} document; this endpoint takes {expect.value}.",
+                f"Tệp là loại {res.kind.value}, điểm nhận này chỉ nhận {expect.value}; hãy gửi "
+                "tới điểm nhận của loại tệp đó.",
+                f"This is a {res.kind.value} document; this endpoint takes {expect.value}: send "
+                "it to the endpoint for its kind.",
                 {"kind": res.kind.value, "expected": expect.value},
             )
         receipt = self._store(sha, len(data), owner, credential_id, channel, res, records)
@@ -215,7 +242,6 @@ class IntakeService:
             "wrong_facility", 403, facility, credential_id, sha, {"file_facility": owner}
         )
         raise IntakeRefused(
-            403,
             "wrong_facility",
             f"Mã truy cập của cơ sở {facility} không được gửi hồ sơ của cơ sở {owner}.",
             f"The credential of facility {facility} may not submit for facility {owner}.",
@@ -247,7 +273,7 @@ class IntakeService:
             except OperationalError as exc:  # e.g. SQLite busy beyond busy_timeout
                 last = exc
                 time.sleep(0.05)
-        raise ApiError(503, details={"reason": str(last)[:200]})
+        raise _busy(sha, facility, last)
 
     def _write(
         self,
@@ -262,11 +288,11 @@ class IntakeService:
     ) -> dict[str, Any]:
         # Core statements, a handful per file whatever its size: the ORM's unit of work would
         # cost more than the database here.
-        received = datetime.now(UTC)
+        received = self.clock()
         sub_id = uuid.uuid4().hex
         counts = _counts(records)
         status = _file_status(res, records)
-        retain = received.replace(year=received.year + self.settings.archive_retention_years)
+        retain = add_years(received, self.settings.archive_retention_years)
         s.execute(
             insert(Submission).values(
                 id=sub_id,
@@ -418,10 +444,21 @@ class IntakeService:
         return out
 
 
+def _busy(sha: str, facility: str | None, cause: Exception | None) -> StoreBusy:
+    return StoreBusy(
+        "store_busy",
+        "Kho dữ liệu đang bận hoặc không truy cập được; tệp đã được lưu nguyên vẹn trong kho "
+        "lưu trữ nhưng chưa được tiếp nhận — hãy gửi lại sau ít phút.",
+        "The store is busy or unreachable; the file is kept unchanged in the archive but was "
+        "not taken in — send it again in a few minutes.",
+        {"sha256": sha, "facility": facility, "reason": str(cause)[:200]},
+        retry_after=5,
+    )
+
+
 def _check_declared(declared: str | None, doc_facility: str | None) -> None:
     if declared and doc_facility and declared.strip() != doc_facility:
         raise IntakeRefused(
-            400,
             "facility_mismatch",
             f"maCSKCB ({declared}) khác MACSKCB trong tệp ({doc_facility}).",
             f"maCSKCB ({declared}) differs from the file's MACSKCB ({doc_facility}).",

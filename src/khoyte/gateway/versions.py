@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from khoyte.gateway.models import RecordVersionRow
 from khoyte.handoff import RecordVersion
@@ -24,6 +24,10 @@ class StoreVersionSource:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+
+    def latest_version_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.max(RecordVersionRow.id))) or 0)
 
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
         last = since_id

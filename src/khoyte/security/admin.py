@@ -16,12 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from khoyte.access import Permission, Principal, requires
-from khoyte.errors import ApiError
+from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.security import audit, service
 from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.models import User
 from khoyte.security.web import (
-    ERROR_RESPONSES,
     client_ip,
     render,
     state,

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.access import Permission, Principal, requires
 from khoyte.config import Settings
-from khoyte.errors import ApiError
+from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.security import audit, service
 from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.middleware import (
@@ -38,7 +38,10 @@ from khoyte.security.middleware import (
     unguarded,
 )
 from khoyte.security.roles import ROLES
-from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+from khoyte.store.db import session_scope
+
+if TYPE_CHECKING:  # built by the composition root; security needs only its type
+    from khoyte.services import Services
 
 log = logging.getLogger("khoyte.security")
 
@@ -219,31 +222,6 @@ def _safe_next(target: str | None) -> str:
 # --- routes ----------------------------------------------------------------------------------
 
 
-class ErrorDetail(BaseModel):
-    status: int
-    code: str
-    message_vi: str
-    message_en: str
-    details: dict[str, Any]
-
-
-class ErrorBody(BaseModel):
-    """The one error shape (``khoyte.errors``), documented so clients and schema checks
-    know it."""
-
-    error: ErrorDetail
-
-
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": desc}
-    for status, desc in (
-        (401, "Chưa đăng nhập / not signed in"),
-        (403, "Không có quyền / forbidden"),
-        (404, "Không tìm thấy / not found"),
-        (422, "Tham số không hợp lệ / invalid parameters"),
-        (429, "Quá nhiều yêu cầu / too many requests"),
-    )
-}
 router = APIRouter(responses=ERROR_RESPONSES)
 PUBLIC = Depends(requires(Permission.PUBLIC))
 Public = Annotated[Principal, PUBLIC]
@@ -429,21 +407,19 @@ def me(principal: Signed) -> Me:
 # --- installation ----------------------------------------------------------------------------
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI, services: Services) -> None:
+    """Called last by ``create_app``: the store is the services' (migrated once, there)."""
+    settings = services.settings
     check_settings(settings)
-    factory = getattr(app.state, "session_factory", None)
-    if factory is None:
-        engine = make_engine(settings)
-        app.state.engine = engine
-        factory = session_factory(engine)
-        app.state.session_factory = factory
-    migrate(factory.kw["bind"])  # idempotent: our tables exist whoever made the engine
-    app.state.security = SecurityState(settings, factory, settings.secret_key or DEV_SECRET)
+    app.state.security = SecurityState(
+        settings, services.sessions, settings.secret_key or DEV_SECRET
+    )
+    hooks = services.hooks
     # Ours first: they answer only to our own cookie / token prefix, others get the rest.
-    app.state.authenticators[:0] = [token_authenticator, session_authenticator]
-    app.state.out_of_scope_hook = _out_of_scope
-    app.state.audit_hook = record_event
-    app.state.after_submission.append(_audit_submission)
+    hooks.authenticators[:0] = [token_authenticator, session_authenticator]
+    hooks.out_of_scope = _out_of_scope
+    hooks.audit = record_event
+    hooks.after_submission.append(_audit_submission)
     from khoyte.security import admin  # its routes use this module's helpers
 
     app.include_router(router)
@@ -452,8 +428,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(RouteGuard, fastapi_app=app)
     app.add_middleware(CsrfProtect, secret=app.state.security.secret)
     app.add_middleware(SecurityHeaders, production=settings.environment == "production")
-    refuse_unguarded(app)
-    app.router.on_startup.append(lambda: refuse_unguarded(app))
+    refuse_unguarded(app)  # and again at start (``khoyte.web.app.lifespan``)
 
 
 class UnguardedRoute(RuntimeError):

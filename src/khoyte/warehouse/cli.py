@@ -36,24 +36,17 @@ SourceOpt = Annotated[
 ]
 
 
-def _source(settings: Settings, folder: Path | None) -> VersionSource:
-    from khoyte.warehouse.service import store_source
+def _source(settings: Settings, folder: Path | None) -> VersionSource | None:
+    """``--from FOLDER`` when given, else None: the services' own source (the store, or
+    KHOYTE_WAREHOUSE_SOURCE)."""
     from khoyte.warehouse.sources import FileVersionSource
 
-    if folder is not None:
-        if not folder.is_dir():
-            typer.echo(f"Không tìm thấy thư mục / folder not found: {folder}", err=True)
-            raise typer.Exit(2)
-        return FileVersionSource(folder, max_bytes=settings.max_file_bytes)
-    found = store_source(settings)
-    if found is None:
-        typer.echo(
-            "Chưa có nguồn dữ liệu: dùng --from THƯ_MỤC / no source: use --from FOLDER "
-            "or set KHOYTE_WAREHOUSE_SOURCE",
-            err=True,
-        )
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        typer.echo(f"Không tìm thấy thư mục / folder not found: {folder}", err=True)
         raise typer.Exit(2)
-    return found
+    return FileVersionSource(folder, max_bytes=settings.max_file_bytes)
 
 
 def _print(obj: object) -> None:
@@ -61,16 +54,24 @@ def _print(obj: object) -> None:
 
 
 def _load(source: Path | None, full: bool) -> None:
-    from khoyte.warehouse.service import Warehouse
+    from khoyte.services import build_services
 
     settings = Settings()
-    wh = Warehouse(settings)
+    src = _source(settings, source)
+    services = build_services(settings)
     try:
-        src = _source(settings, source)
+        wh = services.warehouse
+        if wh is None:
+            typer.echo(
+                f"Kho phân tích đang được tiến trình khác dùng / the warehouse "
+                f"{settings.duckdb_path} is in use by another process (stop `khoyte serve`)",
+                err=True,
+            )
+            raise typer.Exit(2)
         report = wh.rebuild(src) if full else wh.refresh(src)
         _print(report.__dict__)
     finally:
-        wh.close()
+        services.close()
 
 
 @app.command()

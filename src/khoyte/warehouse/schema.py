@@ -54,6 +54,7 @@ TABLES: dict[str, str] = {
     ),
     # keys of one load batch (scratch; empty between loads)
     "wh_batch_keys": "facility VARCHAR, ma_lk VARCHAR",
+    "wh_batch_ids": "version_id BIGINT",  # version ids of one delta (scratch)
 }
 
 # Pre-aggregated tables the dashboards read (see ``docs/warehouse.md``): kept equal to a

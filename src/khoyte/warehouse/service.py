@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import atexit
-import importlib
 import logging
 import os
 import secrets
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from khoyte.config import Settings
-from khoyte.handoff import VersionSource
+from khoyte.handoff import KnowsLatest, VersionSource
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine
 from khoyte.warehouse.loader import Facility, Loader, LoadReport
 
@@ -33,31 +33,29 @@ def pseudonym_key(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def store_source(settings: Settings) -> VersionSource | None:
-    """The folder named by ``KHOYTE_WAREHOUSE_SOURCE`` when one is configured, else the
-    operational store when the gateway is installed, else nothing."""
-    if settings.warehouse_source is not None:
-        from khoyte.warehouse.sources import FileVersionSource
-
-        return FileVersionSource(settings.warehouse_source, max_bytes=settings.max_file_bytes)
-    try:
-        mod = importlib.import_module("khoyte.gateway.handoff")
-    except ModuleNotFoundError as exc:
-        if exc.name and "khoyte.gateway.handoff".startswith(exc.name):
-            return None
-        raise
-    found: VersionSource = mod.store_source(settings)
-    return found
-
-
 class Warehouse:
-    def __init__(self, settings: Settings, engine: AnalyticsEngine | None = None) -> None:
+    """The analytics store and where its records come from.
+
+    ``source`` is handed in by the composition root (``khoyte.services``): the operational
+    store, or a folder of files (``KHOYTE_WAREHOUSE_SOURCE``). The warehouse never looks its
+    upstream up itself."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: AnalyticsEngine | None = None,
+        source: VersionSource | None = None,
+    ) -> None:
         self.settings = settings
+        self.source = source
         self.engine: AnalyticsEngine = engine or DuckDBEngine(settings.duckdb_path)
         self.loader = Loader(self.engine, pseudonym_key(settings))
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Set while the first refresh after start loads records the store already held: the
+        # numbers are incomplete then, and the dashboards say so (``freshness``).
+        self.catching_up_since: datetime | None = None
 
     def import_registry(self, source: object) -> int:
         get = getattr(source, "facilities", None)
@@ -67,14 +65,14 @@ class Warehouse:
         return self.loader.upsert_facilities(facilities)
 
     def refresh(self, source: VersionSource | None = None) -> LoadReport:
-        source = source or store_source(self.settings)
+        source = source or self.source
         if source is None:
             return LoadReport(watermark=self.loader.watermark())
         self.import_registry(source)
         return self.loader.refresh(source)
 
     def rebuild(self, source: VersionSource | None = None) -> LoadReport:
-        source = source or store_source(self.settings)
+        source = source or self.source
         if source is None:
             raise LookupError("no source to rebuild from")
         self.import_registry(source)
@@ -83,11 +81,32 @@ class Warehouse:
     def stats(self) -> dict[str, Any]:
         return self.loader.stats()
 
+    def freshness(self) -> dict[str, Any]:
+        """``ready``: false while catching up (since ``catching_up_since``); ``as_of``: the
+        newest load. Every dashboard twin carries these."""
+        since = self.catching_up_since
+        return {
+            "as_of": self.loader.as_of(),
+            "ready": since is None,
+            "catching_up_since": since.isoformat(timespec="seconds") if since else None,
+        }
+
+    def _behind(self, source: VersionSource) -> bool:
+        if isinstance(source, KnowsLatest):
+            try:
+                return source.latest_version_id() > self.loader.watermark()
+            except Exception:  # the store unreachable: unknown, so not known complete
+                log.exception("cannot read the source's latest version")
+        return True
+
     # -- background refresh -----------------------------------------------------------------
     def start_polling(self, source: VersionSource, interval: float) -> None:
         """Refresh every ``interval`` seconds in a daemon thread (cheap when nothing is new)."""
         if self._thread is not None:
             return
+        if self._behind(source):
+            self.catching_up_since = datetime.now(UTC)
+            self._wake.set()  # the first refresh at once, not after one interval
 
         def run() -> None:
             while not self._stop.is_set():
@@ -99,6 +118,10 @@ class Warehouse:
                     self.refresh(source)
                 except Exception:  # keep polling: the next round may succeed
                     log.exception("warehouse refresh failed")
+                else:
+                    # A refresh read the source to its end: everything committed before it
+                    # started is loaded.
+                    self.catching_up_since = None
 
         self._thread = threading.Thread(target=run, name="warehouse-refresh", daemon=True)
         self._thread.start()

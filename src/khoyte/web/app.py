@@ -1,46 +1,73 @@
-"""The application factory: one FastAPI app made of the components' routers.
+"""The composition root: one FastAPI app over one :class:`khoyte.services.Services`.
 
-Each component exposes ``install(app, settings)`` and is listed in ``COMPONENTS``; a component
-that is absent from the installation is skipped. Settings are built here, never at import time.
+``create_app(settings)`` builds the services (one engine, migrations run once, the archive,
+intake, the warehouse with its source handed in, typed hooks), fills the hooks, includes every
+router and installs security last (its middleware, and its refusal to start when a route
+declares no ``requires(...)``). A ``lifespan`` starts and stops background work. Settings are
+built here, never at import time.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from khoyte import __version__
 from khoyte.config import Settings
-from khoyte.web import docs, errors
+from khoyte.gateway import api as gateway_api
+from khoyte.security import web as security_web
+from khoyte.services import Services, build_services
+from khoyte.web import dashboard, docs, errors
 
-COMPONENTS = (
-    "khoyte.gateway.api",
-    "khoyte.web.dashboard",
-    "khoyte.security.web",
-)
+Component = Callable[[FastAPI, Services], None]
+"""An extra part of the app (tests add sample or faulty ones): adds routes and hooks."""
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    services: Services = app.state.services
+    security_web.refuse_unguarded(app)  # again: routes added after create_app count too
+    services.start()
+    try:
+        yield
+    finally:
+        services.stop()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    components: Sequence[Component] = (),
+) -> FastAPI:
+    """The web application. ``services``: already built (tests, a clock of their own);
+    ``components``: extra parts installed before security checks the route table."""
+    settings = services.settings if services is not None else (settings or Settings())
+    security_web.check_settings(settings)  # refuse unsafe production settings before opening
+    services = services or build_services(settings)
     app = FastAPI(
         title="khoyte",
         version=__version__,
         description="Kho dữ liệu y tế tập trung Sở Y tế / provincial health data hub.",
         docs_url=None,  # served by khoyte.web.docs without a CDN
         redoc_url=None,
+        lifespan=lifespan,
     )
+    app.state.services = services
     app.state.settings = settings
-    app.state.authenticators = []
-    app.state.after_submission = []  # khoyte.access.after_submission
+    app.state.hooks = services.hooks
+    hooks = services.hooks
+    hooks.authenticators.append(gateway_api.make_authenticator(services.intake))
+    if settings.open_dashboard:
+        hooks.authenticators.append(dashboard.open_dashboard_authenticator)
+    hooks.after_submission.append(dashboard.wake_warehouse(services))
     errors.install(app)
     docs.install(app)
-    for name in COMPONENTS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # component not part of this installation
-            raise
-        module.install(app, settings)
+    app.include_router(gateway_api.router)
+    app.include_router(dashboard.router)
+    for component in components:
+        component(app, services)
+    security_web.install(app, services)  # last: middleware, hooks, the route-table check
     return app

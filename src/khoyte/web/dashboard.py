@@ -9,35 +9,39 @@ No inline script (strict CSP): data the script needs before fetching sits in a
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date, timedelta
-from pathlib import Path
-from typing import Annotated, Any
+from pathlib import Path as FilePath
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import duckdb
-from fastapi import Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from khoyte import i18n
-from khoyte.access import Permission, Principal, Scope, requires
+from khoyte.access import Permission, Principal, Scope, SubmissionHook, requires
 from khoyte.analytics import completeness as comp
 from khoyte.analytics import export, kcb
-from khoyte.analytics.filters import TIERS, Filters
-from khoyte.config import Settings
-from khoyte.errors import ApiError
+from khoyte.analytics.contracts import (
+    MAX_DAYS,
+    BreakdownTwin,
+    CompletenessTwin,
+    DailyTwin,
+    FilterParams,
+    KcbTwin,
+)
+from khoyte.analytics.filters import Filters
+from khoyte.deps import EngineDep, SettingsDep, WarehouseDep
+from khoyte.errors import ERROR_RESPONSES, ApiError
+from khoyte.services import Services
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.warehouse.service import Warehouse, store_source
+from khoyte.warehouse.service import Warehouse
 
 log = logging.getLogger(__name__)
-HERE = Path(__file__).parent
+HERE = FilePath(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
-_CODE = re.compile(r"[0-9A-Za-z_.\-]{1,20}")
-MAX_DAYS = 366 * 20
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2199, 12, 31)
 
 View = Annotated[Principal, Depends(requires(Permission.VIEW_DASHBOARD))]
 Export = Annotated[Principal, Depends(requires(Permission.EXPORT))]
@@ -63,70 +67,20 @@ def open_dashboard_authenticator(request: Request) -> Principal:
     )
 
 
-def _warehouse(request: Request) -> Warehouse:
-    wh: Warehouse | None = request.app.state.warehouse
-    if wh is None:
-        raise ApiError(
-            503,
-            message_vi="Kho phân tích chưa mở được (đang bị tiến trình khác dùng?); thử lại sau.",
-            message_en="The analytics store could not be opened (in use by another process?); "
-            "retry later.",
-        )
-    settings: Settings = request.app.state.settings
-    if settings.warehouse_refresh_seconds > 0 and not getattr(request.app.state, "_polling", 0):
-        request.app.state._polling = 1
-        source = store_source(settings)
-        if source is not None:
-            wh.start_polling(source, settings.warehouse_refresh_seconds)
-    return wh
-
-
-def _engine(request: Request) -> AnalyticsEngine:
-    return _warehouse(request).engine
-
-
-def _code(value: str | None, name: str) -> str | None:
-    if value is None or value == "":
-        return None
-    if not _CODE.fullmatch(value):
-        raise ApiError(
-            422,
-            message_vi=f"Giá trị của tham số {name} không hợp lệ.",
-            message_en=f"Invalid value for {name}.",
-            details={"parameter": name},
-        )
-    return value
-
-
-def _date(value: str | None, name: str) -> date | None:
-    if value is None or value == "":
-        return None
-    try:
-        found = date.fromisoformat(value)
-        if not FIRST_DAY <= found <= LAST_DAY:
-            raise ValueError(value)
-        return found
-    except ValueError:
-        raise ApiError(
-            422,
-            message_vi=f"Tham số {name} phải là ngày dạng YYYY-MM-DD.",
-            message_en=f"{name} must be a date, YYYY-MM-DD.",
-            details={"parameter": name, "value": value[:40]},
-        ) from None
-
-
-def filters_from(request: Request, principal: Principal) -> Filters:
-    q = request.query_params
-    d_from, d_to = _date(q.get("from"), "from"), _date(q.get("to"), "to")
+def filters_from(
+    params: FilterParams, eng: AnalyticsEngine, principal: Principal, today: date | None = None
+) -> Filters:
+    """The validated query parameters, with the default period filled in: the last twelve
+    months of data (or of the calendar when there is none)."""
+    d_from, d_to = params.date_from, params.date_to
     if d_from is None or d_to is None:
-        # Default: the last twelve months of data (or of the calendar when there is none).
-        found = kcb.data_range(_engine(request), principal.scope)
-        end = found[1] if found else date.today()
+        found = kcb.data_range(eng, principal.scope)
+        end = found[1] if found else (today or date.today())
         d_to = d_to or end
         d_from = d_from or max(
             found[0] if found else d_to, d_to.replace(day=1) - timedelta(days=334)
         ).replace(day=1)
-    if d_from > d_to:
+    if d_from > d_to:  # one end given, the default other end before it
         raise ApiError(
             422,
             message_vi="Ngày bắt đầu phải trước ngày kết thúc.",
@@ -139,30 +93,38 @@ def filters_from(request: Request, principal: Principal) -> Filters:
             message_vi="Khoảng thời gian tối đa là 20 năm.",
             message_en="The period may span at most 20 years.",
         )
-    tier = _code(q.get("tier"), "tier")
-    if tier is not None and tier not in TIERS:
-        raise ApiError(422, details={"parameter": "tier", "allowed": list(TIERS)})
-    loai = _code(q.get("loai_kcb"), "loai_kcb")
-    if loai is not None and loai.isascii() and loai.isdigit():
-        loai = loai.zfill(2)
     return Filters(
         d_from,
         d_to,
-        commune=_code(q.get("commune"), "commune"),
-        facility=_code(q.get("facility"), "facility"),
-        tier=tier,
-        loai_kcb=loai,
+        commune=params.commune,
+        facility=params.facility,
+        tier=params.tier,
+        loai_kcb=params.loai_kcb,
     )
+
+
+Params = Annotated[FilterParams, Query()]
+
+
+def _period(flt: Filters) -> dict[str, str]:
+    return {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()}
 
 
 def _lang(request: Request) -> str:
     return i18n.lang_of(request.query_params.get("lang"))
 
 
-def _page(request: Request, template: str, principal: Principal, **extra: Any) -> Response:
+def _page(
+    request: Request,
+    template: str,
+    principal: Principal,
+    params: FilterParams,
+    wh: Warehouse,
+    **extra: Any,
+) -> Response:
     lang = _lang(request)
-    eng = _engine(request)
-    flt = filters_from(request, principal)
+    eng = wh.engine
+    flt = filters_from(params, eng, principal)
     opts = kcb.options(eng, principal.scope)
     config = {
         "lang": lang,
@@ -192,116 +154,159 @@ def _page(request: Request, template: str, principal: Principal, **extra: Any) -
             "tiers": config["tiers"],
             "other_lang_query": urlencode(other),
             "lang_query": f"lang={lang}",
+            # still loading what the store held at start: the page says so, and since when
+            "catching_up_since": wh.freshness()["catching_up_since"],
             **extra,
         },
     )
 
 
-def _on_submission(request: Request, _principal: Principal, _receipt: dict[str, Any]) -> None:
-    if request.app.state.warehouse is not None and (
-        request.app.state.settings.warehouse_refresh_seconds > 0
-    ):
-        _warehouse(request).wake()
+def wake_warehouse(services: Services) -> SubmissionHook:
+    """The after-submission hook that refreshes the warehouse at once, not at the next tick."""
+
+    def wake(_request: Request, _principal: Principal, _receipt: dict[str, Any]) -> None:
+        if services.warehouse is not None and services.settings.warehouse_refresh_seconds > 0:
+            services.warehouse.wake()
+
+    return wake
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    try:
-        app.state.warehouse = Warehouse(settings)
-    except duckdb.IOException:
-        # e.g. `khoyte warehouse rebuild` holds the file: serve 503 until restarted
-        log.exception("cannot open the warehouse %s", settings.duckdb_path)
-        app.state.warehouse = None
-    app.state.after_submission.append(_on_submission)
-    if app.state.warehouse is not None:
-        app.router.on_shutdown.append(app.state.warehouse.stop_polling)
-        app.router.on_shutdown.append(lambda: setattr(app.state, "_polling", 0))
-    if settings.open_dashboard:
-        app.state.authenticators.append(open_dashboard_authenticator)
+router = APIRouter(responses=ERROR_RESPONSES)
+# Every twin reads ``Warehouse.freshness()`` BEFORE its numbers: read after, a load finishing in
+# between would mark numbers computed before it as complete ("ready") when they were not.
+TWIN = {"response_model_exclude_unset": True, "tags": ["dashboards"]}
 
-    @app.get("/", include_in_schema=False)
-    def home(request: Request, principal: View) -> Response:
-        query = request.url.query
-        return RedirectResponse("/kcb" + (f"?{query}" if query else ""), status_code=303)
 
-    @app.get("/kcb", include_in_schema=False)
-    def kcb_page(request: Request, principal: View) -> Response:
-        return _page(request, "kcb.html", principal, page="kcb")
+@router.get("/", include_in_schema=False)
+def home(request: Request, principal: View) -> Response:
+    query = request.url.query
+    return RedirectResponse("/kcb" + (f"?{query}" if query else ""), status_code=303)
 
-    @app.get("/completeness", include_in_schema=False)
-    def completeness_page(request: Request, principal: Quality) -> Response:
-        return _page(request, "completeness.html", principal, page="completeness")
 
-    @app.get("/api/v1/dashboards/kcb", tags=["dashboards"])
-    def kcb_twin(request: Request, principal: View) -> dict[str, Any]:
-        """Bảng điều khiển KCB / the KCB dashboard's numbers (docs/warehouse.md)."""
-        return kcb.kcb(_engine(request), principal.scope, filters_from(request, principal))
+@router.get("/kcb", include_in_schema=False)
+def kcb_page(request: Request, principal: View, params: Params, wh: WarehouseDep) -> Response:
+    return _page(request, "kcb.html", principal, params, wh, page="kcb")
 
-    @app.get("/api/v1/dashboards/kcb/daily", tags=["dashboards"])
-    def kcb_daily(request: Request, principal: View) -> dict[str, Any]:
-        """Lượt KCB theo ngày, cùng kỳ năm trước / visits per day with last year's."""
-        flt = filters_from(request, principal)
-        return {
-            "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
-            "filters": flt.as_dict(),
-            "daily": kcb.q_daily(_engine(request), principal.scope, flt),
-        }
 
-    @app.get("/api/v1/dashboards/kcb/breakdown", tags=["dashboards"])
-    def kcb_breakdown(request: Request, principal: View, by: str = "commune") -> dict[str, Any]:
-        """Theo xã hoặc theo cơ sở / by commune or by facility (the drill-down table)."""
-        if by not in ("commune", "facility"):
-            raise ApiError(422, details={"parameter": "by", "allowed": ["commune", "facility"]})
-        flt = filters_from(request, principal)
-        return {
-            "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
-            "filters": flt.as_dict(),
-            "by": by,
-            "rows": kcb.q_breakdown(_engine(request), principal.scope, flt, by),
-        }
+@router.get("/completeness", include_in_schema=False)
+def completeness_page(
+    request: Request, principal: Quality, params: Params, wh: WarehouseDep
+) -> Response:
+    return _page(request, "completeness.html", principal, params, wh, page="completeness")
 
-    @app.get("/api/v1/dashboards/completeness", tags=["dashboards"])
-    def completeness_twin(
-        request: Request, principal: Quality, unit: str = "day", grid: bool | None = None
-    ) -> dict[str, Any]:
-        """Tính đầy đủ, kịp thời / completeness and timeliness by facility and day or month."""
-        if unit not in ("day", "month"):
-            raise ApiError(422, details={"parameter": "unit", "allowed": ["day", "month"]})
-        return comp.completeness(
-            _engine(request),
-            principal.scope,
-            filters_from(request, principal),
-            settings.silent_days,
-            unit,
-            grid,
-        )
 
-    @app.get("/api/v1/dashboards/kcb/export.{fmt}", tags=["dashboards"])
-    def kcb_export(
-        request: Request, fmt: str, principal: Export, table: str = "summary"
-    ) -> Response:
-        """Xuất bảng / one table of the KCB dashboard as XLSX or CSV."""
-        flt = filters_from(request, principal)
-        return export.respond(
-            export.kcb_table(_engine(request), principal.scope, flt, table, _lang(request)),
-            flt,
-            fmt,
-            _lang(request),
-        )
+@router.get("/api/v1/dashboards/kcb", response_model=KcbTwin, **TWIN)  # type: ignore[arg-type]
+def kcb_twin(principal: View, params: Params, wh: WarehouseDep) -> dict[str, Any]:
+    """Bảng điều khiển KCB / the KCB dashboard's numbers (docs/warehouse.md)."""
+    fresh, eng = wh.freshness(), wh.engine  # read before the numbers (see ``TWIN``)
+    return {**kcb.kcb(eng, principal.scope, filters_from(params, eng, principal)), **fresh}
 
-    @app.get("/api/v1/dashboards/completeness/export.{fmt}", tags=["dashboards"])
-    def completeness_export(request: Request, fmt: str, principal: Export) -> Response:
-        """Xuất bảng tính đầy đủ / the completeness table as XLSX or CSV."""
-        if Permission.DATA_QUALITY not in principal.permissions:
-            raise ApiError(403)
-        flt = filters_from(request, principal)
-        data = comp.completeness(_engine(request), principal.scope, flt, settings.silent_days)
-        return export.respond(
-            export.completeness_table(data, _lang(request)), flt, fmt, _lang(request)
-        )
 
-    @app.get("/static/{path:path}", include_in_schema=False)
-    def static(path: str, principal: Public) -> Response:
-        target = (STATIC / path).resolve()
-        if not target.is_file() or STATIC.resolve() not in target.parents:
-            raise ApiError(404)
-        return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})
+@router.get("/api/v1/dashboards/kcb/daily", response_model=DailyTwin, **TWIN)  # type: ignore[arg-type]
+def kcb_daily(principal: View, params: Params, wh: WarehouseDep) -> dict[str, Any]:
+    """Lượt KCB theo ngày, cùng kỳ năm trước / visits per day with last year's."""
+    fresh, eng = wh.freshness(), wh.engine
+    flt = filters_from(params, eng, principal)
+    return {
+        "period": _period(flt),
+        "filters": flt.as_dict(),
+        "daily": kcb.q_daily(eng, principal.scope, flt),
+        **fresh,
+    }
+
+
+@router.get("/api/v1/dashboards/kcb/breakdown", response_model=BreakdownTwin, **TWIN)  # type: ignore[arg-type]
+def kcb_breakdown(
+    principal: View,
+    params: Params,
+    wh: WarehouseDep,
+    by: Annotated[Literal["commune", "facility"], Query()] = "commune",
+) -> dict[str, Any]:
+    """Theo xã hoặc theo cơ sở / by commune or by facility (the drill-down table)."""
+    fresh, eng = wh.freshness(), wh.engine
+    flt = filters_from(params, eng, principal)
+    return {
+        "period": _period(flt),
+        "filters": flt.as_dict(),
+        "by": by,
+        "rows": kcb.q_breakdown(eng, principal.scope, flt, by),
+        **fresh,
+    }
+
+
+@router.get("/api/v1/dashboards/completeness", response_model=CompletenessTwin, **TWIN)  # type: ignore[arg-type]
+def completeness_twin(
+    principal: Quality,
+    params: Params,
+    wh: WarehouseDep,
+    settings: SettingsDep,
+    unit: Annotated[Literal["day", "month"], Query()] = "day",
+    grid: Annotated[bool | None, Query()] = None,
+) -> dict[str, Any]:
+    """Tính đầy đủ, kịp thời / completeness and timeliness by facility and day or month."""
+    fresh, eng = wh.freshness(), wh.engine
+    flt = filters_from(params, eng, principal)
+    data = comp.completeness(eng, principal.scope, flt, settings.silent_days, unit, grid)
+    return {**data, **fresh}
+
+
+EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "XLSX hoặc CSV / the table as a file",
+        "content": {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            "text/csv": {},
+        },
+    }
+}
+
+
+@router.get(
+    "/api/v1/dashboards/kcb/export.{fmt}",
+    tags=["dashboards"],
+    response_class=Response,
+    responses=EXPORT_RESPONSES,
+)
+def kcb_export(
+    request: Request,
+    fmt: Annotated[str, Path(description="xlsx | csv (else 404)", max_length=8)],
+    principal: Export,
+    params: Params,
+    eng: EngineDep,
+    table: str = "summary",
+) -> Response:
+    """Xuất bảng / one table of the KCB dashboard as XLSX or CSV."""
+    flt = filters_from(params, eng, principal)
+    lang = _lang(request)
+    return export.respond(export.kcb_table(eng, principal.scope, flt, table, lang), flt, fmt, lang)
+
+
+@router.get(
+    "/api/v1/dashboards/completeness/export.{fmt}",
+    tags=["dashboards"],
+    response_class=Response,
+    responses=EXPORT_RESPONSES,
+)
+def completeness_export(
+    request: Request,
+    fmt: Annotated[str, Path(description="xlsx | csv (else 404)", max_length=8)],
+    principal: Export,
+    params: Params,
+    eng: EngineDep,
+    settings: SettingsDep,
+) -> Response:
+    """Xuất bảng tính đầy đủ / the completeness table as XLSX or CSV."""
+    if Permission.DATA_QUALITY not in principal.permissions:
+        raise ApiError(403)
+    flt = filters_from(params, eng, principal)
+    data = comp.completeness(eng, principal.scope, flt, settings.silent_days)
+    lang = _lang(request)
+    return export.respond(export.completeness_table(data, lang), flt, fmt, lang)
+
+
+@router.get("/static/{path:path}", include_in_schema=False)
+def static(path: str, principal: Public) -> Response:
+    target = (STATIC / path).resolve()
+    if not target.is_file() or STATIC.resolve() not in target.parents:
+        raise ApiError(404)
+    return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})

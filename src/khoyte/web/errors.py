@@ -9,7 +9,28 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from khoyte.errors import ApiError, error_body
+from khoyte.errors import ApiError, KhoyteError, TransientError, error_body
+
+# The HTTP status of each domain error code (the domain never names one); a code not listed
+# takes its kind's: terminal → 422, transient → 503.
+STATUS: dict[str, int] = {
+    "wrong_facility": 403,
+    "facility_mismatch": 400,
+    "wrong_document_kind": 400,
+    "too_large": 413,
+    "store_busy": 503,
+}
+
+
+def status_of(err: KhoyteError) -> int:
+    return STATUS.get(err.code, 503 if isinstance(err, TransientError) else 422)
+
+
+def as_api_error(err: KhoyteError) -> ApiError:
+    headers = None
+    if isinstance(err, TransientError):
+        headers = {"Retry-After": str(max(1, round(err.retry_after or 1)))}
+    return ApiError(status_of(err), err.code, err.message_vi, err.message_en, err.details, headers)
 
 
 def error_response(err: ApiError) -> JSONResponse:
@@ -40,6 +61,10 @@ def install(app: FastAPI) -> None:
             return RedirectResponse(f"/login?{urlencode({'next': back})}", status_code=303)
         return error_response(exc)
 
+    async def _domain_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, KhoyteError)
+        return error_response(as_api_error(exc))
+
     async def _http_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         err = ApiError(exc.status_code, headers=getattr(exc, "headers", None))
@@ -59,6 +84,7 @@ def install(app: FastAPI) -> None:
         return error_response(ApiError(500))
 
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(KhoyteError, _domain_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unhandled)

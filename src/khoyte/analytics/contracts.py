@@ -1,0 +1,231 @@
+"""The dashboards' JSON twins and their filter parameters, as Pydantic models.
+
+The query functions (``kcb.py``, ``completeness.py``) build plain dicts; these models describe
+them for OpenAPI and check them on the way out (``response_model``). Field names are what the
+pages' script and outside clients (IOC) already read: never rename. Counting rules:
+``docs/warehouse.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CODE = r"^[0-9A-Za-z_.\-]{1,20}$"
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2199, 12, 31)
+MAX_DAYS = 366 * 20
+Tier = Literal["tinh", "khu_vuc", "xa", "tu_nhan"]
+
+
+class FilterParams(BaseModel):
+    """The filters every dashboard and twin takes from its query string (all optional; the
+    period defaults to the last twelve months with data). An empty value means "not set"."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    date_from: date | None = Field(
+        None, alias="from", ge=FIRST_DAY, le=LAST_DAY, description="Từ ngày / first day."
+    )
+    date_to: date | None = Field(
+        None, alias="to", ge=FIRST_DAY, le=LAST_DAY, description="Đến ngày / last day."
+    )
+    commune: str | None = Field(None, pattern=CODE, description="Mã xã / commune code (2025).")
+    facility: str | None = Field(None, pattern=CODE, description="MA_CSKCB.")
+    tier: Tier | None = Field(None, description="Tuyến / tier of the facility.")
+    loai_kcb: str | None = Field(
+        None, pattern=CODE, description="MA_LOAI_KCB (1 → 01); visit type."
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        return None if v == "" else v  # a form's empty select sends `commune=`
+
+    @field_validator("loai_kcb")
+    @classmethod
+    def _two_digits(cls, v: str | None) -> str | None:
+        return v.zfill(2) if v is not None and v.isascii() and v.isdigit() else v
+
+    @model_validator(mode="after")
+    def _period(self) -> FilterParams:
+        a, b = self.date_from, self.date_to
+        if a is not None and b is not None:
+            if a > b:
+                raise ValueError(
+                    "from must not be after to / ngày bắt đầu phải trước ngày kết thúc"
+                )
+            if (b - a).days > MAX_DAYS:
+                raise ValueError("the period may span at most 20 years / tối đa 20 năm")
+        return self
+
+
+class Period(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    date_from: str = Field(alias="from")
+    date_to: str = Field(alias="to")
+
+
+class AppliedFilters(BaseModel):
+    commune: str | None = None
+    facility: str | None = None
+    tier: str | None = None
+    loai_kcb: str | None = None
+
+
+class Freshness(BaseModel):
+    """Whether the numbers are complete (``docs/warehouse.md``: never show an untrue number).
+    Its fields come last in every twin (a mixin listed after ``BaseModel`` subclasses)."""
+
+    as_of: str | None = Field(None, description="Thời điểm dữ liệu mới nhất đã nạp / newest load.")
+    ready: bool = Field(
+        True,
+        description="false: the warehouse is still loading records already in the store "
+        "(since `catching_up_since`); the numbers are incomplete.",
+    )
+    catching_up_since: str | None = Field(None, description="UTC, ISO 8601.")
+
+
+class Visits(BaseModel):
+    total: int
+    by_loai_kcb: dict[str, int]
+    outpatient: int
+    inpatient: int
+    by_sex: dict[str, int]
+    by_age_band: dict[str, int]
+
+
+class Costs(BaseModel):
+    total: float
+    bhyt: float
+    patient: float
+
+
+class Icd10Count(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+    count: int
+
+
+class TrendPoint(BaseModel):
+    """One month (``month``: YYYY-MM) or one day (``date``) with last year's figures."""
+
+    model_config = ConfigDict(extra="allow")
+
+    month: str | None = None
+    date: str | None = None
+    visits: int
+    inpatient: int
+    emergencies: int
+    deaths: int
+    cost_total: float
+    visits_last_year: int
+    cost_total_last_year: float
+
+
+class _KcbTwin(BaseModel):
+    period: Period
+    filters: AppliedFilters
+    facilities_reporting: int
+    visits: Visits
+    emergencies: int
+    deaths: int
+    bed_days: int
+    costs: Costs
+    bhyt_records: int
+    top_icd10: list[Icd10Count]
+    monthly: list[TrendPoint]
+
+
+class KcbTwin(Freshness, _KcbTwin):
+    """Its numbers, then whether they are complete."""
+
+
+class _DailyTwin(BaseModel):
+    period: Period
+    filters: AppliedFilters
+    daily: list[TrendPoint]
+
+
+class DailyTwin(Freshness, _DailyTwin):
+    """Its numbers, then whether they are complete."""
+
+
+class BreakdownRow(BaseModel):
+    code: str | None
+    name: str | None
+    tier: str | None = None
+    visits: int
+    facilities: int
+    inpatient: int
+    emergencies: int
+    deaths: int
+    bed_days: int
+    cost_total: float
+    cost_bhyt: float
+
+
+class _BreakdownTwin(BaseModel):
+    period: Period
+    filters: AppliedFilters
+    by: Literal["commune", "facility"]
+    rows: list[BreakdownRow]
+
+
+class BreakdownTwin(Freshness, _BreakdownTwin):
+    """Its numbers, then whether they are complete."""
+
+
+class FacilityCompleteness(BaseModel):
+    facility: str
+    name: str
+    tier: str | None
+    commune: str | None
+    commune_name: str | None
+    days: int
+    days_with_data: int
+    records: int
+    rejected: int
+    first_received: str | None
+    last_received: str | None
+    last_day_with_data: str | None
+    silent: bool
+    silent_days: int | None
+
+
+class ReportingPoint(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    day: str | None = None
+    month: str | None = None
+    facilities: int
+
+
+class GridCell(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    facility: str
+    day: str | None = None
+    month: str | None = None
+    records: int
+    rejected: int
+    first_received: str | None
+    last_received: str | None
+
+
+class _CompletenessTwin(BaseModel):
+    period: Period
+    filters: AppliedFilters
+    unit: Literal["day", "month"]
+    silent_after_days: int
+    facilities: list[FacilityCompleteness]
+    silent: list[str]
+    reporting: list[ReportingPoint]
+    grid: list[GridCell] | None
+
+
+class CompletenessTwin(Freshness, _CompletenessTwin):
+    """Its numbers, then whether they are complete."""
