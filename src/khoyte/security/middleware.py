@@ -9,12 +9,12 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
+from starlette.requests import cookie_parser
 from starlette.routing import Match, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -52,15 +52,18 @@ def header(scope: Scope_, name: bytes) -> str | None:
 
 
 def cookies(scope: Scope_) -> dict[str, str]:
-    raw = header(scope, b"cookie")
-    if not raw:
-        return {}
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(raw)
-    except CookieError:
-        return {}
-    return {k: m.value for k, m in jar.items()}
+    """The request's cookies exactly as the application sees them (``Request.cookies``: the
+    same parser, every ``Cookie`` header in order, the last value of a name winning).
+
+    One parser for the CSRF check, the no-store decision and the session lookup: a stricter
+    parser here (``http.cookies.SimpleCookie`` gives up on a leading ``version=1`` or on
+    ``junk="abc``) let such a cookie hide the session from the CSRF check while the route still
+    signed the request in with it (finding F1)."""
+    jar: dict[str, str] = {}
+    for k, v in scope.get("headers", []):
+        if k == b"cookie":
+            jar.update(cookie_parser(v.decode("latin-1")))
+    return jar
 
 
 def csrf_token(secret: str, base: str) -> str:

@@ -1,5 +1,5 @@
 """Tables of the security component: users, their roles and scopes, sessions, sign-in attempts,
-user API tokens and the hash-chained audit log (migrations: Alembic branch ``security``)."""
+user API tokens, sign-in throttling, pending grants and the hash-chained audit log (migrations: Alembic branch ``security``)."""
 
 from __future__ import annotations
 
@@ -101,17 +101,42 @@ class ApiToken(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class LoginAttempt(Base):
-    """Every sign-in attempt (for per-address rate limiting; the audit log keeps the story)."""
+class LoginThrottle(Base):
+    """Sign-in failures from one address in one fixed window: one row per (address, window)
+    with counters, not one row per attempt, so a flood writes a bounded number of rows
+    (finding F8). ``failures`` counts attempts that were evaluated (reserved before the password
+    is checked, released again on success); ``refused`` counts attempts answered 429 without
+    evaluation (added in batches from the in-memory front, ``security.throttle``)."""
 
-    __tablename__ = "sec_login_attempts"
-    __table_args__ = (Index("ix_sec_login_attempts_ip_at", "ip", "at"),)
+    __tablename__ = "sec_login_throttle"
+    __table_args__ = (Index("ix_sec_login_throttle_bucket", "bucket"),)
+
+    ip: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch seconds // window
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    refused: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PendingGrant(Base):
+    """A change of access that needs a second person (finding F5): clinical or administrative
+    roles granted or widened, or a password reset of such an account, asked for by one
+    administrator and applied only when a different one approves it."""
+
+    __tablename__ = "sec_pending_grants"
+    __table_args__ = (Index("ix_sec_pending_grants_status", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(16))  # access | reset
     username: Mapped[str] = mapped_column(String(64))
-    ip: Mapped[str] = mapped_column(String(64))
-    success: Mapped[bool] = mapped_column(Boolean)
+    roles: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, the complete new set
+    scopes: Mapped[str] = mapped_column(Text, default="[]")  # JSON list, the complete new set
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)  # reset
+    new_totp: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    decided_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class AuditEntry(Base):

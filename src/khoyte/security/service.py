@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte.access import Principal
 from khoyte.config import Settings
 from khoyte.security import audit
-from khoyte.security.models import ApiToken, LoginAttempt, User, UserRole, UserScope, WebSession
+from khoyte.security.models import ApiToken, User, UserRole, UserScope, WebSession
 from khoyte.security.roles import (
     ROLES,
     TOTP_REQUIRED,
@@ -31,6 +34,8 @@ from khoyte.security.roles import (
     parse_scope,
     permissions_of,
 )
+from khoyte.security.throttle import AddressLimiter
+from khoyte.store.db import session_scope
 
 _HASHER = PasswordHasher()  # Argon2id, the library's current recommended parameters
 
@@ -43,9 +48,6 @@ def _dummy_hash() -> str:
 
 
 TOKEN_PREFIX = "khu_"  # noqa: S105  # nosec B105  # a prefix, not a secret: tells user tokens apart
-_COMMON = frozenset(
-    {"password", "123456789012", "matkhau12345", "qwertyuiop12", "khoyte123456", "admin1234567"}
-)
 
 
 def utcnow() -> datetime:
@@ -72,8 +74,25 @@ class SecurityError(Exception):
 # --- passwords -------------------------------------------------------------------------------
 
 
+# Words a guesser tries first here, beyond zxcvbn's own lists (passwords, English words and
+# names): the Vietnamese word for password, the system's and the department's names, roles.
+_LOCAL_WORDS = (
+    "matkhau", "mat khau", "khoyte", "soyte", "so y te", "yte", "benhvien", "tramyte",
+    "quantri", "admin", "vietnam", "hanoi", "saigon", "bhyt", "baohiem",
+)  # fmt: skip
+_STRONG_GUESSES_LOG10 = 10.0  # zxcvbn's score 4: at least 10^10 guesses
+_ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the first 72 characters are judged
+
+
 def password_problems(password: str, username: str, min_length: int) -> list[tuple[str, str]]:
-    """What is wrong with a new password, as (Vietnamese, English) messages; empty = fine."""
+    """What is wrong with a new password, as (Vietnamese, English) messages; empty = fine.
+
+    NIST SP 800-63B: a minimum length, no composition rules, and a check against passwords
+    known to be common or breached (finding F11). zxcvbn (offline, no network) carries the
+    lists (30 000 most common passwords, words, names) and finds the patterns guessers try:
+    l33t substitutions, appended years and digits, keyboard walks, repeats and sequences."""
+    from zxcvbn import zxcvbn  # its lists load on first use, not for every `khoyte` command
+
     out: list[tuple[str, str]] = []
     if len(password) < min_length:
         out.append(
@@ -81,27 +100,21 @@ def password_problems(password: str, username: str, min_length: int) -> list[tup
         )
     if len(password) > 256:
         out.append(("Mật khẩu dài quá 256 ký tự.", "At most 256 characters."))
-    classes = sum(
-        (
-            any(c.islower() for c in password),
-            any(c.isupper() for c in password),
-            any(c.isdigit() for c in password),
-            any(not c.isalnum() for c in password),
-        )
-    )
-    if classes < 3 and len(password) < 20:
-        out.append(
-            (
-                "Cần ít nhất 3 trong 4 loại: chữ thường, chữ hoa, chữ số, ký hiệu "
-                "(hoặc dài từ 20 ký tự).",
-                "Use 3 of lower case, upper case, digits, symbols (or 20+ characters).",
-            )
-        )
     low = password.lower()
     if username and username.lower() in low:
         out.append(("Mật khẩu không được chứa tên đăng nhập.", "Must not contain the username."))
-    if low in _COMMON or len(set(password)) < 4:
-        out.append(("Mật khẩu quá dễ đoán.", "Too easy to guess."))
+    if password and len(password) <= 256:
+        found = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[username, *_LOCAL_WORDS])
+        if float(found["guesses_log10"]) < _STRONG_GUESSES_LOG10 or len(set(password)) < 4:
+            hint = found["feedback"]["warning"] or "It follows a common pattern."
+            out.append(
+                (
+                    "Mật khẩu quá dễ đoán: nằm trong danh sách mật khẩu phổ biến hoặc theo mẫu "
+                    "dễ đoán (từ thông dụng, năm, dãy số, lặp lại, thay chữ bằng ký hiệu). "
+                    "Hãy dùng một cụm vài từ ít gặp.",
+                    f"Too easy to guess: {hint} Use a phrase of a few uncommon words.",
+                )
+            )
     return out
 
 
@@ -299,8 +312,16 @@ def set_roles_and_scopes(
     role_list = _check_roles(roles)
     scope_list = _check_scopes(scopes)
     before = {"roles": sorted(user_roles(user)), "scopes": user_scope_strings(user)}
-    user.roles = [UserRole(role=r) for r in role_list]
-    user.scopes = [UserScope(kind=k, code=c) for k, c in scope_list]
+    # Change only what changes (finding F10): replacing the collections inserted the kept rows
+    # again before deleting the old ones, and the unique constraints answered 500.
+    keep_roles, keep_scopes = set(role_list), set(scope_list)
+    user.roles = [r for r in user.roles if r.role in keep_roles]
+    user.scopes = [x for x in user.scopes if (x.kind, x.code) in keep_scopes]
+    session.flush()  # the removed rows go first
+    have_roles = {r.role for r in user.roles}
+    have_scopes = {(x.kind, x.code) for x in user.scopes}
+    user.roles += [UserRole(role=r) for r in role_list if r not in have_roles]
+    user.scopes += [UserScope(kind=k, code=c) for k, c in scope_list if (k, c) not in have_scopes]
     user.updated_at = utcnow()
     uri = None
     if TOTP_REQUIRED & set(role_list) and not user.totp_secret:
@@ -336,89 +357,128 @@ GENERIC_VI = (
     "Tên đăng nhập, mật khẩu hoặc mã xác thực không đúng, hoặc tài khoản đang bị khoá tạm thời."
 )
 GENERIC_EN = "Wrong username, password or code, or the account is temporarily locked."
+_USERS = cast(Table, User.__table__)
 
 
 @dataclass
 class LoginOutcome:
     user: User | None
-    code: str  # ok | invalid | locked | rate_limited | totp_required | totp_not_enrolled
+    # ok | invalid | locked | rate_limited | totp_required | totp_replayed | totp_not_enrolled
+    # (the reason is audited; the caller answers every failure but rate_limited the same way)
+    code: str
     status: int = 200
+    result: Any = None  # what ``then`` returned
 
     @property
     def ok(self) -> bool:
         return self.user is not None
 
 
+def pseudonym(username: str, settings: Settings) -> str:
+    """How an unknown username is written to the trail: a keyed hash, so that a password typed
+    into the username field is never stored (finding F20), while attempts with the same text
+    can still be told apart and counted."""
+    key = (settings.secret_key or "khoyte-development").encode()
+    return "unknown:" + hmac.new(key, username.encode(), "sha256").hexdigest()[:12]
+
+
 def login(
-    session: Session,
+    factory: sessionmaker[Session],
     settings: Settings,
+    limiter: AddressLimiter,
     username: str,
     password: str,
     otp: str | None,
     ip: str,
     now: datetime,
+    then: Callable[[Session, User], Any] | None = None,
 ) -> LoginOutcome:
-    """Check a sign-in. Never raises for a wrong guess: the caller commits the recorded
-    failure (counter, lock-out, audit entry) and then answers."""
+    """Check a sign-in; on success run ``then(session, user)`` in the same transaction (start a
+    session, issue a token). Never raises for a wrong guess.
+
+    Every check that could be raced is one atomic statement (findings F3, F9): the address's
+    guess and the account's guess are reserved *before* the password is checked (so parallel
+    guesses cannot overrun either limit), and a TOTP step is taken by a conditional update (so
+    one code gives one sign-in). The reservations are committed before Argon2 runs: no lock is
+    held while a hash is computed."""
     username = username.strip()[:64]
-    window = now - timedelta(minutes=settings.login_lockout_minutes)
-    recent_failures = session.scalar(
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.ip == ip, LoginAttempt.at >= window, LoginAttempt.success.is_(False))
-    )
-
-    def fail(code: str, status: int = 401, user: User | None = None) -> LoginOutcome:
-        session.add(LoginAttempt(at=now, username=username, ip=ip, success=False))
-        audit.record(
-            session, f"user:{username}", "login", f"user:{username}", "failure", ip,
-            details={"why": code},
-        )  # fmt: skip
-        return LoginOutcome(None, code, status)
-
-    if (recent_failures or 0) >= settings.login_ip_max_failures:
-        return fail("rate_limited", 429)
-    user = get_user(session, username)
-    if user is None:
-        verify_password(_dummy_hash(), password)
-        return fail("invalid")
-    locked_until = aware(user.locked_until)
-    if locked_until is not None and locked_until > now:
-        verify_password(_dummy_hash(), password)  # same cost as any other answer
-        return fail("locked")
-    if not verify_password(user.password_hash, password) or not user.active:
-        if user.active:
-            user.failed_logins += 1
-            if user.failed_logins >= settings.login_max_failures:
-                user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-                user.failed_logins = 0
-                audit.record(
-                    session, "system", "user.lock", f"user:{username}", "success", ip,
-                    details={"minutes": settings.login_lockout_minutes},
-                )  # fmt: skip
-        return fail("invalid")
-    if user.totp_secret:
+    reservation = limiter.reserve(factory, ip, now)
+    if reservation is None:  # counted in aggregate by the limiter, not one entry per attempt
+        return LoginOutcome(None, "rate_limited", 429)
+    max_failures = settings.login_max_failures
+    with session_scope(factory) as s:
+        user = get_user(s, username)
+        count = None
+        if user is not None and user.active:
+            count = s.execute(
+                update(_USERS)
+                .where(
+                    _USERS.c.id == user.id,
+                    or_(_USERS.c.locked_until.is_(None), _USERS.c.locked_until <= now),
+                    _USERS.c.failed_logins < max_failures,
+                )
+                .values(failed_logins=_USERS.c.failed_logins + 1)
+                .returning(_USERS.c.failed_logins)
+            ).scalar_one_or_none()
+    why = "invalid"
+    step = None
+    if user is None or not user.active or count is None:
+        verify_password(_dummy_hash(), password)  # every answer costs the same time
+        why = "locked" if user is not None and user.active else "invalid"
+    elif not verify_password(user.password_hash, password):
+        why = "invalid"
+    elif user.totp_secret:
         code = (otp or "").strip()
         totp = pyotp.TOTP(user.totp_secret)
-        step = int(now.timestamp()) // 30
-        matched = None
-        for s in (step - 1, step, step + 1):  # one step of clock drift either way
-            if code and secrets.compare_digest(totp.at(s * 30), code):
-                matched = s
-        if matched is None or (user.totp_last_step is not None and matched <= user.totp_last_step):
-            user.failed_logins += 1
-            if user.failed_logins >= settings.login_max_failures:
-                user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-                user.failed_logins = 0
-            return fail("totp_required" if not code else "invalid")
-        user.totp_last_step = matched
+        current = int(now.timestamp()) // 30
+        for s_ in (current - 1, current, current + 1):  # one step of clock drift either way
+            if code and secrets.compare_digest(totp.at(s_ * 30), code):
+                step = s_
+        why = "ok" if step is not None else ("totp_required" if not code else "invalid")
     elif TOTP_REQUIRED & user_roles(user):
-        return fail("totp_not_enrolled", 403)
-    user.failed_logins = 0
-    user.locked_until = None
-    session.add(LoginAttempt(at=now, username=username, ip=ip, success=True))
-    audit.record(session, f"user:{username}", "login", f"user:{username}", "success", ip)
-    return LoginOutcome(user, "ok")
+        why = "totp_not_enrolled"
+    else:
+        why = "ok"
+    with session_scope(factory) as s:
+        if why == "ok" and user is not None and step is not None:
+            taken = s.execute(
+                update(_USERS)
+                .where(
+                    _USERS.c.id == user.id,
+                    or_(_USERS.c.totp_last_step.is_(None), _USERS.c.totp_last_step < step),
+                )
+                .values(totp_last_step=step)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                why = "totp_replayed"
+        if why == "ok" and user is not None:
+            s.execute(
+                update(_USERS)
+                .where(_USERS.c.id == user.id)
+                .values(failed_logins=0, locked_until=None)
+            )
+            limiter.release(s, reservation)
+            audit.record(s, f"user:{username}", "login", f"user:{username}", "success", ip)
+            fresh = s.get(User, user.id)
+            assert fresh is not None
+            result = then(s, fresh) if then is not None else None
+            return LoginOutcome(fresh, "ok", 200, result)
+        if count is not None and count >= max_failures and user is not None:
+            s.execute(
+                update(_USERS)
+                .where(_USERS.c.id == user.id)
+                .values(
+                    failed_logins=0,
+                    locked_until=now + timedelta(minutes=settings.login_lockout_minutes),
+                )
+            )
+            audit.record(
+                s, "system", "user.lock", f"user:{username}", "success", ip,
+                details={"minutes": settings.login_lockout_minutes},
+            )  # fmt: skip
+        who = f"user:{username}" if user is not None else pseudonym(username, settings)
+        audit.record(s, who, "login", who, "failure", ip, details={"why": why})
+    return LoginOutcome(None, why, 401)
 
 
 # --- sessions and tokens ---------------------------------------------------------------------
@@ -458,6 +518,36 @@ def end_session(session: Session, token: str) -> None:
     ws = session.get(WebSession, digest(token))
     if ws is not None:
         ws.revoked = True
+
+
+def end_credentials(
+    session: Session, username: str, bearer: str | None, cookie: str | None, everywhere: bool
+) -> int:
+    """Revoke the presenting bearer token or session cookie of ``username`` (or, with
+    ``everywhere``, all of theirs); how many were revoked."""
+    user = get_user(session, username)
+    if user is None:
+        return 0
+    if everywhere:
+        n = sum(
+            1
+            for x in (
+                *session.scalars(select(WebSession).where(WebSession.user_id == user.id)),
+                *session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)),
+            )
+            if not x.revoked
+        )
+        revoke_all(session, user)
+        return n
+    found: WebSession | ApiToken | None = None
+    if bearer:
+        found = session.get(ApiToken, digest(bearer))
+    elif cookie:
+        found = session.get(WebSession, digest(cookie))
+    if found is None or found.user_id != user.id or found.revoked:
+        return 0
+    found.revoked = True
+    return 1
 
 
 def issue_token(session: Session, settings: Settings, user: User, now: datetime) -> ApiToken:

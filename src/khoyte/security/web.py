@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -33,11 +33,13 @@ from khoyte.security.middleware import (
     CsrfProtect,
     RouteGuard,
     SecurityHeaders,
+    cookies,
     csrf_base,
     csrf_token,
     unguarded,
 )
 from khoyte.security.roles import ROLES
+from khoyte.security.throttle import AddressLimiter
 from khoyte.store.db import session_scope
 
 if TYPE_CHECKING:  # built by the composition root; security needs only its type
@@ -83,6 +85,7 @@ class SecurityState:
     factory: sessionmaker[Session]
     secret: str
     clock: Callable[[], datetime] = service.utcnow
+    limiter: AddressLimiter = field(default_factory=lambda: AddressLimiter(20, 15))
 
 
 def state(request: Request) -> SecurityState:
@@ -104,7 +107,7 @@ def _secure(request: Request, st: SecurityState) -> bool:
 def session_authenticator(request: Request) -> Principal | None:
     if "authorization" in request.headers:
         return None  # an explicit credential wins over ambient cookies
-    token = request.cookies.get(SESSION_COOKIE)
+    token = cookies(request.scope).get(SESSION_COOKIE)  # the CSRF check's parser
     if not token or len(token) > 200:
         return None
     st = state(request)
@@ -185,7 +188,7 @@ _ENV = Environment(
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
     st = state(request)
-    jar = dict(request.cookies)
+    jar = cookies(request.scope)
     set_csrf = None
     base = csrf_base(jar)
     if base is None:
@@ -227,20 +230,14 @@ PUBLIC = Depends(requires(Permission.PUBLIC))
 Public = Annotated[Principal, PUBLIC]
 Signed = Annotated[Principal, Depends(requires(Permission.AUTHENTICATED))]
 
+# Only the address limit has its own message: it says nothing about the account. Every other
+# failure (unknown user, wrong password, locked account, missing, wrong or replayed code) gets
+# the generic one, so that a right password is not confirmed before the second factor
+# (finding F12).
 _LOGIN_ERRORS = {
     "rate_limited": (
         "Quá nhiều lần đăng nhập sai từ địa chỉ này; hãy thử lại sau.",
         "Too many failed sign-ins from this address; retry later.",
-    ),
-    "totp_required": (
-        "Tài khoản này cần mã xác thực 6 chữ số từ ứng dụng xác thực.",
-        "This account needs the 6-digit code from the authenticator app.",
-    ),
-    "totp_not_enrolled": (
-        "Vai trò quản trị cần xác thực hai lớp; hãy nhờ quản trị viên cấp mã TOTP "
-        "(khoyte user reset --new-totp).",
-        "Administrators need a second factor; ask for a TOTP secret "
-        "(khoyte user reset --new-totp).",
     ),
 }
 
@@ -262,7 +259,7 @@ def login_page(request: Request, _: Public, next: str = HOME) -> HTMLResponse:
 
 
 def _check_form_csrf(request: Request, token: str) -> None:
-    base = csrf_base(dict(request.cookies))
+    base = csrf_base(cookies(request.scope))
     expected = csrf_token(state(request).secret, base) if base else None
     if expected is None or not secrets.compare_digest(token.encode(), expected.encode()):
         raise ApiError(
@@ -287,15 +284,12 @@ def login_submit(  # nosec B107  # csrf_token="" is a missing form field, then r
     _check_form_csrf(request, csrf_token)
     st = state(request)
     now = st.clock()
-    with session_scope(st.factory) as s:
-        outcome = service.login(
-            s, st.settings, username, password, otp or None, client_ip(request), now
-        )
-        cookie = (
-            service.start_session(s, outcome.user, client_ip(request), now)
-            if outcome.user
-            else None
-        )
+    ip = client_ip(request)
+    outcome = service.login(
+        st.factory, st.settings, st.limiter, username, password, otp or None, ip, now,
+        then=lambda s, user: service.start_session(s, user, ip, now),
+    )  # fmt: skip
+    cookie: str | None = outcome.result
     if cookie is None:
         vi, en = _LOGIN_ERRORS.get(outcome.code, (service.GENERIC_VI, service.GENERIC_EN))
         return render(
@@ -319,19 +313,44 @@ def login_submit(  # nosec B107  # csrf_token="" is a missing form field, then r
     return resp
 
 
-@router.post("/logout", include_in_schema=False)
-def logout(request: Request, principal: Signed) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
+def _sign_out(request: Request, principal: Principal, everywhere: bool) -> dict[str, int]:
+    """End the credential the request came with: the bearer token if it carries one (finding
+    F14: it used to stay valid), else the session cookie; ``everywhere`` ends all of the
+    user's sessions and tokens."""
     st = state(request)
+    auth = request.headers.get("authorization", "")
+    scheme, _, raw = auth.partition(" ")
+    bearer = raw.strip() if scheme.lower() == "bearer" else None
+    cookie = None if bearer is not None else cookies(request.scope).get(SESSION_COOKIE)
     with session_scope(st.factory) as s:
-        if token:
-            service.end_session(s, token)
+        ended = service.end_credentials(s, principal.name, bearer, cookie, everywhere)
         audit.record(
-            s, principal, "logout", f"user:{principal.name}", "success", client_ip(request)
-        )
+            s, principal, "logout", f"user:{principal.name}", "success", client_ip(request),
+            details={"credential": "token" if bearer else "session", "everywhere": everywhere,
+                     "revoked": ended},
+        )  # fmt: skip
+    return {"revoked": ended}
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(
+    request: Request, principal: Signed, everywhere: Annotated[bool, Form()] = False
+) -> Response:
+    _sign_out(request, principal, everywhere)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
+
+
+class LogoutResponse(BaseModel):
+    revoked: int
+
+
+@router.post("/api/v1/auth/logout", response_model=LogoutResponse, tags=["auth"])
+def api_logout(request: Request, principal: Signed, everywhere: bool = False) -> LogoutResponse:
+    """Thu hồi mã đang dùng (hoặc mọi phiên và mã) / revoke the token in use (or every session
+    and token of the caller with ``everywhere=true``)."""
+    return LogoutResponse(**_sign_out(request, principal, everywhere))
 
 
 class TokenRequest(BaseModel):
@@ -363,19 +382,24 @@ def issue_token(body: TokenRequest, request: Request, _: Public) -> TokenRespons
     """Đổi tên đăng nhập + mật khẩu (+ mã TOTP) lấy mã truy cập / a user bearer token."""
     st = state(request)
     now = st.clock()
-    with session_scope(st.factory) as s:
-        outcome = service.login(
-            s, st.settings, body.username, body.password, body.otp, client_ip(request), now
-        )
-        tok = service.issue_token(s, st.settings, outcome.user, now) if outcome.user else None
-        if tok is not None:
-            audit.record(s, f"user:{body.username}", "token.issue", f"user:{body.username}",
-                         "success", client_ip(request))  # fmt: skip
+    ip = client_ip(request)
+
+    def then(s: Session, user: Any) -> Any:
+        tok = service.issue_token(s, st.settings, user, now)
+        audit.record(s, f"user:{user.username}", "token.issue", f"user:{user.username}",
+                     "success", ip)  # fmt: skip
+        return tok
+
+    outcome = service.login(
+        st.factory, st.settings, st.limiter, body.username, body.password, body.otp, ip, now,
+        then=then,
+    )  # fmt: skip
+    tok = outcome.result
     if tok is None:
         vi, en = _LOGIN_ERRORS.get(outcome.code, (service.GENERIC_VI, service.GENERIC_EN))
         status = outcome.status if outcome.status != 200 else 401
         raise ApiError(status, message_vi=vi, message_en=en)
-    return TokenResponse(access_token=tok.raw, expires_at=tok.expires_at)  # type: ignore[attr-defined]
+    return TokenResponse(access_token=tok.raw, expires_at=tok.expires_at)
 
 
 def _me(p: Principal) -> Me:
@@ -412,7 +436,10 @@ def install(app: FastAPI, services: Services) -> None:
     settings = services.settings
     check_settings(settings)
     app.state.security = SecurityState(
-        settings, services.sessions, settings.secret_key or DEV_SECRET
+        settings,
+        services.sessions,
+        settings.secret_key or DEV_SECRET,
+        limiter=AddressLimiter(settings.login_ip_max_failures, settings.login_lockout_minutes),
     )
     hooks = services.hooks
     # Ours first: they answer only to our own cookie / token prefix, others get the rest.
