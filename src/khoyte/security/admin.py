@@ -3,6 +3,7 @@ for IT administrators; the audit trail (search, verification) for auditors."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from khoyte.access import Permission, Principal, requires
 from khoyte.errors import ERROR_RESPONSES, ApiError
-from khoyte.security import audit, service
+from khoyte.security import audit, grants, service
 from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.models import User
 from khoyte.security.web import (
@@ -65,33 +66,81 @@ def _users(request: Request) -> list[UserOut]:
         return [_user_out(u, now) for u in s.scalars(select(User).order_by(User.username))]
 
 
+class GrantOut(BaseModel):
+    id: int
+    kind: str
+    username: str
+    roles: list[str]
+    scopes: list[str]
+    new_totp: bool
+    requested_by: str
+    requested_at: datetime
+
+
+def _grants(request: Request) -> list[GrantOut]:
+    with session_scope(state(request).factory) as s:
+        return [
+            GrantOut(
+                id=g.id,
+                kind=g.kind,
+                username=g.username,
+                roles=json.loads(g.roles),
+                scopes=json.loads(g.scopes),
+                new_totp=g.new_totp,
+                requested_by=g.requested_by,
+                requested_at=g.requested_at,
+            )
+            for g in grants.pending(s)
+        ]
+
+
 @router.get("/api/v1/admin/users", response_model=list[UserOut], tags=["admin"])
 def users_api(request: Request, _: Admin) -> list[UserOut]:
     """Tài khoản, vai trò, phạm vi / accounts with their roles and scopes (no clinical data)."""
     return _users(request)
 
 
+@router.get("/api/v1/admin/grants", response_model=list[GrantOut], tags=["admin"])
+def grants_api(request: Request, _: Admin) -> list[GrantOut]:
+    """Yêu cầu cấp quyền chờ người thứ hai duyệt / access changes awaiting a second
+    administrator."""
+    return _grants(request)
+
+
 @router.get("/admin/users", response_class=HTMLResponse, include_in_schema=False)
 def users_page(request: Request, _: Admin) -> HTMLResponse:
-    return render(request, "admin_users.html", users=_users(request), message=None)
+    return _page(request, 200, None)
+
+
+def _page(request: Request, status: int, message: tuple[str, str, str] | None) -> HTMLResponse:
+    return render(
+        request, "admin_users.html", status=status, users=_users(request),
+        grants=_grants(request), message=message,
+    )  # fmt: skip
 
 
 def _admin_action(
-    request: Request, fn: Callable[[Session], str | None], done: tuple[str, str]
+    request: Request,
+    fn: Callable[[Session], grants.Change | str | None],
+    done: tuple[str, str],
 ) -> HTMLResponse:
     st = state(request)
     try:
         with session_scope(st.factory) as s:
-            extra = fn(s)
+            result = fn(s)
     except service.SecurityError as err:
-        return render(
-            request, "admin_users.html", status=400, users=_users(request),
-            message=("error", err.vi, err.en),
-        )  # fmt: skip
+        return _page(request, 400, ("error", err.vi, err.en))
     vi, en = done
+    extra = result.totp_uri if isinstance(result, grants.Change) else result
+    if isinstance(result, grants.Change) and not result.applied:
+        vi += (
+            f" Quyền truy cập nhạy cảm chờ một quản trị viên khác duyệt (yêu cầu "
+            f"#{result.grant_id})."
+        )
+        en += f" Sensitive access awaits another administrator's approval (request #{result.grant_id})."
     if extra:
         vi, en = f"{vi} TOTP: {extra}", f"{en} TOTP: {extra}"
-    return render(request, "admin_users.html", users=_users(request), message=("ok", vi, en))
+    return _page(request, 200, ("ok", vi, en))
 
 
 def _lines(text: str) -> list[str]:
@@ -110,12 +159,12 @@ def users_create(
 ) -> HTMLResponse:
     st = state(request)
 
-    def act(s: Session) -> str | None:
-        _, uri = service.create_user(
+    def act(s: Session) -> grants.Change:
+        return grants.create_user(
             s, st.settings, username=username, password=password, roles=roles or [],
-            scopes=_lines(scopes), actor=principal, ip=client_ip(request), full_name=full_name,
+            scopes=_lines(scopes), actor=principal, ip=client_ip(request), now=st.clock(),
+            full_name=full_name,
         )  # fmt: skip
-        return uri
 
     return _admin_action(request, act, (f"Đã tạo {username}.", f"Created {username}."))
 
@@ -123,7 +172,9 @@ def users_create(
 def _target(s: Session, username: str) -> User:
     user = service.get_user(s, username)
     if user is None:
-        raise service.SecurityError("no_user", "Không có tài khoản này.", "No such user.")
+        raise service.SecurityError(
+            "no_user", f"Không có tài khoản {username}.", f"No such user: {username}."
+        )
     return user
 
 
@@ -135,10 +186,13 @@ def users_access(
     scopes: Annotated[str, Form(max_length=2000)],
     roles: Annotated[list[str] | None, Form()] = None,
 ) -> HTMLResponse:
-    def act(s: Session) -> str | None:
-        return service.set_roles_and_scopes(
-            s, _target(s, username), roles or [], _lines(scopes), principal, client_ip(request)
-        )
+    st = state(request)
+
+    def act(s: Session) -> grants.Change:
+        return grants.change_access(
+            s, _target(s, username), roles or [], _lines(scopes), principal, client_ip(request),
+            st.clock(),
+        )  # fmt: skip
 
     return _admin_action(request, act, (f"Đã cập nhật {username}.", f"Updated {username}."))
 
@@ -173,12 +227,42 @@ def users_reset(
 ) -> HTMLResponse:
     st = state(request)
 
-    def act(s: Session) -> str | None:
-        return service.reset_password(
-            s, st.settings, _target(s, username), password, principal, client_ip(request), new_totp
-        )
+    def act(s: Session) -> grants.Change:
+        return grants.reset(
+            s, st.settings, _target(s, username), password, new_totp, principal,
+            client_ip(request), st.clock(),
+        )  # fmt: skip
 
     return _admin_action(request, act, (f"Đã đặt lại {username}.", f"Reset {username}."))
+
+
+@router.post(
+    "/admin/grants/{grant_id}/approve", response_class=HTMLResponse, include_in_schema=False
+)
+def grants_approve(request: Request, principal: Admin, grant_id: int) -> HTMLResponse:
+    st = state(request)
+
+    def act(s: Session) -> str | None:
+        return grants.approve(s, st.settings, grant_id, principal, client_ip(request), st.clock())
+
+    return _admin_action(
+        request, act, (f"Đã duyệt yêu cầu #{grant_id}.", f"Approved request #{grant_id}.")
+    )
+
+
+@router.post(
+    "/admin/grants/{grant_id}/reject", response_class=HTMLResponse, include_in_schema=False
+)
+def grants_reject(request: Request, principal: Admin, grant_id: int) -> HTMLResponse:
+    st = state(request)
+
+    def act(s: Session) -> str | None:
+        grants.reject(s, grant_id, principal, client_ip(request), st.clock())
+        return None
+
+    return _admin_action(
+        request, act, (f"Đã từ chối yêu cầu #{grant_id}.", f"Rejected request #{grant_id}.")
+    )
 
 
 # --- audit trail for auditors ----------------------------------------------------------------

@@ -197,6 +197,50 @@ def user_list(
                 typer.echo(f"{u.username}\t{state}\t{','.join(roles)}\t{','.join(scopes)}")
 
 
+@user_app.command("grants")
+def user_grants() -> None:
+    """Yêu cầu cấp quyền chờ duyệt / access changes awaiting a second administrator."""
+    from khoyte.security import grants
+    from khoyte.store.db import session_scope
+
+    with session_scope(_factory()) as s:
+        for g in grants.pending(s):
+            typer.echo(
+                f"#{g.id}\t{g.kind}\t{g.username}\t{','.join(json.loads(g.roles))}\t"
+                f"{','.join(json.loads(g.scopes))}\t{g.requested_by}"
+            )
+
+
+@user_app.command("approve")
+def user_approve(grant_id: int) -> None:
+    """Duyệt một yêu cầu (người thứ hai) / approve a pending request as the second person."""
+    from khoyte.security import grants, service
+    from khoyte.store.db import session_scope
+
+    try:
+        with session_scope(_factory()) as s:
+            uri = grants.approve(s, Settings(), grant_id, _actor(), "local", service.utcnow())
+    except service.SecurityError as err:
+        raise _fail(err) from None
+    typer.echo(f"Đã duyệt / approved: #{grant_id}")
+    if uri:
+        typer.echo(f"TOTP: {uri}")
+
+
+@user_app.command("reject")
+def user_reject(grant_id: int) -> None:
+    """Từ chối một yêu cầu / reject a pending request."""
+    from khoyte.security import grants, service
+    from khoyte.store.db import session_scope
+
+    try:
+        with session_scope(_factory()) as s:
+            grants.reject(s, grant_id, _actor(), "local", service.utcnow())
+    except service.SecurityError as err:
+        raise _fail(err) from None
+    typer.echo(f"Đã từ chối / rejected: #{grant_id}")
+
+
 @audit_app.command("verify")
 def audit_verify(
     head_file: Annotated[
@@ -212,14 +256,37 @@ def audit_verify(
     anchor = None
     if head_file is not None:
         anchor = json.loads(head_file.read_text(encoding="utf-8"))
-        if "signature" in anchor:
-            key = settings.audit_signing_key
-            if not key or not audit.check_signature(anchor, key):
+        key = settings.audit_signing_key
+        if key:
+            # With a key configured (always, in production) only a head signed with it counts:
+            # anyone who can rewrite the trail can also write an unsigned head (finding F15).
+            if "signature" not in anchor:
                 typer.echo(
-                    "Chữ ký đầu chuỗi không hợp lệ / the head's signature does not verify",
+                    f"Đầu chuỗi {head_file} không có chữ ký, mà KHOYTE_AUDIT_SIGNING_KEY đã được "
+                    "đặt: không dùng được làm mốc; hãy dùng đầu chuỗi xuất bằng "
+                    f"`khoyte audit export-head --sign` / the head {head_file} is not signed "
+                    "although KHOYTE_AUDIT_SIGNING_KEY is set, so it proves nothing; use a head "
+                    "exported with `khoyte audit export-head --sign`",
                     err=True,
                 )
                 raise typer.Exit(1)
+            if not audit.check_signature(anchor, key):
+                typer.echo(
+                    f"Chữ ký của đầu chuỗi {head_file} không đúng với KHOYTE_AUDIT_SIGNING_KEY / "
+                    f"the signature of the head {head_file} does not verify with "
+                    "KHOYTE_AUDIT_SIGNING_KEY",
+                    err=True,
+                )
+                raise typer.Exit(1)
+        else:
+            typer.echo(
+                "Cảnh báo: chưa đặt KHOYTE_AUDIT_SIGNING_KEY nên không kiểm tra chữ ký; đầu chuỗi "
+                "chỉ chứng minh được nếu nó được giữ ở nơi người sửa cơ sở dữ liệu không với tới "
+                "/ warning: KHOYTE_AUDIT_SIGNING_KEY is not set, so no signature is checked; the "
+                "head proves something only if it was kept where whoever can write the database "
+                "cannot reach",
+                err=True,
+            )
     with session_scope(_factory()) as s:
         verdict = audit.verify(s, anchor)
     typer.echo(verdict.message(), err=not verdict.ok)

@@ -279,7 +279,19 @@ def reset_password(
 ) -> str | None:
     """New password (and optionally a new TOTP secret); unlocks and signs out everywhere."""
     _check_password(password, user.username, settings)
-    user.password_hash = hash_password(password)
+    return apply_reset(session, user, hash_password(password), actor, ip, new_totp)
+
+
+def apply_reset(
+    session: Session,
+    user: User,
+    password_hash: str,
+    actor: Principal | str,
+    ip: str,
+    new_totp: bool = False,
+) -> str | None:
+    """``reset_password`` with the hash already made (a reset approved by a second person)."""
+    user.password_hash = password_hash
     user.failed_logins = 0
     user.locked_until = None
     user.updated_at = utcnow()
