@@ -46,9 +46,9 @@ class Env:
         st: SecurityState = self.app.state.security
         return st
 
-    def client(self, https: bool = False) -> TestClient:
+    def client(self, https: bool = False, ip: str = "testclient") -> TestClient:
         base = "https://testserver" if https else "http://testserver"
-        return TestClient(self.app, base_url=base, follow_redirects=False)
+        return TestClient(self.app, base_url=base, follow_redirects=False, client=(ip, 50000))
 
     def add_user(
         self, username: str, roles: list[str], scopes: list[str], password: str = PASSWORD

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from khoyte.access import Permission
 from khoyte.gateway.facilities import add_facility, new_token
 from khoyte.gateway.intake import IntakeService
+from khoyte.security.grants import GUARDED_ROLES
 from khoyte.security.middleware import RouteInfo, route_table
 from khoyte.security.models import AuditEntry
 from khoyte.security.roles import ROLES
@@ -43,6 +44,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/login"): Rule(P.PUBLIC),
     ("POST", "/login"): Rule(P.PUBLIC),
     ("POST", "/logout"): Rule(P.AUTHENTICATED),
+    ("POST", "/api/v1/auth/logout"): Rule(P.AUTHENTICATED),
     ("POST", "/api/v1/auth/token"): Rule(P.PUBLIC),
     ("GET", "/api/v1/auth/me"): Rule(P.AUTHENTICATED),
     ("GET", "/account"): Rule(P.AUTHENTICATED),
@@ -52,6 +54,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/users/{username}/access"): Rule(P.ADMIN_USERS),
     ("POST", "/admin/users/{username}/active"): Rule(P.ADMIN_USERS),
     ("POST", "/admin/users/{username}/reset"): Rule(P.ADMIN_USERS),
+    ("GET", "/api/v1/admin/grants"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/grants/{grant_id}/approve"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/grants/{grant_id}/reject"): Rule(P.ADMIN_USERS),
     ("GET", "/api/v1/audit"): Rule(P.VIEW_AUDIT),
     ("GET", "/api/v1/audit/verify"): Rule(P.VIEW_AUDIT),
     ("GET", "/audit"): Rule(P.VIEW_AUDIT),
@@ -90,6 +95,7 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "code": {"in": "82001", "out": "82003"},
     "name": {"in": "security.js", "out": "security.js"},
     "username": {"in": "nobody-here", "out": "nobody-here"},
+    "grant_id": {"in": "999999", "out": "999999"},
     "facility": {"in": "82001", "out": "82003"},
     "ma_lk": {"in": "MX0001", "out": "MX0001"},
     "fmt": {"in": "csv", "out": "csv"},
@@ -101,6 +107,9 @@ CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DA
 # who asks: nobody, a user of each role, a user without scope, a facility's API credential
 FACILITY_TOKEN: dict[str, str] = {}
 CLASSES = ["anonymous", *ROLES, "no_scope", "facility"]
+TOTP_URIS: dict[str, str] = {}
+# Signing out revokes the credential presented (F14): the matrix signs in again after these.
+REVOKING = {("POST", "/logout"), ("POST", "/api/v1/auth/logout")}
 
 
 @pytest.fixture(scope="module")
@@ -128,11 +137,19 @@ def tokens(env: Env) -> dict[str, str]:
     out = {}
     for role in ROLES:
         uri = env.add_user(f"u-{role}", [role], MATRIX_SCOPE)
-        otp = totp_now(uri, env.clock.now) if uri else None
-        out[role] = env.token(f"u-{role}", otp=otp)
+        if uri:
+            TOTP_URIS[f"u-{role}"] = uri
+        out[role] = _sign_in_again(env, f"u-{role}")
     env.add_user("u-noscope", ["doh_specialist", "facility_staff"], [])
     out["no_scope"] = env.token("u-noscope")
     return out
+
+
+def _sign_in_again(env: Env, username: str) -> str:
+    uri = TOTP_URIS.get(username)
+    if uri:  # a code is good once: the next one is in the next 30-second step
+        env.clock.advance(seconds=30)
+    return env.token(username, otp=totp_now(uri, env.clock.now) if uri else None)
 
 
 def _headers(who: str, tokens: dict[str, str]) -> dict[str, str]:
@@ -204,6 +221,9 @@ def test_authorization_matrix(env: Env, tokens: dict[str, str]) -> None:
         for who in CLASSES:
             for where in ("in", "out"):
                 r = client.request(method, _url(route.path, where), headers=_headers(who, tokens))
+                if (method, route.path) in REVOKING and who in tokens and r.status_code < 400:
+                    name = "u-noscope" if who == "no_scope" else f"u-{who}"
+                    tokens[who] = _sign_in_again(env, name)
                 want = expected(who, rule, where)
                 got = r.status_code
                 ok = (
@@ -293,3 +313,79 @@ def test_scope_filter_on_postgresql(
     h = {"Authorization": f"Bearer {env.token('pg-c1')}"}
     got = env.client().get("/api/v1/sample/aggregates", headers=h).json()
     assert got == dict(Counter(v["facility"] for v in VISIT_ROWS if v["commune"] == "C1"))
+
+
+# --- role administration (finding F5): who may grant which role in which scope ----------------
+
+ADMIN_SCOPES = ["facility:82001", "commune:C1", "province"]
+
+
+def _clinical_read(env: Env, username: str) -> int:
+    """What the user's fresh token gets on an in-scope record route (VIEW_RECORDS)."""
+    h = {"Authorization": f"Bearer {env.token(username)}"}
+    return env.client().get("/api/v1/sample/records/82001", headers=h).status_code
+
+
+def test_role_administration_matrix(env: Env, tokens: dict[str, str]) -> None:
+    """Every role × scope, granted by an it_admin: never to itself; a guarded role (clinical
+    data, submissions, administration, audit) to someone else only when a *different*
+    administrator approves; an unguarded one at once. Every step is on the trail the auditor
+    reads."""
+    uri = env.add_user("u-it_admin2", ["it_admin"], MATRIX_SCOPE)
+    assert uri
+    TOTP_URIS["u-it_admin2"] = uri
+    a1 = {"Authorization": f"Bearer {tokens['it_admin']}"}
+    a2 = {"Authorization": f"Bearer {_sign_in_again(env, 'u-it_admin2')}"}
+    c = env.client()
+    for role in ROLES:
+        for scope in ADMIN_SCOPES:
+            # no self-grant, whatever the role and scope
+            r = c.post("/admin/users/u-it_admin/access",
+                       data={"roles": ["it_admin", role], "scopes": scope}, headers=a1)  # fmt: skip
+            assert r.status_code == 400, (role, scope)
+            target = f"t-{role}-{scope.replace(':', '')}".replace("_", "-")
+            env.add_user(target, [], [])
+            r = c.post(f"/admin/users/{target}/access",
+                       data={"roles": [role], "scopes": scope}, headers=a1)  # fmt: skip
+            assert r.status_code == 200, r.text
+            pending = [g for g in c.get("/api/v1/admin/grants", headers=a1).json()
+                       if g["username"] == target]  # fmt: skip
+            users = {u["username"]: u for u in c.get("/api/v1/admin/users", headers=a1).json()}
+            if role not in GUARDED_ROLES:
+                assert pending == []
+                assert users[target]["roles"] == [role]
+                continue
+            assert [(g["roles"], g["scopes"]) for g in pending] == [([role], [scope])]
+            assert users[target]["roles"] == []  # not applied yet
+            gid = pending[0]["id"]
+            if P.VIEW_RECORDS in ROLES[role].permissions:
+                assert _clinical_read(env, target) == 403
+            r = c.post(f"/admin/grants/{gid}/approve", headers=a1)  # the one who asked
+            assert r.status_code == 400
+            r = c.post(f"/admin/grants/{gid}/approve", headers=a2)
+            assert r.status_code == 200, r.text
+            users = {u["username"]: u for u in c.get("/api/v1/admin/users", headers=a1).json()}
+            assert users[target]["roles"] == [role]
+            assert users[target]["scopes"] == [scope]
+            if P.VIEW_RECORDS in ROLES[role].permissions:
+                assert _clinical_read(env, target) == 200  # 82001 is in each of the scopes
+    # a second administrator cannot approve a grant for itself either
+    r = c.post("/admin/users/u-it_admin2/access",
+               data={"roles": ["it_admin", "facility_staff"], "scopes": "province"},
+               headers=a1)  # fmt: skip
+    assert r.status_code == 200
+    gid = next(g["id"] for g in c.get("/api/v1/admin/grants", headers=a1).json()
+               if g["username"] == "u-it_admin2")  # fmt: skip
+    assert c.post(f"/admin/grants/{gid}/approve", headers=a2).status_code == 400
+    assert c.post(f"/admin/grants/{gid}/reject", headers=a1).status_code == 200
+    # the auditor sees every request and approval
+    h = {"Authorization": f"Bearer {tokens['auditor']}"}
+    trail = c.get("/api/v1/audit?action=grant.&limit=1000", headers=h).json()["entries"]
+    requests = [e for e in trail if e["action"] == "grant.request"]
+    approvals = [e for e in trail if e["action"] == "grant.approve"]
+    n_guarded = len(GUARDED_ROLES) * len(ADMIN_SCOPES)
+    assert len(requests) == n_guarded + 1
+    assert len(approvals) == n_guarded
+    assert all(e["actor"] == "user:u-it_admin2" for e in approvals)
+    assert all(e["details"]["requested_by"] == "user:u-it_admin" for e in approvals)
+    assert [e["action"] for e in trail].count("grant.reject") == 1

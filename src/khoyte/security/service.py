@@ -475,15 +475,22 @@ def login(
             assert fresh is not None
             result = then(s, fresh) if then is not None else None
             return LoginOutcome(fresh, "ok", 200, result)
-        if count is not None and count >= max_failures and user is not None:
-            s.execute(
+        # Lock when the reserved failures reached the limit and were not wiped meanwhile by a
+        # successful sign-in; the first failure to see that locks, once.
+        locked = (
+            count is not None
+            and user is not None
+            and s.execute(
                 update(_USERS)
-                .where(_USERS.c.id == user.id)
+                .where(_USERS.c.id == user.id, _USERS.c.failed_logins >= max_failures)
                 .values(
                     failed_logins=0,
                     locked_until=now + timedelta(minutes=settings.login_lockout_minutes),
                 )
-            )
+            ).rowcount  # type: ignore[attr-defined]
+            == 1
+        )
+        if locked:
             audit.record(
                 s, "system", "user.lock", f"user:{username}", "success", ip,
                 details={"minutes": settings.login_lockout_minutes},
