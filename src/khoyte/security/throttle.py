@@ -115,6 +115,16 @@ class AddressLimiter:
         self._remember(ip, now)
         return None
 
+    def known_refused(self, ip: str, now: datetime) -> bool:
+        """Refused from memory alone (counted, nothing written)? False: ask ``reserve``. For the
+        front gate, which answers before the request is parsed or reaches a thread."""
+        with self._lock:
+            known = self._refused.get(ip)
+            if known is None or now >= known.recheck_at or known.pending + 1 >= FLUSH_EVERY:
+                return False
+            known.pending += 1
+            return True
+
     def release(self, session: Session, r: Reservation) -> None:
         """Give a successful sign-in's reservation back (in the caller's transaction)."""
         session.execute(

@@ -33,6 +33,7 @@ from khoyte.security.middleware import (
     CsrfProtect,
     RouteGuard,
     SecurityHeaders,
+    SignInGate,
     cookies,
     csrf_base,
     csrf_token,
@@ -451,9 +452,11 @@ def install(app: FastAPI, services: Services) -> None:
 
     app.include_router(router)
     app.include_router(admin.router)
-    # Outermost last: headers on every answer (errors included), then CSRF, then the guard.
+    # Outermost last: headers on every answer (errors included), the sign-in gate, then CSRF,
+    # then the guard.
     app.add_middleware(RouteGuard, fastapi_app=app)
     app.add_middleware(CsrfProtect, secret=app.state.security.secret)
+    app.add_middleware(SignInGate, fastapi_app=app)
     app.add_middleware(SecurityHeaders, production=settings.environment == "production")
     refuse_unguarded(app)  # and again at start (``khoyte.web.app.lifespan``)
 
