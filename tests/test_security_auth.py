@@ -278,7 +278,9 @@ def test_admin_page_creates_users_with_csrf_and_audit(lite: Env) -> None:
     form = {
         "username": "moi",
         "password": PASSWORD,
-        "roles": ["facility_staff"],
+        # an unguarded role: applied at once (guarded ones wait for a second administrator,
+        # tests/test_security_findings.py::test_f5_…)
+        "roles": ["province_leader"],
         "scopes": "facility:01001\nfacility:01002",
     }
     assert c.post("/admin/users", data=form).status_code == 403  # no token
