@@ -3,6 +3,7 @@ the start-up check that every route declares ``requires(...)``)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -175,7 +176,8 @@ class SignInGate:
     """Answers 429 to ``POST /api/v1/auth/token`` from an address the sign-in limiter already
     refuses, before the body is read or the request reaches a thread (finding F8: a flood from
     one address should cost the process as little as possible; nothing is written per
-    attempt). Other addresses, and every other route, pass untouched."""
+    attempt), after a short wait that paces a client waiting for each answer. Other
+    addresses, and every other route, pass untouched."""
 
     PATHS = frozenset({"/api/v1/auth/token"})
 
@@ -188,6 +190,8 @@ class SignInGate:
             client = scope.get("client")
             ip = client[0] if client else ""
             if st is not None and st.limiter.known_refused(ip, st.clock()):
+                if st.limiter.refuse_delay > 0:  # slows a flooder down at no cost to us
+                    await asyncio.sleep(st.limiter.refuse_delay)
                 await _send_error(
                     send,
                     ApiError(

@@ -7,7 +7,6 @@ transaction.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import secrets
@@ -17,8 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import Table, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +23,9 @@ from khoyte.access import Principal
 from khoyte.config import Settings
 from khoyte.security import audit
 from khoyte.security.models import ApiToken, User, UserRole, UserScope, WebSession
+from khoyte.security.passwords import dummy_hash, verify_password
+from khoyte.security.passwords import hash_password as hash_password  # re-exported
+from khoyte.security.passwords import password_problems as password_problems  # re-exported
 from khoyte.security.roles import (
     ROLES,
     TOTP_REQUIRED,
@@ -36,16 +36,6 @@ from khoyte.security.roles import (
 )
 from khoyte.security.throttle import AddressLimiter
 from khoyte.store.db import session_scope
-
-_HASHER = PasswordHasher()  # Argon2id, the library's current recommended parameters
-
-
-@functools.cache
-def _dummy_hash() -> str:
-    """Verified against when the user does not exist (or is locked), so every answer costs the
-    same time. Made on first use: hashing takes 64 MiB, not for commands that never sign in."""
-    return _HASHER.hash("khoyte-no-such-user")
-
 
 TOKEN_PREFIX = "khu_"  # noqa: S105  # nosec B105  # a prefix, not a secret: tells user tokens apart
 
@@ -69,64 +59,6 @@ class SecurityError(Exception):
     def __init__(self, code: str, vi: str, en: str) -> None:
         self.code, self.vi, self.en = code, vi, en
         super().__init__(f"{code}: {en}")
-
-
-# --- passwords -------------------------------------------------------------------------------
-
-
-# Words a guesser tries first here, beyond zxcvbn's own lists (passwords, English words and
-# names): the Vietnamese word for password, the system's and the department's names, roles.
-_LOCAL_WORDS = (
-    "matkhau", "mat khau", "khoyte", "soyte", "so y te", "yte", "benhvien", "tramyte",
-    "quantri", "admin", "vietnam", "hanoi", "saigon", "bhyt", "baohiem",
-)  # fmt: skip
-_STRONG_GUESSES_LOG10 = 10.0  # zxcvbn's score 4: at least 10^10 guesses
-_ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the first 72 characters are judged
-
-
-def password_problems(password: str, username: str, min_length: int) -> list[tuple[str, str]]:
-    """What is wrong with a new password, as (Vietnamese, English) messages; empty = fine.
-
-    NIST SP 800-63B: a minimum length, no composition rules, and a check against passwords
-    known to be common or breached (finding F11). zxcvbn (offline, no network) carries the
-    lists (30 000 most common passwords, words, names) and finds the patterns guessers try:
-    l33t substitutions, appended years and digits, keyboard walks, repeats and sequences."""
-    from zxcvbn import zxcvbn  # its lists load on first use, not for every `khoyte` command
-
-    out: list[tuple[str, str]] = []
-    if len(password) < min_length:
-        out.append(
-            (f"Mật khẩu phải có ít nhất {min_length} ký tự.", f"At least {min_length} characters.")
-        )
-    if len(password) > 256:
-        out.append(("Mật khẩu dài quá 256 ký tự.", "At most 256 characters."))
-    low = password.lower()
-    if username and username.lower() in low:
-        out.append(("Mật khẩu không được chứa tên đăng nhập.", "Must not contain the username."))
-    if password and len(password) <= 256:
-        found = zxcvbn(password[:_ZXCVBN_MAX], user_inputs=[username, *_LOCAL_WORDS])
-        if float(found["guesses_log10"]) < _STRONG_GUESSES_LOG10 or len(set(password)) < 4:
-            hint = found["feedback"]["warning"] or "It follows a common pattern."
-            out.append(
-                (
-                    "Mật khẩu quá dễ đoán: nằm trong danh sách mật khẩu phổ biến hoặc theo mẫu "
-                    "dễ đoán (từ thông dụng, năm, dãy số, lặp lại, thay chữ bằng ký hiệu). "
-                    "Hãy dùng một cụm vài từ ít gặp.",
-                    f"Too easy to guess: {hint} Use a phrase of a few uncommon words.",
-                )
-            )
-    return out
-
-
-def hash_password(password: str) -> str:
-    return _HASHER.hash(password)
-
-
-def verify_password(stored: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(stored, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -435,7 +367,7 @@ def login(
     why = "invalid"
     step = None
     if user is None or not user.active or count is None:
-        verify_password(_dummy_hash(), password)  # every answer costs the same time
+        verify_password(dummy_hash(), password)  # every answer costs the same time
         why = "locked" if user is not None and user.active else "invalid"
     elif not verify_password(user.password_hash, password):
         why = "invalid"
@@ -537,6 +469,31 @@ def end_session(session: Session, token: str) -> None:
     ws = session.get(WebSession, digest(token))
     if ws is not None:
         ws.revoked = True
+
+
+def active_credentials(
+    session: Session, username: str, settings: Settings, now: datetime
+) -> list[dict[str, Any]]:
+    """The user's sessions and API tokens still valid: kind, started, ends (for /account)."""
+    user = get_user(session, username)
+    if user is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for ws in session.scalars(select(WebSession).where(WebSession.user_id == user.id)):
+        created, seen = aware(ws.created_at), aware(ws.last_seen_at)
+        if ws.revoked or created is None or seen is None:
+            continue
+        ends = min(
+            seen + timedelta(minutes=settings.session_idle_minutes),
+            created + timedelta(hours=settings.session_absolute_hours),
+        )
+        if ends > now:
+            out.append({"kind": "session", "created": created, "ends": ends, "ip": ws.ip})
+    for tok in session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)):
+        created, ends_ = aware(tok.created_at), aware(tok.expires_at)
+        if not tok.revoked and created is not None and ends_ is not None and ends_ > now:
+            out.append({"kind": "token", "created": created, "ends": ends_, "ip": ""})
+    return sorted(out, key=lambda c: c["created"])
 
 
 def end_credentials(

@@ -14,7 +14,8 @@ Now:
 - The window (``login_lockout_minutes``) is counted in ``BUCKETS`` buckets: one row per
   (address, bucket), old rows pruned, so the table stays small whatever the traffic.
 - A refused address is remembered in memory for ``RECHECK_SECONDS``: further attempts from it
-  are refused without touching the database (no write lock taken, intake undisturbed); their
+  are refused without touching the database (no write lock taken, intake undisturbed), by the
+  gate in front of the application (``middleware.SignInGate``) after ``refuse_delay``; their
   number is added to the bucket's ``refused`` counter in batches, and one audit entry
   (``login.rate_limited``) is written per address and bucket.
 """
@@ -61,9 +62,18 @@ def _upsert(session: Session) -> Any:
     return sqlite.insert
 
 
+REFUSE_DELAY = 1.0  # seconds the gate waits before a 429 to an already-refused address
+
+
 class AddressLimiter:
-    def __init__(self, max_failures: int, window_minutes: int) -> None:
+    def __init__(
+        self, max_failures: int, window_minutes: int, refuse_delay: float = REFUSE_DELAY
+    ) -> None:
         self.max_failures = max_failures
+        # A client that waits for each answer before its next guess (most flooders) then sends
+        # one guess a second per connection: the wait costs the process nothing (the event
+        # loop sleeps), the flood's requests stop crowding out intake.
+        self.refuse_delay = refuse_delay
         self.bucket_seconds = max(1, window_minutes * 60 // BUCKETS)
         self._refused: dict[str, _Refused] = {}
         self._lock = threading.Lock()

@@ -420,7 +420,10 @@ def _me(p: Principal) -> Me:
 
 @router.get("/account", response_class=HTMLResponse, include_in_schema=False)
 def account_page(request: Request, principal: Signed) -> HTMLResponse:
-    return render(request, "account.html", me=_me(principal))
+    st = state(request)
+    with session_scope(st.factory) as s:
+        creds = service.active_credentials(s, principal.name, st.settings, st.clock())
+    return render(request, "account.html", me=_me(principal), credentials=creds)
 
 
 @router.get("/api/v1/auth/me", response_model=Me, tags=["auth"])
