@@ -388,7 +388,8 @@ def add_facility(
     fields = {"name", "active"} | {f for f, v in (("tier", tier), ("commune", commune)) if v}
     upsert(session, entry, fields)
     found = session.get(Facility, code)
-    assert found is not None  # noqa: S101  # just written  # nosec B101
+    if found is None:  # just written in this transaction
+        raise UnknownFacility(code)
     return found
 
 
