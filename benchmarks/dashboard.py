@@ -89,7 +89,7 @@ def generate(eng: DuckDBEngine, n: int, start: date, years: int, facilities: lis
     con.execute("SET preserve_insertion_order = true")
     by_tier: dict[str, list[str]] = {}
     for f in facilities:
-        by_tier.setdefault(f.tuyen or "tu_nhan", []).append(f.ma_cskcb)
+        by_tier.setdefault(f.tier or "tu_nhan", []).append(f.code)
     tiers = ["tinh", "khu_vuc", "xa", "tu_nhan"]
     con.execute("CREATE TEMP TABLE fac_pick (tier INTEGER, k INTEGER, code VARCHAR)")
     for t_i, tier in enumerate(tiers):

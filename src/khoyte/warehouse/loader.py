@@ -126,6 +126,12 @@ class Loader:
             report.facilities, report.registry_watermark = self.refresh_registry(source)
             for chunk in _chunks(source.iter_versions(report.watermark), batch_size):
                 self._apply(chunk, report)
+            if report.loaded and not self.engine.query("SELECT 1 FROM dim_facility LIMIT 1"):
+                log.warning(
+                    "Kho có hồ sơ nhưng danh mục cơ sở trống: bảng điều khiển không có tên, xã, "
+                    "tuyến; hãy chạy `khoyte facility import TỆP` / the warehouse has records but "
+                    "no facility: run `khoyte facility import FILE` (docs/registry.md)"
+                )
             return report
 
     def rebuild(self, source: VersionSource) -> LoadReport:
