@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from openpyxl import Workbook
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from typer.testing import CliRunner
 
 from khoyte.cli import app
@@ -21,6 +21,7 @@ from khoyte.gateway.facilities import hash_token, lookup_token
 from khoyte.gateway.versions import StoreVersionSource
 from khoyte.registry import facilities as reg
 from khoyte.registry.adminunits import communes
+from khoyte.security.models import AuditEntry
 from khoyte.store.db import alembic_config, make_engine, migrate, session_factory, session_scope
 from khoyte.warehouse.service import Warehouse
 from tests.gateway_helpers import fresh_pg_database
@@ -88,6 +89,17 @@ def test_import_csv_then_xlsx_reaches_the_warehouse_on_refresh(data: Path) -> No
     assert rows[0][1:3] == ("Bệnh viện Đa khoa tỉnh", "tinh")
     shown = json.loads(_ok(["facility", "show", "82002"]))
     assert shown["name"] == "Trạm Y tế phường B"
+    engine = make_engine(Settings())
+    with session_scope(session_factory(engine)) as s:
+        trail = [
+            (e.action, e.target, json.loads(e.details)["codes"])
+            for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "facility.import"))
+        ]
+    engine.dispose()
+    assert trail == [
+        ("facility.import", "file:f.csv", ["82001", "82002"]),
+        ("facility.import", "file:f.xlsx", ["82002"]),
+    ]
     assert shown["active"] is False
 
 

@@ -198,8 +198,17 @@ def test_registry_edits_reach_the_dashboard_through_the_poller(demo: Demo) -> No
     scoped = demo.breakdown("facility", demo.token("chuyenvien_moi"))
     assert set(scoped) == {fac}
 
+    def silent_in_june() -> list[str]:  # a month with no data: every active facility silent
+        june = {"from": "2025-06-01", "to": "2025-06-30"}
+        r = demo.client.get("/api/v1/dashboards/completeness", params=june, headers=demo.leader)
+        assert r.status_code == 200, r.text
+        found: list[str] = r.json()["silent"]
+        return found
+
+    assert fac in silent_in_june()
     edit(ten="Bệnh viện Đổi Tên", ma_xa=new_commune, hoat_dong="<absent>")
     _within(5, lambda: demo.breakdown("facility")[fac]["active"], lambda a: a is False)
+    assert fac not in silent_in_june()  # a closed facility is not expected to send
     assert wh.loader.registry_watermark("store") > mark  # it came through the registry feed
     # each change is in the audit trail, by the administrator who made it
     with session_scope(demo.client.app.state.security.factory) as s:  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@ operational store. (``facility token|revoke|list`` are the gateway's: they add t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
@@ -40,6 +41,19 @@ def store_session() -> Iterator[Session]:
         engine.dispose()
 
 
+def _audit(s: Session, action: str, target: str, details: dict[str, object]) -> None:
+    """Registry changes from the command line go into the audit trail, in their transaction."""
+    import getpass
+
+    from khoyte.security import audit
+
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (containers)
+        actor = "cli:unknown"
+    audit.record(s, actor, action, target, "success", "local", details=details)
+
+
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
 
@@ -66,6 +80,11 @@ def facility_import(
     try:
         with store_session() as s:
             r = import_file(s, file)
+            if r.codes:
+                _audit(s, "facility.import", f"file:{file.name}"[:500], {
+                    "sha256": hashlib.sha256(file.read_bytes()).hexdigest(), "rows": r.rows,
+                    "created": r.created, "updated": r.updated, "codes": r.codes[:500],
+                })  # fmt: skip
     except RegistryError as exc:
         raise _refused(exc) from None
     _err(
@@ -97,7 +116,10 @@ def facility_add(
             entry, problems, given = parse_row(raw, "khoyte facility add", 1, old_commune_map(s))
             if entry is None:
                 raise RegistryError(problems)
-            upsert(s, entry, given)
+            outcome = upsert(s, entry, given)
+            if outcome != "unchanged":
+                _audit(s, f"facility.{'create' if outcome == 'created' else 'update'}",
+                       f"facility:{entry.code}", {"fields": sorted(given)})  # fmt: skip
     except RegistryError as exc:
         raise _refused(exc) from None
     _err(f"Đã lưu cơ sở / facility saved: {code}")

@@ -112,7 +112,9 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     )
     resp = HTMLResponse(html, status_code=status)
     if set_csrf is not None:
-        resp.set_cookie(CSRF_COOKIE, set_csrf, httponly=True, samesite="strict", path="/")
+        secure = st.settings.environment == "production" or request.url.scheme == "https"
+        resp.set_cookie(CSRF_COOKIE, set_csrf, httponly=True, secure=secure, samesite="strict",
+                        path="/")  # fmt: skip
     return resp
 
 
