@@ -1,6 +1,6 @@
 """The facility registry's IT page in real Chromium against a real server: sign in as an
 administrator, edit a facility (a wrong commune is refused with the field named, a right one is
-saved), add one; no CSP violation."""
+saved), add one; no Content-Security-Policy violation."""
 
 from __future__ import annotations
 
@@ -49,7 +49,10 @@ def page(chromium_path: str) -> Iterator[Page]:
         b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         pg = b.new_page()
         violations: list[str] = []
-        pg.on("console", lambda m: violations.append(m.text) if m.type == "error" else None)
+        pg.on(
+            "console",
+            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+        )
         pg.violations = violations  # type: ignore[attr-defined]
         yield pg
         b.close()

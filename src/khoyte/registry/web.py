@@ -23,6 +23,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescap
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
+from khoyte import i18n
 from khoyte.access import Permission, Principal, requires
 from khoyte.config import Settings
 from khoyte.errors import ApiError
@@ -108,7 +109,13 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
         base = set_csrf = secrets.token_urlsafe(32)
     principal = getattr(request.state, "principal", None)
     html = _ENV.get_template(f"registry/{name}").render(
-        csrf=csrf_token(st.secret, base), principal=principal, roles=ROLES, tiers=TIERS, **ctx
+        csrf=csrf_token(st.secret, base),
+        principal=principal,
+        roles=ROLES,
+        tiers=TIERS,
+        tier_vi=i18n.TIERS["vi"],
+        tier_en=i18n.TIERS["en"],
+        **ctx,
     )
     resp = HTMLResponse(html, status_code=status)
     if set_csrf is not None:
