@@ -178,36 +178,6 @@ def test_old_commune_codes_map_to_the_2025_communes(data: Path) -> None:
     assert all(c in r.output for c in ("cap_cu", "ma_xa_moi", "nguon"))
 
 
-def test_the_warehouse_feed_has_its_own_watermark(data: Path) -> None:
-    """Only what changed after the warehouse's registry watermark is handed over; the
-    watermark moves in the same transaction as dim_facility."""
-    settings = Settings()
-    engine = make_engine(settings)
-    migrate(engine)
-    sessions = session_factory(engine)
-    (data / "f.csv").write_text(GOOD, encoding="utf-8")
-    with session_scope(sessions) as s:
-        first = reg.import_file(s, data / "f.csv")
-    source = StoreVersionSource(engine)
-    assert [f.code for f in source.facilities_since(0)] == ["82001", "82002"]
-    assert source.facilities_since(first.revision or 0) == []
-    wh = Warehouse(settings)
-    try:
-        report = wh.refresh(source)
-        assert (report.facilities, report.registry_watermark) == (2, first.revision)
-        assert wh.refresh(source).facilities == 0  # nothing new: nothing re-applied
-        with session_scope(sessions) as s:
-            reg.set_active(s, "82002", False)
-        report = wh.refresh(source)
-        assert report.facilities == 1
-        assert wh.engine.query("SELECT active FROM dim_facility WHERE ma_cskcb = '82002'") == [
-            (False,)
-        ]
-    finally:
-        wh.close()
-        engine.dispose()
-
-
 @pytest.fixture(name="store_url", params=["sqlite", "postgresql"])
 def store_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -259,4 +229,34 @@ def test_migration_moves_gateway_facilities_and_credentials_keep_working(
         with session_scope(session_factory(engine)) as s:
             assert lookup_token(s, token) is None  # a deactivated facility cannot submit
     finally:
+        engine.dispose()
+
+
+def test_the_warehouse_feed_has_its_own_watermark(data: Path, store_url: str) -> None:
+    """Only what changed after the warehouse's registry watermark is handed over; the
+    watermark moves in the same transaction as dim_facility."""
+    settings = Settings(database_url=store_url)
+    engine = make_engine(settings)
+    migrate(engine)
+    sessions = session_factory(engine)
+    (data / "f.csv").write_text(GOOD, encoding="utf-8")
+    with session_scope(sessions) as s:
+        first = reg.import_file(s, data / "f.csv")
+    source = StoreVersionSource(engine)
+    assert [f.code for f in source.facilities_since(0)] == ["82001", "82002"]
+    assert source.facilities_since(first.revision or 0) == []
+    wh = Warehouse(settings)
+    try:
+        report = wh.refresh(source)
+        assert (report.facilities, report.registry_watermark) == (2, first.revision)
+        assert wh.refresh(source).facilities == 0  # nothing new: nothing re-applied
+        with session_scope(sessions) as s:
+            reg.set_active(s, "82002", False)
+        report = wh.refresh(source)
+        assert report.facilities == 1
+        assert wh.engine.query("SELECT active FROM dim_facility WHERE ma_cskcb = '82002'") == [
+            (False,)
+        ]
+    finally:
+        wh.close()
         engine.dispose()
