@@ -331,15 +331,21 @@ def _revision(session: Session) -> int:
 def upsert(session: Session, entry: FacilityEntry, fields: Iterable[str] | None = None) -> str:
     """Create or change one facility; ``fields`` limits what changes on an existing one (all
     when None). Returns ``created``, ``updated`` or ``unchanged``; a change takes a revision."""
+    outcome = _apply(session, session.get(Facility, entry.code), entry, fields)
+    session.flush()
+    return outcome
+
+
+def _apply(
+    session: Session, fac: Facility | None, entry: FacilityEntry, fields: Iterable[str] | None
+) -> str:
     names = FIELDS if fields is None else tuple(f for f in FIELDS if f in set(fields))
-    fac = session.get(Facility, entry.code)
     if fac is None:
         fac = Facility(code=entry.code, created_at=now())
         for f in FIELDS:
             setattr(fac, f, getattr(entry, f))
         fac.revision = _revision(session)
         session.add(fac)
-        session.flush()
         return "created"
     changed = [f for f in names if getattr(fac, f) != getattr(entry, f)]
     if not changed:
@@ -348,7 +354,6 @@ def upsert(session: Session, entry: FacilityEntry, fields: Iterable[str] | None 
         setattr(fac, f, getattr(entry, f))
     fac.updated_at = now()
     fac.revision = _revision(session)
-    session.flush()
     return "updated"
 
 
@@ -365,11 +370,19 @@ def import_file(session: Session, path: Path) -> ImportReport:
     row is wrong (:class:`RegistryError` names each cell), else all rows in this transaction."""
     entries = read_entries(path, old_commune_map(session))
     report = ImportReport(rows=len(entries))
+    # the file's facilities in a few queries and one flush at the end, not a round trip per row
+    codes = [e.code for e, _ in entries]
+    have: dict[str, Facility] = {}
+    for lo in range(0, len(codes), 500):
+        q = select(Facility).where(Facility.code.in_(codes[lo : lo + 500]))
+        have.update((f.code, f) for f in session.scalars(q))
     for entry, given in entries:
-        outcome = upsert(session, entry, given)
+        with session.no_autoflush:
+            outcome = _apply(session, have.get(entry.code), entry, given)
         setattr(report, outcome, getattr(report, outcome) + 1)
         if outcome != "unchanged":
             report.codes.append(entry.code)
+    session.flush()
     if report.codes:
         report.revision = _revision(session)
     return report
@@ -412,15 +425,22 @@ def entry_of(fac: Facility, commune_name: str | None = None) -> FacilityEntry:
     )  # fmt: skip
 
 
-def _names(session: Session) -> dict[str, str]:
-    return {str(c): str(n) for c, n in session.execute(select(Place.code, Place.name))}
+def _names(session: Session, codes: set[str] | None = None) -> dict[str, str]:
+    """Place names from the store (of ``codes`` only, when given)."""
+    q = select(Place.code, Place.name)
+    if codes is not None:
+        if not codes:
+            return {}
+        q = q.where(Place.code.in_(sorted(codes)))
+    return {str(c): str(n) for c, n in session.execute(q)}
 
 
 def get(session: Session, code: str) -> FacilityEntry | None:
     fac = session.get(Facility, code)
     if fac is None:
         return None
-    return entry_of(fac, _names(session).get(fac.commune or "") or commune_name(fac.commune))
+    names = _names(session, {fac.commune} if fac.commune else set())
+    return entry_of(fac, names.get(fac.commune or "") or commune_name(fac.commune))
 
 
 def list_all(session: Session) -> list[FacilityEntry]:
@@ -433,12 +453,14 @@ def changes_since(session: Session, revision: int) -> list[FacilityEntry]:
     """Facilities changed after ``revision``, oldest change first (the warehouse's feed). No
     limit: one import is one revision, and a page boundary inside it would lose rows; a
     province has a few thousand facilities at most."""
-    names = _names(session)
     facs = session.scalars(
         select(Facility)
         .where(Facility.revision > revision)
         .order_by(Facility.revision, Facility.code)
-    )
+    ).all()
+    if not facs:
+        return []  # the poller's usual answer: one indexed query, nothing else
+    names = _names(session, {f.commune for f in facs if f.commune})
     return [entry_of(f, names.get(f.commune or "") or commune_name(f.commune)) for f in facs]
 
 
