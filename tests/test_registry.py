@@ -80,13 +80,17 @@ def test_import_csv_then_xlsx_reaches_the_warehouse_on_refresh(data: Path) -> No
     ws.append(["MA_CSKCB", "TEN", "TUYEN", "MA_XA", "HOAT_DONG"])
     ws.append([82002, "Trạm Y tế phường B", "xa", 28249, 0])
     ws.append(["82001", "Bệnh viện Đa khoa tỉnh", "tinh", "28477", 1])
+    ws.append([1001, "Trạm Y tế Hà Nội", "xa", 4, 1])  # Excel's numbers for 01001 and 00004
     wb.save(data / "f.xlsx")
     out = _ok(["facility", "import", str(data / "f.xlsx")])
     assert "1 thay đổi" in out
     assert "1 không đổi" in out
+    assert "1 mới" in out
+    ha_noi = json.loads(_ok(["facility", "show", "01001"]))
+    assert (ha_noi["commune"], ha_noi["province"]) == ("00004", "01")
     rows = _dim(Settings())
-    assert rows[1] == ("82002", "Trạm Y tế phường B", "xa", "28249", xa_a, 4, 6, False)
-    assert rows[0][1:3] == ("Bệnh viện Đa khoa tỉnh", "tinh")
+    assert rows[2] == ("82002", "Trạm Y tế phường B", "xa", "28249", xa_a, 4, 6, False)
+    assert rows[1][1:3] == ("Bệnh viện Đa khoa tỉnh", "tinh")
     shown = json.loads(_ok(["facility", "show", "82002"]))
     assert shown["name"] == "Trạm Y tế phường B"
     engine = make_engine(Settings())
@@ -98,7 +102,7 @@ def test_import_csv_then_xlsx_reaches_the_warehouse_on_refresh(data: Path) -> No
     engine.dispose()
     assert trail == [
         ("facility.import", "file:f.csv", ["82001", "82002"]),
-        ("facility.import", "file:f.xlsx", ["82002"]),
+        ("facility.import", "file:f.xlsx", ["82002", "01001"]),
     ]
     assert shown["active"] is False
 

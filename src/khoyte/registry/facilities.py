@@ -195,6 +195,10 @@ def parse_row(
         probs.append(Problem(file, row, column, value[:80], vi, en))
 
     code = vals.get("code", "")
+    if len(code) == 4 and code.isascii() and code.isdigit():
+        # MA_CSKCB has 5 digits, the province first: a spreadsheet that took 01001 for a
+        # number wrote 1001 (provinces 01–09)
+        code = code.zfill(5)
     if not code:
         bad("ma_cskcb", "", "thiếu mã cơ sở KCB (MA_CSKCB)", "the facility code (MA_CSKCB) is missing")  # fmt: skip
     elif not _CODE.fullmatch(code):
