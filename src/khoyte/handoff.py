@@ -17,10 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from khoyte.registry.facilities import FacilityEntry
 from khoyte.standards.model import Record
+
+if TYPE_CHECKING:  # the protocol names it; importing it here would pull in the ORM
+    from khoyte.registry.facilities import FacilityEntry
 
 
 @dataclass(frozen=True, slots=True)

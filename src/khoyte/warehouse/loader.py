@@ -14,16 +14,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from khoyte.handoff import RecordVersion, VersionSource
 from khoyte.registry import icd10
-from khoyte.registry.facilities import FacilityEntry
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.transform import Batch, add_record, submission_rows
+
+if TYPE_CHECKING:
+    from khoyte.registry.facilities import FacilityEntry
 
 log = logging.getLogger(__name__)
 
