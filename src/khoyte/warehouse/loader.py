@@ -302,6 +302,12 @@ class Loader:
         ):
             out[t] = int(self.engine.query(f"SELECT COUNT(*) FROM {t}")[0][0])
         out["as_of"] = self.as_of()
+        out["registry_watermarks"] = {
+            str(k).split(":", 1)[1]: int(v)
+            for k, v in self.engine.query(
+                "SELECT key, value FROM wh_meta WHERE key LIKE 'registry_watermark:%' ORDER BY 1"
+            )
+        }
         return out
 
 
