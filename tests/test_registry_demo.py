@@ -29,6 +29,7 @@ from khoyte.registry.adminunits import communes
 from khoyte.security import service
 from khoyte.store.db import session_scope
 from khoyte.web.app import create_app
+from tests.gateway_helpers import fresh_pg_database
 from tests.security_helpers import PASSWORD, csrf_from, sign_in
 
 PERIOD = {"from": "2025-01-01", "to": "2025-03-31"}  # demo_period(today=2025-04-15)
@@ -77,11 +78,21 @@ class Demo:
         return {r["code"]: r for r in rows}
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Demo]:
+    """The demo's path with the operational store on SQLite (the demo's default) and on
+    PostgreSQL (production's)."""
     data = tmp_path_factory.mktemp("demo")
+    database: Iterator[str] | None = None
+    url = None
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_url")  # skips (or fails in CI) without PostgreSQL
+        database = fresh_pg_database()
+        url = next(database)
     # a short poll, so an edit shows within the 5 s bound with room to spare
-    settings = Settings(data_dir=data, warehouse_refresh_seconds=0.2)
+    settings = Settings(data_dir=data, database_url=url, warehouse_refresh_seconds=0.2)
     result = prepare_demo(settings, population=150, today=date(2025, 4, 15))
     assert result.summary.rejected == 0  # every record counts: the manifest is the oracle
     assert result.login is not None
@@ -98,6 +109,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         leader = {"Authorization": f"Bearer {r.json()['access_token']}"}
         yield Demo(settings, client, manifest, facilities, leader)
     app.state.warehouse.close()
+    app.state.gateway.engine.dispose()
+    if app.state.security.factory.kw["bind"] is not app.state.gateway.engine:
+        app.state.security.factory.kw["bind"].dispose()
+    if database is not None:
+        next(database, None)  # drops the database
 
 
 def test_facility_names_communes_and_tiers_are_the_registrys(demo: Demo) -> None:
