@@ -1,6 +1,6 @@
 """The facility registry's IT page in real Chromium against a real server: sign in as an
 administrator, edit a facility (a wrong commune is refused with the field named, a right one is
-saved), add one; no Content-Security-Policy violation."""
+saved), add one, paste rows copied from a spreadsheet; no Content-Security-Policy violation."""
 
 from __future__ import annotations
 
@@ -104,5 +104,20 @@ def test_an_administrator_edits_and_adds_facilities(
     assert rows.evaluate_all("rs => rs.map(r => r.dataset.code)") == ["82001", "82050"]
     edited = page.locator("#facilities tr[data-code='82001']")
     assert edited.locator("td.commune").inner_text().startswith("28249")
+    # cells copied from a spreadsheet come tab-separated: pasted, checked, imported
+    page.fill("#paste-facilities textarea[name=rows]",
+              "ma_cskcb\tten\ttuyen\tma_xa\n82050\tTrạm Y tế Nhị Quý\txa\t28477\n"
+              "82051\tPhòng khám An Bình\ttu_nhan\t28249\n")  # fmt: skip
+    page.click("#paste-facilities button[type=submit]")
+    page.wait_for_load_state()
+    assert "1 mới, 1 thay đổi" in page.locator("#registry-message").inner_text()
+    names = page.locator("#facilities td.name").all_inner_texts()
+    assert "Trạm Y tế Nhị Quý" in names
+    assert any(n.startswith("Phòng khám An Bình") for n in names)
+    page.fill("#paste-facilities textarea[name=rows]", "ma_cskcb,ten,tuyen\n82052,X,huyen\n")
+    page.click("#paste-facilities button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#registry-problems li[data-column=tuyen][data-row='2']").count() == 1
+    assert page.locator("#facilities tr[data-code='82052']").count() == 0
     page.screenshot(path=str(artifacts_dir / "registry-facilities.png"), full_page=True)
     assert page.violations == []  # type: ignore[attr-defined]

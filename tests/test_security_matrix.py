@@ -62,6 +62,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/admin/facilities/{code}"): Rule(P.ADMIN_FACILITIES),
     ("POST", "/admin/facilities"): Rule(P.ADMIN_FACILITIES),
     ("POST", "/admin/facilities/{code}"): Rule(P.ADMIN_FACILITIES),
+    ("POST", "/admin/facilities/paste"): Rule(P.ADMIN_FACILITIES),
     # gateway
     ("POST", "/api/v1/submissions"): Rule(P.SUBMIT),
     ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),

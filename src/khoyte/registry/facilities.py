@@ -151,7 +151,10 @@ def read_table(path: Path) -> list[tuple[int, dict[str, str]]]:
         except UnicodeDecodeError as exc:
             raise RegistryError([Problem(name, 0, "", "", "tệp CSV phải mã hoá UTF-8",
                                          "a CSV file must be UTF-8 encoded")]) from exc  # fmt: skip
-        reader = csv.DictReader(io.StringIO(text))
+        first = text.split("\n", 1)[0]
+        # cells copied from a spreadsheet and pasted come tab-separated
+        delimiter = "\t" if "\t" in first and "," not in first else ","
+        reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
         rows = [
             (i, {(k or "").strip().lower(): (v or "") for k, v in r.items() if k})
             for i, r in enumerate(reader, start=2)

@@ -220,6 +220,50 @@ async def facilities_create(request: Request, principal: Admin) -> HTMLResponse:
                   message=("ok", f"{vi}: {raw['ma_cskcb']}.", f"{en}: {raw['ma_cskcb']}."))  # fmt: skip
 
 
+def _paste(request: Request, principal: Principal, text: str) -> Any:
+    """Rows pasted on the page (CSV, or cells copied from a spreadsheet: tab-separated), read
+    by the one importer; audited like ``khoyte facility import``."""
+    import hashlib
+    import tempfile
+
+    from khoyte.security import audit
+    from khoyte.security.web import client_ip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dan-tu-trang.csv"  # "pasted on the page": named so in errors
+        path.write_text(text, encoding="utf-8")
+        with session_scope(_sessions(request)) as s:
+            report = reg.import_file(s, path)
+            if report.codes:
+                audit.record(s, principal, "facility.import", "page:paste", "success",
+                             client_ip(request), details={
+                                 "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                                 "rows": report.rows, "created": report.created,
+                                 "updated": report.updated, "codes": report.codes[:500]})  # fmt: skip
+    return report
+
+
+@router.post("/admin/facilities/paste", response_class=HTMLResponse, include_in_schema=False)
+async def facilities_paste(request: Request, principal: Admin) -> HTMLResponse:
+    from starlette.concurrency import run_in_threadpool
+
+    form = await request.form(max_files=0, max_fields=5)
+    text = str(form.get("rows") or "")
+    try:
+        r = await run_in_threadpool(_paste, request, principal, text)
+    except reg.RegistryError as err:
+        facs = await run_in_threadpool(_all, request)
+        return render(request, "facilities.html", status=400, facilities=facs,
+                      problems=err.problems, message=None, form={}, rows=text)  # fmt: skip
+    facs = await run_in_threadpool(_all, request)
+    msg = (
+        "ok",
+        f"Đã nhập {r.rows} dòng: {r.created} mới, {r.updated} thay đổi, {r.unchanged} không đổi.",
+        f"{r.rows} rows: {r.created} new, {r.updated} changed, {r.unchanged} unchanged.",
+    )
+    return render(request, "facilities.html", facilities=facs, problems=[], form={}, message=msg)
+
+
 @router.post("/admin/facilities/{code}", response_class=HTMLResponse, include_in_schema=False)
 async def facility_save(request: Request, code: str, principal: Admin) -> HTMLResponse:
     from starlette.concurrency import run_in_threadpool
