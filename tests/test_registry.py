@@ -22,6 +22,7 @@ from khoyte.gateway.versions import StoreVersionSource
 from khoyte.registry import facilities as reg
 from khoyte.registry.adminunits import communes
 from khoyte.security.models import AuditEntry
+from khoyte.services import build_services
 from khoyte.store.db import alembic_config, make_engine, migrate, session_factory, session_scope
 from khoyte.warehouse.service import Warehouse
 from tests.gateway_helpers import fresh_pg_database
@@ -48,7 +49,9 @@ def _ok(args: list[str]) -> str:
 
 
 def _dim(settings: Settings) -> list[tuple[object, ...]]:
-    wh = Warehouse(settings)
+    services = build_services(settings)  # the warehouse with its source, as the app wires it
+    wh = services.warehouse
+    assert wh is not None
     try:
         wh.refresh()
         return [
@@ -59,7 +62,7 @@ def _dim(settings: Settings) -> list[tuple[object, ...]]:
             )
         ]
     finally:
-        wh.close()
+        services.close()
 
 
 def test_import_csv_then_xlsx_reaches_the_warehouse_on_refresh(data: Path) -> None:

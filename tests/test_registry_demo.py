@@ -24,7 +24,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from khoyte.config import Settings
-from khoyte.gateway.demo import prepare_demo
+from khoyte.demo import prepare_demo
 from khoyte.registry.adminunits import communes
 from khoyte.security import service
 from khoyte.store.db import session_scope
@@ -108,10 +108,7 @@ def demo(
         assert r.status_code == 200, r.text
         leader = {"Authorization": f"Bearer {r.json()['access_token']}"}
         yield Demo(settings, client, manifest, facilities, leader)
-    app.state.warehouse.close()
-    app.state.gateway.engine.dispose()
-    if app.state.security.factory.kw["bind"] is not app.state.gateway.engine:
-        app.state.security.factory.kw["bind"].dispose()
+    app.state.services.close()
     if database is not None:
         next(database, None)  # drops the database
 
@@ -180,8 +177,8 @@ def test_registry_edits_reach_the_dashboard_through_the_poller(demo: Demo) -> No
     new_commune = next(
         c for c in sorted(communes()) if communes()[c][1] == "82" and c not in demo.by_commune()
     )
-    demo.breakdown("facility")  # the first dashboard request starts the poller
-    wh = demo.client.app.state.warehouse  # type: ignore[attr-defined]
+    demo.breakdown("facility")  # the poller runs since the app started (lifespan)
+    wh = demo.client.app.state.services.warehouse  # type: ignore[attr-defined]
     mark = wh.loader.registry_watermark("store")
 
     def edit(**changes: str) -> None:

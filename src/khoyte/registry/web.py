@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte import i18n
 from khoyte.access import Permission, Principal, requires
-from khoyte.config import Settings
 from khoyte.errors import ApiError
 from khoyte.registry import facilities as reg
 from khoyte.registry.facilities import TIERS, FacilityEntry, Problem
@@ -67,11 +66,8 @@ class FacilityOut(BaseModel):
 
 
 def _sessions(request: Request) -> sessionmaker[Session]:
-    """The operational store's sessions (the security component's factory, else the
-    gateway's)."""
-    factory: sessionmaker[Session] | None = getattr(request.app.state, "session_factory", None)
-    if factory is None:
-        factory = request.app.state.gateway.sessions
+    """The operational store's sessions (the composition root's, ``khoyte.services``)."""
+    factory: sessionmaker[Session] = request.app.state.services.sessions
     return factory
 
 
@@ -284,7 +280,3 @@ async def facility_save(request: Request, code: str, principal: Admin) -> HTMLRe
     vi, en = _DONE[outcome]
     return render(request, "facility.html", f=found, form=_form_of(found), problems=[],
                   message=("ok", f"{vi}.", f"{en}."))  # fmt: skip
-
-
-def install(app: FastAPI, settings: Settings) -> None:
-    app.include_router(router)
