@@ -25,14 +25,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from khoyte import i18n
 from khoyte.access import Permission, Principal, requires
-from khoyte.errors import ApiError
+from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.registry import facilities as reg
 from khoyte.registry.facilities import TIERS, FacilityEntry, Problem
 from khoyte.store.db import session_scope
 
 HERE = Path(__file__).parent
 Admin = Annotated[Principal, Depends(requires(Permission.ADMIN_FACILITIES))]
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)  # the one error shape (khoyte.errors)
 
 _ENV = Environment(
     loader=ChoiceLoader(
