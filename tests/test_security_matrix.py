@@ -60,6 +60,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/audit"): Rule(P.VIEW_AUDIT),
     ("GET", "/api/v1/audit/verify"): Rule(P.VIEW_AUDIT),
     ("GET", "/audit"): Rule(P.VIEW_AUDIT),
+    # registry (province-wide reference data for IT administrators, no clinical data)
+    ("GET", "/api/v1/admin/facilities"): Rule(P.ADMIN_FACILITIES),
+    ("GET", "/api/v1/admin/facilities/{code}"): Rule(P.ADMIN_FACILITIES),
+    ("GET", "/admin/facilities"): Rule(P.ADMIN_FACILITIES),
+    ("GET", "/admin/facilities/{code}"): Rule(P.ADMIN_FACILITIES),
+    ("POST", "/admin/facilities"): Rule(P.ADMIN_FACILITIES),
+    ("POST", "/admin/facilities/{code}"): Rule(P.ADMIN_FACILITIES),
+    ("POST", "/admin/facilities/paste"): Rule(P.ADMIN_FACILITIES),
     # gateway
     ("POST", "/api/v1/submissions"): Rule(P.SUBMIT),
     ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),

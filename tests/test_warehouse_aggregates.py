@@ -18,6 +18,7 @@ from khoyte.access import Scope
 from khoyte.analytics import kcb
 from khoyte.analytics.filters import Filters
 from khoyte.handoff import RecordVersion
+from khoyte.registry.facilities import FacilityEntry
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
 from khoyte.warehouse.loader import Loader
@@ -94,8 +95,13 @@ def versions(tmp_path_factory: pytest.TempPathFactory) -> list[RecordVersion]:
 
 
 class ListSource:
+    registry_key = "list"
+
     def __init__(self, items: list[RecordVersion]) -> None:
         self.items = items
+
+    def facilities_since(self, revision: int = 0) -> list[FacilityEntry]:
+        return []
 
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
         return iter([rv for rv in self.items if rv.version_id > since_id])
@@ -230,6 +236,9 @@ def test_aggregates_follow_the_facts_duckdb(versions: list[RecordVersion], tmp_p
 
 def test_aggregates_follow_the_facts_postgresql(versions: list[RecordVersion], pg_url: str) -> None:
     eng = PostgresEngine(pg_url)
+    # the session's PostgreSQL database is shared: another test (test_warehouse_engines) may
+    # have loaded a warehouse into it already
+    schema.drop(eng)
     try:
         _run(eng, versions)
     finally:

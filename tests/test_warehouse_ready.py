@@ -38,8 +38,13 @@ class GatedSource:
         self.inner = inner
         self.gate = gate
 
+    registry_key = "store"
+
     def latest_version_id(self) -> int:
         return int(self.inner.latest_version_id())
+
+    def facilities_since(self, revision: int = 0) -> list[Any]:
+        return list(self.inner.facilities_since(revision))  # the registry is not held back
 
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
         self.gate.wait(60)

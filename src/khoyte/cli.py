@@ -16,6 +16,7 @@ from rich.table import Table
 
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
+from khoyte.registry import cli as registry_cli
 from khoyte.security import cli as security_cli
 from khoyte.synth import cli as synth_cli
 from khoyte.validate.engine import FileResult, FileStatus, RecordStatus, validate_file
@@ -218,6 +219,7 @@ def demo(
 
 # Command groups live beside the code they drive.
 synth_cli.register(app)
+registry_cli.register(app)  # `facility` (the gateway adds token/revoke/list) and `place`
 gateway_cli.register(app)
 warehouse_cli.register(app)
 security_cli.register(app)

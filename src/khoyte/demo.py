@@ -14,8 +14,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from khoyte.config import Settings
-from khoyte.gateway.facilities import import_facilities, new_token
+from khoyte.gateway.facilities import new_token
 from khoyte.gateway.ingest import IngestSummary, ingest, iter_files, local_submitter
+from khoyte.registry.facilities import import_file
 from khoyte.security import service as security
 from khoyte.services import Services, build_services
 from khoyte.store.db import session_scope
@@ -61,7 +62,8 @@ def prepare_demo(
     services = build_services(settings)
     try:
         with session_scope(services.sessions) as s:
-            n = import_facilities(s, out / "facilities.csv")
+            # the synth's facility list through `khoyte facility import`'s code: the registry
+            n = import_file(s, out / "facilities.csv").rows
             facility = _first_facility(out / "facilities.csv")
             token = new_token(s, facility)
         say(f"{n} cơ sở đã đăng ký / facilities registered")

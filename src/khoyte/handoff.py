@@ -5,6 +5,11 @@ the warehouse remembers the highest id it has loaded and asks for what came afte
 (``iter_versions(since_id)``). For one ``(facility, ma_lk)`` the version with the highest
 ``version`` is current and supersedes the others; a rejected version is never loaded but still
 supersedes nothing.
+
+The registry travels the same way: each change to a facility carries a store-wide increasing
+``revision``; the warehouse keeps its own registry watermark and asks for the facilities
+changed after it (``facilities_since(revision)``) in the same refresh, so a rename, a move to
+another commune or a deactivation reaches the dashboards like a record does.
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from khoyte.standards.model import Record
+
+if TYPE_CHECKING:  # the protocol names it; importing it here would pull in the ORM
+    from khoyte.registry.facilities import FacilityEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +38,15 @@ class RecordVersion:
 
 
 class VersionSource(Protocol):
+    # names the registry's revision counter: a warehouse fed by two sources in turn (a folder,
+    # then the store) keeps one registry watermark per counter
+    registry_key: str
+
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]: ...
+
+    def facilities_since(self, revision: int = 0) -> list[FacilityEntry]:
+        """Facilities changed after ``revision``, oldest change first (``revision`` set)."""
+        ...
 
 
 @runtime_checkable

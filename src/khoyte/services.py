@@ -45,8 +45,8 @@ class Services:
     clock: Callable[[], datetime]
     metrics: Metrics = field(default_factory=Metrics)
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0))
-    # The facility registry (``khoyte.registry``) is wired in here by its own work; until then
-    # facilities are read by the gateway (``gw_facility``) and the warehouse (``dim_facility``).
+    # The facility registry (``khoyte.registry``) is tables in the operational store: the
+    # gateway reads them, the warehouse is fed from them through ``source``; nothing to hold.
     registry: Any = None
 
     def start(self) -> None:

@@ -70,7 +70,7 @@ def q_facilities(
         registry_filters.append(("f.tuyen = ?", flt.tier))
     extra = "".join(f" AND {c}" for c, _ in registry_filters)
     registry = eng.query(
-        f"SELECT f.ma_cskcb, f.ten, f.tuyen, f.ma_xa, f.ten_xa FROM dim_facility f "
+        f"SELECT f.ma_cskcb, f.ten, f.tuyen, f.ma_xa, f.ten_xa, f.active FROM dim_facility f "
         f"WHERE {reg_w}{extra} ORDER BY f.ma_cskcb",
         [*reg_p, *(v for _, v in registry_filters)],
     )
@@ -113,7 +113,11 @@ def q_facilities(
                 "first_received": _iso(st[4]) if st else None,
                 "last_received": _iso(st[5]) if st else None,
                 "last_day_with_data": _iso(last_day),
-                "silent": silent_for is None or silent_for >= silent_days,
+                # the registry's flag (None: not in the registry); a facility the registry
+                # marks inactive is not expected to send, so it is never "silent"
+                "active": (reg[5] is not False) if reg else None,
+                "silent": (not reg or reg[5] is not False)
+                and (silent_for is None or silent_for >= silent_days),
                 "silent_days": silent_for,
             }
         )

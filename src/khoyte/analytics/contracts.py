@@ -158,6 +158,7 @@ class BreakdownRow(BaseModel):
     code: str | None
     name: str | None
     tier: str | None = None
+    active: bool | None = None  # by facility: the registry's flag (None: not in the registry)
     visits: int
     facilities: int
     inpatient: int
@@ -192,6 +193,7 @@ class FacilityCompleteness(BaseModel):
     first_received: str | None
     last_received: str | None
     last_day_with_data: str | None
+    active: bool | None = None  # the registry's flag; an inactive facility is never silent
     silent: bool
     silent_days: int | None
 

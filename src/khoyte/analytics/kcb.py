@@ -215,7 +215,8 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
     if by == "commune":
         cols, names = "f.ma_xa, f.ten_xa", ("code", "name")
     else:
-        cols, names = "x.facility, f.ten, f.tuyen", ("code", "name", "tier")
+        # active: the registry's flag (null: a sender the registry does not know)
+        cols, names = "x.facility, f.ten, f.tuyen, f.active", ("code", "name", "tier", "active")
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
         f"SELECT {cols}, SUM(x.n), COUNT(*), SUM(x.inp), SUM(x.em), SUM(x.de), SUM(x.bd), "

@@ -1,4 +1,4 @@
-"""``khoyte facility …``, ``serve``, ``ingest``, ``watch``, ``db upgrade`` (``khoyte demo`` is
+"""``khoyte facility token|revoke|list``, ``serve``, ``ingest``, ``watch``, ``db upgrade`` (``khoyte demo`` is
 in ``khoyte.cli``: it drives every part)."""
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from rich.table import Table
 
 from khoyte.config import Settings
 
+# The registry's `khoyte facility` group (add, import, show); the gateway adds its credential
+# commands (token, revoke) and the listing with live credentials to it.
+from khoyte.registry.cli import facility_app
+
 if TYPE_CHECKING:  # the store and the web stack load only when a gateway command runs
     from khoyte.gateway.ingest import IngestSummary, Submitter
     from khoyte.services import Services
 
-facility_app = typer.Typer(
-    help="Cơ sở KCB và mã truy cập / facilities and their API credentials.",
-    no_args_is_help=True,
-)
 db_app = typer.Typer(help="Cơ sở dữ liệu vận hành / the operational store.", no_args_is_help=True)
 
 
@@ -38,35 +38,6 @@ def _services(settings: Settings | None = None) -> Services:
 
 def _err(msg: str) -> None:
     typer.echo(msg, err=True)
-
-
-@facility_app.command("add")
-def facility_add(
-    code: Annotated[str, typer.Argument(help="MA_CSKCB")],
-    name: Annotated[str, typer.Option("--name", help="Tên cơ sở / facility name.")],
-    tier: Annotated[str | None, typer.Option(help="Tuyến / tier.")] = None,
-    commune: Annotated[str | None, typer.Option(help="Mã xã / commune code.")] = None,
-) -> None:
-    """Thêm (hoặc cập nhật) một cơ sở / add or update a facility."""
-    from khoyte.gateway.facilities import add_facility
-    from khoyte.store.db import session_scope
-
-    with session_scope(_services().sessions) as s:
-        add_facility(s, code.strip(), name, tier, commune)
-    _err(f"Đã lưu cơ sở / facility saved: {code}")
-
-
-@facility_app.command("import")
-def facility_import(
-    csv_path: Annotated[Path, typer.Argument(help="facilities.csv (khoyte synth).")],
-) -> None:
-    """Nhập danh sách cơ sở từ CSV / import facilities from a CSV (ma_cskcb, ten, tuyen, ma_xa)."""
-    from khoyte.gateway.facilities import import_facilities
-    from khoyte.store.db import session_scope
-
-    with session_scope(_services().sessions) as s:
-        n = import_facilities(s, csv_path)
-    _err(f"Đã nhập {n} cơ sở / {n} facilities imported")
 
 
 @facility_app.command("list")
@@ -268,7 +239,6 @@ def watch(
 
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(facility_app, name="facility")
     app.add_typer(db_app, name="db")
     app.command("serve")(serve)
     app.command("ingest")(ingest)

@@ -1,4 +1,6 @@
-"""Facilities and their API credentials (bearer tokens, stored hashed).
+"""API credentials of facilities (bearer tokens, stored hashed). The facilities themselves are
+the registry's (``khoyte.registry.facilities``); ``add_facility`` and ``UnknownFacility`` are
+re-exported from there for callers of the gateway.
 
 A token is ``khy_`` + 32 random bytes (URL-safe base64). Only its sha256 is stored: with 256 bits
 of entropy nobody can search the token space, so a slow password hash (argon2) would add cost to
@@ -7,18 +9,19 @@ every request without adding safety; a leaked table still yields no usable token
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from khoyte.gateway.models import Credential, Facility
+from khoyte.gateway.models import Credential
+from khoyte.registry.facilities import UnknownFacility as UnknownFacility
+from khoyte.registry.facilities import add_facility as add_facility
+from khoyte.registry.models import Facility
 
 # a marker that makes a leaked credential easy to recognise, not a secret
 TOKEN_PREFIX = "khy_"  # noqa: S105  # nosec B105
@@ -30,47 +33,6 @@ def hash_token(token: str) -> str:
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-class UnknownFacility(LookupError):
-    pass
-
-
-def add_facility(
-    session: Session,
-    code: str,
-    name: str,
-    tier: str | None = None,
-    commune: str | None = None,
-) -> Facility:
-    """Create or update a facility (re-activating it)."""
-    fac = session.get(Facility, code)
-    if fac is None:
-        fac = Facility(code=code, name=name, tier=tier, commune=commune, created_at=now())
-        session.add(fac)
-    else:
-        fac.name, fac.active = name, True
-        fac.tier = tier or fac.tier
-        fac.commune = commune or fac.commune
-    session.flush()
-    return fac
-
-
-def import_facilities(session: Session, csv_path: Path) -> int:
-    """Facilities from a ``facilities.csv`` as written by ``khoyte synth`` (ma_cskcb, ten, tuyen,
-    ma_xa); returns how many rows were read."""
-    n = 0
-    with csv_path.open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            add_facility(
-                session,
-                row["ma_cskcb"].strip(),
-                row.get("ten", "").strip() or row["ma_cskcb"],
-                (row.get("tuyen") or "").strip() or None,
-                (row.get("ma_xa") or "").strip() or None,
-            )
-            n += 1
-    return n
 
 
 def new_token(session: Session, code: str, expires_days: int | None = None) -> str:

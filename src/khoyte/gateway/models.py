@@ -1,5 +1,9 @@
-"""Tables of the gateway: facilities, credentials, submissions, record versions, findings,
-intake events. Migrations: ``store/migrations/versions`` on the Alembic branch ``gateway``."""
+"""Tables of the gateway: credentials, submissions, record versions, findings, intake events.
+Migrations: ``store/migrations/versions`` on the Alembic branch ``gateway``.
+
+Facilities are the registry's (``khoyte.registry.models.Facility``, table ``rg_facility``);
+credentials point there. The name is re-exported here for code that still imports it from the
+gateway."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
-    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -18,28 +21,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from khoyte.registry.models import Facility as Facility  # one registry (rg_facility)
 from khoyte.store.db import Base
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class Facility(Base):
-    __tablename__ = "gw_facility"
-
-    code: Mapped[str] = mapped_column(String(16), primary_key=True)  # MA_CSKCB
-    name: Mapped[str] = mapped_column(String(255))
-    tier: Mapped[str | None] = mapped_column(String(32))
-    commune: Mapped[str | None] = mapped_column(String(16), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
 class Credential(Base):
     __tablename__ = "gw_credential"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    facility: Mapped[str] = mapped_column(ForeignKey("gw_facility.code"), index=True)
+    facility: Mapped[str] = mapped_column(ForeignKey("rg_facility.code"), index=True)
     # sha256 of the token: tokens are 256-bit random, so a fast hash is as safe as a slow one
     # and costs nothing per request (see docs/gateway.md).
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,5 +1,5 @@
-"""``StoreVersionSource``: the stored record versions as the warehouse reads them
-(:class:`khoyte.handoff.VersionSource`)."""
+"""``StoreVersionSource``: the stored record versions, and the registry's facilities, as the
+warehouse reads them (:class:`khoyte.handoff.VersionSource`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from khoyte.gateway.models import RecordVersionRow
 from khoyte.handoff import RecordVersion
+from khoyte.registry import facilities as registry
 from khoyte.standards.serialize import record_from_json
 
 _BATCH = 2000
@@ -22,12 +24,18 @@ class StoreVersionSource:
     and a watermark never skips a version committed later with a smaller id.
     """
 
+    registry_key = "store"
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     def latest_version_id(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.max(RecordVersionRow.id))) or 0)
+
+    def facilities_since(self, revision: int = 0) -> list[registry.FacilityEntry]:
+        with Session(self.engine) as s:
+            return registry.changes_since(s, revision)
 
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
         last = since_id

@@ -21,10 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-facilities_app = typer.Typer(
-    help="Danh mục cơ sở KCB / facility registry.", no_args_is_help=True, add_completion=False
-)
-app.add_typer(facilities_app, name="facilities")
+# kept only to point at `khoyte facility import` (the registry is in the operational store)
+facilities_app = typer.Typer(hidden=True, no_args_is_help=True, add_completion=False)
+app.add_typer(facilities_app, name="facilities", hidden=True)
 
 SourceOpt = Annotated[
     Path | None,
@@ -98,29 +97,16 @@ def stats() -> None:
         wh.close()
 
 
-@facilities_app.command("import")
-def import_facilities(
-    file: Annotated[Path, typer.Argument(help="CSV hoặc XLSX / CSV or XLSX file.")],
-) -> None:
-    """Nhập danh mục cơ sở KCB (cột: ma_cskcb, ten, tuyen, loai, ma_xa, ten_xa, ma_tinh,
-    giuong) / import facilities."""
-    from khoyte.warehouse.service import Warehouse
-    from khoyte.warehouse.sources import read_facilities
-
-    if not file.is_file():
-        typer.echo(f"Không tìm thấy tệp / file not found: {file}", err=True)
-        raise typer.Exit(2)
-    try:
-        found = read_facilities(file)
-    except (ValueError, OSError, KeyError) as exc:
-        typer.echo(f"Không đọc được tệp / unreadable file: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    wh = Warehouse(Settings())
-    try:
-        n = wh.loader.upsert_facilities(found)
-    finally:
-        wh.close()
-    typer.echo(f"Đã nhập {n} cơ sở / imported {n} facilities")
+@facilities_app.command("import", hidden=True)
+def import_facilities(file: Annotated[Path, typer.Argument()]) -> None:
+    """Đã chuyển sang `khoyte facility import` / moved to `khoyte facility import`."""
+    typer.echo(
+        "Danh mục cơ sở nay chỉ có một, trong CSDL vận hành: dùng `khoyte facility import "
+        f"{file}`; kho phân tích tự cập nhật từ đó. / There is one facility registry now, in the "
+        f"operational store: run `khoyte facility import {file}`; the warehouse follows it.",
+        err=True,
+    )
+    raise typer.Exit(2)
 
 
 def register(root: typer.Typer) -> None:

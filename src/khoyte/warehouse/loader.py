@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,22 +24,23 @@ from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.transform import Batch, add_record, submission_rows
 
+if TYPE_CHECKING:
+    from khoyte.registry.facilities import FacilityEntry
+
 log = logging.getLogger(__name__)
 
 LOADABLE = frozenset({"accepted", "accepted_with_warnings"})
 BATCH = 5000
 
 
-@dataclass(frozen=True)
-class Facility:
-    ma_cskcb: str
-    ten: str
-    tuyen: str | None = None
-    loai: str | None = None
-    ma_xa: str | None = None
-    ten_xa: str | None = None
-    ma_tinh: str | None = None
-    giuong: int | None = None
+# dim_facility's columns, from the registry's FacilityEntry (khoyte.registry.facilities)
+FACILITY_COLUMNS = ("ma_cskcb", "ten", "tuyen", "loai", "ma_xa", "ten_xa", "ma_tinh", "giuong",
+                    "nhan_luc", "active", "valid_from", "valid_to", "revision")  # fmt: skip
+
+
+def _facility_values(f: FacilityEntry) -> tuple[Any, ...]:
+    return (f.code, f.name, f.tier, f.kind, f.commune, f.commune_name, f.province, f.beds,
+            f.staff, f.active, f.valid_from, f.valid_to, f.revision)  # fmt: skip
 
 
 @dataclass
@@ -50,6 +51,8 @@ class LoadReport:
     superseded: int = 0
     stale: int = 0  # older than what the warehouse already holds
     watermark: int = 0
+    facilities: int = 0  # registry rows applied to dim_facility
+    registry_watermark: int = 0
 
 
 def _chunks(it: Iterable[RecordVersion], size: int) -> Iterator[list[RecordVersion]]:
@@ -79,36 +82,70 @@ class Loader:
         return schema.get_meta(self.engine, "as_of")
 
     # -- registry -------------------------------------------------------------------------
-    def upsert_facilities(self, facilities: Iterable[Facility]) -> int:
-        rows = list({f.ma_cskcb: f for f in facilities}.values())
-        if not rows:
-            return 0
-        names = ("ma_cskcb", "ten", "tuyen", "loai", "ma_xa", "ten_xa", "ma_tinh", "giuong")
-        cols = {n: _obj([getattr(f, n) for f in rows]) for n in names}
+    def registry_watermark(self, key: str) -> int:
+        v = schema.get_meta(self.engine, f"registry_watermark:{key}")
+        return int(v) if v else 0
+
+    def upsert_facilities(
+        self, facilities: Iterable[FacilityEntry], watermark: tuple[str, int] | None = None
+    ) -> int:
+        """Write these facilities into ``dim_facility`` (replacing rows of the same code) and,
+        in the same transaction, the registry watermark ``(key, revision)`` when given."""
+        rows = list({f.code: f for f in facilities}.values())
         with self._lock, self.engine.transaction():
-            self._set_keys(cols["ma_cskcb"], cols["ma_cskcb"])
-            self.engine.execute(
-                "DELETE FROM dim_facility WHERE ma_cskcb IN (SELECT facility FROM wh_batch_keys)"
-            )
-            self.engine.insert_columns("dim_facility", cols)
-            self.engine.execute("DELETE FROM wh_batch_keys")
+            if rows:
+                values = [_facility_values(f) for f in rows]
+                cols = {n: _obj([v[i] for v in values]) for i, n in enumerate(FACILITY_COLUMNS)}
+                self._set_keys(cols["ma_cskcb"], cols["ma_cskcb"])
+                self.engine.execute(
+                    "DELETE FROM dim_facility WHERE ma_cskcb IN "
+                    "(SELECT facility FROM wh_batch_keys)"
+                )
+                self.engine.insert_columns("dim_facility", cols)
+                self.engine.execute("DELETE FROM wh_batch_keys")
+            if watermark is not None:
+                schema.set_meta(self.engine, f"registry_watermark:{watermark[0]}",
+                                str(watermark[1]))  # fmt: skip
         return len(rows)
+
+    def refresh_registry(self, source: VersionSource) -> tuple[int, int]:
+        """Apply the facilities changed after this warehouse's registry watermark (the
+        registry's own watermark, beside the record versions'). Returns (rows, watermark)."""
+        key = source.registry_key
+        with self._lock:
+            mark = self.registry_watermark(key)
+            changed = source.facilities_since(mark)
+            if not changed:
+                return 0, mark
+            top = max(mark, *(f.revision for f in changed))
+            return self.upsert_facilities(changed, (key, top)), top
 
     # -- loading --------------------------------------------------------------------------
     def refresh(self, source: VersionSource, batch_size: int = BATCH) -> LoadReport:
         """Load every version after the watermark."""
         with self._lock:
             report = LoadReport(watermark=self.watermark())
+            report.facilities, report.registry_watermark = self.refresh_registry(source)
             for chunk in _chunks(source.iter_versions(report.watermark), batch_size):
                 self._apply(chunk, report)
+            if report.loaded and not self.engine.query("SELECT 1 FROM dim_facility LIMIT 1"):
+                log.warning(
+                    "Kho có hồ sơ nhưng danh mục cơ sở trống: bảng điều khiển không có tên, xã, "
+                    "tuyến; hãy chạy `khoyte facility import TỆP` / the warehouse has records but "
+                    "no facility: run `khoyte facility import FILE` (docs/registry.md)"
+                )
             return report
 
     def rebuild(self, source: VersionSource) -> LoadReport:
-        """Drop the facts and load everything again (the registry is kept)."""
+        """Drop the facts and load everything again; the registry is fed again from the start
+        (rows the source no longer has are kept: facts may still name them)."""
         with self._lock, self.engine.transaction():
             for t in (*schema.CURRENT_TABLES, "fact_submission", *schema.AGGREGATES):
                 self.engine.execute(f"DELETE FROM {t}")
-            self.engine.execute("DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of')")
+            self.engine.execute(
+                "DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of') "
+                "OR key LIKE 'registry_watermark:%'"
+            )
         return self.refresh(source)
 
     def rebuild_aggregates(self) -> None:
@@ -265,6 +302,12 @@ class Loader:
         ):
             out[t] = int(self.engine.query(f"SELECT COUNT(*) FROM {t}")[0][0])
         out["as_of"] = self.as_of()
+        out["registry_watermarks"] = {
+            str(k).split(":", 1)[1]: int(v)
+            for k, v in self.engine.query(
+                "SELECT key, value FROM wh_meta WHERE key LIKE 'registry_watermark:%' ORDER BY 1"
+            )
+        }
         return out
 
 

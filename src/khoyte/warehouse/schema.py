@@ -20,7 +20,8 @@ TABLES: dict[str, str] = {
     "wh_meta": "key VARCHAR PRIMARY KEY, value VARCHAR",
     "dim_facility": (
         "ma_cskcb VARCHAR PRIMARY KEY, ten VARCHAR, tuyen VARCHAR, loai VARCHAR, ma_xa VARCHAR, "
-        "ten_xa VARCHAR, ma_tinh VARCHAR, giuong INTEGER"
+        "ten_xa VARCHAR, ma_tinh VARCHAR, giuong INTEGER, nhan_luc INTEGER, active BOOLEAN, "
+        "valid_from DATE, valid_to DATE, revision BIGINT"
     ),
     "dim_icd10": "code VARCHAR PRIMARY KEY, name_vi VARCHAR, name_en VARCHAR, chapter VARCHAR",
     "fact_episode": (
@@ -141,9 +142,19 @@ INDEXES_POSTGRES = (
 )
 
 
+# columns added to tables of an existing store (DuckDB and PostgreSQL both know IF NOT EXISTS)
+ADDED_COLUMNS = {
+    "dim_facility": ("nhan_luc INTEGER", "active BOOLEAN", "valid_from DATE", "valid_to DATE",
+                     "revision BIGINT"),
+}  # fmt: skip
+
+
 def create(engine: AnalyticsEngine) -> None:
     for name, cols in TABLES.items():
         engine.execute(f"CREATE TABLE IF NOT EXISTS {name} ({cols})")
+    for name, added in ADDED_COLUMNS.items():
+        for col in added:
+            engine.execute(f"ALTER TABLE {name} ADD COLUMN IF NOT EXISTS {col}")
     if engine.name == "postgresql":
         for sql in INDEXES_POSTGRES:
             engine.execute(sql)

@@ -14,7 +14,7 @@ from typing import Any
 from khoyte.config import Settings
 from khoyte.handoff import KnowsLatest, VersionSource
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine
-from khoyte.warehouse.loader import Facility, Loader, LoadReport
+from khoyte.warehouse.loader import Loader, LoadReport
 
 log = logging.getLogger(__name__)
 
@@ -57,25 +57,16 @@ class Warehouse:
         # numbers are incomplete then, and the dashboards say so (``freshness``).
         self.catching_up_since: datetime | None = None
 
-    def import_registry(self, source: object) -> int:
-        get = getattr(source, "facilities", None)
-        if get is None:
-            return 0
-        facilities: list[Facility] = get()
-        return self.loader.upsert_facilities(facilities)
-
     def refresh(self, source: VersionSource | None = None) -> LoadReport:
         source = source or self.source
         if source is None:
             return LoadReport(watermark=self.loader.watermark())
-        self.import_registry(source)
-        return self.loader.refresh(source)
+        return self.loader.refresh(source)  # the registry's changes first, then the records
 
     def rebuild(self, source: VersionSource | None = None) -> LoadReport:
         source = source or self.source
         if source is None:
             raise LookupError("no source to rebuild from")
-        self.import_registry(source)
         return self.loader.rebuild(source)
 
     def stats(self) -> dict[str, Any]:

@@ -9,18 +9,14 @@ source with the same :class:`khoyte.handoff.VersionSource` protocol.
 
 from __future__ import annotations
 
-import csv
-import io
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from khoyte.handoff import RecordVersion
-from khoyte.registry.adminunits import communes
+from khoyte.registry.facilities import FacilityEntry, read_entries
 from khoyte.validate.engine import FileResult, iter_file
-from khoyte.warehouse.loader import Facility
 
 
 @dataclass
@@ -29,6 +25,8 @@ class _FileEntry:
 
 
 class FileVersionSource:
+    registry_key = "file"
+
     def __init__(self, root: Path, *, max_bytes: int = 512 * 1024 * 1024) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
@@ -75,9 +73,23 @@ class FileVersionSource:
                 )
             self._seen[path] = entry
 
-    def facilities(self) -> list[Facility]:
+    def facilities(self) -> list[FacilityEntry]:
+        """The folder's ``facilities.csv``, read by the registry's one importer (a problem in
+        it stops the load with the cell named, as ``khoyte facility import`` would)."""
         path = self.root / "facilities.csv"
-        return read_facilities(path) if path.exists() else []
+        if not path.exists():
+            return []
+        return [e for e, _ in read_entries(path)]
+
+    def facilities_since(self, revision: int = 0) -> list[FacilityEntry]:
+        """The whole list when the file changed after ``revision`` (its mtime in ns)."""
+        path = self.root / "facilities.csv"
+        if not path.exists():
+            return []
+        mark = path.stat().st_mtime_ns
+        if mark <= revision:
+            return []
+        return [replace(e, revision=mark) for e in self.facilities()]
 
 
 def _facility_of(record: object) -> str:
@@ -85,55 +97,3 @@ def _facility_of(record: object) -> str:
         return record.episode.facility or ""  # type: ignore[attr-defined]
     except LookupError:
         return ""
-
-
-COLUMNS = ("ma_cskcb", "ten", "tuyen", "loai", "ma_xa", "ten_xa", "ma_tinh", "giuong")
-
-
-def _facility(row: dict[str, str]) -> Facility | None:
-    code = (row.get("ma_cskcb") or "").strip()
-    if not code:
-        return None
-    giuong = (row.get("giuong") or "").strip()
-    ma_xa = (row.get("ma_xa") or "").strip() or None
-    ten_xa = (row.get("ten_xa") or "").strip() or None
-    if ma_xa and not ten_xa:
-        # the commune's 2025 name from the national list (vietnam-provinces)
-        known = communes().get(ma_xa.zfill(5))
-        ten_xa = known[0] if known else None
-    return Facility(
-        ma_cskcb=code,
-        ten=(row.get("ten") or "").strip(),
-        tuyen=(row.get("tuyen") or "").strip() or None,
-        loai=(row.get("loai") or "").strip() or None,
-        ma_xa=ma_xa,
-        ten_xa=ten_xa,
-        ma_tinh=(row.get("ma_tinh") or "").strip() or None,
-        giuong=int(giuong) if giuong.isascii() and giuong.isdigit() else None,
-    )
-
-
-def read_facilities(path: Path) -> list[Facility]:
-    """Facilities from a CSV (UTF-8, header row) or XLSX (first sheet, header row) with the
-    columns of ``facilities.csv``: ma_cskcb, ten, tuyen, loai, ma_xa, ten_xa, ma_tinh, giuong."""
-    rows: list[dict[str, str]] = []
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError) as exc:
-            raise ValueError(f"{path.name}: không phải tệp XLSX / not an XLSX file") from exc
-        ws = wb.worksheets[0]
-        it = ws.iter_rows(values_only=True)
-        header = [str(h or "").strip().lower() for h in next(it, ())]
-        for values in it:
-            rows.append(
-                {h: ("" if v is None else str(v)) for h, v in zip(header, values, strict=False)}
-            )
-        wb.close()
-    else:
-        text = path.read_bytes().decode("utf-8-sig")
-        reader = csv.DictReader(io.StringIO(text))
-        rows = [{(k or "").strip().lower(): v or "" for k, v in r.items()} for r in reader]
-    return [f for r in rows if (f := _facility(r)) is not None]

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from khoyte import __version__
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
+from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
 from khoyte.services import Services, build_services
 from khoyte.web import dashboard, docs, errors
@@ -67,6 +68,7 @@ def create_app(
     docs.install(app)
     app.include_router(gateway_api.router)
     app.include_router(dashboard.router)
+    app.include_router(registry_web.router)  # the facility registry's IT pages
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check
