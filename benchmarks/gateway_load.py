@@ -146,7 +146,7 @@ def run_load(
         salt = uuid.uuid4().hex[:6]
         prepared = [(tok, make_files(code, per_client, salt)) for tok, code in clients]
         server = Server(data_dir, db_url, KHOYTE_RATE_LIMIT_PER_MINUTE="0")
-        server.start()
+        server.start(timeout=300)  # a loaded shared machine can take minutes to start it
         try:
             res = asyncio.run(_load(server.url, prepared, duration))
         finally:

@@ -121,7 +121,11 @@ def test_restore_drill_while_clients_submit(
                     else:
                         failures.append(f"{r.status_code} {r.text[:200]}")
 
-    server.start()
+    try:
+        server.start(timeout=600)  # start-up alone takes minutes on a loaded shared machine
+    except RuntimeError:
+        server.kill()
+        raise
     threads = [threading.Thread(target=client, args=(f,)) for f in (FAC_A, FAC_B, FAC_A)]
     pg_targets: list[Any] = []
     try:

@@ -38,15 +38,19 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import Engine, create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
 
 from khoyte import __version__
 from khoyte.config import Settings
 from khoyte.gateway.archive import Archive, _fsync_dir
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+# SQLAlchemy is imported inside the functions: every ``khoyte`` command (validate too) loads
+# this module to register its commands.
 
 FORMAT = 1
 MANIFEST = "MANIFEST.json"
@@ -124,6 +128,8 @@ def _is_pg(url: str) -> bool:
 def _libpq(url: str) -> tuple[str, dict[str, str]]:
     """A libpq URL for pg_dump/pg_restore, and the password in the environment (never on the
     command line, where every user of the machine could read it)."""
+    from sqlalchemy.engine import make_url
+
     u = make_url(url)
     env = dict(os.environ)
     if u.password is not None:
@@ -133,6 +139,8 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
 
 
 def _server_major(engine: Engine) -> int:
+    from sqlalchemy import text
+
     with engine.connect() as conn:
         return int(conn.execute(text("SHOW server_version_num")).scalar_one()) // 10000
 
@@ -183,6 +191,7 @@ def _archived_files(root: Path) -> list[tuple[str, Path]]:
 def _store_facts(engine: Engine, signing_key: str) -> dict[str, Any]:
     """What the snapshot holds, read from the snapshot itself (SQLite) or the live store
     (PostgreSQL, before the dump: the chain only grows, so the dump holds this head)."""
+    from sqlalchemy import func, select, text
     from sqlalchemy.orm import Session
 
     from khoyte.gateway.intake import submissions_without_audit
@@ -215,6 +224,8 @@ def _store_facts(engine: Engine, signing_key: str) -> dict[str, Any]:
 
 
 def backup(settings: Settings, dest: Path, now: datetime | None = None) -> Report:
+    from sqlalchemy import create_engine
+
     url = settings.effective_database_url()
     now = now or datetime.now(UTC)
     snap = dest / "snapshots" / now.strftime("%Y%m%dT%H%M%S%fZ")
@@ -222,7 +233,9 @@ def backup(settings: Settings, dest: Path, now: datetime | None = None) -> Repor
     report = Report(snap)
     if _is_pg(url):
         store_part = "store.pgdump"
-        engine = create_engine(url)
+        # one snapshot for the head, the chain walk and the list of submissions: under READ
+        # COMMITTED a writer committing mid-walk looks like a truncated chain
+        engine = create_engine(url, isolation_level="REPEATABLE READ")
         try:
             facts = _store_facts(engine, settings.audit_signing_key)
             tool = pg_tool("pg_dump", _server_major(engine))
@@ -406,6 +419,9 @@ def verify(snap: Path) -> dict[str, Any]:
 
 
 def _refuse_non_empty(settings: Settings, store: str) -> None:
+    from sqlalchemy import create_engine, inspect
+    from sqlalchemy.engine import make_url
+
     url = settings.effective_database_url()
     if (store == "postgresql") != _is_pg(url):
         raise BackupError(
@@ -441,6 +457,7 @@ def _refuse_non_empty(settings: Settings, store: str) -> None:
 
 
 def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Report:
+    from sqlalchemy import create_engine, select
     from sqlalchemy.orm import Session
 
     from khoyte.gateway.intake import ensure_schema, submissions_without_audit
@@ -481,8 +498,12 @@ def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Re
                 f"pg_restore failed (nothing was written: one transaction): "
                 f"{done.stderr.strip()[:500]}",
             )
-    else:
-        _write_durably(settings.sqlite_path, (snap / manifest["store_part"]).read_bytes())
+    else:  # copied in chunks (a store can be larger than memory), flushed, then put in place
+        part = settings.sqlite_path.with_name(f".{settings.sqlite_path.name}.part")
+        shutil.copyfile(snap / manifest["store_part"], part)
+        _fsync_file(part)
+        os.replace(part, settings.sqlite_path)
+        _fsync_dir(settings.data_dir)
     shared = Archive((snap / manifest["archive"]["folder"]).resolve())
     archive = Archive(settings.archive_dir)
     for line in (snap / "archive.list").read_text().split():
