@@ -32,8 +32,8 @@ from khoyte.backup import MANIFEST, BackupError, backup, restore
 from khoyte.config import Settings
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.gateway.models import Submission
+from khoyte.services import build_services
 from khoyte.warehouse.engine import DuckDBEngine
-from khoyte.warehouse.service import Warehouse, store_source
 from tests.gateway_helpers import (  # noqa: F401  (fixture)
     FAC_A,
     FAC_B,
@@ -174,13 +174,12 @@ def test_restore_drill_while_clients_submit(
         second = backup(original, dest)
         assert second.submissions == len({r["id"] for _, _, r in sent})
         assert 0 < second.archive_copied < second.archive_files  # only the new files copied
-        wh = Warehouse(original)
+        services = build_services(original)
         try:
-            src = store_source(original)
-            assert src is not None
-            wh.rebuild(src)
+            assert services.warehouse is not None
+            services.warehouse.rebuild()
         finally:
-            wh.close()
+            services.close()
         target2, gen2 = _empty_target(tmp_path, "restored2", db_url)
         pg_targets.append(gen2)
         report = restore(target2, second.snapshot)

@@ -550,15 +550,14 @@ def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Re
         )
     report.submissions, report.audit_seq = len(shas), int(head["seq"])
     if rebuild_warehouse:
-        from khoyte.warehouse.service import Warehouse, store_source
+        from khoyte.services import build_services
 
-        wh = Warehouse(settings)
+        services = build_services(settings)  # the warehouse with the restored store as source
         try:
-            source = store_source(settings)
-            if source is not None:
-                wh.rebuild(source)
+            if services.warehouse is not None:
+                services.warehouse.rebuild()
         finally:
-            wh.close()
+            services.close()
     return report
 
 
