@@ -1,7 +1,7 @@
 """Crash safety: ``khoyte serve`` is SIGKILLed 20 times at random moments while clients stream
 submissions. Afterwards every receipted submission is fully stored (its receipt, versions,
-findings and archived bytes), none is stored twice, none half-stored, and re-sending the files
-that never got a receipt completes the set."""
+findings and archived bytes), none is stored twice, none half-stored, none without its audit
+entry, and re-sending the files that never got a receipt completes the set."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from khoyte.gateway.intake import IntakeService, ensure_schema
+from khoyte.gateway.intake import IntakeService, ensure_schema, submissions_without_audit
 from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow, Submission
 from tests.gateway_helpers import (  # noqa: F401  (fixture)
     FAC_A,
@@ -175,4 +175,7 @@ def test_sigkill_during_a_stream_of_submissions(tmp_path: Path, db_url: str | No
         k: len(n) for k, n in per_key.items()
     }
     assert len(versions) == N * 3  # K{i}A twice (different content), K{i}B once
+    # and every stored submission has its audit entry (F16: written in the same transaction)
+    with svc.engine.connect() as conn:
+        assert submissions_without_audit(conn) == []
     svc.engine.dispose()

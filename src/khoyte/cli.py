@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from khoyte import backup as backup_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
 from khoyte.registry import cli as registry_cli
@@ -223,6 +224,7 @@ registry_cli.register(app)  # `facility` (the gateway adds token/revoke/list) an
 gateway_cli.register(app)
 warehouse_cli.register(app)
 security_cli.register(app)
+backup_cli.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -175,6 +175,8 @@ async def receive(
             channel=channel,
             expect=expect,
             declared_facility=declared,
+            actor=principal,  # the audit entry is written in the submission's transaction
+            ip=request.client.host if request.client else "",
         )
     except KhoyteError as err:  # refused (terminal) or not now (transient): counted, answered
         metrics.refused.labels(err.code).inc()

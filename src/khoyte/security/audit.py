@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from khoyte.access import Principal
@@ -82,6 +82,16 @@ def now_iso() -> str:
 
 _HEAD = cast(Table, AuditHead.__table__)
 _LOG = cast(Table, AuditEntry.__table__)
+# Built once: intake appends an entry per submission, and building the statements per call cost
+# more CPU than running them.
+_NEXT = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.hash)
+)
+_APPEND = insert(_LOG)
+_MOVE = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
 
 
 def record(
@@ -102,13 +112,8 @@ def record(
     # The lock: the first write of the append, held until the caller commits (three statements
     # in all: lock and read the head, insert, move the head).
     # Core statements on the tables (not ORM-enabled ones): no session synchronisation needed.
-    head_t, log_t = _HEAD, _LOG
-    head = session.execute(
-        update(head_t)
-        .where(head_t.c.id == 1)
-        .values(seq=head_t.c.seq + 1)
-        .returning(head_t.c.seq, head_t.c.hash)
-    ).one()
+    conn = session.connection()
+    head = conn.execute(_NEXT).one()
     fields = {
         "seq": head.seq,
         "at": now_iso(),
@@ -121,8 +126,8 @@ def record(
         "details": canonical(_redact(details or {})),
     }
     digest = entry_hash(head.hash, fields)
-    session.execute(insert(log_t).values(**fields, prev_hash=head.hash, hash=digest))
-    session.execute(update(head_t).where(head_t.c.id == 1).values(hash=digest))
+    conn.execute(_APPEND, {**fields, "prev_hash": head.hash, "hash": digest})
+    conn.execute(_MOVE, {"new_hash": digest})
     return AuditEntry(**fields, prev_hash=head.hash, hash=digest)  # a detached copy
 
 
