@@ -57,6 +57,7 @@ def test_shape_is_the_documented_one(client: TestClient) -> None:
     assert list(body) == [
         "period", "filters", "facilities_reporting", "visits", "emergencies", "deaths",
         "bed_days", "costs", "bhyt_records", "top_icd10", "monthly", "suppressed_below", "as_of",
+        "ready", "catching_up_since",
     ]  # fmt: skip
     assert list(body["visits"]) == [
         "total", "by_loai_kcb", "outpatient", "inpatient", "by_sex", "by_age_band",
