@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,13 +26,19 @@ SECRET = "Nguyễn Văn Bí Mật, CCCD 082052526620, 0958501925 - nhiễm Salmo
 
 
 class ListSource:
-    """A version source over records held in memory (what the gateway's store hands over)."""
+    """A version source over records held in memory (what the gateway's store hands over);
+    it carries no facility registry."""
+
+    registry_key = "test-list"
 
     def __init__(self, versions: list[RecordVersion]) -> None:
         self.versions = versions
 
     def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
         return iter([v for v in self.versions if v.version_id > since_id])
+
+    def facilities_since(self, revision: int = 0) -> list[Any]:
+        return []
 
 
 def _versions() -> list[RecordVersion]:
