@@ -38,6 +38,18 @@ def claim(ma_lk: str = "LK0001", facility: str = FAC_A, day: int = 1, **kw: obje
     return envelope([rec], facility, date(2025, 8, 28))
 
 
+PII_CCCD = "082099526620"  # encodes birth year 1999; the record says 1990
+PII_CARD = "XX48282123456"  # not a BHYT card number
+
+
+def claim_with_identifying_findings(ma_lk: str = "LKPII1", facility: str = FAC_A) -> bytes:
+    """A claim whose findings quote a CCCD (wrong birth year) and a card number (bad form)."""
+    rec: Record = record(ma_lk, facility=facility)
+    rec.episode.values["SO_CCCD"] = PII_CCCD
+    rec.episode.values["MA_THE_BHYT"] = [PII_CARD]
+    return envelope([rec], facility, date(2025, 8, 28))
+
+
 def claims(ma_lks: list[str], facility: str = FAC_A) -> bytes:
     recs = [record(m, facility=facility) for m in ma_lks]
     return envelope(recs, facility, date(2025, 8, 28))

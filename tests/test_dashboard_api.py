@@ -65,7 +65,8 @@ def scoped(request: Request) -> Principal | None:
 
 @pytest.fixture(scope="module")
 def client(data: tuple[Path, Path]) -> Iterator[TestClient]:
-    settings = Settings(data_dir=data[1], warehouse_refresh_seconds=0)  # open_dashboard off
+    # open_dashboard off; exact numbers (small-count suppression: test_dashboard_suppression.py)
+    settings = Settings(data_dir=data[1], warehouse_refresh_seconds=0, small_count_threshold=0)
     app = create_app(settings)
     app.state.services.hooks.authenticators.insert(0, scoped)
     with TestClient(app) as c:

@@ -38,7 +38,9 @@ def _until(check: Callable[[], Any], timeout: float = FRESH_SECONDS) -> tuple[An
 def test_submission_reaches_dashboard_and_audit(
     tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    env = make_env(tmp_path, monkeypatch, database_url=db_url, warehouse_refresh_seconds=1.0)
+    # one visit is the point here: small-count suppression off (its own tests: test_dashboard_suppression)
+    env = make_env(tmp_path, monkeypatch, database_url=db_url, warehouse_refresh_seconds=1.0,
+                   small_count_threshold=0)  # fmt: skip
     tokens = register_facilities(env.app.state.services.intake)
     env.add_user("lanhdao", ["province_leader"], ["province"])
     leader = {"Authorization": f"Bearer {env.token('lanhdao')}"}

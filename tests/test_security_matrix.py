@@ -24,7 +24,7 @@ from khoyte.security.models import AuditEntry
 from khoyte.security.roles import ROLES
 from khoyte.store.db import session_scope
 from tests import security_sample
-from tests.gateway_helpers import claim
+from tests.gateway_helpers import claim, claim_with_identifying_findings
 from tests.security_helpers import Env, make_env, totp_now
 from tests.security_sample import FACILITIES, VISIT_ROWS
 
@@ -73,7 +73,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),
     ("GET", "/api/v1/submissions"): Rule(P.VIEW_SUBMISSIONS),
     ("GET", "/api/v1/submissions/{submission_id}"): Rule(P.VIEW_SUBMISSIONS, "submission_id"),
-    ("GET", "/api/v1/records/{facility}/{ma_lk}"): Rule(P.VIEW_SUBMISSIONS, "facility"),
+    ("GET", "/api/v1/records/{facility}/{ma_lk:path}"): Rule(P.VIEW_SUBMISSIONS, "facility"),
     ("GET", "/healthz"): Rule(P.PUBLIC),
     ("GET", "/docs"): Rule(P.PUBLIC),
     ("GET", "/readyz"): Rule(P.PUBLIC),
@@ -105,7 +105,7 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "username": {"in": "nobody-here", "out": "nobody-here"},
     "grant_id": {"in": "999999", "out": "999999"},
     "facility": {"in": "82001", "out": "82003"},
-    "ma_lk": {"in": "MX0001", "out": "MX0001"},
+    "ma_lk:path": {"in": "MX0001", "out": "MX0001"},
     "fmt": {"in": "csv", "out": "csv"},
     "path:path": {"in": "dashboard.css", "out": "dashboard.css"},
     "submission_id": {},  # filled by the `env` fixture: a submission of 82001 and one of 82003
@@ -114,6 +114,7 @@ MATRIX_SCOPE = ["facility:82001"]
 CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}
 # who asks: nobody, a user of each role, a user without scope, a facility's API credential
 FACILITY_TOKEN: dict[str, str] = {}
+PII: dict[str, str] = {}  # a stored submission of 82001 whose findings quote a CCCD and a card
 CLASSES = ["anonymous", *ROLES, "no_scope", "facility"]
 TOTP_URIS: dict[str, str] = {}
 # Signing out revokes the credential presented (F14): the matrix signs in again after these.
@@ -137,6 +138,9 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
         for code in ("82001", "82003")
     }
     PATH_VALUES["submission_id"] = {"in": ids["82001"], "out": ids["82003"]}
+    PII["submission"] = service.submit(
+        claim_with_identifying_findings("MX0002", "82001"), facility="82001"
+    ).id
     return e
 
 
@@ -255,6 +259,52 @@ def test_authorization_matrix(env: Env, tokens: dict[str, str]) -> None:
         audited = s.scalars(select(AuditEntry).where(AuditEntry.action == "scope.denied")).all()
     assert len(audited) == denied_out_of_scope
     assert all(e.outcome == "denied" for e in audited)
+
+
+def _permissions(who: str) -> set[Permission]:
+    perms = {P.AUTHENTICATED}
+    for role in ROLES.values():
+        if who == role.code or (
+            who == "no_scope" and role.code in ("doh_specialist", "facility_staff")
+        ):
+            perms |= role.permissions
+    return perms
+
+
+def test_receipt_identifiers_only_with_the_record_permission(
+    env: Env, tokens: dict[str, str]
+) -> None:
+    """The matrix over receipts' content (F4): every class of caller that may read the receipt
+    gets it, and patient identifiers in it only with ``view_records`` (or as its sender)."""
+    from tests.gateway_helpers import PII_CARD, PII_CCCD
+
+    client = env.client()
+    sid = PII["submission"]
+    rule = Rule(P.VIEW_SUBMISSIONS, "submission_id")
+    seen_by: list[str] = []
+    for who in CLASSES:
+        r = client.get(f"/api/v1/submissions/{sid}", headers=_headers(who, tokens))
+        if expected(who, rule, "in") != "allow":
+            assert r.status_code in (401, 403, 404), (who, r.status_code)
+            assert PII_CCCD not in r.text
+            continue
+        assert r.status_code == 200, (who, r.text)
+        sees = who == "facility" or P.VIEW_RECORDS in _permissions(who)
+        fields = {f["field"] for rec in r.json()["records"] for f in rec["findings"]}
+        assert {"SO_CCCD", "MA_THE_BHYT"} <= fields, (who, fields)  # the findings stay
+        for secret in (PII_CCCD, PII_CARD, "1999"):
+            assert (secret in r.text) is sees, (who, secret)
+        assert r.json().get("redacted", False) is not sees
+        if sees:
+            seen_by.append("facility:82001" if who == "facility" else f"user:u-{who}")
+    assert seen_by
+    with session_scope(env.sec.factory) as s:
+        views = s.scalars(
+            select(AuditEntry).where(
+                AuditEntry.action == "receipt.view", AuditEntry.target == f"submission:{sid}"
+            )
+        ).all()
+    assert sorted(v.actor for v in views) == sorted(seen_by)
 
 
 def test_it_admin_sees_no_clinical_data(env: Env, tokens: dict[str, str]) -> None:

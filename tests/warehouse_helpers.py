@@ -37,7 +37,9 @@ class Province:
 
 def make_province(root: Path, data: Path) -> Province:
     manifest = generate(root, seed=7, population=1500, start=START, end=END)
-    settings = Settings(data_dir=data, open_dashboard=True, warehouse_refresh_seconds=0)
+    # exact numbers against the ground truth: small-count suppression off (tested on its own)
+    settings = Settings(data_dir=data, open_dashboard=True, warehouse_refresh_seconds=0,
+                        small_count_threshold=0)  # fmt: skip
     wh = Warehouse(settings)
     try:
         wh.rebuild(FileVersionSource(root))

@@ -36,9 +36,17 @@ class Settings(BaseSettings):
         50 * 1024 * 1024,
         description="Giới hạn kích thước một lần gửi / largest submission body accepted, in bytes.",
     )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        description="Giới hạn thân yêu cầu của mọi tuyến khác (đăng nhập, biểu mẫu, JSON) / "
+        "largest body of every other route (sign-in, forms, JSON), in bytes; checked while it "
+        "streams in, before anyone is authenticated.",
+    )
     request_timeout: float = Field(
         60.0,
-        description="Thời gian tối đa nhận một lần gửi / seconds allowed to receive one body.",
+        description="Thời gian tối đa nhận thân một yêu cầu (mọi tuyến) / seconds allowed to "
+        "receive one request body, on every route.",
     )
     rate_limit_per_minute: int = Field(
         600,
@@ -50,6 +58,33 @@ class Settings(BaseSettings):
         ge=1,
         description="Số năm lưu tệp gốc / years each raw file is kept; fixed per file when it is "
         "received, so lowering it later never shortens what is already archived.",
+    )
+    metrics_access: Literal["public", "permission", "off"] = Field(
+        "public",
+        description="Ai đọc được /metrics / who may read `/metrics` (submission and refusal "
+        "counts): `public` (anyone who reaches the server: keep it behind the proxy), "
+        "`permission` (signed-in users holding `admin_facilities`), `off` (404).",
+    )
+    intake_parallel_per_credential: int = Field(
+        4,
+        ge=0,
+        description="Số tệp nhận song song mỗi mã truy cập / files one credential may have in "
+        "flight at once (per server process); more wait their turn before their body is read, "
+        "which bounds the memory one credential can hold; 0: no limit.",
+    )
+    archive_quota_bytes_per_day: int = Field(
+        1024 * 1024 * 1024,
+        ge=0,
+        description="Dung lượng lưu trữ tối đa mỗi cơ sở mỗi ngày / bytes one facility's "
+        "credentials may add to the raw archive per UTC day (new files only; resending a file "
+        "already archived is free); 0 turns the quota off. Over it: 429 `quota_exceeded`.",
+    )
+    forwarded_allow_ips: str = Field(
+        "",
+        description="Địa chỉ proxy tin cậy / addresses of reverse proxies whose "
+        "`X-Forwarded-For`/`X-Forwarded-Proto` are believed (comma-separated IPs or networks, "
+        "`*` for any). Empty: no proxy is trusted, the TCP peer is the client "
+        "(`khoyte serve --forwarded-allow-ips`).",
     )
     watch_interval: float = Field(
         1.0,

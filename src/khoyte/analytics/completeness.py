@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from khoyte.access import Scope
+from khoyte.analytics import disclosure
 from khoyte.analytics.filters import Filters, source, where
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -187,9 +188,11 @@ def completeness(
     silent_days: int = 7,
     unit: str = "day",
     grid: bool | None = None,
+    small: int = 0,
 ) -> dict[str, Any]:
     """The completeness twin. The facility × day grid comes with periods up to
-    ``GRID_DAYS`` days (or by month, or when ``grid`` is asked for)."""
+    ``GRID_DAYS`` days (or by month, or when ``grid`` is asked for). Record counts below
+    ``small`` are suppressed (``analytics.disclosure``; 0 for data-quality callers)."""
     period, per_day = scan(eng, scope, flt)
     facilities = q_facilities(eng, scope, flt, silent_days, period)
     if grid is None:
@@ -203,7 +206,7 @@ def completeness(
             d += timedelta(days=1)
     else:
         timeline = [{"month": k, "facilities": v} for k, v in sorted(per.items())]
-    return {
+    data = {
         "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
         "filters": {k: v for k, v in flt.as_dict().items() if k != "loai_kcb"},
         "unit": unit,
@@ -214,3 +217,4 @@ def completeness(
         "grid": q_grid(eng, scope, flt, unit) if grid else None,
         "as_of": schema.get_meta(eng, "as_of"),
     }
+    return disclosure.completeness(data, small)

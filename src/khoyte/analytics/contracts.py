@@ -89,25 +89,27 @@ class Freshness(BaseModel):
 
 
 class Visits(BaseModel):
-    total: int
-    by_loai_kcb: dict[str, int]
-    outpatient: int
-    inpatient: int
-    by_sex: dict[str, int]
-    by_age_band: dict[str, int]
+    """Counts of people are ``None`` when suppressed (below ``suppressed_below``)."""
+
+    total: int | None
+    by_loai_kcb: dict[str, int | None]
+    outpatient: int | None
+    inpatient: int | None
+    by_sex: dict[str, int | None]
+    by_age_band: dict[str, int | None]
 
 
 class Costs(BaseModel):
-    total: float
-    bhyt: float
-    patient: float
+    total: float | None
+    bhyt: float | None
+    patient: float | None
 
 
 class Icd10Count(BaseModel):
     code: str
     name_vi: str
     name_en: str
-    count: int
+    count: int | None
 
 
 class TrendPoint(BaseModel):
@@ -117,13 +119,13 @@ class TrendPoint(BaseModel):
 
     month: str | None = None
     date: str | None = None
-    visits: int
-    inpatient: int
-    emergencies: int
-    deaths: int
-    cost_total: float
-    visits_last_year: int
-    cost_total_last_year: float
+    visits: int | None
+    inpatient: int | None
+    emergencies: int | None
+    deaths: int | None
+    cost_total: float | None
+    visits_last_year: int | None
+    cost_total_last_year: float | None
 
 
 class _KcbTwin(BaseModel):
@@ -131,13 +133,18 @@ class _KcbTwin(BaseModel):
     filters: AppliedFilters
     facilities_reporting: int
     visits: Visits
-    emergencies: int
-    deaths: int
-    bed_days: int
+    emergencies: int | None
+    deaths: int | None
+    bed_days: int | None
     costs: Costs
-    bhyt_records: int
+    bhyt_records: int | None
     top_icd10: list[Icd10Count]
     monthly: list[TrendPoint]
+    suppressed_below: int = Field(
+        0,
+        description="Counts of people from 1 to this minus one are null (small-count "
+        "suppression, `khoyte.analytics.disclosure`); 0: nothing hidden.",
+    )
 
 
 class KcbTwin(Freshness, _KcbTwin):
@@ -159,14 +166,14 @@ class BreakdownRow(BaseModel):
     name: str | None
     tier: str | None = None
     active: bool | None = None  # by facility: the registry's flag (None: not in the registry)
-    visits: int
+    visits: int | None
     facilities: int
-    inpatient: int
-    emergencies: int
-    deaths: int
-    bed_days: int
-    cost_total: float
-    cost_bhyt: float
+    inpatient: int | None
+    emergencies: int | None
+    deaths: int | None
+    bed_days: int | None
+    cost_total: float | None
+    cost_bhyt: float | None
 
 
 class _BreakdownTwin(BaseModel):
@@ -188,8 +195,8 @@ class FacilityCompleteness(BaseModel):
     commune_name: str | None
     days: int
     days_with_data: int
-    records: int
-    rejected: int
+    records: int | None
+    rejected: int | None
     first_received: str | None
     last_received: str | None
     last_day_with_data: str | None
@@ -212,8 +219,8 @@ class GridCell(BaseModel):
     facility: str
     day: str | None = None
     month: str | None = None
-    records: int
-    rejected: int
+    records: int | None
+    rejected: int | None
     first_received: str | None
     last_received: str | None
 

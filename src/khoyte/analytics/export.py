@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from khoyte import i18n
 from khoyte.access import Scope
-from khoyte.analytics import kcb
+from khoyte.analytics import disclosure, kcb
 from khoyte.analytics.filters import Filters
 from khoyte.errors import ApiError
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -24,6 +24,7 @@ class Table:
     title: str
     columns: list[tuple[str, str]]  # (key, header)
     rows: list[dict[str, Any]]
+    small: int = 0  # counts below it were suppressed: an empty count cell is written "< small"
 
 
 KCB_TABLES = (
@@ -32,12 +33,24 @@ KCB_TABLES = (
 )  # fmt: skip
 
 
-def kcb_table(eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang: str) -> Table:
+def kcb_table(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang: str, small: int = 0
+) -> Table:
+    """One table of the KCB dashboard; counts of people below ``small`` are suppressed
+    (``analytics.disclosure``) and written ``< small`` in the file."""
+    table = _kcb_table(eng, scope, flt, name, lang, small)
+    table.small = small if small > 1 else 0
+    return table
+
+
+def _kcb_table(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang: str, small: int
+) -> Table:
     t = i18n.texts(lang)
     if name not in KCB_TABLES:
         raise ApiError(422, details={"parameter": "table", "allowed": list(KCB_TABLES)})
     if name == "summary":
-        s = kcb.q_summary(eng, scope, flt)
+        s = disclosure.summary(kcb.q_summary(eng, scope, flt), small)
         items = [
             ("facilities_reporting", s["facilities_reporting"]),
             ("visits", s["total"]),
@@ -51,11 +64,15 @@ def kcb_table(eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang:
             ("cost_patient", s["costs"]["patient"]),
             ("bhyt_records", s["bhyt_records"]),
         ]
-        rows = [{"name": t[k], "value": v} for k, v in items]
+        # money hidden with the people it describes is not a count: "—", not "< 5"
+        rows = [{"name": t[k], "value": "—" if v is None and k.startswith("cost") else v}
+                for k, v in items]  # fmt: skip
         return Table(name, t["title"], [("name", t["name"]), ("value", t["value"])], rows)
     if name in ("by_loai_kcb", "by_sex", "by_age_band"):
-        got = {"by_loai_kcb": kcb.q_by_loai_kcb, "by_sex": kcb.q_by_sex,
+        raw = {"by_loai_kcb": kcb.q_by_loai_kcb, "by_sex": kcb.q_by_sex,
                "by_age_band": kcb.q_by_age_band}[name](eng, scope, flt)  # fmt: skip
+        total = kcb.q_summary(eng, scope, flt)["total"] if small > 1 else None
+        got = disclosure.counts(raw, small, total)
         labels = {
             "by_loai_kcb": i18n.visit_types(lang),
             "by_sex": i18n.SEXES[lang],
@@ -68,12 +85,15 @@ def kcb_table(eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang:
         key = "name_en" if lang == "en" else "name_vi"
         rows = [
             {"code": r["code"], "name": r[key], "count": r["count"]}
-            for r in kcb.q_top_icd10(eng, scope, flt)
+            for r in disclosure.top(kcb.q_top_icd10(eng, scope, flt), small)
         ]
         cols = [("code", t["code"]), ("name", t["name"]), ("count", t["count"])]
         return Table(name, t[name], cols, rows)
     if name in ("monthly", "daily"):
-        rows = (kcb.q_monthly if name == "monthly" else kcb.q_daily)(eng, scope, flt)
+        if name == "monthly":
+            rows = disclosure.series(kcb.q_monthly(eng, scope, flt), small)
+        else:
+            rows = kcb.q_daily(eng, scope, flt, small)
         first = "month" if name == "monthly" else "date"
         cols = [
             (first, t[first]),
@@ -86,7 +106,7 @@ def kcb_table(eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang:
             ("cost_total_last_year", f"{t['cost_total']} — {t['last_year']}"),
         ]
         return Table(name, t[name], cols, rows)
-    rows = kcb.q_breakdown(eng, scope, flt, name)
+    rows = kcb.q_breakdown(eng, scope, flt, name, small)
     cols = [("code", t["code"]), ("name", t["name"])]
     if name == "facility":
         cols.append(("tier", t["tier"]))
@@ -104,7 +124,8 @@ def kcb_table(eng: AnalyticsEngine, scope: Scope, flt: Filters, name: str, lang:
     return Table(name, t[f"breakdown_{name}"], cols, rows)
 
 
-def completeness_table(data: dict[str, Any], lang: str) -> Table:
+def completeness_table(data: dict[str, Any], lang: str, small: int = 0) -> Table:
+    """The completeness table; ``small``: as ``disclosure.completeness`` (0: as computed)."""
     t = i18n.texts(lang)
     cols = [
         ("facility", t["code"]),
@@ -119,7 +140,8 @@ def completeness_table(data: dict[str, Any], lang: str) -> Table:
         ("last_day_with_data", t["last_day_with_data"]),
         ("silent_days", t["silent_days"]),
     ]
-    return Table("completeness", t["completeness_title"], cols, data["facilities"])
+    shown = disclosure.completeness(data, small)["facilities"]
+    return Table("completeness", t["completeness_title"], cols, shown, small if small > 1 else 0)
 
 
 def _filter_lines(flt: Filters, lang: str) -> list[tuple[str, str]]:
@@ -130,6 +152,19 @@ def _filter_lines(flt: Filters, lang: str) -> list[tuple[str, str]]:
         label = names.get(key, {}).get(value or "")
         lines.append((t[key], f"{value} ({label})" if label else value or t["all"]))
     return lines
+
+
+COUNT_KEYS = frozenset(
+    {"value", "count", "visits", "visits_last_year", "inpatient", "emergencies", "deaths",
+     "bed_days", "records", "rejected"}
+)  # fmt: skip
+
+
+def _cell(table: Table, key: str, v: Any) -> Any:
+    """A cell as written: a suppressed count says so (``< 5``), formulas are neutralised."""
+    if v is None and table.small and key in COUNT_KEYS:
+        return f"< {table.small}"
+    return _safe_cell(v)
 
 
 def _safe_cell(v: Any) -> Any:
@@ -144,7 +179,7 @@ def to_csv(table: Table) -> bytes:
     w = csv.writer(buf)
     w.writerow([h for _, h in table.columns])
     for r in table.rows:
-        w.writerow([_safe_cell(r.get(k)) for k, _ in table.columns])
+        w.writerow([_cell(table, k, r.get(k)) for k, _ in table.columns])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -169,7 +204,7 @@ def to_xlsx(table: Table, flt: Filters, lang: str) -> bytes:
         cell.fill = fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     for r in table.rows:
-        ws.append([_safe_cell(r.get(k)) for k, _ in table.columns])
+        ws.append([_cell(table, k, r.get(k)) for k, _ in table.columns])
     for i, (key, header) in enumerate(table.columns, start=1):
         letter = get_column_letter(i)
         values = [r.get(key) for r in table.rows]

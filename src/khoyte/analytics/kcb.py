@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from khoyte.access import Scope
+from khoyte.analytics import disclosure
 from khoyte.analytics.filters import Filters, source, where
 from khoyte.registry.agebands import AGE_BANDS
 from khoyte.warehouse import schema
@@ -194,8 +195,11 @@ def q_monthly(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str
     return _trend(now, before, keys, "month")
 
 
-def q_daily(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, Any]]:
-    """Visits per day of the period, with the same day one year before."""
+def q_daily(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, small: int = 0
+) -> list[dict[str, Any]]:
+    """Visits per day of the period, with the same day one year before (counts below ``small``
+    suppressed: ``analytics.disclosure``)."""
     now = _series(eng, scope, flt, "e.ngay_vao")
     last = flt.shifted_year(1)
     before = _series(eng, scope, last, "e.ngay_vao")
@@ -205,12 +209,15 @@ def q_daily(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> list[dict[str, 
         prev = last.date_from + (d - flt.date_from)
         keys.append((d.isoformat(), d.isoformat(), prev.isoformat()))
         d += timedelta(days=1)
-    return _trend(now, before, keys, "date")
+    return disclosure.series(_trend(now, before, keys, "date"), small)
 
 
-def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> list[dict[str, Any]]:
+def q_breakdown(
+    eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str, small: int = 0
+) -> list[dict[str, Any]]:
     """One row per commune (where the facility is) or per facility: the drill-down table.
-    Facts are summed per facility first, then joined with the registry (a few hundred rows)."""
+    Facts are summed per facility first, then joined with the registry (a few hundred rows).
+    Counts below ``small`` are suppressed (``analytics.disclosure``)."""
     names: tuple[str, ...]
     if by == "commune":
         cols, names = "f.ma_xa, f.ten_xa", ("code", "name")
@@ -238,7 +245,7 @@ def q_breakdown(eng: AnalyticsEngine, scope: Scope, flt: Filters, by: str) -> li
             deaths=int(de), bed_days=int(bd), cost_total=_money(cost), cost_bhyt=_money(bhyt),
         )  # fmt: skip
         out.append(item)
-    return out
+    return disclosure.breakdown(out, small)
 
 
 def data_range(eng: AnalyticsEngine, scope: Scope) -> tuple[date, date] | None:
@@ -265,28 +272,32 @@ QUERIES: dict[str, Callable[[AnalyticsEngine, Scope, Filters], Any]] = {
 }
 
 
-def kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters) -> dict[str, Any]:
-    """The JSON twin of the KCB dashboard (shape documented in ``docs/warehouse.md``)."""
-    s = q_summary(eng, scope, flt)
+def kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters, small: int = 0) -> dict[str, Any]:
+    """The JSON twin of the KCB dashboard (shape documented in ``docs/warehouse.md``); counts of
+    people below ``small`` are ``null`` (``analytics.disclosure``)."""
+    raw = q_summary(eng, scope, flt)
+    s = disclosure.summary(raw, small)
+    n = raw["total"]
     return {
         "period": {"from": flt.date_from.isoformat(), "to": flt.date_to.isoformat()},
         "filters": flt.as_dict(),
         "facilities_reporting": s["facilities_reporting"],
         "visits": {
             "total": s["total"],
-            "by_loai_kcb": q_by_loai_kcb(eng, scope, flt),
+            "by_loai_kcb": disclosure.counts(q_by_loai_kcb(eng, scope, flt), small, n),
             "outpatient": s["outpatient"],
             "inpatient": s["inpatient"],
-            "by_sex": q_by_sex(eng, scope, flt),
-            "by_age_band": q_by_age_band(eng, scope, flt),
+            "by_sex": disclosure.counts(q_by_sex(eng, scope, flt), small, n),
+            "by_age_band": disclosure.counts(q_by_age_band(eng, scope, flt), small, n),
         },
         "emergencies": s["emergencies"],
         "deaths": s["deaths"],
         "bed_days": s["bed_days"],
         "costs": s["costs"],
         "bhyt_records": s["bhyt_records"],
-        "top_icd10": q_top_icd10(eng, scope, flt),
-        "monthly": q_monthly(eng, scope, flt),
+        "top_icd10": disclosure.top(q_top_icd10(eng, scope, flt), small),
+        "monthly": disclosure.series(q_monthly(eng, scope, flt), small),
+        "suppressed_below": small if small > 1 else 0,
         "as_of": as_of(eng),
     }
 

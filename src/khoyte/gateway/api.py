@@ -30,8 +30,10 @@ from khoyte.access import (
 from khoyte.config import Settings
 from khoyte.deps import IntakeDep, PublicCaller, ServicesDep, SubmissionsCaller, SubmitCaller
 from khoyte.errors import ERROR_RESPONSES, ApiError, ErrorBody, KhoyteError
+from khoyte.gateway import quota, receipts
 from khoyte.gateway.contracts import Receipt, RecordHistory, Status, SubmissionList
 from khoyte.gateway.facilities import lookup_token
+from khoyte.gateway.forms import metrics_gate, one_file
 from khoyte.gateway.intake import IntakeService
 from khoyte.gateway.limits import read_body
 from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submission
@@ -167,6 +169,14 @@ async def receive(
             )
         data, declared, channel = await _payload(request, settings)
         metrics.body.observe(len(data))
+        await run_in_threadpool(
+            quota.check,
+            service,
+            principal.facility,
+            data,
+            settings.archive_quota_bytes_per_day,
+            principal.credential_id,
+        )  # F13
         receipt = await run_in_threadpool(
             service.submit,
             data,
@@ -192,6 +202,7 @@ async def receive(
                 principal.credential_id,
             )
         raise
+    shown = receipts.for_principal(principal, receipt.data)  # F4: one redaction for all
     c = receipt.data["counts"]
     metrics.submissions.labels(receipt.data["status"], str(not receipt.created)).inc()
     if receipt.created:
@@ -210,10 +221,10 @@ async def receive(
             "sửa và gửi lại.",
             "The file was rejected: no record was accepted; see the findings in the receipt, "
             "fix them and send it again.",
-            {"receipt": receipt.data, "duplicate": not receipt.created},
+            {"receipt": shown, "duplicate": not receipt.created},
             headers=location,
         )
-    return JSONResponse(receipt.data, status_code=201 if receipt.created else 200, headers=location)
+    return JSONResponse(shown, status_code=201 if receipt.created else 200, headers=location)
 
 
 @router.post(
@@ -264,7 +275,7 @@ def get_submission(
             _out_of_scope(request, principal, f"submission:{submission_id}")
     if raw is None:
         raise _not_found("submission", submission_id)
-    return Response(raw, media_type="application/json")  # the stored bytes, as committed
+    return receipts.serve(request, principal, raw)  # as committed, or redacted (F4)
 
 
 @router.get(
@@ -293,7 +304,7 @@ def list_submissions(
 
 
 @router.get(
-    "/api/v1/records/{facility}/{ma_lk}",
+    "/api/v1/records/{facility}/{ma_lk:path}",  # F22: a MA_LK may contain "/"
     tags=["intake"],
     summary="Hồ sơ: phiên bản hiện hành và lịch sử / a record's current version and history",
     response_model=RecordHistory,
@@ -374,7 +385,8 @@ def readyz(_: PublicCaller, intake: IntakeDep) -> dict[str, str]:
 @router.get(
     "/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse
 )
-def prometheus(_: PublicCaller, services: ServicesDep) -> Response:
+def prometheus(principal: PublicCaller, services: ServicesDep) -> Response:
+    metrics_gate(principal, services.settings.metrics_access)  # F26: public | permission | off
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
@@ -466,7 +478,7 @@ async def _payload(request: Request, settings: Settings) -> tuple[bytes, str | N
             raise ApiError(
                 400, "invalid_form", "Biểu mẫu không hợp lệ.", "Malformed form."
             ) from None
-        upload = form.get("file")
+        upload = one_file(form, body, request.headers.get("content-type", ""))  # F25
         if upload is not None and not isinstance(upload, str):
             return await upload.read(), _field(form.get("maCSKCB")), "multipart"
         fields = {k: form.get(k) for k in ("loaiHoSo", "maTinh", "maCSKCB", "fileHSBase64")}

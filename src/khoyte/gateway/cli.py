@@ -107,16 +107,38 @@ def serve(
     host: Annotated[str, typer.Option(help="Địa chỉ / host.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Cổng / port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Số tiến trình / worker processes.")] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxy tin cậy / reverse proxies whose X-Forwarded-For/-Proto are believed "
+            "(comma-separated IPs or networks). Default: KHOYTE_FORWARDED_ALLOW_IPS, empty = none."
+        ),
+    ] = None,
 ) -> None:
     """Chạy máy chủ / run the server (migrations run on start; SIGTERM finishes in-flight work)."""
     if workers > 1:
         _services().close()  # migrate once, before the workers start side by side
-    run_server(host, port, workers)  # each app migrates on start (a no-op when up to date)
+    # each app migrates on start (a no-op when up to date)
+    run_server(host, port, workers, forwarded_allow_ips)
 
 
-def run_server(host: str, port: int, workers: int = 1) -> None:
+def proxy_options(forwarded_allow_ips: str | None) -> tuple[bool, str]:
+    """uvicorn's proxy settings, always explicit: uvicorn alone believes X-Forwarded-For from
+    127.0.0.1, so any local process could pick the address written to the audit trail and used
+    by the sign-in rate limit (security test 2026-12, F19). No proxy is trusted unless named."""
+    from khoyte.config import Settings
+
+    ips = Settings().forwarded_allow_ips if forwarded_allow_ips is None else forwarded_allow_ips
+    ips = ",".join(x.strip() for x in ips.split(",") if x.strip())
+    return bool(ips), ips  # (proxy_headers, forwarded_allow_ips)
+
+
+def run_server(
+    host: str, port: int, workers: int = 1, forwarded_allow_ips: str | None = None
+) -> None:
     import uvicorn
 
+    proxy_headers, trusted = proxy_options(forwarded_allow_ips)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(
@@ -129,6 +151,8 @@ def run_server(host: str, port: int, workers: int = 1) -> None:
         timeout_keep_alive=30,  # longer than a client pool idles: no reuse-after-close race
         log_level="warning",
         access_log=False,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=trusted or None,
     )
 
 

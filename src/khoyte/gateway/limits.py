@@ -10,6 +10,20 @@ from fastapi import Request
 
 from khoyte.errors import ApiError
 
+# Routes whose bodies are files: they get ``max_body_bytes``; every other body is held to
+# ``max_request_body_bytes`` by ``khoyte.web.bodylimit``.
+LARGE_BODY_PATHS = ("/api/v1/submissions", "/api/v1/checkins")
+
+
+def body_timeout(timeout: float) -> ApiError:
+    return ApiError(
+        408,
+        "request_timeout",
+        f"Không nhận đủ dữ liệu trong {timeout:g} giây; hãy gửi lại.",
+        f"The body did not arrive within {timeout:g} seconds; send it again.",
+        {"timeout_seconds": timeout},
+    )
+
 
 def too_large(limit: int) -> ApiError:
     mb = limit / (1024 * 1024)
@@ -45,13 +59,7 @@ async def read_body(request: Request, limit: int, timeout: float) -> bytes:
         except StopAsyncIteration:
             break
         except TimeoutError:
-            raise ApiError(
-                408,
-                "request_timeout",
-                f"Không nhận đủ dữ liệu trong {timeout:g} giây; hãy gửi lại.",
-                f"The body did not arrive within {timeout:g} seconds; send it again.",
-                {"timeout_seconds": timeout},
-            ) from None
+            raise body_timeout(timeout) from None
         size += len(chunk)
         if size > limit:
             raise too_large(limit)

@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Version of where dim_icd10's names come from: a store whose ``wh_meta.icd_labels`` differs is
+# relabelled from the catalogues when a loader opens it (1: catalogue only, no claim text).
+ICD_LABELS_VERSION = "1"
 LOADABLE = frozenset({"accepted", "accepted_with_warnings"})
 BATCH = 5000
 
@@ -72,6 +75,8 @@ class Loader:
         if schema.get_meta(engine, "aggregates") != schema.AGGREGATES_VERSION:
             # a store written before the aggregates existed: build them once from its facts
             self.rebuild_aggregates()
+        if schema.get_meta(engine, "icd_labels") != ICD_LABELS_VERSION:
+            self.relabel_icd10()
 
     # -- watermark ------------------------------------------------------------------------
     def watermark(self) -> int:
@@ -268,28 +273,28 @@ class Loader:
                 for agg in schema.EPISODE_AGGREGATES:
                     self._delta(agg, loaded_ids, +1)
                     self._merge(agg)
-                self._add_icd_names(batch.icd_names)
+                self._add_icd_codes(batch.icd_codes)
             top = max(rv.version_id for rv in chunk)
             report.watermark = max(report.watermark, top)
             schema.set_meta(eng, "watermark", str(report.watermark))
             schema.set_meta(eng, "as_of", datetime.now(UTC).isoformat(timespec="seconds"))
 
-    def _add_icd_names(self, names: dict[str, str]) -> None:
-        if not names:
-            return
+    def _add_icd_codes(self, codes: Iterable[str]) -> None:
+        """New codes get their names from the catalogues (``registry.icd10``) only."""
         known = {str(r[0]) for r in self.engine.query("SELECT code FROM dim_icd10")}
-        new = [c for c in names if c not in known]
-        if not new:
-            return
-        self.engine.insert_columns(
-            "dim_icd10",
-            {
-                "code": _obj(new),
-                "name_vi": _obj([names[c] for c in new]),
-                "name_en": _obj([icd10.description(c) for c in new]),
-                "chapter": _obj([icd10.chapter(c) for c in new]),
-            },
-        )
+        new = sorted(set(codes) - known)
+        if new:
+            self.engine.insert_columns("dim_icd10", _icd_columns(new))
+
+    def relabel_icd10(self) -> None:
+        """Give every code of ``dim_icd10`` its catalogue names again: a store loaded before
+        labels came from the catalogue holds facilities' free text there (F7)."""
+        with self._lock, self.engine.transaction():
+            codes = sorted(str(r[0]) for r in self.engine.query("SELECT code FROM dim_icd10"))
+            self.engine.execute("DELETE FROM dim_icd10")
+            if codes:
+                self.engine.insert_columns("dim_icd10", _icd_columns(codes))
+            schema.set_meta(self.engine, "icd_labels", ICD_LABELS_VERSION)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"engine": self.engine.name, "watermark": self.watermark()}
@@ -324,6 +329,15 @@ def _agg_select(
 
 def _positions(keys: tuple[str, ...]) -> str:
     return ", ".join(str(i + 1) for i in range(len(keys)))
+
+
+def _icd_columns(codes: list[str]) -> dict[str, np.ndarray[Any, Any]]:
+    return {
+        "code": _obj(codes),
+        "name_vi": _obj([icd10.name_vi(c) for c in codes]),
+        "name_en": _obj([icd10.description(c) for c in codes]),
+        "chapter": _obj([icd10.chapter(c) for c in codes]),
+    }
 
 
 def _obj(values: list[Any]) -> np.ndarray[Any, Any]:

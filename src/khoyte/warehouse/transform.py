@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -135,7 +136,8 @@ class Batch:
         self.lab = Columns(
             ("facility", "ma_lk", "ma_dich_vu", "ma_chi_so", "gia_tri", "don_vi_do", "version_id")
         )
-        self.icd_names: dict[str, str] = {}
+        # codes seen in this batch: dim_icd10 gets their catalogue names (never CHAN_DOAN_RV)
+        self.icd_codes: set[str] = set()
 
     def tables(self) -> dict[str, Columns]:
         return {
@@ -197,9 +199,9 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
         bool(ep.cards),
     )
     if main_code:
-        label = (ep.text("CHAN_DOAN_RV") or "").split(";")[0].strip()
-        if label and main_code not in batch.icd_names:
-            batch.icd_names[main_code] = label
+        # The facility's free text (CHAN_DOAN_RV) is never loaded: it named codes for the whole
+        # province and carried names, CCCD and phone numbers into the warehouse (F7).
+        batch.icd_codes.add(main_code)
     for dx in ep.diagnoses:
         code = icd10.normalize(dx.code)
         if code:
@@ -215,11 +217,29 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
             _num(r.get("SO_LUONG")), cents(r.decimal("THANH_TIEN_BV")), rv.version_id,
         )  # fmt: skip
     for r in rec.labs:
-        val = r.get("GIA_TRI")
         batch.lab.add(
             fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_CHI_SO"),
-            None if val is None else str(val), r.text("DON_VI_DO"), rv.version_id,
+            lab_value(r.get("GIA_TRI")), r.text("DON_VI_DO"), rv.version_id,
         )  # fmt: skip
+
+
+_NUMBER = re.compile(r"[<>≤≥]?=?\s*[-+]?\d{1,9}(?:[.,]\d{1,6})?")
+_QUALITATIVE = frozenset(
+    {"âm tính", "dương tính", "negative", "positive", "neg", "pos", "bình thường", "normal",
+     "+", "++", "+++", "++++", "-", "vết", "trace"}
+)  # fmt: skip
+
+
+def lab_value(value: object) -> str | None:
+    """A lab result as the warehouse keeps it: a number or a qualitative result from a short
+    list. Anything else is free text (``GIA_TRI`` is a text field a sender may fill with
+    anything, a name included) and is not loaded."""
+    if value is None:
+        return None
+    text = " ".join(str(value).split())
+    if _NUMBER.fullmatch(text) or text.lower() in _QUALITATIVE:
+        return text
+    return None
 
 
 def submission_rows(versions: Iterable[RecordVersion]) -> Columns:

@@ -20,7 +20,7 @@ from khoyte.gateway import api as gateway_api
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
 from khoyte.services import Services, build_services
-from khoyte.web import dashboard, docs, errors
+from khoyte.web import bodylimit, dashboard, docs, errors
 
 Component = Callable[[FastAPI, Services], None]
 """An extra part of the app (tests add sample or faulty ones): adds routes and hooks."""
@@ -72,4 +72,5 @@ def create_app(
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check
+    bodylimit.install(app, settings)  # added last = outermost: bounds every body first
     return app

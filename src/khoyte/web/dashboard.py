@@ -30,6 +30,7 @@ from khoyte.analytics.contracts import (
     FilterParams,
     KcbTwin,
 )
+from khoyte.analytics.disclosure import small_for
 from khoyte.analytics.filters import Filters
 from khoyte.deps import EngineDep, SettingsDep, WarehouseDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
@@ -196,21 +197,26 @@ def completeness_page(
 
 
 @router.get("/api/v1/dashboards/kcb", response_model=KcbTwin, **TWIN)  # type: ignore[arg-type]
-def kcb_twin(principal: View, params: Params, wh: WarehouseDep) -> dict[str, Any]:
+def kcb_twin(
+    principal: View, params: Params, wh: WarehouseDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Bảng điều khiển KCB / the KCB dashboard's numbers (docs/warehouse.md)."""
     fresh, eng = wh.freshness(), wh.engine  # read before the numbers (see ``TWIN``)
-    return {**kcb.kcb(eng, principal.scope, filters_from(params, eng, principal)), **fresh}
+    flt, small = filters_from(params, eng, principal), small_for(principal, settings)
+    return {**kcb.kcb(eng, principal.scope, flt, small), **fresh}
 
 
 @router.get("/api/v1/dashboards/kcb/daily", response_model=DailyTwin, **TWIN)  # type: ignore[arg-type]
-def kcb_daily(principal: View, params: Params, wh: WarehouseDep) -> dict[str, Any]:
+def kcb_daily(
+    principal: View, params: Params, wh: WarehouseDep, settings: SettingsDep
+) -> dict[str, Any]:
     """Lượt KCB theo ngày, cùng kỳ năm trước / visits per day with last year's."""
     fresh, eng = wh.freshness(), wh.engine
     flt = filters_from(params, eng, principal)
     return {
         "period": _period(flt),
         "filters": flt.as_dict(),
-        "daily": kcb.q_daily(eng, principal.scope, flt),
+        "daily": kcb.q_daily(eng, principal.scope, flt, small_for(principal, settings)),
         **fresh,
     }
 
@@ -220,6 +226,7 @@ def kcb_breakdown(
     principal: View,
     params: Params,
     wh: WarehouseDep,
+    settings: SettingsDep,
     by: Annotated[Literal["commune", "facility"], Query()] = "commune",
 ) -> dict[str, Any]:
     """Theo xã hoặc theo cơ sở / by commune or by facility (the drill-down table)."""
@@ -229,7 +236,7 @@ def kcb_breakdown(
         "period": _period(flt),
         "filters": flt.as_dict(),
         "by": by,
-        "rows": kcb.q_breakdown(eng, principal.scope, flt, by),
+        "rows": kcb.q_breakdown(eng, principal.scope, flt, by, small_for(principal, settings)),
         **fresh,
     }
 
@@ -246,7 +253,8 @@ def completeness_twin(
     """Tính đầy đủ, kịp thời / completeness and timeliness by facility and day or month."""
     fresh, eng = wh.freshness(), wh.engine
     flt = filters_from(params, eng, principal)
-    data = comp.completeness(eng, principal.scope, flt, settings.silent_days, unit, grid)
+    small = small_for(principal, settings, reporting=True)
+    data = comp.completeness(eng, principal.scope, flt, settings.silent_days, unit, grid, small)
     return {**data, **fresh}
 
 
@@ -273,12 +281,14 @@ def kcb_export(
     principal: Export,
     params: Params,
     eng: EngineDep,
+    settings: SettingsDep,
     table: str = "summary",
 ) -> Response:
     """Xuất bảng / one table of the KCB dashboard as XLSX or CSV."""
-    flt = filters_from(params, eng, principal)
+    flt, small = filters_from(params, eng, principal), small_for(principal, settings)
     lang = _lang(request)
-    return export.respond(export.kcb_table(eng, principal.scope, flt, table, lang), flt, fmt, lang)
+    got = export.kcb_table(eng, principal.scope, flt, table, lang, small)
+    return export.respond(got, flt, fmt, lang)
 
 
 @router.get(
@@ -301,12 +311,16 @@ def completeness_export(
     flt = filters_from(params, eng, principal)
     data = comp.completeness(eng, principal.scope, flt, settings.silent_days)
     lang = _lang(request)
-    return export.respond(export.completeness_table(data, lang), flt, fmt, lang)
+    small = small_for(principal, settings, reporting=True)
+    return export.respond(export.completeness_table(data, lang, small), flt, fmt, lang)
 
 
 @router.get("/static/{path:path}", include_in_schema=False)
 def static(path: str, principal: Public) -> Response:
-    target = (STATIC / path).resolve()
+    try:
+        target = (STATIC / path).resolve()
+    except (ValueError, OSError):  # e.g. an embedded NUL byte (F23): no such file
+        raise ApiError(404) from None
     if not target.is_file() or STATIC.resolve() not in target.parents:
         raise ApiError(404)
     return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})

@@ -201,7 +201,7 @@
         var node = document.querySelector('[data-kpi="' + k + '"] .value');
         if (!node) { return; }
         if (k.indexOf("cost") === 0) {
-          node.textContent = nf1.format(kpi[k] / 1e6);
+          node.textContent = kpi[k] === null ? "—" : nf1.format(kpi[k] / 1e6);  // null: hidden (small counts)
           node.setAttribute("title", fmt(kpi[k]));
         } else { node.textContent = fmt(kpi[k]); }
       });
