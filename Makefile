@@ -3,7 +3,7 @@ SHELL := /bin/bash
 UV ?= $(shell command -v uv 2>/dev/null || echo "$(HOME)/.local/bin/uv")
 RUN := $(UV) run --frozen
 
-.PHONY: help install test lint typecheck check ci bench demo fieldspecs system-deps assets security
+.PHONY: help install test test-fast lint typecheck check ci bench demo fieldspecs system-deps assets security
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## / — /'
@@ -30,8 +30,13 @@ $(VENDOR)/echarts.min.js: tools/assets/package.json tools/assets/package-lock.js
 system-deps:  ## Debian packages the tests need (Chromium), PostgreSQL started
 	bash tools/system-deps.sh
 
-test: install  ## run the test suite
+test: install  ## run the whole test suite (what CI runs)
 	$(RUN) pytest -n 2 -q
+
+# The inner loop: everything but the tests marked `slow` (the SIGKILL crash tests: minutes each).
+# Markers also select by component: `-m browser`, `-m postgres`, `-m "not browser"`.
+test-fast: install  ## the test suite without the slow tests (see README for its duration)
+	$(RUN) pytest -n 2 -q -m "not slow"
 
 lint: install  ## ruff
 	$(RUN) ruff check .

@@ -73,19 +73,19 @@ def _requests(n: int, tmp: Path) -> tuple[float, float, float]:
     from fastapi.responses import Response
     from fastapi.testclient import TestClient
 
-    from khoyte.security.web import STATIC
+    from khoyte.web.layout import STATIC
 
     bare = FastAPI()
-    js = STATIC["security.js"][1].read_bytes()
+    js = (STATIC / "site.js").read_bytes()
 
-    @bare.get("/static/security/security.js")
+    @bare.get("/static/site.js")
     def plain() -> Response:
         return Response(js, media_type="text/javascript")
 
     bare_client = TestClient(bare)
     t = time.perf_counter()
     for _ in range(n):
-        assert bare_client.get("/static/security/security.js").status_code == 200
+        assert bare_client.get("/static/site.js").status_code == 200
     unsecured = time.perf_counter() - t
 
     from khoyte.config import Settings
@@ -107,7 +107,7 @@ def _requests(n: int, tmp: Path) -> tuple[float, float, float]:
     h = {"Authorization": f"Bearer {tok}"}
     t = time.perf_counter()
     for _ in range(n):
-        assert client.get("/static/security/security.js").status_code == 200
+        assert client.get("/static/site.js").status_code == 200
     public = time.perf_counter() - t
     t = time.perf_counter()
     for _ in range(n):

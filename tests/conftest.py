@@ -29,6 +29,18 @@ CHROMIUM_ARGS = [
 ]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers follow the components a test needs, so `-m "not browser"` / `-m "not postgres"`
+    never runs one by accident (tests reaching PostgreSQL through a parametrised fixture carry
+    the marker on that parameter)."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "chromium_path" in names and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
+        if "pg_url" in names and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
 def _missing(what: str, env: str, why: str) -> None:
     if os.environ.get(env) == "1":
         pytest.fail(f"{what} is required ({env}=1) but unavailable: {why}")

@@ -66,7 +66,9 @@ def fresh_pg_database() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(name="db_url", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    name="db_url", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def db_url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
     """None (SQLite in the data folder) or a fresh PostgreSQL database."""
     if request.param == "sqlite":

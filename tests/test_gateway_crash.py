@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from khoyte.gateway.intake import IntakeService, ensure_schema, submissions_without_audit
@@ -40,6 +41,8 @@ def _files() -> list[bytes]:
     return out
 
 
+# minutes each (about 200 s on SQLite, 150 s on PostgreSQL): out of `make test-fast`
+@pytest.mark.slow
 def test_sigkill_during_a_stream_of_submissions(tmp_path: Path, db_url: str | None) -> None:
     settings = settings_for(tmp_path, db_url)
     svc = IntakeService(settings)

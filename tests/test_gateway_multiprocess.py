@@ -23,6 +23,8 @@ from tests.gateway_helpers import (
     settings_for,
 )
 
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # two server processes: about a minute
+
 
 @pytest.fixture
 def pg_db(pg_url: str) -> Iterator[str]:

@@ -21,7 +21,7 @@ from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 runner = CliRunner()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[sessionmaker[Session]]:
@@ -211,6 +211,7 @@ for i in range(int(sys.argv[2])):
 """
 
 
+@pytest.mark.slow  # several processes append at once: about a minute
 def test_several_processes_keep_one_chain(db: sessionmaker[Session]) -> None:
     """Like several server processes on one database: each appends, none waits for the other."""
     import subprocess

@@ -18,7 +18,7 @@ from tests import security_leaky
 from tests.security_helpers import PASSWORD, Env, csrf_from, make_env, sign_in, totp_now
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def env(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
     e = make_env(tmp_path, monkeypatch, database_url=url)

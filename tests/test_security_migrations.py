@@ -20,7 +20,9 @@ def _mentions_security(diff: object) -> bool:
     return "sec_" in repr(diff)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def test_migrations_match_models(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

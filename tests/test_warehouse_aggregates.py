@@ -234,6 +234,7 @@ def test_aggregates_follow_the_facts_duckdb(versions: list[RecordVersion], tmp_p
         eng.close()
 
 
+@pytest.mark.postgres
 def test_aggregates_follow_the_facts_postgresql(versions: list[RecordVersion], pg_url: str) -> None:
     eng = PostgresEngine(pg_url)
     # the session's PostgreSQL database is shared: another test (test_warehouse_engines) may

@@ -1,4 +1,4 @@
-"""Words a person reads on the dashboards: Vietnamese first, English with ``?lang=en``."""
+"""Words a person reads on the pages: Vietnamese first, English with ``?lang=en``."""
 
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ _T: dict[str, tuple[str, str]] = {
     "site": ("Kho dữ liệu y tế tỉnh", "Provincial health data hub"),
     "nav_kcb": ("Khám chữa bệnh", "Examination & treatment"),
     "nav_completeness": ("Tính đầy đủ, kịp thời", "Completeness & timeliness"),
+    "nav_users": ("Người dùng", "Users"),
+    "nav_audit": ("Nhật ký kiểm toán", "Audit trail"),
     "lang_other": ("English", "Tiếng Việt"),
     "from": ("Từ ngày", "From"),
     "to": ("Đến ngày", "To"),
@@ -125,7 +127,60 @@ _T: dict[str, tuple[str, str]] = {
     "sort_hint": ("Bấm tiêu đề cột để sắp xếp", "Click a column header to sort"),
     "filters_title": ("Bộ lọc", "Filters"),
     "export": ("Xuất dữ liệu", "Export"),
+    # the layout shared by every page (khoyte.web.layout)
+    "nav_label": ("Điều hướng chính", "Main navigation"),
+    "account": ("Tài khoản", "Account"),
+    "signed_in_as": ("Đang đăng nhập", "Signed in as"),
+    "sign_in": ("Đăng nhập", "Sign in"),
+    "sign_out": ("Đăng xuất", "Sign out"),
+    "lang_switch": ("Ngôn ngữ", "Language"),
+    "filters_selected": ("Đang xem", "Showing"),
+    "remove_filter": ("Bỏ bộ lọc", "Remove filter"),
+    "period": ("Thời gian", "Period"),
+    "home": ("Về trang chính", "Go to the main page"),
+    "back": ("Quay lại trang trước", "Back to the previous page"),
+    "error_code": ("Mã lỗi", "Error code"),
+    "footer": (
+        "Kho dữ liệu y tế tập trung — Sở Y tế",
+        "Central health data hub — Department of Health",
+    ),
+    "facility_code": ("Mã cơ sở", "Facility code"),
 }
+WORDS = _T  # both languages of a word, for lists built at import time (khoyte.web.layout.NAV)
+
+# Titles of the error pages people see (the API keeps the JSON error shape).
+ERROR_TITLES: dict[int, tuple[str, str]] = {
+    400: ("Yêu cầu không hợp lệ", "Bad request"),
+    403: ("Không có quyền truy cập trang này", "You may not open this page"),
+    404: ("Không tìm thấy trang", "Page not found"),
+    405: ("Thao tác không được hỗ trợ", "Not supported"),
+    422: ("Tham số không hợp lệ", "Invalid parameters"),
+    429: ("Quá nhiều yêu cầu", "Too many requests"),
+    500: ("Lỗi hệ thống", "Something went wrong"),
+    503: ("Hệ thống tạm thời không sẵn sàng", "Temporarily unavailable"),
+}
+ERROR_HINTS: dict[int, tuple[str, str]] = {
+    403: (
+        "Tài khoản của bạn không có vai trò được mở trang này. Nếu bạn cần, hãy nhờ quản trị "
+        "viên của Sở cấp thêm vai trò.",
+        "Your account has no role that opens this page. If you need it, ask the Department's "
+        "administrator for the role.",
+    ),
+    404: (
+        "Địa chỉ có thể đã gõ sai, hoặc nằm ngoài phạm vi dữ liệu của bạn.",
+        "The address may be mistyped, or outside the data you may see.",
+    ),
+    500: (
+        "Lỗi đã được ghi lại. Hãy thử lại sau ít phút; nếu vẫn lỗi, báo cho bộ phận CNTT "
+        "kèm thời điểm xảy ra.",
+        "The error has been logged. Retry in a few minutes; if it persists, tell IT the time "
+        "it happened.",
+    ),
+}
+
+
+def pair(value: tuple[str, str], lang: str) -> str:
+    return value[1] if lang == "en" else value[0]
 
 
 def texts(lang: str) -> dict[str, str]:

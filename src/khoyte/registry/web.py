@@ -19,7 +19,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,22 +28,12 @@ from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.registry import facilities as reg
 from khoyte.registry.facilities import TIERS, FacilityEntry, Problem
 from khoyte.store.db import session_scope
+from khoyte.web.layout import TEMPLATES
 
 HERE = Path(__file__).parent
 Admin = Annotated[Principal, Depends(requires(Permission.ADMIN_FACILITIES))]
 router = APIRouter(responses=ERROR_RESPONSES)  # the one error shape (khoyte.errors)
 
-_ENV = Environment(
-    loader=ChoiceLoader(
-        [
-            FileSystemLoader(HERE / "templates"),
-            FileSystemLoader(HERE.parent / "security" / "templates"),  # the shared layout
-        ]
-    ),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 FORM_FIELDS = ("ma_cskcb", "ten", "loai", "tuyen", "ma_xa", "ma_tinh", "giuong", "nhan_luc",
                "hieu_luc_tu", "hieu_luc_den")  # fmt: skip
 
@@ -103,17 +92,19 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     set_csrf = None
     if base is None:
         base = set_csrf = secrets.token_urlsafe(32)
-    principal = getattr(request.state, "principal", None)
-    html = _ENV.get_template(f"registry/{name}").render(
-        csrf=csrf_token(st.secret, base),
-        principal=principal,
-        roles=ROLES,
-        tiers=TIERS,
-        tier_vi=i18n.TIERS["vi"],
-        tier_en=i18n.TIERS["en"],
-        **ctx,
+    resp = TEMPLATES.TemplateResponse(  # the one layout (khoyte.web.layout)
+        request,
+        f"registry/{name}",
+        {
+            "csrf": csrf_token(st.secret, base),
+            "roles": ROLES,
+            "tiers": TIERS,
+            "tier_vi": i18n.TIERS["vi"],
+            "tier_en": i18n.TIERS["en"],
+            **ctx,
+        },
+        status_code=status,
     )
-    resp = HTMLResponse(html, status_code=status)
     if set_csrf is not None:
         secure = st.settings.environment == "production" or request.url.scheme == "https"
         resp.set_cookie(CSRF_COOKIE, set_csrf, httponly=True, secure=secure, samesite="strict",

@@ -13,12 +13,10 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +40,7 @@ from khoyte.security.middleware import (
 from khoyte.security.roles import ROLES
 from khoyte.security.throttle import AddressLimiter
 from khoyte.store.db import session_scope
+from khoyte.web.layout import TEMPLATES
 
 if TYPE_CHECKING:  # built by the composition root; security needs only its type
     from khoyte.services import Services
@@ -50,11 +49,6 @@ log = logging.getLogger("khoyte.security")
 
 # Only ever used when environment=development; production refuses it (check_settings).
 DEV_SECRET = "khoyte-development-secret-do-not-use-in-production"  # noqa: S105  # nosec B105
-HERE = Path(__file__).parent
-STATIC = {
-    "security.css": ("text/css; charset=utf-8", HERE / "static" / "security.css"),
-    "security.js": ("text/javascript; charset=utf-8", HERE / "static" / "security.js"),
-}
 
 
 class InsecureSettings(RuntimeError):
@@ -117,6 +111,7 @@ def session_authenticator(request: Request) -> Principal | None:
         if found is None:
             return None
         ws, user = found
+        request.state.csrf_token = csrf_token(st.secret, token)  # the layout's sign-out form
         return service.principal_for(user, credential_id=f"session:{ws.id[:12]}")
 
 
@@ -160,14 +155,7 @@ def _out_of_scope(request: Request, principal: Principal, what: str) -> None:
     )
 
 
-# --- templates -------------------------------------------------------------------------------
-
-_ENV = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+# --- templates (one layout for every page: khoyte.web.layout) -------------------------------
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -177,14 +165,12 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     base = csrf_base(jar)
     if base is None:
         base = set_csrf = secrets.token_urlsafe(32)
-    principal = getattr(request.state, "principal", None)
-    html = _ENV.get_template(f"security/{name}").render(
-        csrf=csrf_token(st.secret, base),
-        principal=principal if isinstance(principal, Principal) else None,
-        roles=ROLES,
-        **ctx,
+    resp = TEMPLATES.TemplateResponse(
+        request,
+        f"security/{name}",
+        {"csrf": csrf_token(st.secret, base), "roles": ROLES, **ctx},
+        status_code=status,
     )
-    resp = HTMLResponse(html, status_code=status)
     if set_csrf is not None:
         resp.set_cookie(
             CSRF_COOKIE,
@@ -224,17 +210,6 @@ _LOGIN_ERRORS = {
         "Too many failed sign-ins from this address; retry later.",
     ),
 }
-
-
-@router.get("/security/static/{name}", include_in_schema=False)
-def static_file(name: str, _: Public) -> Response:
-    found = STATIC.get(name)
-    if found is None:
-        raise ApiError(404)
-    media, path = found
-    return Response(
-        path.read_bytes(), media_type=media, headers={"cache-control": "public, max-age=3600"}
-    )
 
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)

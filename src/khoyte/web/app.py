@@ -20,7 +20,7 @@ from khoyte.gateway import api as gateway_api
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
 from khoyte.services import Services, build_services
-from khoyte.web import bodylimit, dashboard, docs, errors
+from khoyte.web import bodylimit, dashboard, docs, errors, layout
 
 Component = Callable[[FastAPI, Services], None]
 """An extra part of the app (tests add sample or faulty ones): adds routes and hooks."""
@@ -66,6 +66,7 @@ def create_app(
     hooks.after_submission.append(dashboard.wake_warehouse(services))
     errors.install(app)
     docs.install(app)
+    layout.install(app)  # /static: the stylesheet, scripts and vendor libraries of every page
     app.include_router(gateway_api.router)
     app.include_router(dashboard.router)
     app.include_router(registry_web.router)  # the facility registry's IT pages

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import FileResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse, Response
 
 from khoyte import i18n
 from khoyte.access import Permission, Principal, Scope, SubmissionHook, requires
@@ -37,17 +35,14 @@ from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.services import Services
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.service import Warehouse
+from khoyte.web.layout import TEMPLATES as templates
 
 log = logging.getLogger(__name__)
-HERE = FilePath(__file__).parent
-STATIC = HERE / "static"
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 View = Annotated[Principal, Depends(requires(Permission.VIEW_DASHBOARD))]
 Export = Annotated[Principal, Depends(requires(Permission.EXPORT))]
 Quality = Annotated[Principal, Depends(requires(Permission.DATA_QUALITY))]
-Public = Annotated[Principal, Depends(requires(Permission.PUBLIC))]
 
 
 def open_dashboard_authenticator(request: Request) -> Principal:
@@ -313,14 +308,3 @@ def completeness_export(
     lang = _lang(request)
     small = small_for(principal, settings, reporting=True)
     return export.respond(export.completeness_table(data, lang, small), flt, fmt, lang)
-
-
-@router.get("/static/{path:path}", include_in_schema=False)
-def static(path: str, principal: Public) -> Response:
-    try:
-        target = (STATIC / path).resolve()
-    except (ValueError, OSError):  # e.g. an embedded NUL byte (F23): no such file
-        raise ApiError(404) from None
-    if not target.is_file() or STATIC.resolve() not in target.parents:
-        raise ApiError(404)
-    return FileResponse(target, headers={"Cache-Control": "public, max-age=3600"})

@@ -99,6 +99,11 @@
     option.color = colours;
     option.animation = false;
     option.textStyle = { fontFamily: "system-ui, 'Segoe UI', Roboto, 'Noto Sans', sans-serif" };
+    // Tooltips drawn on the canvas: the HTML tooltip writes style="…" attributes, which the
+    // Content-Security-Policy (no 'unsafe-inline' styles) refuses on every hover.
+    if (option.tooltip) {
+      option.tooltip = Object.assign({ renderMode: "richText", confine: true }, option.tooltip);
+    }
     c.setOption(option, true);
   }
 
@@ -174,9 +179,6 @@
       if (p[1] && i < parts.length - 1) { nav.appendChild(el("a", { href: p[1] }, p[0])); }
       else { nav.appendChild(el("span", { "aria-current": "page" }, p[0])); }
     });
-    if (f.facility) {
-      document.getElementById("page-title").textContent = t.facility_view + ": " + (facilityName || f.facility);
-    }
   }
 
   function kcbPage() {
