@@ -32,7 +32,7 @@ NAV = {  # what each person's main navigation holds, in order
     "chuyenvien": ["/kcb", "/completeness"],
     "lanhdao": ["/kcb"],
     "kiemtoan": ["/audit"],
-    "quantri": ["/admin/users"],
+    "quantri": ["/admin/users", "/admin/facilities"],
 }
 
 
@@ -69,7 +69,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, Facili
     yield env, facilities, f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
-    env.app.state.warehouse.close()
+    env.app.state.services.close()
 
 
 @pytest.fixture(scope="module")
