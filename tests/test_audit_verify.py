@@ -18,6 +18,7 @@ from khoyte.security import audit
 from khoyte.security.models import AuditEntry, AuditHead
 from khoyte.store.db import session_scope
 from tests.gateway_helpers import claim, db_url_fixture, settings_for  # noqa: F401  (fixture)
+from tests.security_helpers import make_env
 
 runner = CliRunner()
 
@@ -128,3 +129,41 @@ def test_verify_names_submissions_without_their_audit_entry(store: IntakeService
     assert "1 submissions have no submission.receive audit entry" in out
     assert second.id in out
     assert first.id not in out
+
+
+def test_verify_api_while_entries_are_appended(
+    tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GET /api/v1/audit/verify`` (auditors) reads one snapshot as well."""
+    env = make_env(tmp_path, monkeypatch, database_url=db_url)
+    env.add_user("kt", ["auditor"], ["province"])
+    headers = {"Authorization": f"Bearer {env.token('kt')}"}
+    sessions = env.sec.factory
+    with session_scope(sessions) as s:
+        for i in range(400):
+            audit.record(s, "user:seed", "record.view", f"record:{i}", "success", "10.0.0.1")
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            while not stop.is_set():
+                with session_scope(sessions) as s:
+                    audit.record(s, "user:w", "record.view", "record:w", "success", "10.0.0.2")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        client = env.client()
+        bodies = [client.get("/api/v1/audit/verify", headers=headers).json() for _ in range(15)]
+    finally:
+        stop.set()
+        thread.join()
+        env.app.state.services.close()
+    assert not errors
+    assert [b for b in bodies if not b["ok"]] == []
+    assert len({b["entries"] for b in bodies}) > 1
+    # the head answered is the one the walk ended on
+    assert all(b["head"]["seq"] == b["entries"] for b in bodies)
