@@ -5,15 +5,16 @@ IntakeDep``, ``engine: EngineDep`` — all read from the one :class:`khoyte.serv
 that ``create_app`` puts on ``app.state.services``; tests build the app with the services they
 want instead of patching modules. This module sits below ``khoyte.web`` (the gateway's and
 security's routers use it too; nothing outside ``web`` imports ``web``).
+
+No session dependency: routes open ``session_scope(services.sessions)`` themselves, so a change
+commits (or rolls back) before the response is built, not after it was sent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
 
 from khoyte.access import Permission, Principal, requires
 from khoyte.config import Settings
@@ -36,11 +37,6 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 def get_settings(services: ServicesDep) -> Settings:
     return services.settings
-
-
-def get_session(services: ServicesDep) -> Iterator[Session]:
-    with services.sessions() as session:
-        yield session
 
 
 def get_intake(services: ServicesDep) -> IntakeService:
@@ -66,7 +62,6 @@ def get_engine(warehouse: WarehouseDep) -> AnalyticsEngine:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
 IntakeDep = Annotated[IntakeService, Depends(get_intake)]
 EngineDep = Annotated[AnalyticsEngine, Depends(get_engine)]
 

@@ -29,16 +29,17 @@ place_app = typer.Typer(
 
 @contextmanager
 def store_session() -> Iterator[Session]:
-    """A unit of work on the operational store, its schema brought up to date first."""
-    from khoyte.store.db import make_engine, migrate, session_factory, session_scope
+    """A unit of work on the operational store, its schema brought up to date first; the store
+    is opened by the composition root (``khoyte.services``), as in every command group."""
+    from khoyte.services import build_services
+    from khoyte.store.db import session_scope
 
-    engine = make_engine(Settings())
+    services = build_services(Settings(), warehouse=False)
     try:
-        migrate(engine)
-        with session_scope(session_factory(engine)) as s:
+        with session_scope(services.sessions) as s:
             yield s
     finally:
-        engine.dispose()
+        services.close()
 
 
 def _audit(s: Session, action: str, target: str, details: dict[str, object]) -> None:

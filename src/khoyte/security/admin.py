@@ -345,7 +345,8 @@ def audit_api(
 @router.get("/api/v1/audit/verify", response_model=VerifyOut, tags=["audit"])
 def audit_verify_api(request: Request, _: Auditor) -> VerifyOut:
     """Kiểm tra toàn bộ chuỗi / verify the whole hash chain."""
-    with session_scope(state(request).factory) as s:
+    # one snapshot: entries committed by other requests meanwhile must not look like deletions
+    with audit.snapshot(request.app.state.services.engine) as s:
         v = audit.verify(s)
         head = audit.head(s)
     return VerifyOut(

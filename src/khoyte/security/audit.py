@@ -19,11 +19,12 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from khoyte.access import Principal
@@ -156,8 +157,34 @@ def _entries(session: Session) -> Iterator[AuditEntry]:
     yield from session.scalars(stmt)
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only session that sees one consistent state of the store from its first read to
+    its end: what :func:`verify` (and anything compared with the chain) must read in.
+
+    Under READ COMMITTED (PostgreSQL's default), and on SQLite where each ``SELECT`` outside a
+    transaction is its own snapshot, an entry committed after the walk but before the head is
+    read looks exactly like deleted newest entries. REPEATABLE READ on PostgreSQL, one explicit
+    read transaction on SQLite (WAL: writers carry on, this reader keeps its snapshot).
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite begins transactions only before writes; BEGIN here holds one read
+            # snapshot from the first SELECT until the rollback below
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        try:
+            with Session(bind=conn) as session:
+                yield session
+        finally:
+            conn.rollback()  # read only: nothing to keep; the pool resets the isolation level
+
+
 def verify(session: Session, anchor: dict[str, Any] | None = None) -> Verdict:
     """Walk the whole chain; the first entry that does not fit is named.
+
+    ``session`` must read one snapshot (:func:`snapshot`) when others may be appending.
 
     ``anchor`` (an exported head ``{"seq", "hash"}``) additionally proves the entries up to it
     are the ones that existed when it was exported.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,10 +17,11 @@ from khoyte.config import Settings
 # The database, Argon2 and the audit modules are imported by the commands that use them:
 # every `khoyte` command (validate too) loads this module to register its sub-commands.
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import Session
 
     from khoyte.security import service
     from khoyte.security.models import User
+    from khoyte.services import Services
 
 ROLE_CODES = "province_leader, doh_specialist, facility_staff, it_admin, auditor"
 
@@ -31,12 +34,18 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
 
 
-def _factory() -> sessionmaker[Session]:
-    from khoyte.store.db import make_engine, migrate, session_factory
+@contextmanager
+def _services(settings: Settings | None = None) -> Iterator[Services]:
+    """The composition root's services (``khoyte.services``), built as every command group
+    builds them: one engine, migrated once; without the warehouse, so these commands run beside
+    a server that holds the DuckDB file. Released when the command ends."""
+    from khoyte.services import build_services
 
-    engine = make_engine(Settings())
-    migrate(engine)
-    return session_factory(engine)
+    services = build_services(settings or Settings(), warehouse=False)
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def _actor() -> str:
@@ -87,9 +96,8 @@ def user_add(
 
     settings = Settings()
     password = _read_password(password_stdin)
-    factory = _factory()
     try:
-        with session_scope(factory) as s:
+        with _services(settings) as sv, session_scope(sv.sessions) as s:
             _, uri = service.create_user(
                 s,
                 settings,
@@ -127,7 +135,7 @@ def user_disable(username: str) -> None:
     from khoyte.security import service
     from khoyte.store.db import session_scope
 
-    with session_scope(_factory()) as s:
+    with _services() as sv, session_scope(sv.sessions) as s:
         service.set_active(s, _load(s, username), False, _actor(), "local")
     typer.echo(f"Đã khoá / disabled: {username}")
 
@@ -138,7 +146,7 @@ def user_enable(username: str) -> None:
     from khoyte.security import service
     from khoyte.store.db import session_scope
 
-    with session_scope(_factory()) as s:
+    with _services() as sv, session_scope(sv.sessions) as s:
         service.set_active(s, _load(s, username), True, _actor(), "local")
     typer.echo(f"Đã mở / enabled: {username}")
 
@@ -158,7 +166,7 @@ def user_reset(
     settings = Settings()
     password = _read_password(password_stdin)
     try:
-        with session_scope(_factory()) as s:
+        with _services(settings) as sv, session_scope(sv.sessions) as s:
             uri = service.reset_password(
                 s, settings, _load(s, username), password, _actor(), "local", new_totp
             )
@@ -180,7 +188,7 @@ def user_list(
     from khoyte.security.models import User
     from khoyte.store.db import session_scope
 
-    with session_scope(_factory()) as s:
+    with _services() as sv, session_scope(sv.sessions) as s:
         for u in s.scalars(select(User).order_by(User.username)):
             roles, scopes = sorted(service.user_roles(u)), service.user_scope_strings(u)
             row = {
@@ -203,7 +211,7 @@ def user_grants() -> None:
     from khoyte.security import grants
     from khoyte.store.db import session_scope
 
-    with session_scope(_factory()) as s:
+    with _services() as sv, session_scope(sv.sessions) as s:
         for g in grants.pending(s):
             typer.echo(
                 f"#{g.id}\t{g.kind}\t{g.username}\t{','.join(json.loads(g.roles))}\t"
@@ -218,8 +226,8 @@ def user_approve(grant_id: int) -> None:
     from khoyte.store.db import session_scope
 
     try:
-        with session_scope(_factory()) as s:
-            uri = grants.approve(s, Settings(), grant_id, _actor(), "local", service.utcnow())
+        with _services() as sv, session_scope(sv.sessions) as s:
+            uri = grants.approve(s, sv.settings, grant_id, _actor(), "local", service.utcnow())
     except service.SecurityError as err:
         raise _fail(err) from None
     typer.echo(f"Đã duyệt / approved: #{grant_id}")
@@ -234,7 +242,7 @@ def user_reject(grant_id: int) -> None:
     from khoyte.store.db import session_scope
 
     try:
-        with session_scope(_factory()) as s:
+        with _services() as sv, session_scope(sv.sessions) as s:
             grants.reject(s, grant_id, _actor(), "local", service.utcnow())
     except service.SecurityError as err:
         raise _fail(err) from None
@@ -248,9 +256,10 @@ def audit_verify(
         typer.Option("--head", help="Đầu chuỗi đã xuất / an exported head to check against."),
     ] = None,
 ) -> None:
-    """Kiểm tra chuỗi nhật ký / verify the hash chain. Exit 0 intact, 1 broken."""
+    """Kiểm tra chuỗi nhật ký và mục nhật ký của mọi lần gửi / verify the hash chain and that
+    every submission has its audit entry. Exit 0 intact, 1 broken or incomplete."""
+    from khoyte.gateway.intake import submissions_without_audit
     from khoyte.security import audit
-    from khoyte.store.db import session_scope
 
     settings = Settings()
     anchor = None
@@ -287,10 +296,35 @@ def audit_verify(
                 "cannot reach",
                 err=True,
             )
-    with session_scope(_factory()) as s:
+    with _services(settings) as sv, audit.snapshot(sv.engine) as s:
+        # the chain, its head and the completeness check all read the same snapshot: an entry
+        # committed meanwhile by a running server is simply not seen, never half-seen
         verdict = audit.verify(s, anchor)
+        unaudited = submissions_without_audit(s.connection())
     typer.echo(verdict.message(), err=not verdict.ok)
-    raise typer.Exit(0 if verdict.ok else 1)
+    if unaudited:
+        typer.echo(_unaudited_message(unaudited), err=True)
+    else:
+        typer.echo(
+            "Mọi lần gửi đều có mục nhật ký tiếp nhận / every submission has its "
+            "submission.receive audit entry"
+        )
+    raise typer.Exit(0 if verdict.ok and not unaudited else 1)
+
+
+def _unaudited_message(ids: list[str], shown: int = 50) -> str:
+    more = f" … (+{len(ids) - shown})" if len(ids) > shown else ""
+    listed = ", ".join(ids[:shown]) + more
+    return (
+        f"{len(ids)} lần gửi không có mục nhật ký tiếp nhận (submission.receive): {listed}. "
+        "Chúng được lưu mà không có mục nhật ký (một phiên bản cũ dừng giữa hai lần ghi, hoặc "
+        "khôi phục từ bản sao lưu thiếu); hãy đối chiếu với bản sao lưu và kho lưu trữ tệp "
+        "trước khi dựa vào nhật ký / "
+        f"{len(ids)} submissions have no submission.receive audit entry: {listed}. They were "
+        "stored without their entry (an older version stopped between two commits, or a "
+        "restore from an incomplete backup); check them against the backups and the file "
+        "archive before relying on the trail"
+    )
 
 
 @audit_app.command("export-head")
@@ -307,7 +341,7 @@ def audit_export_head(
     from khoyte.store.db import session_scope
 
     settings = Settings()
-    with session_scope(_factory()) as s:
+    with _services(settings) as sv, session_scope(sv.sessions) as s:
         payload = audit.head(s)
     if sign:
         if not settings.audit_signing_key:
