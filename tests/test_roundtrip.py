@@ -141,3 +141,19 @@ def test_same_visit_in_both_generations_gives_the_same_record(
     assert a.standard is Standard.QD4210
     assert b.standard is Standard.QD130
     assert a.tables == b.tables
+
+
+def test_stored_json_that_orjson_reads_differently_still_reads() -> None:
+    # The store's JSON is written by ``json.dumps``: an integer beyond 64 bits (an XML integer
+    # field may carry one; orjson makes it a float) and a lone surrogate (orjson refuses it)
+    # are valid to it; ``record_from_json`` uses orjson first and the standard parser for these.
+    for big, name in ((10**30, "Lan"), (-(2**63) - 1, "Lan"), (7, "L\udc80")):
+        rec = Record(
+            "LK1",
+            Standard.QD130,
+            {"XML1": [make_row("XML1", {"MA_LK": "LK1", "SO_NGAY_DTRI": big, "HO_TEN": name,
+                                         "T_TONGCHI_BV": Decimal("1.50")})]},
+        )  # fmt: skip
+        text = record_to_json(rec)
+        assert record_from_json(text) == rec
+        assert record_from_json(text.encode("utf-8", "surrogatepass")) == rec
