@@ -253,3 +253,58 @@ def test_received_times_are_comparable(versions: list[RecordVersion]) -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert schema.AGG_AGE_BANDS == AGE_BANDS
+
+
+class LatestListSource(ListSource):
+    """A source that knows its newest version id, as the store does (``KnowsLatest``)."""
+
+    def latest_version_id(self) -> int:
+        return max(rv.version_id for rv in self.items)
+
+
+class StopsHalfWay(LatestListSource):
+    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
+        for i, rv in enumerate(super().iter_versions(since_id)):
+            if i == 40:
+                raise OSError("the store went away")
+            yield rv
+
+
+def test_a_first_load_builds_the_aggregates_once(
+    versions: list[RecordVersion], tmp_path: Path
+) -> None:
+    """A backlog larger than the warehouse (the first load after ``khoyte ingest``) is loaded
+    without per-batch deltas and the aggregates are built at the end: the same tables as batch
+    by batch, superseding, stale and rejected versions included. A bulk load that stops half-way
+    leaves the aggregates marked stale; the next loader builds them, the next refresh goes on."""
+    items = [rv for load in _sequence(versions) for rv in load]
+    step, bulk, broken = (DuckDBEngine(tmp_path / f"{n}.duckdb") for n in ("s", "b", "x"))
+    try:
+        a = Loader(step, b"agg-test").refresh(ListSource(items), batch_size=10)
+        b = Loader(bulk, b"agg-test").refresh(LatestListSource(items), batch_size=10)
+        assert not a.bulk
+        assert b.bulk
+        assert a.superseded == b.superseded > 20
+        assert len(items) > 4 * 10  # several batches
+        assert_consistent(bulk)
+        assert _all(bulk) == _all(step)
+        # a warehouse holding more than is waiting loads batch by batch
+        more = LatestListSource(items[:-15])
+        c = Loader(broken, b"agg-test").refresh(more, batch_size=10)
+        assert c.bulk
+        more.items = items
+        assert not Loader(broken, b"agg-test").refresh(more, batch_size=5).bulk
+        assert _all(broken) == _all(step)
+        broken.close()
+        (tmp_path / "x.duckdb").unlink()
+        broken = DuckDBEngine(tmp_path / "x.duckdb")
+        with pytest.raises(OSError):
+            Loader(broken, b"agg-test").refresh(StopsHalfWay(items), batch_size=10)
+        assert schema.get_meta(broken, "aggregates") == "stale"
+        Loader(broken, b"agg-test")  # opening the store builds them from its facts
+        assert_consistent(broken)
+        assert Loader(broken, b"agg-test").refresh(LatestListSource(items), batch_size=10).bulk
+        assert _all(broken) == _all(step)
+    finally:
+        for eng in (step, bulk, broken):
+            eng.close()

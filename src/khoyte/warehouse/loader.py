@@ -8,9 +8,11 @@ so a crash loses nothing and loads nothing twice.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from khoyte.handoff import RecordVersion, VersionSource
+from khoyte.handoff import KnowsLatest, RecordVersion, VersionSource
 from khoyte.registry import icd10
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -56,6 +58,23 @@ class LoadReport:
     watermark: int = 0
     facilities: int = 0  # registry rows applied to dim_facility
     registry_watermark: int = 0
+    bulk: bool = False  # aggregates built once at the end (``Loader._bulk``)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while one batch is read and applied. A batch holds
+    thousands of decoded records (a few hundred thousand dicts and rows, none in a cycle: they
+    go by reference counting); with the collector on, they were scanned again and again as
+    they piled up, a quarter of the load's CPU. It is back on between batches, so the other
+    threads' cyclic garbage waits one batch at most."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _chunks(it: Iterable[RecordVersion], size: int) -> Iterator[list[RecordVersion]]:
@@ -131,8 +150,16 @@ class Loader:
         with self._lock:
             report = LoadReport(watermark=self.watermark())
             report.facilities, report.registry_watermark = self.refresh_registry(source)
-            for chunk in _chunks(source.iter_versions(report.watermark), batch_size):
-                self._apply(chunk, report)
+            report.bulk = self._bulk(source, report.watermark, batch_size)
+            chunks = _chunks(source.iter_versions(report.watermark), batch_size)
+            while True:
+                with _gc_paused():
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        break
+                    self._apply(chunk, report, deltas=not report.bulk)
+            if report.bulk:
+                self.rebuild_aggregates()
             if report.loaded and not self.engine.query("SELECT 1 FROM dim_facility LIMIT 1"):
                 log.warning(
                     "Kho có hồ sơ nhưng danh mục cơ sở trống: bảng điều khiển không có tên, xã, "
@@ -140,6 +167,29 @@ class Loader:
                     "no facility: run `khoyte facility import FILE` (docs/registry.md)"
                 )
             return report
+
+    def _bulk(self, source: VersionSource, watermark: int, batch_size: int) -> bool:
+        """Load without aggregate deltas, then build the aggregates once (one GROUP BY each)?
+
+        Yes when more versions wait than the warehouse holds (the first load after
+        ``khoyte ingest``, a new warehouse file) and they fill two batches or more: merging a
+        delta into each aggregate costs a scan of it per batch, which grows with every batch,
+        where one GROUP BY at the end reads the facts once. Also when the aggregates are
+        marked stale (a bulk load that stopped half-way). Meanwhile the dashboards say
+        ``ready: false`` (the first load) — their numbers are incomplete either way."""
+        if schema.get_meta(self.engine, "aggregates") != schema.AGGREGATES_VERSION:
+            return True
+        if not isinstance(source, KnowsLatest):
+            return False
+        try:
+            pending = source.latest_version_id() - watermark
+        except Exception:  # unknown: load as usual, batch by batch
+            log.exception("cannot read the source's latest version")
+            return False
+        if pending < 2 * batch_size:
+            return False
+        held = int(self.engine.query("SELECT COUNT(*) FROM fact_submission")[0][0])
+        return pending > held
 
     def rebuild(self, source: VersionSource) -> LoadReport:
         """Drop the facts and load everything again; the registry is fed again from the start
@@ -217,7 +267,12 @@ class Loader:
         self.engine.execute("DELETE FROM wh_batch_keys")
         self.engine.insert_columns("wh_batch_keys", {"facility": facility, "ma_lk": ma_lk})
 
-    def _apply(self, chunk: list[RecordVersion], report: LoadReport) -> None:
+    def _apply(
+        self, chunk: list[RecordVersion], report: LoadReport, *, deltas: bool = True
+    ) -> None:
+        """One batch in one transaction. Without ``deltas`` the aggregates are not kept and
+        are marked stale in the same transaction: ``refresh`` builds them at its end, or, after
+        a crash, the next loader that opens the store (``__init__``)."""
         report.versions += len(chunk)
         newest: dict[tuple[str, str], RecordVersion] = {}
         for rv in chunk:
@@ -235,8 +290,11 @@ class Loader:
         eng = self.engine
         with eng.transaction():
             eng.insert_columns("fact_submission", submission_rows(chunk).arrays())
-            self._delta("agg_submission", [rv.version_id for rv in chunk], +1)
-            self._merge("agg_submission")
+            if deltas:
+                self._delta("agg_submission", [rv.version_id for rv in chunk], +1)
+                self._merge("agg_submission")
+            else:
+                schema.set_meta(eng, "aggregates", "stale")
             if newest:
                 keys = list(newest)
                 self._set_keys(_obj([k[0] for k in keys]), _obj([k[1] for k in keys]))
@@ -259,7 +317,7 @@ class Loader:
                         continue
                     report.loaded += 1
                     loaded_ids.append(rv.version_id)
-                for agg in schema.EPISODE_AGGREGATES:
+                for agg in schema.EPISODE_AGGREGATES if deltas else ():
                     self._delta(agg, replace, -1)
                 for lo in range(0, len(replace), 500):
                     ids = replace[lo : lo + 500]
@@ -270,7 +328,7 @@ class Loader:
                 for table, cols in batch.tables().items():
                     if len(cols):
                         eng.insert_columns(table, cols.arrays())
-                for agg in schema.EPISODE_AGGREGATES:
+                for agg in schema.EPISODE_AGGREGATES if deltas else ():
                     self._delta(agg, loaded_ids, +1)
                     self._merge(agg)
                 self._add_icd_codes(batch.icd_codes)

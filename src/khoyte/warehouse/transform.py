@@ -77,24 +77,22 @@ def _day(v: datetime | date | None) -> date | None:
 
 @dataclass
 class Columns:
-    """Rows of one table, column-wise."""
+    """Rows of one table, kept as tuples and turned column-wise once per batch (one tuple per
+    row instead of one ``append`` per value: the load's transform step ran mostly here)."""
 
     names: tuple[str, ...]
-    data: list[list[Any]] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.data = [[] for _ in self.names]
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
 
     def add(self, *values: Any) -> None:
-        for col, v in zip(self.data, values, strict=True):
-            col.append(v)
+        self.rows.append(values)
 
     def __len__(self) -> int:
-        return len(self.data[0]) if self.data else 0
+        return len(self.rows)
 
     def arrays(self) -> dict[str, np.ndarray[Any, Any]]:
+        columns = zip(*self.rows, strict=True) if self.rows else ((),) * len(self.names)
         out: dict[str, np.ndarray[Any, Any]] = {}
-        for name, col in zip(self.names, self.data, strict=True):
+        for name, col in zip(self.names, columns, strict=True):
             arr = np.empty(len(col), dtype=object)
             arr[:] = col
             out[name] = arr
