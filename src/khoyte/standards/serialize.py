@@ -9,7 +9,6 @@ a birth date, ``{"dl": [...]}`` a list of dates. Strings, ints and string lists 
 from __future__ import annotations
 
 import json
-import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -88,9 +87,6 @@ def record_to_json(record: Record) -> str:
     return json.dumps(record_to_dict(record), ensure_ascii=False, separators=(",", ":"))
 
 
-_LONG_DIGITS = re.compile(r"[0-9]{19}")
-_LONG_DIGITS_B = re.compile(rb"[0-9]{19}")
-
 # tag -> decoder of its payload (one dict lookup per tagged value)
 _DECODERS: dict[str, Any] = {
     "n": Decimal,
@@ -101,11 +97,17 @@ _DECODERS: dict[str, Any] = {
 }
 
 
-def _row_values(row: dict[str, Any]) -> dict[str, Value]:
+class _Inexact(Exception):
+    """orjson read an integer beyond 64 bits as a float (the store never writes floats)."""
+
+
+def _row_values(row: dict[str, Any], exact: bool = True) -> dict[str, Value]:
     """The row's tagged values decoded, in place (only tagged values are dicts). Written out
-    inline, without a call per value: a record carries ~50 tagged values, a first load millions of records."""
+    inline, without a call per value: a record carries ~50 tagged values, a first load
+    millions of records."""
     for k, v in row.items():
-        if type(v) is dict:
+        t = type(v)
+        if t is dict:
             if len(v) == 1:
                 for tag, payload in v.items():
                     f = _DECODERS.get(tag)
@@ -116,25 +118,24 @@ def _row_values(row: dict[str, Any]) -> dict[str, Value]:
                     raise ValueError(f"unknown tagged value {v!r}")
             else:
                 raise ValueError(f"unknown tagged value {v!r}")
+        elif t is float and exact:
+            raise _Inexact
     return row
 
 
 def record_from_json(text: str | bytes) -> Record:
     # orjson parses without calling back into Python (the stdlib parser's object_hook ran
     # for each of ~60 objects per record); the warehouse's first load reads millions of
-    # records through here. The stdlib parser reads what orjson would read differently:
-    # integers beyond 64 bits (orjson makes them floats; any run of 19+ digits is sent there,
-    # a long code in a string too, which is merely slower) and lone surrogates (refused).
-    long = _LONG_DIGITS.search(text) if isinstance(text, str) else _LONG_DIGITS_B.search(text)
-    if long is not None:
+    # records through here. The stdlib parser reads what orjson reads differently from it:
+    # lone surrogates (orjson refuses them) and integers beyond 64 bits (orjson makes them
+    # floats, which the store never writes: ``_row_values`` stops at the first float).
+    try:
+        data = orjson.loads(text)
+        tables = {
+            t: [make_row(t, _row_values(r)) for r in rows] for t, rows in data["tables"].items()
+        }
+    except (orjson.JSONDecodeError, _Inexact):
         data = json.loads(text)
-    else:
-        try:
-            data = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            data = json.loads(text)
-    return Record(
-        data["ma_lk"],
-        Standard(data["standard"]),
-        {t: [make_row(t, _row_values(row)) for row in rows] for t, rows in data["tables"].items()},
-    )
+        tables = {t: [make_row(t, _row_values(r, False)) for r in rows]
+                  for t, rows in data["tables"].items()}  # fmt: skip
+    return Record(data["ma_lk"], Standard(data["standard"]), tables)
