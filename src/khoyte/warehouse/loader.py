@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from khoyte.handoff import KnowsLatest, RecordVersion, VersionSource
+from khoyte.handoff import RecordVersion, VersionSource
 from khoyte.registry import icd10
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -58,7 +58,6 @@ class LoadReport:
     watermark: int = 0
     facilities: int = 0  # registry rows applied to dim_facility
     registry_watermark: int = 0
-    bulk: bool = False  # aggregates built once at the end (``Loader._bulk``)
 
 
 @contextmanager
@@ -150,16 +149,13 @@ class Loader:
         with self._lock:
             report = LoadReport(watermark=self.watermark())
             report.facilities, report.registry_watermark = self.refresh_registry(source)
-            report.bulk = self._bulk(source, report.watermark, batch_size)
             chunks = _chunks(source.iter_versions(report.watermark), batch_size)
             while True:
                 with _gc_paused():
                     chunk = next(chunks, None)
                     if chunk is None:
                         break
-                    self._apply(chunk, report, deltas=not report.bulk)
-            if report.bulk:
-                self.rebuild_aggregates()
+                    self._apply(chunk, report)
             if report.loaded and not self.engine.query("SELECT 1 FROM dim_facility LIMIT 1"):
                 log.warning(
                     "Kho có hồ sơ nhưng danh mục cơ sở trống: bảng điều khiển không có tên, xã, "
@@ -167,29 +163,6 @@ class Loader:
                     "no facility: run `khoyte facility import FILE` (docs/registry.md)"
                 )
             return report
-
-    def _bulk(self, source: VersionSource, watermark: int, batch_size: int) -> bool:
-        """Load without aggregate deltas, then build the aggregates once (one GROUP BY each)?
-
-        Yes when more versions wait than the warehouse holds (the first load after
-        ``khoyte ingest``, a new warehouse file) and they fill two batches or more: merging a
-        delta into each aggregate costs a scan of it per batch, which grows with every batch,
-        where one GROUP BY at the end reads the facts once. Also when the aggregates are
-        marked stale (a bulk load that stopped half-way). Meanwhile the dashboards say
-        ``ready: false`` (the first load) — their numbers are incomplete either way."""
-        if schema.get_meta(self.engine, "aggregates") != schema.AGGREGATES_VERSION:
-            return True
-        if not isinstance(source, KnowsLatest):
-            return False
-        try:
-            pending = source.latest_version_id() - watermark
-        except Exception:  # unknown: load as usual, batch by batch
-            log.exception("cannot read the source's latest version")
-            return False
-        if pending < 2 * batch_size:
-            return False
-        held = int(self.engine.query("SELECT COUNT(*) FROM fact_submission")[0][0])
-        return pending > held
 
     def rebuild(self, source: VersionSource) -> LoadReport:
         """Drop the facts and load everything again; the registry is fed again from the start
@@ -267,12 +240,7 @@ class Loader:
         self.engine.execute("DELETE FROM wh_batch_keys")
         self.engine.insert_columns("wh_batch_keys", {"facility": facility, "ma_lk": ma_lk})
 
-    def _apply(
-        self, chunk: list[RecordVersion], report: LoadReport, *, deltas: bool = True
-    ) -> None:
-        """One batch in one transaction. Without ``deltas`` the aggregates are not kept and
-        are marked stale in the same transaction: ``refresh`` builds them at its end, or, after
-        a crash, the next loader that opens the store (``__init__``)."""
+    def _apply(self, chunk: list[RecordVersion], report: LoadReport) -> None:
         report.versions += len(chunk)
         newest: dict[tuple[str, str], RecordVersion] = {}
         for rv in chunk:
@@ -290,11 +258,8 @@ class Loader:
         eng = self.engine
         with eng.transaction():
             eng.insert_columns("fact_submission", submission_rows(chunk).arrays())
-            if deltas:
-                self._delta("agg_submission", [rv.version_id for rv in chunk], +1)
-                self._merge("agg_submission")
-            else:
-                schema.set_meta(eng, "aggregates", "stale")
+            self._delta("agg_submission", [rv.version_id for rv in chunk], +1)
+            self._merge("agg_submission")
             if newest:
                 keys = list(newest)
                 self._set_keys(_obj([k[0] for k in keys]), _obj([k[1] for k in keys]))
@@ -317,7 +282,7 @@ class Loader:
                         continue
                     report.loaded += 1
                     loaded_ids.append(rv.version_id)
-                for agg in schema.EPISODE_AGGREGATES if deltas else ():
+                for agg in schema.EPISODE_AGGREGATES:
                     self._delta(agg, replace, -1)
                 for lo in range(0, len(replace), 500):
                     ids = replace[lo : lo + 500]
@@ -328,7 +293,7 @@ class Loader:
                 for table, cols in batch.tables().items():
                     if len(cols):
                         eng.insert_columns(table, cols.arrays())
-                for agg in schema.EPISODE_AGGREGATES if deltas else ():
+                for agg in schema.EPISODE_AGGREGATES:
                     self._delta(agg, loaded_ids, +1)
                     self._merge(agg)
                 self._add_icd_codes(batch.icd_codes)
