@@ -73,7 +73,7 @@ def _requests(n: int, tmp: Path) -> tuple[float, float, float]:
     from fastapi.responses import Response
     from fastapi.testclient import TestClient
 
-    from khoyte.web.layout import STATIC
+    from khoyte.layout import STATIC
 
     bare = FastAPI()
     js = (STATIC / "site.js").read_bytes()

@@ -128,7 +128,9 @@ def engines() -> Iterator[dict[str, Any]]:
 def test_one_engine_and_one_migration_run_per_process(
     tmp_path: Path, engines: dict[str, Any]
 ) -> None:
-    settings = Settings(data_dir=tmp_path, open_dashboard=True, warehouse_refresh_seconds=0)
+    settings = Settings(
+        data_dir=tmp_path, open_dashboard=True, warehouse_refresh_seconds=0, small_count_threshold=0
+    )  # one visit is read exactly; suppression has its own tests
     build_services(settings, warehouse=False).close()  # a store that exists (a restart)
     engines["engines"].clear()
     engines["migrations"] = 0

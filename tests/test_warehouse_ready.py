@@ -52,7 +52,9 @@ class GatedSource:
 
 
 def _services(data: Path, gate: threading.Event) -> Services:
-    settings = Settings(data_dir=data, open_dashboard=True, warehouse_refresh_seconds=0.2)
+    settings = Settings(  # exact counts: small-count suppression has its own tests
+        data_dir=data, open_dashboard=True, warehouse_refresh_seconds=0.2, small_count_threshold=0
+    )
     services = build_services(settings)
     source: VersionSource = GatedSource(services.source, gate)
     services.source = source

@@ -127,7 +127,7 @@ _T: dict[str, tuple[str, str]] = {
     "sort_hint": ("Bấm tiêu đề cột để sắp xếp", "Click a column header to sort"),
     "filters_title": ("Bộ lọc", "Filters"),
     "export": ("Xuất dữ liệu", "Export"),
-    # the layout shared by every page (khoyte.web.layout)
+    # the layout shared by every page (khoyte.layout)
     "nav_label": ("Điều hướng chính", "Main navigation"),
     "account": ("Tài khoản", "Account"),
     "signed_in_as": ("Đang đăng nhập", "Signed in as"),
@@ -146,7 +146,7 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "facility_code": ("Mã cơ sở", "Facility code"),
 }
-WORDS = _T  # both languages of a word, for lists built at import time (khoyte.web.layout.NAV)
+WORDS = _T  # both languages of a word, for lists built at import time (khoyte.layout.NAV)
 
 # Titles of the error pages people see (the API keeps the JSON error shape).
 ERROR_TITLES: dict[int, tuple[str, str]] = {

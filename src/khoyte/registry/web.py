@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from khoyte import i18n
 from khoyte.access import Permission, Principal, requires
 from khoyte.errors import ERROR_RESPONSES, ApiError
+from khoyte.layout import TEMPLATES
 from khoyte.registry import facilities as reg
 from khoyte.registry.facilities import TIERS, FacilityEntry, Problem
 from khoyte.store.db import session_scope
-from khoyte.web.layout import TEMPLATES
 
 HERE = Path(__file__).parent
 Admin = Annotated[Principal, Depends(requires(Permission.ADMIN_FACILITIES))]
@@ -92,7 +92,7 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLRe
     set_csrf = None
     if base is None:
         base = set_csrf = secrets.token_urlsafe(32)
-    resp = TEMPLATES.TemplateResponse(  # the one layout (khoyte.web.layout)
+    resp = TEMPLATES.TemplateResponse(  # the one layout (khoyte.layout)
         request,
         f"registry/{name}",
         {

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from khoyte.access import Permission, Principal, requires
 from khoyte.config import Settings
 from khoyte.errors import ERROR_RESPONSES, ApiError
+from khoyte.layout import TEMPLATES
 from khoyte.security import audit, service
 from khoyte.security import scoping as _scoping  # noqa: F401  (registers the ORM scope filter)
 from khoyte.security.middleware import (
@@ -40,7 +41,6 @@ from khoyte.security.middleware import (
 from khoyte.security.roles import ROLES
 from khoyte.security.throttle import AddressLimiter
 from khoyte.store.db import session_scope
-from khoyte.web.layout import TEMPLATES
 
 if TYPE_CHECKING:  # built by the composition root; security needs only its type
     from khoyte.services import Services
@@ -155,7 +155,7 @@ def _out_of_scope(request: Request, principal: Principal, what: str) -> None:
     )
 
 
-# --- templates (one layout for every page: khoyte.web.layout) -------------------------------
+# --- templates (one layout for every page: khoyte.layout) -------------------------------
 
 
 def render(request: Request, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:

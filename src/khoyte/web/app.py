@@ -14,13 +14,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from khoyte import __version__
+from khoyte import __version__, layout
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
 from khoyte.services import Services, build_services
-from khoyte.web import bodylimit, dashboard, docs, errors, layout
+from khoyte.web import bodylimit, dashboard, docs, errors
 
 Component = Callable[[FastAPI, Services], None]
 """An extra part of the app (tests add sample or faulty ones): adds routes and hooks."""

@@ -32,10 +32,10 @@ from khoyte.analytics.disclosure import small_for
 from khoyte.analytics.filters import Filters
 from khoyte.deps import EngineDep, SettingsDep, WarehouseDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
+from khoyte.layout import TEMPLATES as templates
 from khoyte.services import Services
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.service import Warehouse
-from khoyte.web.layout import TEMPLATES as templates
 
 log = logging.getLogger(__name__)
 

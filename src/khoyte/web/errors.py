@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from khoyte import i18n
 from khoyte.access import authenticate
 from khoyte.errors import ApiError, KhoyteError, TransientError, error_body
-from khoyte.web.layout import TEMPLATES
+from khoyte.layout import TEMPLATES
 
 log = logging.getLogger(__name__)
 

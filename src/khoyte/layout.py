@@ -26,7 +26,7 @@ from khoyte import i18n
 from khoyte.access import Permission, Principal
 
 HERE = Path(__file__).parent
-STATIC = HERE / "static"
+STATIC = HERE / "web" / "static"
 
 
 @dataclass(frozen=True)
@@ -187,9 +187,9 @@ def selection(
 ENV = Environment(
     loader=FileSystemLoader(
         [
-            HERE / "templates",
-            HERE.parent / "security" / "templates",
-            HERE.parent / "registry" / "templates",
+            HERE / "web" / "templates",
+            HERE / "security" / "templates",
+            HERE / "registry" / "templates",
         ]
     ),
     autoescape=select_autoescape(["html"]),
