@@ -34,7 +34,8 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
+# subprocess runs PostgreSQL's own pg_dump/pg_restore with argument lists, never a shell
+import subprocess  # nosec B404
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,7 +156,8 @@ def pg_tool(name: str, server_major: int) -> str:
             found[int(m.group(1))] = path
     on_path = shutil.which(name)
     if on_path:
-        out = subprocess.run([on_path, "--version"], capture_output=True, text=True, check=False)
+        # a fixed program found on PATH, a fixed argument, no shell
+        out = subprocess.run([on_path, "--version"], capture_output=True, text=True, check=False)  # nosec B603
         m = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
         if m:
             found.setdefault(int(m.group(1)), on_path)
@@ -242,11 +244,12 @@ def backup(settings: Settings, dest: Path, now: datetime | None = None) -> Repor
         finally:
             engine.dispose()
         target, env = _libpq(url)
+        # an argument list, no shell: the tool's path, fixed options, our paths, the configured database
         done = subprocess.run(
             [tool, "--format=custom", "--no-owner", "--no-privileges", "--file",
              str(snap / store_part), target],
             env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        )  # fmt: skip  # nosec B603
         if done.returncode != 0:
             raise BackupError(
                 f"pg_dump thất bại: {done.stderr.strip()[:500]}",
@@ -486,11 +489,12 @@ def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Re
         finally:
             engine.dispose()
         target, env = _libpq(url)
+        # an argument list, no shell: the tool's path, fixed options, our paths, the configured database
         done = subprocess.run(
             [tool, "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
              "--dbname", target, str(snap / manifest["store_part"])],
             env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        )  # fmt: skip  # nosec B603
         if done.returncode != 0:
             raise BackupError(
                 f"pg_restore thất bại (không có gì được ghi: một giao dịch): "
