@@ -23,6 +23,8 @@ restores only into an empty data folder and an empty database (it never overwrit
 verifies the audit chain against the saved head, checks that every submission has its audit
 entry and its archived bytes, and rebuilds the warehouse from the store (the warehouse is
 derived data and is never copied).
+
+subprocess runs PostgreSQL's own pg_dump/pg_restore with argument lists, never a shell.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ import os
 import re
 import shutil
 import sqlite3
-# subprocess runs PostgreSQL's own pg_dump/pg_restore with argument lists, never a shell
 import subprocess  # nosec B404
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
