@@ -2,7 +2,9 @@
 
 A finding has a stable ``code`` (``TABLE.FIELD.RULE``, e.g. ``XML1.T_BHTT.FORMULA``; envelope and
 record-level codes start with ``FILE.`` and ``HOSO.``), a severity (``error`` rejects the record,
-``warning`` accepts it with a note) and a message in Vietnamese and English that names the table,
+``warning`` accepts it with a note, ``info`` notes something khoyte repaired or counted in shadow
+mode), the severity is decided by the judging profile (``validate/policy.py``), optionally the
+exporter convention that explains it (``validate/conventions.py``), and a message in Vietnamese and English that names the table,
 the line (``STT``), the field and the value, and says what to do. The texts live in
 ``validate/catalog.py``; this module only holds the shape.
 """
@@ -17,6 +19,7 @@ from typing import Any
 class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +32,8 @@ class Finding:
     value: str | None
     message_vi: str
     message_en: str
+    # The exporter convention that explains this finding (``validate/conventions.py``), if any.
+    convention: str | None = None
 
     @property
     def is_error(self) -> bool:
@@ -44,6 +49,7 @@ class Finding:
             "value": self.value,
             "message_vi": self.message_vi,
             "message_en": self.message_en,
+            "convention": self.convention,
         }
 
 

@@ -16,13 +16,21 @@ class FindingOut(BaseModel):
     """One thing khoyte tells the sender about their data (``khoyte.findings``)."""
 
     code: str = Field(description="`TABLE.FIELD.RULE`, stable (e.g. `XML1.T_BHTT.FORMULA`).")
-    severity: Literal["error", "warning"]
+    severity: Literal["error", "warning", "info"] = Field(
+        description="Theo hồ sơ đánh giá / as the judging profile decides: `error` rejects the "
+        "record, `warning` accepts it with a note, `info` notes a repair or a shadow rule."
+    )
     table: str | None
     stt: int | None
     field: str | None
     value: str | None
     message_vi: str
     message_en: str
+    convention: str | None = Field(
+        None,
+        description="Quy ước của phần mềm xuất dữ liệu giải thích phát hiện này / the exporter "
+        "convention that explains this finding (`khoyte rules --conventions`).",
+    )
 
 
 class Counts(BaseModel):
@@ -54,6 +62,10 @@ class Receipt(BaseModel):
     size: int
     kind: str | None = Field(description="`claims` (XML 130/4210) or `checkin` (XML0).")
     standard: str | None
+    profile: str | None = Field(
+        description="Hồ sơ đánh giá đã áp dụng / the judging profile that decided every "
+        "severity in this receipt (`hub`, `payer`, or a deployment's own)."
+    )
     status: FileStatusName
     counts: Counts
     findings: list[FindingOut] = Field(description="Lỗi cấp tệp / file-level findings.")

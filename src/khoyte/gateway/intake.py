@@ -420,6 +420,7 @@ class IntakeService:
                 "n_warnings": counts["accepted_with_warnings"],
                 "n_rejected": counts["rejected"],
                 "receipt": "",
+                "profile": res.profile,
             },
         )
         versioned = res.kind is DocumentKind.CLAIMS
@@ -516,6 +517,7 @@ class IntakeService:
             "size": size,
             "kind": res.kind.value if res.kind else None,
             "standard": res.standard.value if res.standard else None,
+            "profile": res.profile,
             "status": status,
             "counts": counts,
             "findings": [f.as_dict() for f in res.findings],
@@ -614,4 +616,5 @@ def _finding_row(
         "stt": f["stt"],
         "field": (f["field"] or None) and str(f["field"])[:64],
         "value": f["value"],
+        "convention": f.get("convention"),
     }

@@ -60,6 +60,7 @@ class Submission(Base):
     n_warnings: Mapped[int] = mapped_column(Integer)
     n_rejected: Mapped[int] = mapped_column(Integer)
     receipt: Mapped[str] = mapped_column(Text)  # the receipt JSON exactly as sent back
+    profile: Mapped[str | None] = mapped_column(String(16))  # hub / payer: who judged it
 
 
 class RecordHead(Base):
@@ -104,6 +105,7 @@ class FindingRow(Base):
     stt: Mapped[int | None] = mapped_column(Integer)
     field: Mapped[str | None] = mapped_column(String(64))
     value: Mapped[str | None] = mapped_column(Text)
+    convention: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class IntakeEvent(Base):

@@ -72,6 +72,7 @@ class FileResult:
     records: list[RecordResult] = field(default_factory=list)
     unusable: bool = False
     bytes_read: int = 0
+    profile: str = "payer"  # the judging profile (validate/policy.py)
 
     @property
     def status(self) -> FileStatus:
@@ -98,6 +99,7 @@ class FileResult:
             "file": self.file,
             "standard": self.standard.value if self.standard else None,
             "facility": self.facility,
+            "profile": self.profile,
             "status": self.status.value,
             "counts": self.counts(),
             "findings": [f.as_dict() for f in self.findings],
