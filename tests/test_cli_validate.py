@@ -32,8 +32,17 @@ def test_exit_status_and_json_lines(tmp_path: Path) -> None:
     junk.write_bytes(b"not xml at all")
 
     assert run(str(good)).returncode == 0
-    assert run(str(good), str(bad)).returncode == 1
-    r = run("--format", "json", str(tmp_path / "a"), str(junk))
+    assert run("--profile", "payer", str(good), str(bad)).returncode == 1
+    # the hub profile (the default) counts the visit and flags the code
+    hub = run("--format", "json", str(bad))
+    assert hub.returncode == 0, hub.stdout
+    doc = json.loads(hub.stdout)
+    assert doc["profile"] == "hub"
+    assert doc["records"][0]["status"] == "accepted_with_warnings"
+    assert [(f["code"], f["severity"]) for f in doc["records"][0]["findings"]] == [
+        ("XML1.GIOI_TINH.CODE", "warning")
+    ]
+    r = run("--profile", "payer", "--format", "json", str(tmp_path / "a"), str(junk))
     assert r.returncode == 2
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert [Path(x["file"]).name for x in lines] == ["bad.xml", "good.xml", "junk.xml"]
@@ -57,6 +66,7 @@ def test_exit_status_and_json_lines(tmp_path: Path) -> None:
         "value",
         "message_vi",
         "message_en",
+        "convention",
     }
     assert (f["code"], f["table"], f["field"], f["value"]) == (
         "XML1.GIOI_TINH.CODE",
@@ -73,14 +83,34 @@ def test_text_output_is_vietnamese_first(tmp_path: Path) -> None:
     rec.episode.values["MA_BENH_CHINH"] = "XYZ"
     path = tmp_path / "x.xml"
     path.write_bytes(one(rec))
-    r = run(str(path))
+    r = run("--profile", "payer", str(path))
     assert r.returncode == 1
     assert "từ chối" in r.stdout
     assert "MA_BENH_CHINH" in r.stdout
     assert "LK3" in r.stdout
-    r_en = run("--english", str(path))
+    r_en = run("--english", "--profile", "payer", str(path))
     assert "is not a well-formed ICD-10 code" in r_en.stdout
 
 
 def test_missing_path(tmp_path: Path) -> None:
     assert run(str(tmp_path / "nope.xml")).returncode == 2
+
+
+def test_hub_rejects_only_what_cannot_be_placed(tmp_path: Path) -> None:
+    rec = record("LK4")
+    rec.episode.values["MA_LOAI_KCB"] = None  # no visit type: the visit cannot be counted
+    path = tmp_path / "x.xml"
+    path.write_bytes(one(rec))
+    r = run("--format", "json", str(path))
+    assert r.returncode == 1
+    doc = json.loads(r.stdout)
+    errors = [f["code"] for f in doc["records"][0]["findings"] if f["severity"] == "error"]
+    assert errors == ["XML1.MA_LOAI_KCB.REQUIRED"]
+
+
+def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "x.xml"
+    path.write_bytes(one(record("LK5")))
+    r = run("--profile", "nope", str(path))
+    assert r.returncode == 2
+    assert "nope" in r.stderr

@@ -14,6 +14,7 @@ from khoyte.standards.model import Record, Standard, make_row
 from khoyte.standards.writer import envelope
 from khoyte.validate.catalog import RULES
 from khoyte.validate.engine import FileResult, validate_file
+from khoyte.validate.policy import load_policy
 from tests.factories import as_4210, record
 from tests.xmlkit import hoso_files, one, raw_envelope
 
@@ -73,6 +74,7 @@ class Case:
     code: str  # finding code expected
     build: Callable[[Record], bytes]
     inpatient: bool = False
+    profile: str | None = None  # None: payer (the written standard); rules new with profiles: hub
 
 
 def _long_malk(rec: Record) -> bytes:
@@ -297,6 +299,12 @@ FAILING: list[Case] = [
     Case("FILE_ROOT", "FILE.XML.ROOT", lambda r: b"<HOSO_KHAC><A/></HOSO_KHAC>"),
     Case("FILE_NO_RECORDS", "FILE.CONTENT.NO_RECORDS", lambda r: raw_envelope([])),
     Case("FILE_COUNT", "FILE.SOLUONGHOSO.COUNT", lambda r: raw_envelope([hoso_files(r)], count=3)),
+    Case(
+        "ABSENT",
+        "HOSO.XML2.ABSENT",
+        lambda r: (r.tables.pop("XML2"), one(r))[1],
+        profile="hub",
+    ),
 ]
 
 
@@ -304,7 +312,8 @@ def _run_case(case: Case) -> FileResult:
     rec = record("LK0001", inpatient=case.inpatient)
     data = case.build(rec)
     max_bytes = 1 << 20 if case.rule == "FILE_TOO_LARGE" else 64 << 20
-    return validate_file(data, "test.xml", received_at=RECEIVED, max_bytes=max_bytes)
+    policy = load_policy(case.profile) if case.profile else None
+    return validate_file(data, "test.xml", received_at=RECEIVED, max_bytes=max_bytes, policy=policy)
 
 
 @pytest.mark.parametrize("case", FAILING, ids=lambda c: c.code)

@@ -21,6 +21,7 @@ from khoyte.registry import cli as registry_cli
 from khoyte.security import cli as security_cli
 from khoyte.synth import cli as synth_cli
 from khoyte.validate.engine import FileResult, FileStatus, RecordStatus, validate_file
+from khoyte.validate.policy import Policy, PolicyError, load_policy
 from khoyte.warehouse import cli as warehouse_cli
 
 app = typer.Typer(
@@ -55,9 +56,17 @@ _REC_VI = {
 }
 
 
+_LABELS = {
+    Severity.ERROR: ("red", "LỖI", "ERROR"),
+    Severity.WARNING: ("yellow", "CẢNH BÁO", "WARNING"),
+    Severity.INFO: ("cyan", "GHI CHÚ", "NOTE"),
+}
+_SEVERITY_TEXT = {"error": "lỗi / error", "warning": "cảnh báo / warning", "info": "ghi chú / note"}
+
+
 def _finding_line(f: Finding, english: bool) -> str:
-    colour = "red" if f.severity is Severity.ERROR else "yellow"
-    label = "LỖI" if f.severity is Severity.ERROR else "CẢNH BÁO"
+    colour, vi, en = _LABELS[f.severity]
+    label = en if english else vi
     msg = f.message_en if english else f.message_vi
     return f"    [{colour}]{label}[/] [bold]{f.code}[/]: {msg}"
 
@@ -88,6 +97,29 @@ def _print_text(console: Console, res: FileResult, english: bool, quiet: bool) -
             console.print(_finding_line(f, english), highlight=False)
 
 
+_PROFILE = typer.Option(
+    "--profile",
+    help="Hồ sơ đánh giá / judging profile: hub (mặc định / default) or payer.",
+)
+_POLICY = typer.Option(
+    "--policy", help="Tệp chính sách riêng (TOML) / a policy file laid over the built-in one."
+)
+
+
+def _policy(profile: str | None, policy_file: Path | None) -> Policy:
+    """The profile named on the command line, else the deployment's (settings)."""
+    from khoyte.config import Settings
+
+    settings = Settings()
+    try:
+        return load_policy(
+            profile or settings.validation_profile, policy_file or settings.validation_policy
+        )
+    except PolicyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command()
 def validate(
     paths: Annotated[
@@ -98,11 +130,14 @@ def validate(
     ] = Format.text,
     english: Annotated[bool, typer.Option("--english", "-e", help="Messages in English.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Chỉ in lỗi / errors only.")] = False,
+    profile: Annotated[str | None, _PROFILE] = None,
+    policy_file: Annotated[Path | None, _POLICY] = None,
 ) -> None:
     """Kiểm tra tệp XML theo QĐ 130/4750 và QĐ 4210 / validate claim XML files.
 
     Exit status: 0 no record rejected, 1 some record rejected, 2 an input is unusable.
     """
+    policy = _policy(profile, policy_file)
     console = Console(highlight=False, soft_wrap=True)
     worst = 0
     any_file = False
@@ -113,7 +148,7 @@ def validate(
             typer.echo(f"Không tìm thấy tệp / file not found: {path}", err=True)
             worst = 2
             continue
-        res = validate_file(path, str(path), keep_records=False)
+        res = validate_file(path, str(path), keep_records=False, policy=policy)
         summary.add(res)
         if format is Format.json:
             sys.stdout.write(json.dumps(res.as_dict(), ensure_ascii=False) + "\n")
@@ -139,8 +174,10 @@ class _Summary:
         self.by_file_status: Counter[str] = Counter()
         self.by_record_status: Counter[str] = Counter()
         self.codes: Counter[tuple[str, str]] = Counter()
+        self.profile = ""
 
     def add(self, res: FileResult) -> None:
+        self.profile = res.profile
         self.files += 1
         self.by_file_status[res.status.value] += 1
         for r in res.records:
@@ -158,31 +195,78 @@ class _Summary:
         )
         if not self.codes:
             return
-        table = Table(title="Lỗi thường gặp nhất / most frequent findings", title_justify="left")
+        table = Table(
+            title=f"Phát hiện thường gặp nhất / most frequent findings — hồ sơ đánh giá / "
+            f"profile: {self.profile}",
+            title_justify="left",
+        )
         table.add_column("mã / code")
         table.add_column("mức / severity")
         table.add_column("số lần / count", justify="right")
         for (code, severity), n in self.codes.most_common(10):
-            table.add_row(
-                code, "lỗi / error" if severity == "error" else "cảnh báo / warning", str(n)
-            )
+            table.add_row(code, _SEVERITY_TEXT.get(severity, severity), str(n))
         console.print(table)
 
 
 @app.command()
 def rules(
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.text,
+    profile: Annotated[str | None, _PROFILE] = None,
+    policy_file: Annotated[Path | None, _POLICY] = None,
+    conventions: Annotated[
+        bool,
+        typer.Option("--conventions", help="Các quy ước của phần mềm xuất / exporter conventions."),
+    ] = False,
 ) -> None:
-    """Liệt kê các quy tắc kiểm tra / list the validation rules and their severities."""
+    """Chính sách đánh giá đang áp dụng / the effective judging policy: every rule, its level
+    under the profile, tolerance, exemptions, legal basis, BHXH code, fix hint."""
     from khoyte.validate.catalog import RULES
+    from khoyte.validate.policy import conventions_table
 
-    if format is Format.json:
-        out = {k: {"severity": r.severity.value, "vi": r.vi, "en": r.en} for k, r in RULES.items()}
-        sys.stdout.write(json.dumps(out, ensure_ascii=False, indent=1) + "\n")
+    policy = _policy(profile, policy_file)
+    if conventions:
+        rows = conventions_table()
+        if format is Format.json:
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1) + "\n")
+            return
+        out = Console(highlight=False, soft_wrap=True)
+        for c in rows:
+            out.print(f"[bold]{c['code']}[/]: {c['vi']} / {c['en']} — {', '.join(c['explains'])}")
         return
-    console = Console(highlight=False)
-    for key, r in RULES.items():
-        console.print(f"[bold]{key}[/] ({r.severity.value}): {r.vi} / {r.en}")
+    rows = policy.rows()
+    if format is Format.json:
+        doc = {
+            "profile": policy.name,
+            "source": policy.source,
+            "rules": rows,
+            "kinds": {
+                k: {"emitted": r.severity.value, "vi": r.vi, "en": r.en} for k, r in RULES.items()
+            },
+        }
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=1) + "\n")
+        return
+    console = Console(highlight=False, soft_wrap=True, width=max(Console().width, 140))
+    vi, en = policy.title
+    console.print(f"[bold]Hồ sơ đánh giá / profile: {policy.name}[/] ({policy.source})\n{vi}\n{en}")
+    table = Table("quy tắc / rule", "mức / level", "dung sai / tolerance", "căn cứ / basis")
+    table.columns[0].no_wrap = True
+    shown = {"cap": "warning (error → warning)", "keep": "as emitted"}
+    for r in rows:
+        tol = ", ".join(f"{k}: {v}" for k, v in r.get("tolerance", {}).items())
+        level = str(r["level"])
+        table.add_row(r["rule"], shown.get(level, level), tol, r.get("legal_basis") or "")
+    console.print(table)
+    console.print(
+        "Mọi quy tắc khác / every other rule: "
+        + (
+            "lỗi thành cảnh báo / errors become warnings"
+            if policy.default == "cap"
+            else "như phát ra / as emitted"
+        )
+    )
+    console.print("\n[bold]Các loại quy tắc / rule kinds[/] (mức khi phát ra / as emitted):")
+    for key, spec in RULES.items():
+        console.print(f"[bold]{key}[/] ({spec.severity.value}): {spec.vi} / {spec.en}")
 
 
 @app.command()

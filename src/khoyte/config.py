@@ -31,6 +31,19 @@ class Settings(BaseSettings):
         description="Largest file `khoyte validate`/`ingest` reads from disk, in bytes.",
     )
 
+    # --- judging (validate/policy.py) -------------------------------------------------------
+    validation_profile: str = Field(
+        "hub",
+        description="Hồ sơ đánh giá / judging profile: `hub` (Sở Y tế: đếm mọi lượt khám, chỉ "
+        "từ chối hồ sơ không xác định được — the default) or `payer` (công thức chữ của QĐ "
+        "130/4750 là lỗi — the written formulas as errors). `khoyte rules` shows it.",
+    )
+    validation_policy: Path | None = Field(
+        None,
+        description="Tệp chính sách riêng (TOML) / the deployment's policy file laid over the "
+        "built-in one: any rule's severity, tolerance, exemptions (see docs/validation.md).",
+    )
+
     # --- gateway (intake: khoyte serve / ingest / watch) -----------------------------------
     max_body_bytes: int = Field(
         50 * 1024 * 1024,

@@ -12,6 +12,7 @@ the line (``STT``), the field and the value, and says what to do. The texts live
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +35,9 @@ class Finding:
     message_en: str
     # The exporter convention that explains this finding (``validate/conventions.py``), if any.
     convention: str | None = None
+    # How far off a sum, formula or day count is (VND or days): profiles apply tolerances to it.
+    # Not part of the receipt (the message says it in words).
+    delta: Decimal | None = None
 
     @property
     def is_error(self) -> bool:

@@ -26,6 +26,7 @@ from khoyte.gateway.metrics import Metrics
 from khoyte.gateway.versions import StoreVersionSource
 from khoyte.handoff import VersionSource
 from khoyte.store.db import make_engine, session_factory
+from khoyte.validate.policy import settings_policy
 from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
 
@@ -72,7 +73,11 @@ def version_source(settings: Settings, engine: Engine) -> VersionSource:
     """The folder named by ``KHOYTE_WAREHOUSE_SOURCE`` when one is configured (a development
     tool), else the operational store."""
     if settings.warehouse_source is not None:
-        return FileVersionSource(settings.warehouse_source, max_bytes=settings.max_file_bytes)
+        return FileVersionSource(
+            settings.warehouse_source,
+            max_bytes=settings.max_file_bytes,
+            policy=settings_policy(settings),
+        )
     return StoreVersionSource(engine)
 
 

@@ -65,6 +65,7 @@ from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 from khoyte.validate.engine import FileResult, RecordResult, RecordStatus, iter_file
+from khoyte.validate.policy import load_policy
 
 log = logging.getLogger("khoyte.gateway")
 
@@ -194,6 +195,7 @@ class IntakeService:
         self.archive = archive or Archive(settings.archive_dir)
         self.clock = clock or utcnow  # the time of receipt (and of the retention date)
         self.group: GroupCommit[_Pending, Receipt] = GroupCommit(self._commit_batch)
+        self.policy = load_policy(settings.validation_profile, settings.validation_policy)
 
     # -- events -------------------------------------------------------------------------------
     def record_event(
@@ -260,7 +262,13 @@ class IntakeService:
 
         res = FileResult(name or sha[:16])
         records = list(
-            iter_file(data, name or f"{sha[:16]}.xml", max_bytes=len(data) + 1, result=res)
+            iter_file(
+                data,
+                name or f"{sha[:16]}.xml",
+                max_bytes=len(data) + 1,
+                result=res,
+                policy=self.policy,
+            )
         )
         if res.unusable:
             records = []  # a file that breaks off cannot vouch for what came before the break

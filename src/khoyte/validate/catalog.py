@@ -223,6 +223,14 @@ RULES: dict[str, Rule] = {
         "Mỗi hồ sơ phải có bảng XML1 (tổng hợp). " + _EXPORT_VI,
         "Every HOSO must contain an XML1 (summary) table. " + _EXPORT_EN,
     ),
+    "ABSENT": Rule(
+        W,
+        "hồ sơ không gửi {what_vi} nhưng XML1 vẫn tính tiền (T_THUOC = {value})",
+        "{what_en} is not sent although XML1 counts its money (T_THUOC = {value})",
+        "Gửi đủ các dòng thuốc (XML2) của lượt khám; thiếu dòng chi tiết thì không đối chiếu "
+        "được chi phí.",
+        "Send every drug line (XML2) of the visit; without the lines the cost cannot be checked.",
+    ),
     "DUPLICATE": Rule(
         E,
         "đã xuất hiện ở hồ sơ thứ {other} của cùng tệp",
@@ -410,6 +418,7 @@ def make(
     value: object = None,
     stt: int | None = None,
     severity: Severity | None = None,
+    delta: Any = None,
     **params: Any,
 ) -> Finding:
     """Build the finding for ``rule`` at a location; ``params`` fill the message templates."""
@@ -435,6 +444,7 @@ def make(
         message_en=f"{loc_en}: {en}. {spec.fix_en}"
         if loc_en
         else f"{en[:1].upper()}{en[1:]}. {spec.fix_en}",
+        delta=delta,
     )
 
 

@@ -38,10 +38,10 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             "T_THUOC_FUND_BASIS",
-            "T_THUOC ghi theo số BHYT thanh toán (Σ T_BHTT của XML2) thay vì tổng tiền thuốc "
-            "(Σ THANH_TIEN_BV)",
-            "T_THUOC holds the fund-paid drug amount (Σ XML2 T_BHTT) instead of the drug total "
-            "(Σ THANH_TIEN_BV)",
+            "T_THUOC ghi theo số BHYT thanh toán (Σ T_BHTT hoặc Σ THANH_TIEN_BH của XML2) thay "
+            "vì tổng tiền thuốc (Σ THANH_TIEN_BV)",
+            "T_THUOC holds the insurance-side drug amount (Σ XML2 T_BHTT or Σ THANH_TIEN_BH) "
+            "instead of the drug total (Σ THANH_TIEN_BV)",
             ("XML1.T_THUOC.SUM",),
             "real-world-profile §2.3, §3.2: 85 % of records with XML2 within 1 VND",
         ),
@@ -87,9 +87,17 @@ CONVENTIONS: dict[str, Convention] = {
                 "XML1.T_BNCCT.SUM",
                 "XML3.T_BNTT.SPLIT",
                 "XML3.T_BNCCT.SPLIT",
-                "XML2.T_BHTT.SPLIT",
             ),
             "real-world-profile §3.6: 851/894 lines at 80/95 % benefit",
+        ),
+        Convention(
+            "MUC_HUONG_NOMINAL",
+            "dòng chi tiết ghi MUC_HUONG = 100 nhưng quỹ thanh toán theo mức hưởng thực tế "
+            "(80 % hoặc 95 %)",
+            "lines state MUC_HUONG = 100 but the fund pays at the benefit level actually applied "
+            "(80 % or 95 %)",
+            ("XML2.T_BHTT.SPLIT", "XML3.T_BHTT.SPLIT"),
+            "real-world-profile §3.6: 637 XML2 lines say 100 but are paid at 80/95 %",
         ),
         Convention(
             "TYLE_DV_BH_ONLY",
@@ -115,8 +123,8 @@ CONVENTIONS: dict[str, Convention] = {
         ),
         Convention(
             "NEGATIVE_ZERO",
-            "số không ghi là -0.00",
-            "zero is written -0.00",
+            "số không ghi là -0.00 (đọc là 0, không phải phát hiện)",
+            "zero is written -0.00 (read as 0, not a finding)",
             (),
             "real-world-profile §2.8: 117 values",
         ),

@@ -18,6 +18,8 @@ from khoyte.standards.convert import convert_row, fast_plan
 from khoyte.standards.model import Record, Row, Standard, row_class_of
 from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, SubmissionReader
 from khoyte.validate.catalog import field_finding, make
+from khoyte.validate.policy import Policy, load_policy
+from khoyte.validate.recognise import recognise
 from khoyte.validate.rules import RECORD_RULES, Context
 
 # How many HOSO are read before they are checked (see ``iter_file``).
@@ -47,11 +49,13 @@ class RecordResult:
 
     @property
     def status(self) -> RecordStatus:
-        if any(f.severity is Severity.ERROR for f in self.findings):
-            return RecordStatus.REJECTED
-        if self.findings:
-            return RecordStatus.WARNINGS
-        return RecordStatus.ACCEPTED
+        warned = False
+        for f in self.findings:
+            if f.severity is Severity.ERROR:
+                return RecordStatus.REJECTED
+            if f.severity is Severity.WARNING:
+                warned = True
+        return RecordStatus.WARNINGS if warned else RecordStatus.ACCEPTED
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -160,6 +164,16 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
     )
 
 
+def payer_policy() -> Policy:
+    global _PAYER
+    if _PAYER is None:
+        _PAYER = load_policy("payer")
+    return _PAYER
+
+
+_PAYER: Policy | None = None
+
+
 def _canonical(standard: Standard, table: str, name: str) -> str:
     if standard is not Standard.QD4210:
         return name
@@ -175,11 +189,19 @@ def iter_file(
     received_at: datetime | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     result: FileResult | None = None,
+    policy: Policy | None = None,
 ) -> Iterator[RecordResult]:
     """Stream the validated records of one file. Pass ``result`` to have its header, file-level
-    findings and status filled in (records are not kept there: the caller decides)."""
+    findings and status filled in (records are not kept there: the caller decides).
+
+    ``policy`` judges every finding (``validate/policy.py``); without one, the ``payer`` profile
+    (the written formulas as errors, khoyte's behaviour before profiles). Product entry points
+    (``khoyte validate``, the gateway) pass the deployment's profile, ``hub`` by default."""
     reader = SubmissionReader(source, name, max_bytes, planner=fast_plan)
     res = result if result is not None else FileResult(reader.name)
+    judge = policy if policy is not None else payer_policy()
+    res.profile = judge.name
+    explain = judge.explains
     ctx = Context(received_at=received_at or datetime.now())
     seen: dict[str, int] = {}
     first_standard: Standard | None = None
@@ -213,6 +235,10 @@ def iter_file(
                     )
                 else:
                     seen[rr.ma_lk] = raw.index
+            if rr.findings:
+                rr.findings = judge.judge(
+                    recognise(rr.record, rr.findings, explain=explain), rr.record
+                )
             yield rr
 
     # Reading (libxml2, base64) and checking (the rules) each run best with their own code and
@@ -229,7 +255,7 @@ def iter_file(
     res.kind = reader.header.kind
     res.standard = first_standard
     res.facility = reader.header.facility
-    res.findings = reader.findings
+    res.findings = judge.judge(reader.findings, None)
     res.unusable = reader.unusable
     res.bytes_read = reader.bytes_read
 
@@ -241,11 +267,14 @@ def validate_file(
     received_at: datetime | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     keep_records: bool = True,
+    policy: Policy | None = None,
 ) -> FileResult:
     result = FileResult(
         name or str(source) if isinstance(source, str | Path) else (name or "<stream>")
     )
-    for rr in iter_file(source, name, received_at=received_at, max_bytes=max_bytes, result=result):
+    for rr in iter_file(
+        source, name, received_at=received_at, max_bytes=max_bytes, result=result, policy=policy
+    ):
         if not keep_records:
             rr.record = None
         result.records.append(rr)

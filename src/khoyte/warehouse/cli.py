@@ -15,6 +15,7 @@ import typer
 
 from khoyte.config import Settings
 from khoyte.handoff import VersionSource
+from khoyte.validate.policy import settings_policy
 
 app = typer.Typer(
     help="Kho phân tích (DuckDB) / the analytics store.",
@@ -45,7 +46,9 @@ def _source(settings: Settings, folder: Path | None) -> VersionSource | None:
     if not folder.is_dir():
         typer.echo(f"Không tìm thấy thư mục / folder not found: {folder}", err=True)
         raise typer.Exit(2)
-    return FileVersionSource(folder, max_bytes=settings.max_file_bytes)
+    return FileVersionSource(
+        folder, max_bytes=settings.max_file_bytes, policy=settings_policy(settings)
+    )
 
 
 def _print(obj: object) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from khoyte.handoff import RecordVersion
 from khoyte.registry.facilities import FacilityEntry, read_entries
 from khoyte.validate.engine import FileResult, iter_file
+from khoyte.validate.policy import Policy
 
 
 @dataclass
@@ -27,9 +28,12 @@ class _FileEntry:
 class FileVersionSource:
     registry_key = "file"
 
-    def __init__(self, root: Path, *, max_bytes: int = 512 * 1024 * 1024) -> None:
+    def __init__(
+        self, root: Path, *, max_bytes: int = 512 * 1024 * 1024, policy: Policy | None = None
+    ) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.policy = policy  # the judging profile (None: payer)
         self._seen: dict[Path, _FileEntry] = {}  # files already numbered, in order
 
     def _files(self) -> list[Path]:
@@ -51,7 +55,8 @@ class FileVersionSource:
             received = datetime.fromtimestamp(path.stat().st_mtime, UTC)
             header = FileResult(str(path))
             for rr in iter_file(path, path.relative_to(self.root).as_posix(),
-                                max_bytes=self.max_bytes, result=header):  # fmt: skip
+                                max_bytes=self.max_bytes, result=header,
+                                policy=self.policy):  # fmt: skip
                 if rr.record is None or not rr.ma_lk:
                     continue
                 fac = header.facility or _facility_of(rr.record)

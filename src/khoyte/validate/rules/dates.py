@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from khoyte.findings import Finding, Severity
 from khoyte.standards.model import BirthDate, Record, Row
@@ -36,6 +38,7 @@ def rule_days(rec: Record, ctx: Context) -> Iterator[Finding]:
             days,
             loai=loai,
             expected=0,
+            delta=Decimal(days),
             why="khám bệnh/nhận thuốc không tính ngày điều trị",
             why_en="visits without treatment days count 0",
         )
@@ -50,6 +53,7 @@ def rule_days(rec: Record, ctx: Context) -> Iterator[Finding]:
                 days,
                 loai=loai,
                 expected=expected,
+                delta=Decimal(days - expected),
                 why="NGAY_RA − NGAY_VAO + 1",
                 why_en="NGAY_RA − NGAY_VAO + 1",
             )
@@ -78,9 +82,7 @@ def _order(
                 other_value=_fmt(a),
             )
             if severity is not None:
-                f = Finding(
-                    f.code, severity, f.table, f.stt, f.field, f.value, f.message_vi, f.message_en
-                )
+                f = replace(f, severity=severity)
             yield f
 
 
@@ -138,6 +140,10 @@ def rule_dates(rec: Record, ctx: Context) -> Iterator[Finding]:
                     yield from _order(ctx, row, "NGAY_VAO", "NGAY_VAO_NOI_TRU")
                 if not _surely_in_order(vao_nt, ra):
                     yield from _order(ctx, row, "NGAY_VAO_NOI_TRU", "NGAY_RA")
+                ttoan = get("NGAY_TTOAN")
+                if ttoan is not None and not _surely_in_order(ra, ttoan):
+                    # A shadow rule (policy.toml): counted, never blocking, until measured.
+                    yield from _order(ctx, row, "NGAY_RA", "NGAY_TTOAN", severity=Severity.WARNING)
                 birth = get("NGAY_SINH")
                 if (
                     isinstance(birth, BirthDate)

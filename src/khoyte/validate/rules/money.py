@@ -157,6 +157,7 @@ def rule_totals(rec: Record, ctx: Context) -> Iterator[Finding]:
                 actual,
                 expected=_money(expected),
                 diff=_money(diff),
+                delta=diff,
                 what=f"{sent} {_OVER_VI[group]}",
                 what_en=f"{sent} {_OVER_EN[group]}",
             )
@@ -179,6 +180,7 @@ def rule_totals(rec: Record, ctx: Context) -> Iterator[Finding]:
                 formula="T_TONGCHI_BH − T_BNCCT",
                 expected=_money(expected),
                 diff=_money(diff),
+                delta=diff,
             )
 
 
@@ -218,6 +220,7 @@ def _line_finding(
         formula=formula,
         expected=_money(_round2(expected)),
         diff=_money(actual - expected),
+        delta=actual - expected,
     )
 
 

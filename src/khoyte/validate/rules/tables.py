@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from decimal import Decimal
 
 from khoyte.findings import Finding
 from khoyte.standards.model import Record, Standard
@@ -21,6 +22,23 @@ def rule_conditions(rec: Record, ctx: Context) -> Iterator[Finding]:
     if "XML1" not in rec.tables:
         return
     ep = rec.episode
+    thuoc = ep.values.get("T_THUOC")
+    if (
+        isinstance(thuoc, Decimal)
+        and thuoc > 0
+        and "XML2" not in rec.tables
+        and "XML2" not in ctx.broken
+    ):
+        # Its own finding, in the sender's terms (the payer profile reports it only through
+        # the XML1 sums, as khoyte did before profiles).
+        yield make(
+            "ABSENT",
+            code="HOSO.XML2.ABSENT",
+            table="XML2",
+            value=f"{thuoc:.2f}",
+            what_vi="bảng thuốc XML2",
+            what_en="the drug table XML2",
+        )
     rv = ep.text("MA_LOAI_RV")
     has13 = bool(rec.tables.get("XML13"))
     if has13 and rv not in ("2", "5"):
