@@ -308,6 +308,8 @@ def _card(record: Record | None) -> str | None:
     if not head:
         return None
     v = head[0].values.get("MA_THE_BHYT")
+    if isinstance(v, list):  # one card per validity period (';'-list): the first decides
+        v = v[0] if v else None
     return v.upper() if isinstance(v, str) else None
 
 
