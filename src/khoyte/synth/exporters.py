@@ -138,13 +138,13 @@ FAMILIES: dict[str, Family] = {
                 "DRUG_MARKUP": 0.30,
                 "DAYS_24H_FROM_WARD": 0.98,
             },
-            {"nan_totals": 0.01, "interim": 0.03, "null_phone": 0.01},
+            {"nan_totals": 0.01, "interim": 0.10, "null_phone": 0.01},
             {"xsi_space": 1.0},
         ),
     )
 }
 # shares of the facilities after each family got one (the profile's hospital is family A)
-_WEIGHTS = {"A": 0.35, "B": 0.1, "C": 0.2, "D": 0.15, "standard": 0.2}
+_WEIGHTS = {"A": 0.35, "D": 0.15, "B": 0.1, "C": 0.2, "standard": 0.2}
 _MARKUPS = ((1.15, 662), (1.10, 258), (1.07, 83))
 _XML1_MONEY = ("T_THUOC", "T_VTYT", "T_TONGCHI_BV", "T_TONGCHI_BH", "T_BNTT", "T_BNCCT", "T_BHTT",
                "T_NGUONKHAC", "T_BHTT_GDV")  # fmt: skip
@@ -159,17 +159,22 @@ def families(cdata: bool = False) -> dict[str, Family]:
     return {**FAMILIES, "B": replace(b, formats={**b.formats, "cdata": 1.0})}
 
 
-def assign_families(facilities: list[str], stream: int) -> dict[str, str]:
-    """Facility code → family, from a seed of its own (``stream``): every family once (when
-    there are enough facilities), the rest by ``_WEIGHTS``."""
+def assign_families(facilities: list[tuple[str, int]], stream: int) -> dict[str, str]:
+    """Facility code → family, from a seed of its own (``stream``). ``facilities``: (code, rank)
+    with rank 0 for hospitals, 1 for other facilities with inpatients, 2 for the rest. The
+    families go once each to the facilities of best rank first (in ``_WEIGHTS`` order: family
+    A, like the profile's, to a hospital), so that every family shows its inpatient
+    conventions; the other facilities draw by ``_WEIGHTS``."""
     r = random.Random(stream)
     order = sorted(facilities)
     r.shuffle(order)
     names = list(_WEIGHTS)
-    out = dict(zip(order, names, strict=False))
+    first = [code for code, _ in sorted(order, key=lambda f: f[1])]
+    out = dict(zip(first, names, strict=False))
     weights = [_WEIGHTS[n] for n in names]
-    for code in order[len(names) :]:
-        out[code] = r.choices(names, weights)[0]
+    for code, _ in order:
+        if code not in out:
+            out[code] = r.choices(names, weights)[0]
     return dict(sorted(out.items()))
 
 

@@ -68,6 +68,8 @@ class DayResult:
 
 
 _STATE: dict[str, Any] = {}
+# exporter families go to hospitals first (where inpatient conventions show; province.VISIT_TYPES)
+_RANK = {"hospital": 0, "private_hospital": 0, "centre": 1}
 
 
 def _day(ordinal: int) -> DayResult:
@@ -198,7 +200,8 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
     fams = families(cfg.exporter_cdata)
     assignment: dict[str, str] = {}
     if cfg.exporters == "families":
-        assignment = assign_families([f.code for f in prov.facilities], hash_seed(prov.seed, 41))
+        beds = [(f.code, _RANK.get(f.kind, 2)) for f in prov.facilities]
+        assignment = assign_families(beds, hash_seed(prov.seed, 41))
         _STATE["families"] = {code: fams[name] for code, name in assignment.items()}
     exporter_counts: Counter[str] = Counter()
     ef = (out / "truth" / "exporters.jsonl").open("w", encoding="utf-8") if assignment else None
