@@ -82,6 +82,7 @@ FAMILIES: dict[str, Family] = {
                 "DRUG_MARKUP": 0.30,
                 "DAYS_24H_FROM_WARD": 0.98,
                 "COPAY_IN_BNTT": 0.95,
+                "MUC_HUONG_NOMINAL": 0.6,
                 "TYLE_DV_BH_ONLY": 0.02,
                 "MA_TTDV_CCHN": 1.0,
                 "DATE_8_DIGITS": 1.0,
@@ -234,6 +235,12 @@ def apply(rec: Record, fact: Fact, family: Family, r: random.Random) -> Applied:
     # Then how the money and the days are written.
     if hit("COPAY_IN_BNTT") and _copay_in_bntt(rec):
         out.conventions.append("COPAY_IN_BNTT")
+    if rec.drugs and hit("MUC_HUONG_NOMINAL"):
+        lines = [d.values for d in rec.drugs if d.values.get("MUC_HUONG") in (80, 95)]
+        for v in lines:  # the level stated is not the one the fund applied
+            v["MUC_HUONG"] = 100
+        if lines:
+            out.conventions.append("MUC_HUONG_NOMINAL")
     if rec.drugs and hit("DRUG_LINES_ABSENT") and _cents(ep["T_THUOC"]) > 0:
         del rec.tables["XML2"]  # T_THUOC and the totals still count the drugs
         out.conventions.append("DRUG_LINES_ABSENT")
