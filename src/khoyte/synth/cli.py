@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from khoyte.synth.exporters import MODES
 from khoyte.synth.generate import SynthConfig, run
 from khoyte.synth.visits import Outbreak
 
@@ -49,6 +50,21 @@ def synth(
         typer.Option(help="Ổ dịch / outbreak: ICD,COMMUNE,START,WEEKS,FACTOR (repeatable)."),
     ] = None,
     jobs: Annotated[int, typer.Option(help="Số tiến trình / worker processes.")] = 1,
+    exporters: Annotated[
+        str,
+        typer.Option(
+            help="Phần mềm xuất dữ liệu / exporters: standard (đúng chuẩn / the written "
+            "standard) hoặc / or families (quy ước thực tế theo cơ sở / real conventions per "
+            "facility, docs/synth.md)."
+        ),
+    ] = "standard",
+    exporter_cdata: Annotated[
+        bool,
+        typer.Option(
+            "--exporter-cdata",
+            help="Họ B ghi bảng con dạng CDATA / family B writes inner tables as CDATA.",
+        ),
+    ] = False,
 ) -> None:
     """Sinh dữ liệu tỉnh giả lập / write a synthetic province (claim XML, manifest, aggregates)."""
     console = Console(stderr=True)
@@ -63,7 +79,11 @@ def synth(
             per_visit=per_visit,
             outbreaks=tuple(parse_outbreak(o) for o in outbreak or []),
             jobs=max(1, jobs),
+            exporters=exporters,
+            exporter_cdata=exporter_cdata,
         )
+        if exporters not in MODES:
+            raise ValueError(f"--exporters: {exporters!r} ∉ {', '.join(MODES)}")
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     if cfg.end >= date.today():

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from khoyte.standards.model import Record, Standard
+from khoyte.standards.writer import DocumentWriter
 from khoyte.synth.fastwrite import envelope, table_document
 
 BOM = b"\xef\xbb\xbf"
@@ -84,6 +85,8 @@ def _applicable(kind: str, rec: Record) -> bool:
         return ep.text("SO_CCCD") is not None
     if kind == "missing_xml1":
         return len(rec.tables) > 1
+    if kind == "invalid_date":  # an exporter family's interim record has no NGAY_RA
+        return isinstance(ep.get("NGAY_RA"), datetime)
     return True
 
 
@@ -208,23 +211,30 @@ def _inject(
     return d(None, "MA_LK", lk, "HOSO.MA_LK.DUPLICATE")
 
 
-def render(fd: FileDefects, facility: str, created: Any) -> bytes:
-    """The file's bytes with the planned defects applied."""
+def render(
+    fd: FileDefects, facility: str, created: Any, document: DocumentWriter | None = None
+) -> bytes:
+    """The file's bytes with the planned defects applied (``document``: an exporter family's
+    inner-document writer)."""
     data = envelope(
         fd.records + fd.duplicates,
         facility,
         created,
         Standard.QD130 if all(r.standard is Standard.QD130 for r in fd.records) else None,
+        document,
     )
+    write = document or table_document
     for kind, rec, table in fd.byte_edits:
-        doc = table_document(rec.standard, table, rec.tables[table])
+        doc = write(rec.standard, table, rec.tables[table])
         old = base64.b64encode(doc)
         if kind == "broken_base64":
             new = old[:20] + b"!*" + old[22:]
         elif kind == "not_utf8":
             new = base64.b64encode(doc.decode("utf-8").encode("cp1258", errors="replace"))
+        elif WRONG_XSI in doc:  # the exporter family writes it already: nothing to add
+            continue
         else:
-            root_end = doc.index(b">", doc.index(b"?>") + 2)
+            root_end = doc.index(b">", doc.index(b"?>") + 2 if doc.startswith(b"<?") else 0)
             new = base64.b64encode(doc[:root_end] + WRONG_XSI + doc[root_end:])
         data = data.replace(old, new, 1)
     return BOM + data if fd.bom else data

@@ -115,6 +115,13 @@ def hoso_xml(record: Record, standard: Standard | None = None) -> str:
 
 
 def envelope(
-    records: Iterable[Record], facility: str, created: date, standard: Standard | None = None
+    records: Iterable[Record],
+    facility: str,
+    created: date,
+    standard: Standard | None = None,
+    document: writer.DocumentWriter | None = None,
 ) -> bytes:
-    return writer.envelope(records, facility, created, standard, document=table_document)
+    """``document``: another inner-document writer (an exporter family's, ``exporter_bytes``)."""
+    return writer.envelope(
+        records, facility, created, standard, document=document or table_document
+    )

@@ -11,6 +11,7 @@ import io
 import json
 import multiprocessing
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -21,9 +22,11 @@ import numpy as np
 
 from khoyte.standards.model import Standard
 from khoyte.synth.defects import Defect, FileDefects, plan_file, render
+from khoyte.synth.exporter_bytes import document_writer, finish
+from khoyte.synth.exporters import MODES, Applied, apply, assign_families, families
 from khoyte.synth.facilities import TIER_VI, write_facilities_csv
 from khoyte.synth.fastwrite import envelope
-from khoyte.synth.manifest import MEASURES, Truth, measures
+from khoyte.synth.manifest import MEASURES, Truth, exporters_manifest, measures
 from khoyte.synth.people import REPORT_BANDS
 from khoyte.synth.province import VISITS_PER_PERSON_YEAR, Province, build_province
 from khoyte.synth.visits import Outbreak, generate_day, standard_for
@@ -41,6 +44,8 @@ class SynthConfig:
     outbreaks: tuple[Outbreak, ...] = ()
     jobs: int = 1
     aggregates: bool = True
+    exporters: str = "standard"  # or "families" (docs/synth.md, "Exporter families")
+    exporter_cdata: bool = False  # family B writes inner tables as CDATA (off by default)
 
     def days(self) -> Iterator[date]:
         d = self.start
@@ -58,9 +63,13 @@ class DayResult:
     bytes: int
     persons: np.ndarray
     by_standard: dict[str, int] = field(default_factory=dict)
+    exporter_lines: list[str] = field(default_factory=list)  # truth/exporters.jsonl
+    exporter_counts: Counter[str] = field(default_factory=Counter)
 
 
 _STATE: dict[str, Any] = {}
+# exporter families go to hospitals first (where inpatient conventions show; province.VISIT_TYPES)
+_RANK = {"hospital": 0, "private_hospital": 0, "centre": 1}
 
 
 def _day(ordinal: int) -> DayResult:
@@ -78,10 +87,21 @@ def _day(ordinal: int) -> DayResult:
     folder = out / "xml" / day.isoformat()
     persons: list[int] = []
     codes = [f.code for f in prov.facilities]
+    family_of = _STATE.get("families")
+    exporter_lines: list[str] = []
+    exporter_counts: Counter[str] = Counter()
     for fac in prov.facilities:
         visits = generate_day(prov, fac.index, day, list(cfg.outbreaks))
         if not visits:
             continue
+        applied: dict[str, Applied] = {}
+        family = family_of[fac.code] if family_of is not None else None
+        document = document_writer(family) if family is not None else None
+        if family is not None:
+            # a stream of its own: the visits' draws stay those of --exporters standard
+            er = random.Random(hash_seed(prov.seed, 5, fac.index, ordinal))
+            for rec, fact in visits:
+                applied[rec.ma_lk] = apply(rec, fact, family, er)
         folder.mkdir(parents=True, exist_ok=True)
         std = standard_for(day)
         groups = [[v] for v in visits] if cfg.per_visit else [visits]
@@ -110,17 +130,27 @@ def _day(ordinal: int) -> DayResult:
                     ]
                 )
                 persons.append(fact.person)
+                if family is not None:
+                    a = applied[fact.ma_lk]
+                    exporter_lines.append(
+                        json.dumps(a.as_dict(rel, fact.ma_lk, fac.code), ensure_ascii=False)
+                    )
+                    exporter_counts.update(f"convention:{c}" for c in a.conventions)
+                    exporter_counts.update(f"placeholder:{p[2]}" for p in a.placeholders)
+                    exporter_counts.update(f"format:{f}" for f in a.formats)
             if cfg.dirty > 0:
                 plan = plan_file(records, rel, cfg.dirty, dr, codes)
                 data = (
-                    render(plan, fac.code, created)
+                    render(plan, fac.code, created, document)
                     if not plan.copy
-                    else envelope(records, fac.code, created, std)
+                    else envelope(records, fac.code, created, std, document)
                 )
                 defects.extend(plan.defects)
             else:
                 plan = FileDefects(records)
-                data = envelope(records, fac.code, created, std)
+                data = envelope(records, fac.code, created, std, document)
+            if family is not None:
+                data = finish(data, family, records, document, cfg.exporter_cdata)
             path = out / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
@@ -142,6 +172,8 @@ def _day(ordinal: int) -> DayResult:
         size,
         np.unique(np.array(persons, dtype=np.int32)),
         by_std,
+        exporter_lines,
+        exporter_counts,
     )
 
 
@@ -156,6 +188,8 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
     """Generate the province into ``out``; returns the manifest (also written as manifest.json)."""
     if cfg.end < cfg.start:
         raise ValueError("--end trước --start / --end is before --start")
+    if cfg.exporters not in MODES:
+        raise ValueError(f"--exporters: {cfg.exporters!r} ∉ {', '.join(MODES)}")
     out.mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(exist_ok=True)
     prov = build_province(cfg.seed, cfg.province, cfg.population, cfg.start)
@@ -163,6 +197,14 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
         prov.geo.index(ob.commune)  # fails early on a commune outside the province
     write_facilities_csv(out / "facilities.csv", prov.facilities, prov.geo)
     _STATE.update(prov=prov, cfg=cfg, out=out)
+    fams = families(cfg.exporter_cdata)
+    assignment: dict[str, str] = {}
+    if cfg.exporters == "families":
+        beds = [(f.code, _RANK.get(f.kind, 2)) for f in prov.facilities]
+        assignment = assign_families(beds, hash_seed(prov.seed, 41))
+        _STATE["families"] = {code: fams[name] for code, name in assignment.items()}
+    exporter_counts: Counter[str] = Counter()
+    ef = (out / "truth" / "exporters.jsonl").open("w", encoding="utf-8") if assignment else None
     truth = Truth()
     defects: list[Defect] = []
     files = 0
@@ -178,15 +220,19 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
                 results: Iterator[DayResult] = pool.imap(_day, ordinals, chunksize=1)
                 for o, res in zip(ordinals, results, strict=True):
                     files, size = _collect(res, truth, defects, vf, seen, by_std, files, size)
+                    _collect_exporters(res, ef, exporter_counts)
                     if progress:
                         progress(date.fromordinal(o), int(res.truth.totals()["visits"]))
         else:
             for o in ordinals:
                 res = _day(o)
                 files, size = _collect(res, truth, defects, vf, seen, by_std, files, size)
+                _collect_exporters(res, ef, exporter_counts)
                 if progress:
                     progress(date.fromordinal(o), int(res.truth.totals()["visits"]))
     _STATE.clear()
+    if ef is not None:
+        ef.close()
     truth.daily.write_csv(out / "truth" / "daily.csv", ("date", "ma_cskcb", "ma_loai_kcb"))
     truth.monthly.write_csv(
         out / "truth" / "monthly.csv",
@@ -198,6 +244,10 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
     )
     _write_persons(out / "truth" / "persons.csv", prov, seen)
     manifest = _manifest(cfg, prov, truth, defects, files, size, by_std, int(seen.sum()))
+    if assignment:
+        manifest["parameters"].update(exporters=cfg.exporters, exporter_cdata=cfg.exporter_cdata)
+        manifest["exporters"] = exporters_manifest(fams, assignment, exporter_counts)
+        manifest["truth_files"]["exporters"] = "truth/exporters.jsonl"
     if cfg.aggregates:
         from khoyte.synth.aggregates import write_aggregates
 
@@ -225,6 +275,12 @@ def _collect(
     for k, v in res.by_standard.items():
         by_std[k] = by_std.get(k, 0) + v
     return files + res.files, size + res.bytes
+
+
+def _collect_exporters(res: DayResult, ef: io.TextIOBase | None, counts: Counter[str]) -> None:
+    if ef is not None:
+        ef.writelines(line + "\n" for line in res.exporter_lines)
+    counts.update(res.exporter_counts)
 
 
 def _write_persons(path: Path, prov: Province, seen: np.ndarray) -> None:

@@ -9,11 +9,13 @@ Measures per visit (``MEASURES``): visits; emergencies (``MA_DOITUONG_KCB`` = 2,
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from khoyte.synth.exporters import Family
 from khoyte.synth.visits import Fact
 
 MEASURES = (
@@ -135,3 +137,45 @@ class Truth:
             acc[code] += n
         ranked = sorted(acc.items(), key=lambda kv: (-kv[1], kv[0]))
         return [{"code": c, "visits": n} for c, n in ranked[:limit]]
+
+
+def exporters_manifest(
+    families: dict[str, Family], assignment: dict[str, str], counts: Counter[str]
+) -> dict[str, Any]:
+    """The manifest's ``exporters``: each family's conventions (code → share of the records it
+    can apply to), placeholders and format variants; each facility's family; how many records
+    each convention, placeholder kind and format variant changed. Per record:
+    ``truth/exporters.jsonl`` (``exporter_records``)."""
+    used = sorted(set(assignment.values()))
+    return {
+        "mode": "families",
+        "families": {
+            name: {
+                "vi": families[name].vi,
+                "en": families[name].en,
+                "conventions": families[name].conventions,
+                "placeholders": families[name].placeholders,
+                "formats": families[name].formats,
+            }
+            for name in used
+        },
+        "by_facility": assignment,
+        "records_file": "truth/exporters.jsonl",
+        "counts": {
+            kind: {k.split(":", 1)[1]: n for k, n in sorted(counts.items()) if k.startswith(kind)}
+            for kind in ("convention", "placeholder", "format")
+        },
+    }
+
+
+def exporter_records(root: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """``truth/exporters.jsonl`` by (file, MA_LK): per record its family, the convention codes
+    and placeholders (table, field, kind) its exporter applied, its format variants and the
+    truth of its computed measures (days, bed-days, drug cost, money)."""
+    path = root / "truth" / "exporters.jsonl"
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            rec = json.loads(line)
+            out[(rec["file"], rec["ma_lk"])] = rec
+    return out

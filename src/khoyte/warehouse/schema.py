@@ -31,7 +31,8 @@ TABLES: dict[str, str] = {
         "age_band VARCHAR, person_key VARCHAR, ma_xa_cu_tru VARCHAR, ma_benh_chinh VARCHAR, "
         "icd10_chapter VARCHAR, emergency BOOLEAN, death BOOLEAN, ket_qua_dtri VARCHAR, "
         "bed_days INTEGER, t_tongchi_bv BIGINT, t_bhtt BIGINT, patient_paid BIGINT, "
-        "bhyt BOOLEAN"
+        "bhyt BOOLEAN, so_ngay_dtri_sent INTEGER, ngay_giuong INTEGER, drug_cost BIGINT, "
+        "drug_cost_basis VARCHAR"
     ),
     "fact_diagnosis": (
         "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR, "
@@ -146,6 +147,10 @@ INDEXES_POSTGRES = (
 ADDED_COLUMNS = {
     "dim_facility": ("nhan_luc INTEGER", "active BOOLEAN", "valid_from DATE", "valid_to DATE",
                      "revision BIGINT"),
+    # measures comparable across exporters (issue 11): a store loaded before them gets NULL
+    # until `khoyte warehouse rebuild`, which also recomputes bed_days from the dates
+    "fact_episode": ("so_ngay_dtri_sent INTEGER", "ngay_giuong INTEGER", "drug_cost BIGINT",
+                     "drug_cost_basis VARCHAR"),
 }  # fmt: skip
 
 

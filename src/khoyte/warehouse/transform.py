@@ -4,9 +4,17 @@
 - a visit is the current version of an accepted (or accepted-with-warnings) episode, dated by
   ``NGAY_VAO``; outpatient / inpatient by ``MA_LOAI_KCB`` (inpatient: 03, 04, 06, 09);
 - emergency: ``MA_DOITUONG_KCB`` = ``2`` (QĐ 4210: ``MA_LYDO_VVIEN`` = ``2``);
-- death: ``KET_QUA_DTRI`` ∈ {5, 8}; bed-days: ``SO_NGAY_DTRI``;
+- death: ``KET_QUA_DTRI`` ∈ {5, 8};
+- days of treatment (``bed_days``) and inpatient bed-days (``ngay_giuong``) computed by khoyte
+  from the dates under one rule (``standards.days``), the sent ``SO_NGAY_DTRI`` kept beside them
+  (``so_ngay_dtri_sent``): exporters count days in their own ways, so the sent value does not
+  compare across facilities;
+- drug spending (``drug_cost``) Σ XML2 ``THANH_TIEN_BV`` where drug lines were sent, else
+  ``T_THUOC`` (``drug_cost_basis`` says which);
 - total cost Σ ``T_TONGCHI_BV``; BHYT Σ ``T_BHTT``; patient Σ (``T_BNTT`` + ``T_BNCCT``);
 - a BHYT record has a ``MA_THE_BHYT``.
+
+A value that could not be read (``NaN``, ``null``, an empty date) is missing (NULL), never 0.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import numpy as np
 from khoyte.handoff import RecordVersion
 from khoyte.registry import icd10
 from khoyte.registry.agebands import band_of
+from khoyte.standards.days import bed_days, died_or_transferred, treatment_days
 from khoyte.standards.model import Record, Row, Standard
 from khoyte.validate.codelists import INPATIENT_TYPES
 
@@ -37,6 +46,24 @@ def age_band(age: int | None) -> str | None:
 
 def cents(v: Decimal | None) -> int:
     return int((v * 100).to_integral_value()) if v is not None else 0
+
+
+def cents_or_none(v: Decimal | None) -> int | None:
+    """Money that may be missing: an unreadable amount is NULL, not 0."""
+    return int((v * 100).to_integral_value()) if v is not None else None
+
+
+def drug_cost(rec: Record, ep: Row) -> tuple[int | None, str | None]:
+    """Drug spending and its basis: Σ XML2 ``THANH_TIEN_BV`` when drug lines were sent (NULL if
+    one of them is unreadable), else XML1 ``T_THUOC`` (exporters differ on its basis:
+    real-world profile §2.3, ``T_THUOC_FUND_BASIS``)."""
+    if rec.drugs:
+        amounts = [r.decimal("THANH_TIEN_BV") for r in rec.drugs]
+        if any(a is None for a in amounts):
+            return None, "lines"
+        return sum(cents(a) for a in amounts), "lines"
+    total = ep.decimal("T_THUOC")
+    return (cents(total), "xml1") if total is not None else (None, None)
 
 
 def person_key(key: bytes, episode: Row, facility: str) -> str | None:
@@ -103,7 +130,8 @@ EPISODE_COLS = (
     "facility", "ma_lk", "version", "version_id", "received_at", "standard", "ngay_vao",
     "ngay_ra", "ma_loai_kcb", "inpatient", "gioi_tinh", "age", "age_band", "person_key",
     "ma_xa_cu_tru", "ma_benh_chinh", "icd10_chapter", "emergency", "death", "ket_qua_dtri",
-    "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid", "bhyt",
+    "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid", "bhyt", "so_ngay_dtri_sent",
+    "ngay_giuong", "drug_cost", "drug_cost_basis",
 )  # fmt: skip
 SUBMISSION_COLS = (
     "version_id", "facility", "ma_lk", "version", "submission_id", "received_at", "status",
@@ -168,7 +196,10 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
     result = ep.text("KET_QUA_DTRI") or (
         str(ep.integer("KET_QUA_DTRI")) if ep.integer("KET_QUA_DTRI") is not None else None
     )
-    days = ep.get("SO_NGAY_DTRI")
+    sent = ep.integer("SO_NGAY_DTRI")
+    discharged = ep.discharged
+    drugs, drug_basis = drug_cost(rec, ep)
+    bnt, bncct = ep.decimal("T_BNTT"), ep.decimal("T_BNCCT")
     batch.episode.add(
         fac,
         rv.ma_lk,
@@ -177,7 +208,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
         naive_utc(rv.received_at),
         rec.standard.value,
         admitted,
-        _day(ep.discharged),
+        _day(discharged),
         visit_type,
         visit_type in INPATIENT_TYPES,
         ep.sex,
@@ -190,11 +221,21 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
         emergency,
         result in DEATH_CODES,
         result,
-        int(days) if isinstance(days, int | Decimal) else 0,
-        cents(ep.total_cost),
-        cents(ep.insurance_paid),
-        cents(ep.patient_paid),
+        treatment_days(visit_type, ep.admitted, discharged, sent),
+        cents_or_none(ep.total_cost),
+        cents_or_none(ep.insurance_paid),
+        cents(bnt) + cents(bncct) if bnt is not None and bncct is not None else None,
         bool(ep.cards),
+        sent,
+        bed_days(
+            visit_type,
+            ep.moment("NGAY_VAO_NOI_TRU"),
+            ep.admitted,
+            discharged,
+            died_or_transferred(result, ep.get("MA_LOAI_RV")),
+        ),
+        drugs,
+        drug_basis,
     )
     if main_code:
         # The facility's free text (CHAN_DOAN_RV) is never loaded: it named codes for the whole
