@@ -96,9 +96,8 @@ def demo(
     settings = Settings(
         data_dir=data, database_url=url, warehouse_refresh_seconds=0.2, small_count_threshold=0
     )
-    # the standard exporter until the hub profile accepts the exporter families' conventions
-    # (issue 11): under the payer rules most family records are rejected
-    result = prepare_demo(settings, population=150, today=date(2025, 4, 15), exporters="standard")
+    # the demo's own province: every exporter family (issue 11); the hub profile counts them all
+    result = prepare_demo(settings, population=150, today=date(2025, 4, 15))
     assert result.summary.rejected == 0  # every record counts: the manifest is the oracle
     assert result.login is not None
     manifest = json.loads((result.synth_dir / "manifest.json").read_text(encoding="utf-8"))

@@ -6,8 +6,6 @@ province of every exporter family, record by record, against the synth's truth."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,9 +13,9 @@ from typing import Any
 import pytest
 
 from khoyte.config import Settings
-from khoyte.handoff import RecordVersion
 from khoyte.standards.days import bed_days, treatment_days
 from khoyte.synth.manifest import exporter_records
+from khoyte.validate.policy import load_policy
 from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
 from tests.synth_helpers import generate
@@ -58,16 +56,6 @@ def test_an_interim_record_has_no_days_not_zero() -> None:
 # ---- a province of every exporter family, loaded whatever the validator says --------------
 
 
-class EverythingLoaded(FileVersionSource):
-    """Until the hub profile accepts the exporters' conventions, the payer profile rejects most
-    family records; this source hands the warehouse every record as accepted, so the
-    transform is checked on what exporters really write."""
-
-    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
-        for rv in super().iter_versions(since_id):
-            yield replace(rv, status="accepted")
-
-
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("families")
@@ -76,7 +64,8 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), warehouse_refresh_seconds=0)
     wh = Warehouse(settings)
     try:
-        report = wh.rebuild(EverythingLoaded(root))
+        # the hub profile (the default) counts every record the exporters write
+        report = wh.rebuild(FileVersionSource(root, policy=load_policy("hub")))
         cols = ("facility", "ma_lk", "ma_loai_kcb", "bed_days", "so_ngay_dtri_sent",
                 "ngay_giuong", "drug_cost", "drug_cost_basis", "t_tongchi_bv", "t_bhtt",
                 "patient_paid")  # fmt: skip

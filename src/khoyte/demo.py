@@ -54,8 +54,8 @@ def prepare_demo(
     say = on_step or (lambda _m: None)
     start, end = demo_period(today)
     out = settings.data_dir / "demo-province"
-    # the demo's province is written by realistic exporter families (docs/synth.md): until the
-    # hub profile accepts their conventions, the payer rules reject many of its records
+    # the demo's province is written by realistic exporter families (docs/synth.md); the hub
+    # profile (the default) counts every visit and names each exporter's conventions
     stamp = f"{population}:{start}:{end}:{exporters}"
     marker = out / ".demo-config"
     if not (marker.exists() and marker.read_text() == stamp):

@@ -151,6 +151,9 @@ _XML1_MONEY = ("T_THUOC", "T_VTYT", "T_TONGCHI_BV", "T_TONGCHI_BH", "T_BNTT", "T
                "T_NGUONKHAC", "T_BHTT_GDV")  # fmt: skip
 
 
+_ON_DRUG_LINES = ("DRUG_MARKUP", "MUC_HUONG_NOMINAL")
+
+
 def families(cdata: bool = False) -> dict[str, Family]:
     """The families; with ``cdata``, family B writes its inner tables as CDATA (the reader
     learns that variant separately: off unless asked)."""
@@ -243,6 +246,8 @@ def apply(rec: Record, fact: Fact, family: Family, r: random.Random) -> Applied:
             out.conventions.append("MUC_HUONG_NOMINAL")
     if rec.drugs and hit("DRUG_LINES_ABSENT") and _cents(ep["T_THUOC"]) > 0:
         del rec.tables["XML2"]  # T_THUOC and the totals still count the drugs
+        # what was written on the drug lines is no longer there to be seen
+        out.conventions = [c for c in out.conventions if c not in _ON_DRUG_LINES]
         out.conventions.append("DRUG_LINES_ABSENT")
     if rec.drugs and hit("T_THUOC_FUND_BASIS"):
         fund = money(sum(_cents(d.values["T_BHTT"]) for d in rec.drugs))
