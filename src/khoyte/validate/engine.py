@@ -18,9 +18,9 @@ from khoyte.standards.convert import convert_row, fast_plan, hub_fast_plan
 from khoyte.standards.model import Record, Row, Standard, row_class_of
 from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, SubmissionReader
 from khoyte.validate.catalog import field_finding, make
+from khoyte.validate.order import distant, order_findings
 from khoyte.validate.policy import Policy, load_policy
 from khoyte.validate.recognise import recognise
-from khoyte.validate.order import distant, order_findings
 from khoyte.validate.rules import RECORD_RULES, Context
 
 # How many HOSO are read before they are checked (see ``iter_file``).
