@@ -16,7 +16,16 @@ from khoyte.validate.catalog import RULES
 from khoyte.validate.engine import FileResult, validate_file
 from khoyte.validate.policy import load_policy
 from tests.factories import as_4210, record
-from tests.xmlkit import hoso_files, one, raw_envelope
+from tests.xmlkit import (
+    as_cdata,
+    as_raw_xml,
+    as_wrapped,
+    hoso_files,
+    one,
+    raw_envelope,
+    with_created,
+    written,
+)
 
 RECEIVED = datetime(2025, 8, 5, 12, 0)
 
@@ -280,6 +289,25 @@ FAILING: list[Case] = [
     Case("SINGLE", "HOSO.XML1.SINGLE", _two_xml1),
     Case("UNKNOWN_TABLE", "HOSO.LOAIHOSO.UNKNOWN", with_files(lambda f: [*f, ("XML99", b"<A/>")])),
     Case("GENERATION", "HOSO.STANDARD.MIXED", _mixed),
+    Case(
+        "PLACEHOLDER",
+        "XML1.DIEN_THOAI.PLACEHOLDER",
+        setv("XML1", "DIEN_THOAI", "null"),
+        profile="hub",
+    ),
+    Case("ZERO_NONE", "XML1.GIOI_TINH.ZERO_NONE", setv("XML1", "GIOI_TINH", "0"), profile="hub"),
+    Case(
+        "DISTANT", "HOSO.NGAYLAP.DISTANT", lambda r: with_created(one(r), "20260301"), profile="hub"
+    ),
+    Case("RAW_XML", "HOSO.XML2.RAW_XML", lambda r: written(r, XML2=as_raw_xml)),
+    Case("CDATA", "HOSO.XML1.CDATA", lambda r: written(r, XML1=as_cdata)),
+    Case("BASE64_WRAPPED", "HOSO.XML3.BASE64_WRAPPED", lambda r: written(r, XML3=as_wrapped)),
+    Case("ONE_TABLE", "HOSO.XML2.ONE_TABLE", lambda r: dict(hoso_files(r))["XML2"]),  # type: ignore[return-value]
+    Case(
+        "FILE_NOTHING_READ",
+        "FILE.CONTENT.NOTHING_READ",
+        with_files(lambda fs: [(t, "") for t, _ in fs]),
+    ),
     Case("FILE_EMPTY", "FILE.CONTENT.EMPTY", lambda r: b""),
     Case("FILE_EMPTY", "FILE.CONTENT.EMPTY", lambda r: b"\xef\xbb\xbf  \n"),
     Case("FILE_ZIP", "FILE.CONTENT.ZIP", lambda r: b"PK\x03\x04\x14\x00\x00\x00rest-of-zip"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+from collections.abc import Callable
 from datetime import date
 
 from khoyte.standards.model import Record, Standard
@@ -45,3 +47,38 @@ def raw_envelope(
 
 def one(rec: Record, facility: str = "82001") -> bytes:
     return envelope([rec], facility, date(2025, 8, 2))
+
+
+# How real exporters write NOIDUNGFILE instead of one line of base64 (issue 11, item 5).
+def as_raw_xml(doc: bytes) -> str:
+    """The document's elements themselves inside NOIDUNGFILE (no XML declaration: inside
+    another document there can be none)."""
+    text = doc.decode("utf-8")
+    return text.split("?>", 1)[1] if text.startswith("<?xml") else text
+
+
+def as_cdata(doc: bytes) -> str:
+    return "<![CDATA[" + doc.decode("utf-8") + "]]>"
+
+
+def as_wrapped(doc: bytes, width: int = 76) -> str:
+    """MIME-style base64: lines of ``width`` characters."""
+    b64 = base64.b64encode(doc).decode("ascii")
+    return "\r\n".join(b64[i : i + width] for i in range(0, len(b64), width))
+
+
+def written(rec: Record, **forms: Callable[[bytes], str]) -> bytes:
+    """``rec`` in an envelope, the tables named in ``forms`` written by them (``XML2=as_cdata``)."""
+    return raw_envelope(
+        [
+            [
+                (t, forms[t](d) if t in forms and isinstance(d, bytes) else d)
+                for t, d in hoso_files(rec)
+            ]
+        ]
+    )
+
+
+def with_created(data: bytes, created: str) -> bytes:
+    """An envelope with another NGAYLAP."""
+    return re.sub(rb"<NGAYLAP>[^<]*</NGAYLAP>", f"<NGAYLAP>{created}</NGAYLAP>".encode(), data)

@@ -189,13 +189,29 @@ cdef inline object _model_row(object model, object table, dict values):
     return row
 
 
+cdef inline bint _suspicious(str s):
+    """Could ``s`` be a placeholder (``convert.is_placeholder``, which decides)? Every
+    placeholder starts with one of these characters, and a word is at most 9 long."""
+    cdef Py_UCS4 c = s[0]
+    if c == u'.' or c == u'\u2026' or c == u'_' or c == u'(' or c == u'[' or c == u'#':
+        return True
+    return len(s) <= 9 and (c == u'n' or c == u'N' or c == u'u' or c == u'U')
+
+
 cdef object _typed_row(
-    xmlNode* rec, object row_type, dict spec, object problem, object quirk, tuple model
+    xmlNode* rec,
+    object row_type,
+    dict spec,
+    object problem,
+    object quirk,
+    tuple model,
+    object suspect,
 ):
     """One record element, typed when it is clean: every field known, once, flat, within its
-    length and read without a problem or a quirk — then it is the canonical model's row
-    (``model`` = (row class, table), empty fields left out, as ``convert_row`` gives them).
-    Otherwise the untyped row (``_raw_row``), for the pure-Python path to type and report."""
+    length and read without a problem or a quirk (nor, given ``suspect``, a placeholder) — then
+    it is the canonical model's row (``model`` = (row class, table), empty fields left out, as
+    ``convert_row`` gives them). Otherwise the untyped row (``_raw_row``), for the pure-Python
+    path to type and report."""
     cdef dict values = {}
     cdef xmlNode* c = rec.children
     cdef xmlNode* g
@@ -226,6 +242,8 @@ cdef object _typed_row(
         limit = (<tuple>how)[0]
         if limit >= 0 and len(<str>text) > limit:
             return _raw_row(rec, row_type)
+        if suspect is not None and _suspicious(<str>text) and suspect(text):
+            return _raw_row(rec, row_type)
         reader = (<tuple>how)[1]
         if reader is None:
             value = text
@@ -254,11 +272,17 @@ cdef object _typed_row(
 
 
 cdef inline object _row(
-    xmlNode* rec, object row_type, dict spec, object problem, object quirk, tuple model
+    xmlNode* rec,
+    object row_type,
+    dict spec,
+    object problem,
+    object quirk,
+    tuple model,
+    object suspect,
 ):
     if spec is None:
         return _raw_row(rec, row_type)
-    return _typed_row(rec, row_type, spec, problem, quirk, model)
+    return _typed_row(rec, row_type, spec, problem, quirk, model, suspect)
 
 
 cdef object _raw_bytes(xmlNode* element):
@@ -337,9 +361,9 @@ def hoso_documents(
                 return None
             try:
                 data = a2b_base64(raw, strict_mode=True)
-            except Exception:  # line breaks are allowed: without them, or the careful path
-                try:
-                    data = a2b_base64((<bytes>raw).translate(None, b" \t\r\n"), strict_mode=True)
+            except Exception:  # white space around it is allowed; wrapped lines are a repair
+                try:  # the careful path reports (``inner.py``)
+                    data = a2b_base64((<bytes>raw).strip(b" \t\r\n"), strict_mode=True)
                 except Exception:
                     return None
             if len(<bytes>data) == 0 or (<bytes>data)[0] != 0x3C:  # not starting with '<'
@@ -380,11 +404,12 @@ def read_rows(
     The root itself is the record when it is named ``record``, or ``table_root`` for a
     ``single``-record table; otherwise records are looked for below it.
 
-    ``plan`` is ``None`` (extract only) or ``(spec, problem, quirk, row_class, table)``:
+    ``plan`` is ``None`` (extract only) or ``(spec, problem, quirk, row_class, table, suspect)``:
     ``spec`` maps every field the table knows to ``(max_length or -1, reader or None, cache)``;
     a reader raises ``problem`` for a value it cannot read and returns a ``quirk`` for one read
     with a tolerated deviation; ``cache`` (a dict shared by all fields of one reader) keeps what
-    it read; a clean row comes back as ``row_class(table, values)``, any other as a ``row_type``.
+    it read; ``suspect`` (or ``None``) tells a placeholder, which makes a row not clean; a clean
+    row comes back as ``row_class(table, values)``, any other as a ``row_type``.
     """
     cdef xmlNode* top = root._c_node
     cdef xmlNode* n
@@ -397,17 +422,17 @@ def read_rows(
     cdef dict spec = None
     cdef tuple model = None
     cdef list rows = []
-    problem = quirk = None
+    problem = quirk = suspect = None
     if plan is not None:
-        spec, problem, quirk, row_class, table = plan
+        spec, problem, quirk, row_class, table, suspect = plan
         model = (row_class, table)
     if root_is_record:
-        return [_row(top, row_type, spec, problem, quirk, model)]
+        return [_row(top, row_type, spec, problem, quirk, model, suspect)]
     # Every element named ``record`` below the root (any depth, any namespace), in document
     # order, as ``root.iter("{*}" + record)`` gives them.
     n = top
     while n is not NULL:
         if n.type == XML_ELEMENT_NODE and strcmp(<const char*>n.name, want) == 0:
-            rows.append(_row(n, row_type, spec, problem, quirk, model))
+            rows.append(_row(n, row_type, spec, problem, quirk, model, suspect))
         n = _next_below(n, top)
     return rows if rows else None

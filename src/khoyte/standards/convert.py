@@ -21,10 +21,12 @@ from khoyte.standards.model import BirthDate, Standard, Value, row_class_of
 from khoyte.standards.qd4210 import RENAMES, qd4210_tables
 from khoyte.standards.reader import FastPlan, RawRow
 from khoyte.validate.catalog import field_finding
+from khoyte.validate.codelists import CODE_LISTS
 
 _DEC = re.compile(r"-?\d+(?:\.\d+)?", re.ASCII)
 _DEC_COMMA = re.compile(r"-?\d+,\d+", re.ASCII)
 _INT = re.compile(r"\d+(?:\.0+)?", re.ASCII)
+_INT_COMMA = re.compile(r"\d+,0+", re.ASCII)
 _DIGITS = re.compile(r"\d+", re.ASCII)
 
 
@@ -59,12 +61,38 @@ def read_decimal(s: str) -> Decimal | Quirk:
 
 
 @lru_cache(maxsize=8192)
-def read_int(s: str) -> int:
+def read_int(s: str) -> int | Quirk:
     if _INT.fullmatch(s):
         return int(s.split(".", 1)[0])
+    if _INT_COMMA.fullmatch(s):  # "100,00": a whole number written with comma decimals
+        n = int(s.split(",", 1)[0])
+        return Quirk(n, "DECIMAL_COMMA", parsed=str(n))
     if _DEC.fullmatch(s) or _DEC_COMMA.fullmatch(s):
         raise Problem("INTEGER")
     raise Problem("NUMBER")
+
+
+# Placeholders exporters write where a value is missing (real-world profile §2.8): words, and
+# templates of dots, ellipses or underscores. ``_fastrows._suspicious`` pre-filters by the first
+# character and the length: every placeholder must pass it (start with one of these characters;
+# a word is at most 9 characters long).
+_PH_WORDS = frozenset({"nan", "null", "none", "undefined", "nil", "n/a", "#n/a"})
+_PH_WORD_START = frozenset("nNuU#")
+_PH_DOT_START = frozenset(".…_([")
+_PH_DOTS = re.compile(r"[.…_(\[][\s.…_()\[\]/:\-]*")
+
+
+def is_placeholder(s: str) -> bool:
+    """Is ``s`` (stripped, not empty) a placeholder rather than a value?"""
+    c = s[0]
+    if c in _PH_DOT_START:
+        return _PH_DOTS.fullmatch(s) is not None and any(ch in ".…_" for ch in s)
+    return c in _PH_WORD_START and len(s) <= 9 and s.lower() in _PH_WORDS
+
+
+def _free_text(s: str) -> bool:
+    """Words where a number is expected (a text placeholder in a numeric field)."""
+    return any(c.isalpha() for c in s)
 
 
 @lru_cache(maxsize=8192)
@@ -146,18 +174,26 @@ class Plan:
     max_length: dict[str, int]  # fields with a maximum length
     typed: dict[str, Callable[[str], object]]  # fields whose text becomes another type
     error_if_long: frozenset[str]  # over-long is an error, not a warning (MA_LK)
+    numeric: frozenset[str]  # fields whose value is a number (words there are a placeholder)
+    hub: bool = False  # placeholders and "0 for none" are read as missing, with a finding
 
 
 @cache
-def plan(standard: Standard, table: str) -> Plan:
+def plan(standard: Standard, table: str, hub: bool = False) -> Plan:
     spec = table_spec(standard, table)
+    codes = CODE_LISTS.get(table, {})
     typed: dict[str, Callable[[str], object]] = {}
+    numeric: set[str] = set()
     for f in spec.fields:
         reader = _READERS[f.kind]
         if f.name == "MA_LOAI_KCB":
             reader = _two_digit_code
         elif f.kind is Kind.CODE and f.type == "number":
             reader = _numeric_code
+        if reader in (read_int, read_decimal, _numeric_code):
+            numeric.add(f.name)
+        if hub and f.name in codes and not any(c.strip("0") == "" for c in codes[f.name]):
+            reader = _zero_none(reader)
         if reader is not str:
             typed[f.name] = reader
     return Plan(
@@ -171,7 +207,28 @@ def plan(standard: Standard, table: str) -> Plan:
         },
         typed=typed,
         error_if_long=frozenset({"MA_LK"}),
+        numeric=frozenset(numeric),
+        hub=hub,
     )
+
+
+_ZERO_NONE: dict[Callable[[str], object], Callable[[str], object]] = {}
+
+
+def _zero_none(reader: Callable[[str], object]) -> Callable[[str], object]:
+    """``reader``, but ``0`` (``00`` …) — written for "none" in a code field whose list has no
+    such code — is a ``ZERO_NONE`` problem: the value is read as missing. One wrapper per reader
+    (the compiled reader caches values per reader)."""
+    wrapped = _ZERO_NONE.get(reader)
+    if wrapped is None:
+
+        def wrapped(s: str) -> object:
+            if not s.strip("0"):
+                raise Problem("ZERO_NONE")
+            return reader(s)
+
+        _ZERO_NONE[reader] = wrapped
+    return wrapped
 
 
 @lru_cache(maxsize=8192)
@@ -183,19 +240,25 @@ def _two_digit_code(s: str) -> str:
 
 
 @cache
-def fast_plan(standard: Standard, table: str) -> FastPlan | None:
+def fast_plan(standard: Standard, table: str, hub: bool = False) -> FastPlan | None:
     """What the compiled reader needs to type a clean row of ``table`` (``reader.FastPlan``).
 
-    QĐ 4210 rows are renamed on the way (``RENAMES``): they take the general path."""
+    QĐ 4210 rows are renamed on the way (``RENAMES``): they take the general path. Under ``hub``
+    a row with a value that may be a placeholder is handed back untyped (``is_placeholder``)."""
     if standard is not Standard.QD130:
         return None
-    p = plan(standard, table)
+    p = plan(standard, table, hub)
     spec: dict[str, tuple[int, Callable[[str], object] | None, dict[str, object]]] = {}
     for name in sorted(p.known):
         reader = p.typed.get(name)
         cache = _READ_CACHES.setdefault(reader, {}) if reader is not None else {}
         spec[name] = (p.max_length.get(name, -1), reader, cache)
-    return spec, Problem, Quirk, row_class_of(table), table
+    return spec, Problem, Quirk, row_class_of(table), table, is_placeholder if hub else None
+
+
+def hub_fast_plan(standard: Standard, table: str) -> FastPlan | None:
+    """``fast_plan`` under the hub's reading (a planner for ``SubmissionReader``)."""
+    return fast_plan(standard, table, True)
 
 
 # One cache of read values per reader, shared by every table (see ``_fastrows``).
@@ -209,15 +272,19 @@ def table_spec(standard: Standard, table: str) -> TableSpec:
 
 
 def convert_row(
-    standard: Standard, table: str, raw: RawRow, stt_hint: int | None
+    standard: Standard, table: str, raw: RawRow, stt_hint: int | None, hub: bool = False
 ) -> tuple[dict[str, Value], list[Finding], set[str]]:
     """Typed values keyed by canonical (QĐ 130) names, the findings, and unknown field names.
 
     Text as sent may carry surrounding white space (pretty-printed exports); it is stripped.
     Empty and unreadable fields are absent from the result. This runs for every line of every
     table, so the common case is kept to comprehensions and set operations.
+
+    Under ``hub`` a placeholder (``is_placeholder``; words in a number field) in any field is
+    absent too, with a ``PLACEHOLDER`` finding at the same table, line and field as the finding
+    its type gives (``NUMBER`` …), which is still made; so is ``0`` for "none" (``ZERO_NONE``).
     """
-    p = plan(standard, table)
+    p = plan(standard, table, hub)
     values: dict[str, object] = {k: v.strip() for k, v in raw.values.items() if v}
     if "" in values.values():  # white space only
         values = {k: v for k, v in values.items() if v}
@@ -247,6 +314,11 @@ def convert_row(
                 severity=Severity.ERROR if name in p.error_if_long else Severity.WARNING,
             )
         )
+    placeholders: dict[str, str] = (
+        {k: v for k, v in values.items() if is_placeholder(v)}  # type: ignore[misc,arg-type]
+        if hub
+        else {}
+    )
     typed = p.typed
     for name in values.keys() & typed.keys():
         text = values[name]
@@ -256,12 +328,18 @@ def convert_row(
         except Problem as prob:
             findings.append(field_finding(prob.rule, table, name, text, stt, **prob.params))
             del values[name]
+            if hub and name in p.numeric and _free_text(text):
+                placeholders[name] = text
             continue
         if value.__class__ is Quirk:
             q: Quirk = value
             findings.append(field_finding(q.rule, table, name, text, stt, **q.params))
             value = q.value
         values[name] = value
+    if placeholders:
+        for name, text in placeholders.items():
+            findings.append(field_finding("PLACEHOLDER", table, name, text, stt))
+            values.pop(name, None)
     if standard is Standard.QD4210:
         renames = RENAMES.get(table, {})
         for name in [n for n in values if n in renames]:

@@ -10,8 +10,6 @@ file-level finding.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import io
 import os
 import warnings
@@ -26,6 +24,7 @@ from typing import IO
 from lxml import etree
 
 from khoyte.findings import Finding
+from khoyte.standards.inner import documents
 from khoyte.standards.layout import (
     CHECKIN_ROOT,
     ENVELOPE_ROOT,
@@ -67,7 +66,6 @@ elif _fastrows is not None and _fastrows.__file__:
         _fastrows = None
 
 DEFAULT_MAX_BYTES = 512 * 1024 * 1024
-_WS = b" \t\r\n"
 
 # Field names that only one generation of XML1 has (notes §10).
 _QD130_MARKERS = frozenset(
@@ -104,6 +102,11 @@ class DocumentKind(StrEnum):
 
 
 _ENVELOPE_TABLE_SET = frozenset(ENVELOPE_TABLES)
+# The root of each table's own document → (table, layout): a file may be one table alone.
+_TABLE_ROOTS: dict[str, tuple[str, Layout]] = {
+    **{QD4210_LAYOUTS[t].root: (t, QD4210_LAYOUTS[t]) for t in QD4210_LAYOUTS},
+    **{QD130_LAYOUTS[t].root: (t, QD130_LAYOUTS[t]) for t in ENVELOPE_TABLES},
+}
 _KINDS = {
     ENVELOPE_ROOT: DocumentKind.CLAIMS,
     CHECKIN_ROOT: DocumentKind.CHECKIN,
@@ -184,13 +187,15 @@ def _text(el: etree._Element) -> str | None:
 
 # How the compiled reader types a clean row of one table: field → (max length or -1, reader or
 # None for text kept as sent, the reader's cache of values), the exception a reader raises, the
-# class of a tolerated quirk, and the model row class and table name a clean row becomes.
+# class of a tolerated quirk, the model row class and table name a clean row becomes, and what
+# tells a placeholder (a row holding one is not clean).
 FastPlan = tuple[
     dict[str, tuple[int, Callable[[str], object] | None, dict[str, object]]],
     type,
     type,
     type[Row],
     str,
+    Callable[[str], bool] | None,  # is this text a placeholder? (hub reading), or None
 ]
 Planner = Callable[[Standard, str], FastPlan | None]
 
@@ -281,14 +286,6 @@ def detect_standard(root: etree._Element, table: str) -> Standard | None:
     return None
 
 
-def decode_base64(text: str | None) -> bytes:
-    """Strict base64: only the alphabet and correct padding; line breaks are allowed."""
-    if not text:
-        return b""
-    data = text.encode("ascii", "strict").translate(None, _WS)
-    return base64.b64decode(data, validate=True)
-
-
 class SubmissionReader:
     """Iterate the ``HOSO`` of one file; then read ``header``, ``findings`` and ``unusable``."""
 
@@ -377,6 +374,10 @@ class SubmissionReader:
         root = stream.prime()
         self.header.root = root
         kind = _KINDS.get(root)
+        if kind is None and root in _TABLE_ROOTS:  # one table per file (a portal download)
+            self.header.kind = DocumentKind.CLAIMS
+            yield from self._one_table(stream, *_TABLE_ROOTS[root])
+            return
         if kind is None:
             self._fail("FILE_ROOT", "FILE.XML.ROOT", value=root)
             return
@@ -405,6 +406,30 @@ class SubmissionReader:
                     int(text) if text and text.isascii() and text.isdigit() else None
                 )
 
+    def _one_table(self, stream: LimitedReader, table: str, layout: Layout) -> Iterator[RawHoso]:
+        """A file whose root is one table's document: its lines, one record per ``MA_LK`` (in
+        the order they first appear), each told it was read from a one-table file."""
+        groups: dict[str | None, list[RawRow | Row]] = {}
+        standard: Standard | None = None
+        for el in iterparse(stream, ["{*}" + layout.record]):
+            if standard is None:
+                standard = detect_standard(el, table) if table == "XML1" else None
+                standard = standard or (
+                    Standard.QD4210 if QD130_LAYOUTS[table] is not layout else Standard.QD130
+                )
+            plan = self.planner(standard, table) if self.planner else None
+            for row in extract_rows(el, layout, plan) or []:
+                ma_lk = row.values.get("MA_LK")
+                key = ma_lk.strip() or None if isinstance(ma_lk, str) else None
+                groups.setdefault(key, []).append(row)
+            el.clear()
+        for rows in groups.values():
+            self.count += 1
+            assert standard is not None
+            out = RawHoso(self.count, [RawTable(table, standard, rows)], standard=standard)
+            out.findings.append(make("ONE_TABLE", code=f"HOSO.{table}.ONE_TABLE", table=table))
+            yield out
+
     def _single(self, el: etree._Element, table: str, layout: Layout) -> RawHoso:
         plan = self.planner(Standard.QD130, table) if self.planner else None
         rows = extract_rows(el, layout, plan) or []
@@ -418,56 +443,7 @@ class SubmissionReader:
             )
             if docs is not None:
                 return docs  # type: ignore[no-any-return]
-        decoded: list[tuple[str, etree._Element]] = []
-        seen: dict[str, int] = {}
-        for loai_text, text in _filehoso(hoso):
-            loai = (loai_text or "").upper()
-            if loai not in ENVELOPE_TABLES:
-                out.findings.append(
-                    make(
-                        "UNKNOWN_TABLE",
-                        code="HOSO.LOAIHOSO.UNKNOWN",
-                        field="LOAIHOSO",
-                        value=loai or None,
-                    )
-                )
-                continue
-            seen[loai] = seen.get(loai, 0) + 1
-            if seen[loai] == 2:
-                out.findings.append(
-                    make("DUPLICATE_TABLE", code=f"HOSO.{loai}.DUPLICATE", table=loai, count=2)
-                )
-            if seen[loai] > 1:
-                continue
-            try:
-                data = decode_base64(text)
-            except (binascii.Error, ValueError, UnicodeEncodeError) as exc:
-                out.findings.append(
-                    make("BASE64", code=f"HOSO.{loai}.BASE64", table=loai, detail=str(exc)[:120])
-                )
-                continue
-            if not data.strip(b"\xef\xbb\xbf" + _WS):
-                out.findings.append(make("EMPTY", code=f"HOSO.{loai}.EMPTY", table=loai))
-                continue
-            try:
-                root = parse_document(data)
-            except NotUTF8 as exc:
-                out.findings.append(
-                    make("ENCODING", code=f"HOSO.{loai}.ENCODING", table=loai, detail=str(exc))
-                )
-                continue
-            except UnsafeXML as exc:
-                out.findings.append(
-                    make("UNSAFE", code=f"HOSO.{loai}.UNSAFE", table=loai, detail=str(exc))
-                )
-                continue
-            except (etree.XMLSyntaxError, MalformedHead) as exc:
-                out.findings.append(
-                    make("XML", code=f"HOSO.{loai}.XML", table=loai, detail=str(exc)[:200])
-                )
-                continue
-            decoded.append((loai, root))
-        return decoded
+        return documents(hoso, out.findings)
 
     def _hoso(self, hoso: etree._Element, index: int) -> RawHoso:
         out = RawHoso(index)
@@ -511,27 +487,6 @@ def _table_how(
     other = (QD4210_LAYOUTS if is130 else QD130_LAYOUTS).get(loai)
     plan = planner(standard, loai) if planner else None
     return layout, other, plan
-
-
-def _filehoso(hoso: etree._Element) -> list[tuple[str | None, str | None]]:
-    """``(LOAIHOSO, NOIDUNGFILE)`` texts of every ``FILEHOSO`` of one ``HOSO`` (the careful
-    path; an ordinary ``HOSO`` is read by ``_fastrows.hoso_documents``)."""
-    out: list[tuple[str | None, str | None]] = []
-    for fh in hoso.iter("{*}FILEHOSO"):
-        loai_el = content_el = None
-        for child in fh:
-            name = _local(child.tag)
-            if name == "LOAIHOSO":
-                loai_el = child
-            elif name == "NOIDUNGFILE":
-                content_el = child
-        out.append(
-            (
-                _text(loai_el) if loai_el is not None else None,
-                content_el.text if content_el is not None else None,
-            )
-        )
-    return out
 
 
 # Processed record elements are emptied at once; the empty shells are removed in bulk this often.

@@ -13,7 +13,7 @@ from typing import Any
 
 from khoyte.findings import Finding, Severity, clip
 
-E, W = Severity.ERROR, Severity.WARNING
+E, W, N = Severity.ERROR, Severity.WARNING, Severity.INFO  # N: a note (info)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +63,22 @@ RULES: dict[str, Rule] = {
         "The standard uses a dot (.) as decimal separator. " + _EXPORT_EN,
     ),
     "INTEGER": Rule(E, "phải là số nguyên", "must be a whole number", _RESEND_VI, _RESEND_EN),
+    "PLACEHOLDER": Rule(
+        W,
+        "là giá trị giữ chỗ (NaN, null, undefined, dấu chấm mẫu hoặc chữ trong trường số), "
+        "không phải dữ liệu; đã coi là để trống",
+        "is a placeholder (NaN, null, undefined, a dotted template or words in a number field), "
+        "not data; read as missing",
+        "Để trống trường khi không có giá trị, không ghi chữ giữ chỗ. " + _EXPORT_VI,
+        "Leave the field empty when there is no value; never write a placeholder. " + _EXPORT_EN,
+    ),
+    "ZERO_NONE": Rule(
+        W,
+        "ghi 0 thay cho «không có»; 0 không thuộc danh mục mã nên đã coi là để trống",
+        "holds 0 for 'none'; 0 is not one of its codes, so it was read as missing",
+        "Để trống trường khi không có mã. " + _EXPORT_VI,
+        "Leave the field empty when there is no code. " + _EXPORT_EN,
+    ),
     "DATE": Rule(
         E,
         "không phải ngày hợp lệ theo định dạng yyyymmdd",
@@ -287,6 +303,48 @@ RULES: dict[str, Rule] = {
         _EXPORT_VI,
         _EXPORT_EN,
     ),
+    "RAW_XML": Rule(
+        N,
+        "bảng {table} được ghi thẳng dạng XML trong NOIDUNGFILE thay vì mã hóa base64; "
+        "khoyte đã đọc được",
+        "table {table} was written as raw XML inside NOIDUNGFILE instead of base64; khoyte read it",
+        "Chuẩn yêu cầu NOIDUNGFILE là base64 của tài liệu XML. " + _EXPORT_VI,
+        "The standard requires NOIDUNGFILE to hold the base64 of the XML document. " + _EXPORT_EN,
+    ),
+    "CDATA": Rule(
+        N,
+        "bảng {table} được ghi dạng văn bản XML (CDATA) trong NOIDUNGFILE thay vì mã hóa "
+        "base64; khoyte đã đọc được",
+        "table {table} was written as XML text (CDATA) inside NOIDUNGFILE instead of base64; "
+        "khoyte read it",
+        "Chuẩn yêu cầu NOIDUNGFILE là base64 của tài liệu XML. " + _EXPORT_VI,
+        "The standard requires NOIDUNGFILE to hold the base64 of the XML document. " + _EXPORT_EN,
+    ),
+    "BASE64_WRAPPED": Rule(
+        N,
+        "base64 của bảng {table} bị ngắt dòng (hoặc chứa khoảng trắng); khoyte đã bỏ các "
+        "khoảng trắng và đọc được",
+        "the base64 of table {table} is wrapped over lines (or holds white space); khoyte "
+        "removed the white space and read it",
+        "Nên ghi base64 liền một dòng. " + _EXPORT_VI,
+        "Write the base64 on one line. " + _EXPORT_EN,
+    ),
+    "ONE_TABLE": Rule(
+        N,
+        "tệp chỉ chứa bảng {table} (tải từ cổng, một bảng mỗi tệp); đã đọc như một hồ sơ "
+        "chỉ có bảng này",
+        "the file holds only table {table} (a portal download, one table per file); read as "
+        "a record of that table alone",
+        "Gửi đủ các bảng của lượt khám (XML1 và các bảng chi tiết) trong một hồ sơ.",
+        "Send all tables of a visit (XML1 and the detail tables) in one HOSO.",
+    ),
+    "DISTANT": Rule(
+        W,
+        "ngày lập tệp cách lượt khám {days} ngày ({when})",
+        "the file's date is {days} days away from the visit ({when_en})",
+        "Kiểm tra ngày lập tệp (NGAYLAP) và ngày vào/ra của hồ sơ.",
+        "Check the file's date (NGAYLAP) and the record's admission and discharge dates.",
+    ),
     "SINGLE": Rule(
         E,
         "bảng {table} phải có đúng một bản ghi, gặp {count}",
@@ -369,6 +427,15 @@ RULES: dict[str, Rule] = {
     ),
     "FILE_NO_RECORDS": Rule(
         E, "tệp không có hồ sơ nào", "the file holds no record", _EXPORT_VI, _EXPORT_EN
+    ),
+    "FILE_NOTHING_READ": Rule(
+        E,
+        "không đọc được hồ sơ nào trong tệp: {count} hồ sơ đều không có bảng đọc được; tệp "
+        "không được tiếp nhận",
+        "no record of the file could be read: none of its {count} HOSO holds a readable table; "
+        "the file is not taken in",
+        "Xem các lỗi của từng hồ sơ bên dưới. " + _EXPORT_VI,
+        "See each HOSO's findings below. " + _EXPORT_EN,
     ),
     "FILE_COUNT": Rule(
         W,

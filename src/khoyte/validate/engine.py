@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from khoyte.findings import Finding, Severity
-from khoyte.standards.convert import convert_row, fast_plan
+from khoyte.standards.convert import convert_row, fast_plan, hub_fast_plan
 from khoyte.standards.model import Record, Row, Standard, row_class_of
 from khoyte.standards.reader import DEFAULT_MAX_BYTES, DocumentKind, RawHoso, SubmissionReader
 from khoyte.validate.catalog import field_finding, make
+from khoyte.validate.order import distant, order_findings
 from khoyte.validate.policy import Policy, load_policy
 from khoyte.validate.recognise import recognise
 from khoyte.validate.rules import RECORD_RULES, Context
@@ -80,7 +81,8 @@ class FileResult:
 
     @property
     def status(self) -> FileStatus:
-        if self.unusable or not self.records:
+        # A file-level error (unusable, or nothing could be read) rejects the whole file.
+        if self.unusable or not self.records or any(f.is_error for f in self.findings):
             return FileStatus.REJECTED
         statuses = {r.status for r in self.records}
         if RecordStatus.REJECTED not in statuses:
@@ -111,8 +113,8 @@ class FileResult:
         }
 
 
-def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
-    """Type and check one ``HOSO``."""
+def validate_hoso(raw: RawHoso, ctx: Context, hub: bool = False) -> RecordResult:
+    """Type and check one ``HOSO`` (``hub``: see ``iter_file``'s ``hub_findings``)."""
     findings = raw.findings  # the reader's list, kept: a RawHoso is read once
     ctx.standard = raw.standard
     ctx.invalid = {}
@@ -126,7 +128,7 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
             if isinstance(raw_row, Row):  # read and typed clean by the compiled reader
                 rows.append(raw_row)
                 continue
-            values, problems, unknown = convert_row(raw.standard, t.table, raw_row, i)
+            values, problems, unknown = convert_row(raw.standard, t.table, raw_row, i, hub)
             row = row_class(t.table, values)
             if problems:
                 findings.extend(problems)
@@ -149,7 +151,8 @@ def validate_hoso(raw: RawHoso, ctx: Context) -> RecordResult:
     if raw.tables and raw.tables[0].table in ("XML0", "XML12"):
         record = Record(ma_lk or f"#{raw.index}", raw.standard, tables)
     elif "XML1" not in tables:
-        if not any(f.code.startswith("HOSO.XML1.") for f in findings):
+        # An XML1 that was sent but not read (empty, …) is as missing as one never sent.
+        if not any(f.code.startswith("HOSO.XML1.") and f.is_error for f in findings):
             findings.append(make("MISSING", code="HOSO.XML1.MISSING", table="XML1"))
         partial = Record(ma_lk or f"#{raw.index}", raw.standard, tables) if tables else None
         return RecordResult(
@@ -190,27 +193,48 @@ def iter_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     result: FileResult | None = None,
     policy: Policy | None = None,
+    hub_findings: bool | None = None,
 ) -> Iterator[RecordResult]:
     """Stream the validated records of one file. Pass ``result`` to have its header, file-level
     findings and status filled in (records are not kept there: the caller decides).
 
     ``policy`` judges every finding (``validate/policy.py``); without one, the ``payer`` profile
     (the written formulas as errors, khoyte's behaviour before profiles). Product entry points
-    (``khoyte validate``, the gateway) pass the deployment's profile, ``hub`` by default."""
-    reader = SubmissionReader(source, name, max_bytes, planner=fast_plan)
-    res = result if result is not None else FileResult(reader.name)
+    (``khoyte validate``, the gateway) pass the deployment's profile, ``hub`` by default.
+
+    ``hub_findings`` is the hub's reading (``None``: on unless the profile is ``payer``): a
+    placeholder (``NaN``, ``null``, ``undefined``, a dotted template, words in a number field) in
+    any field, and ``0`` written for "none" in a code field, are read as missing with a
+    ``PLACEHOLDER`` / ``ZERO_NONE`` finding (the finding the value's type gives, e.g. ``NUMBER``,
+    is still made, at the same table, line and field, for the policy to drop), and a file dated
+    far from a visit is a ``HOSO.NGAYLAP.DISTANT`` finding. Off, khoyte says what it said before
+    the judging profiles (``tests/test_payer_golden.py``). Whatever the setting, every variant
+    the reader repairs is told (severity ``info``), a file from which no record could be read is
+    rejected, and findings come out in a stable order (``order_findings``)."""
     judge = policy if policy is not None else payer_policy()
+    if hub_findings is None:
+        hub_findings = judge.name != "payer"
+    reader = SubmissionReader(
+        source, name, max_bytes, planner=hub_fast_plan if hub_findings else fast_plan
+    )
+    res = result if result is not None else FileResult(reader.name)
     res.profile = judge.name
     explain = judge.explains
     ctx = Context(received_at=received_at or datetime.now())
     seen: dict[str, int] = {}
     first_standard: Standard | None = None
+    read_any = False
 
     def check(batch: list[tuple[RawHoso, str | None]]) -> Iterator[RecordResult]:
-        nonlocal first_standard
+        nonlocal first_standard, read_any
         for raw, facility in batch:
             ctx.facility = facility
-            rr = validate_hoso(raw, ctx)
+            read_any = read_any or any(t.rows for t in raw.tables)
+            rr = validate_hoso(raw, ctx, hub_findings)
+            if hub_findings and rr.record is not None and "XML1" in rr.record.tables:
+                far = distant(reader.header.created, rr.record)
+                if far is not None:
+                    rr.findings.append(far)
             if first_standard is None and raw.tables:
                 first_standard = raw.standard
             elif raw.tables and raw.standard is not first_standard and first_standard is not None:
@@ -239,6 +263,8 @@ def iter_file(
                 rr.findings = judge.judge(
                     recognise(rr.record, rr.findings, explain=explain), rr.record
                 )
+            if len(rr.findings) > 1:
+                order_findings(rr.findings, raw.standard)
             yield rr
 
     # Reading (libxml2, base64) and checking (the rules) each run best with their own code and
@@ -255,6 +281,10 @@ def iter_file(
     res.kind = reader.header.kind
     res.standard = first_standard
     res.facility = reader.header.facility
+    if not reader.unusable and reader.count and not read_any:
+        reader.findings.append(
+            make("FILE_NOTHING_READ", code="FILE.CONTENT.NOTHING_READ", count=reader.count)
+        )
     res.findings = judge.judge(reader.findings, None)
     res.unusable = reader.unusable
     res.bytes_read = reader.bytes_read
@@ -268,12 +298,20 @@ def validate_file(
     max_bytes: int = DEFAULT_MAX_BYTES,
     keep_records: bool = True,
     policy: Policy | None = None,
+    hub_findings: bool | None = None,
 ) -> FileResult:
+    """Validate one file (``iter_file``, whose ``hub_findings`` this passes on)."""
     result = FileResult(
         name or str(source) if isinstance(source, str | Path) else (name or "<stream>")
     )
     for rr in iter_file(
-        source, name, received_at=received_at, max_bytes=max_bytes, result=result, policy=policy
+        source,
+        name,
+        received_at=received_at,
+        max_bytes=max_bytes,
+        result=result,
+        policy=policy,
+        hub_findings=hub_findings,
     ):
         if not keep_records:
             rr.record = None
