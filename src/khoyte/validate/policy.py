@@ -30,7 +30,9 @@ from khoyte.validate.conventions import CONVENTIONS
 Level = Literal["error", "warning", "info", "off", "keep", "cap"]
 LEVELS: tuple[str, ...] = ("error", "warning", "info", "off", "keep", "cap")
 PROFILES = ("hub", "payer")
-_TYPE_KINDS = frozenset({"NUMBER", "INTEGER", "DATE", "DATETIME", "CODE", "FORMAT", "MAX_LENGTH"})
+_TYPE_KINDS = frozenset(
+    {"NUMBER", "INTEGER", "DATE", "DATETIME", "CODE", "FORMAT", "MAX_LENGTH", "REQUIRED"}
+)
 
 
 class PolicyError(ValueError):
@@ -256,10 +258,13 @@ class Policy:
             if (
                 placeholders
                 and self.default == "cap"
+                and d.level != "error"
                 and f.code.rsplit(".", 1)[-1] in _TYPE_KINDS
                 and (f.table, f.stt, f.field) in placeholders
             ):
-                continue  # one finding kind for a placeholder: PLACEHOLDER says it
+                # one finding kind for a placeholder: PLACEHOLDER says it (a placing rule, e.g.
+                # MA_LOAI_KCB required, still speaks)
+                continue
             sev = _apply(d, f.severity)
             if sev is None:
                 continue
