@@ -1,0 +1,86 @@
+"""What a finding code means, how to fix it, which exporter conventions explain it, and how the
+payer would judge it — the texts come from the rule catalogue (``validate/catalog.py``) and the
+convention catalogue (``validate/conventions.py``); nothing is written twice here."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from fnmatch import fnmatchcase
+from functools import cache
+from typing import Any
+
+from khoyte.validate.catalog import RULES
+from khoyte.validate.conventions import CONVENTIONS
+
+SEVERITIES = ("error", "warning", "info")
+
+
+def _payer_policy() -> Any | None:
+    """``khoyte.validate.policy.load_policy("payer")`` once the judging profiles exist."""
+    if importlib.util.find_spec("khoyte.validate.policy") is None:
+        return None
+    return importlib.import_module("khoyte.validate.policy").load_policy("payer")
+
+
+@cache
+def payer_severity(code: str) -> str:
+    """How the payer profile judges ``code``: ``error`` (the payer may refuse the money of the
+    record), ``warning`` or ``info``.
+
+    SHIM (issue 11 item 1): until ``validate/policy.py`` lands, the payer profile is today's
+    catalogue, so the severity is the rule's (the last part of the code) in ``RULES``. Once
+    the module exists it is used instead, with no change here; remove the fallback then. A code
+    the catalogue does not know is not counted as money at risk (``warning``): an unknown rule
+    must never block (peers review §8 lesson 1)."""
+    policy = _payer_policy()
+    if policy is not None:
+        found = policy.severity(code)
+        return str(getattr(found, "value", found))
+    rule = RULES.get(code.rsplit(".", 1)[-1])
+    return rule.severity.value if rule is not None else "warning"
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "…"  # a message parameter only a finding knows (a length, a value)
+
+
+def conventions_of(code: str) -> list[str]:
+    """Codes of the exporter conventions that can explain a finding ``code``."""
+    return [
+        c.code for c in CONVENTIONS.values() if any(fnmatchcase(code, p) for p in c.explains)
+    ]
+
+
+@cache
+def explain(code: str) -> dict[str, Any]:
+    """``code``'s meaning and fix in Vietnamese and English, and the conventions behind it."""
+    parts = code.split(".")
+    rule = RULES.get(parts[-1])
+    subject = ".".join(parts[:-1])
+    if rule is None:
+        return {
+            "code": code,
+            "meaning_vi": f"{code}: quy tắc chưa có trong danh mục",
+            "meaning_en": f"{code}: a rule not in the catalogue",
+            "fix_vi": "",
+            "fix_en": "",
+            "payer_severity": payer_severity(code),
+            "conventions": conventions_of(code),
+        }
+    vi, en = rule.vi.format_map(_Blank()), rule.en.format_map(_Blank())
+    return {
+        "code": code,
+        "meaning_vi": f"{subject} {vi}".strip(),
+        "meaning_en": f"{subject} {en}".strip(),
+        "fix_vi": rule.fix_vi,
+        "fix_en": rule.fix_en,
+        "payer_severity": payer_severity(code),
+        "conventions": conventions_of(code),
+    }
+
+
+def convention_texts(lang: str) -> dict[str, str]:
+    """Each convention's plain text in ``lang``."""
+    return {c.code: (c.en if lang == "en" else c.vi) for c in CONVENTIONS.values()}
