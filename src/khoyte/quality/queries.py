@@ -69,9 +69,7 @@ def facilities_in_scope(conn: Connection, scope: Scope) -> list[dict[str, str]]:
 
 def data_end(conn: Connection, scope: Scope) -> date | None:
     """The day the newest record in scope was received (the default period ends there)."""
-    newest = conn.scalar(
-        select(func.max(VER.c.received_at)).where(in_scope(scope, VER.c.facility))
-    )
+    newest = conn.scalar(select(func.max(VER.c.received_at)).where(in_scope(scope, VER.c.facility)))
     return newest.date() if newest is not None else None
 
 
@@ -128,7 +126,7 @@ def summary(conn: Connection, scope: Scope, q: Query, today: date) -> dict[str, 
         conventions.setdefault(str(fac), []).append(
             {"code": str(code), "records": int(n), "share": _share(int(n), totals[str(fac)])}
         )
-    by_facility = [
+    by_facility: list[dict[str, Any]] = [
         {
             "facility": str(fac),
             "name": named.get(str(fac)),
@@ -157,7 +155,7 @@ def summary(conn: Connection, scope: Scope, q: Query, today: date) -> dict[str, 
         )
     worst = sorted(
         (f for f in by_facility if f["records"]),
-        key=lambda f: (-(f["share_with_findings"] or 0), -f["records"], f["facility"]),
+        key=lambda f: (-float(f["share_with_findings"] or 0), -int(f["records"]), f["facility"]),
     )[:WORST]
     return {
         "period": {"from": q.date_from.isoformat(), "to": q.date_to.isoformat()},
@@ -339,9 +337,16 @@ def _findings(
         chunk = keys[i : i + 400]
         rows = conn.execute(
             select(
-                FIND.c.submission_id, FIND.c.ma_lk, FIND.c.code, FIND.c.severity,
-                FIND.c.table_name, FIND.c.stt, FIND.c.field, FIND.c.value, FIND.c.convention,
-            )  # fmt: skip
+                FIND.c.submission_id,
+                FIND.c.ma_lk,
+                FIND.c.code,
+                FIND.c.severity,
+                FIND.c.table_name,
+                FIND.c.stt,
+                FIND.c.field,
+                FIND.c.value,
+                FIND.c.convention,
+            )
             .where(and_(tuple_(FIND.c.submission_id, FIND.c.ma_lk).in_(chunk)))
             .order_by(FIND.c.submission_id, FIND.c.ma_lk, FIND.c.id)
         )

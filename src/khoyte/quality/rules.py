@@ -48,9 +48,7 @@ class _Blank(dict[str, Any]):
 
 def conventions_of(code: str) -> list[str]:
     """Codes of the exporter conventions that can explain a finding ``code``."""
-    return [
-        c.code for c in CONVENTIONS.values() if any(fnmatchcase(code, p) for p in c.explains)
-    ]
+    return [c.code for c in CONVENTIONS.values() if any(fnmatchcase(code, p) for p in c.explains)]
 
 
 @cache

@@ -107,8 +107,18 @@ def records_table(data: dict[str, Any], lang: str) -> Table:
             rows.append(
                 {
                     **base,
-                    **{k: f.get(k) for k in ("code", "severity", "table", "stt", "field",
-                                             "value", "convention")},  # fmt: skip
+                    **{
+                        k: f.get(k)
+                        for k in (
+                            "code",
+                            "severity",
+                            "table",
+                            "stt",
+                            "field",
+                            "value",
+                            "convention",
+                        )
+                    },
                     "fix": info.get("fix_en" if lang == "en" else "fix_vi"),
                 }
             )

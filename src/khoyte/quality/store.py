@@ -23,8 +23,8 @@ from datetime import date, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
-    JSON,
     CTE,
+    JSON,
     ColumnElement,
     Numeric,
     String,
@@ -104,9 +104,7 @@ def records(dialect: str, scope: Scope, q: Query) -> CTE:
     status, received_at, day, month, discharge (day of ``NGAY_RA``), amount (the fund's claim:
     ``T_BHTT``, else ``T_TONGCHI_BH``, as text), flagged (1: a finding error or warning)."""
     day = func.coalesce(_day_of(dialect, "NGAY_VAO"), _received_day(dialect))
-    amount = func.coalesce(
-        _xml1(dialect, "T_BHTT", "n"), _xml1(dialect, "T_TONGCHI_BH", "n")
-    )
+    amount = func.coalesce(_xml1(dialect, "T_BHTT", "n"), _xml1(dialect, "T_TONGCHI_BH", "n"))
     flagged = exists().where(
         FIND.c.submission_id == VER.c.submission_id,
         FIND.c.ma_lk == VER.c.ma_lk,
@@ -173,8 +171,15 @@ def wanted(rec: Any, q: Query) -> ColumnElement[bool]:
     """The records a list shows: those with the finding ``q.code`` (any severity), else those
     with findings or rejected (``q.status`` narrows to one of the two)."""
     conds: list[ColumnElement[bool]] = []
-    if q.code:
-        conds.append(exists().where(findings_of(rec), FIND.c.code == q.code))
+    if q.code:  # an alias: the list's own queries join gw_finding too
+        f = FIND.alias("fc")
+        conds.append(
+            exists().where(
+                f.c.submission_id == rec.c.submission_id,
+                f.c.ma_lk == rec.c.ma_lk,
+                f.c.code == q.code,
+            )
+        )
     if q.status == "rejected":
         conds.append(rec.c.status == "rejected")
     elif q.status == "flagged":

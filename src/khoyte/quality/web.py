@@ -33,7 +33,8 @@ from khoyte.quality import privacy, queries
 from khoyte.quality.contracts import MonthsTwin, QualityParams, QualityTwin, RecordsTwin
 from khoyte.quality.rules import convention_texts, explain
 from khoyte.quality.sheets import records_table, summary_table
-from khoyte.quality.store import FAC, Query as Q
+from khoyte.quality.store import FAC
+from khoyte.quality.store import Query as Q
 from khoyte.services import Services
 
 Quality = Annotated[Principal, Depends(requires(Permission.DATA_QUALITY))]
@@ -74,9 +75,7 @@ def _today(services: Services) -> date:
     return services.clock().date()
 
 
-def _summary(
-    conn: Connection, services: Services, principal: Principal, q: Q
-) -> dict[str, Any]:
+def _summary(conn: Connection, services: Services, principal: Principal, q: Q) -> dict[str, Any]:
     data = queries.summary(conn, principal.scope, q, _today(services))
     return privacy.summary(data, privacy.threshold(principal, services.settings))
 
