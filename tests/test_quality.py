@@ -6,10 +6,9 @@ who may not see them, and aggregates-only callers get small counts suppressed.""
 from __future__ import annotations
 
 import io
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,36 +16,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow
 from khoyte.quality.rules import explain, payer_severity
-from khoyte.standards.model import Record
 from khoyte.standards.serialize import record_from_json
 from khoyte.standards.writer import envelope
 from khoyte.validate.catalog import RULES
 from tests.factories import record
 from tests.gateway_helpers import FAC_A, FAC_B, db_url_fixture, register_facilities
+from tests.quality_helpers import load
 from tests.security_helpers import Env, make_env
 
 __all__ = ["db_url_fixture"]  # the sqlite / postgresql parametrised fixture
 PERIOD = {"from": "2025-08-01", "to": "2025-10-31"}
-DEFECTS: dict[str, tuple[str, Any]] = {
-    "formula": ("T_BHTT", Decimal("1.00")),  # XML1.T_BHTT.FORMULA: error (rejected)
-    "cccd": ("SO_CCCD", "082099526620"),  # XML1.SO_CCCD.MISMATCH: warning, identifying
-    "icd": ("MA_BENH_CHINH", ""),  # XML1.MA_BENH_CHINH.REQUIRED: error
-    "gdv": ("T_BHTT_GDV", Decimal("0")),  # XML1.T_BHTT_GDV.SUM: error; convention GDV_ZERO
-}
-
-
-def _record(rng: random.Random, facility: str, i: int) -> Record:
-    start = datetime(2025, rng.choice((8, 9, 10)), rng.randint(1, 28), 8, 0)
-    rec: Record = record(f"LK{facility}{i:03d}", facility=facility, start=start)
-    kind = rng.choice((None, None, *DEFECTS))
-    if kind is not None:
-        field, value = DEFECTS[kind]
-        rec.episode.values[field] = value
-    return rec
 
 
 @dataclass
@@ -68,40 +51,8 @@ def site_fixture(
     env = make_env(tmp_path, monkeypatch, database_url=db_url)
     services = env.app.state.services
     fac_tokens = register_facilities(services.intake)
-    rng = random.Random(11)
     with TestClient(env.app) as client:
-        for facility in (FAC_A, FAC_B):
-            recs = [_record(rng, facility, i) for i in range(36)]
-            for k in range(0, len(recs), 12):
-                body = envelope(recs[k : k + 12], facility, date(2025, 11, 2))
-                r = client.post(
-                    "/api/v1/submissions",
-                    content=body,
-                    headers={
-                        "Authorization": f"Bearer {fac_tokens[facility]}",
-                        "Content-Type": "application/xml",
-                    },
-                )
-                assert r.status_code in (200, 201), r.text
-            # a corrected resend of the first three: the latest version is what counts
-            fixed = [record(f"LK{facility}{i:03d}", facility=facility,
-                            start=datetime(2025, 9, 15, 8, 0)) for i in range(3)]  # fmt: skip
-            r = client.post(
-                "/api/v1/submissions",
-                content=envelope(fixed, facility, date(2025, 11, 3)),
-                headers={
-                    "Authorization": f"Bearer {fac_tokens[facility]}",
-                    "Content-Type": "application/xml",
-                },
-            )
-            assert r.status_code in (200, 201), r.text
-        # the exporter-convention recognition (issue 11 item 2) names GDV_ZERO on its findings
-        with services.engine.begin() as conn:
-            conn.execute(
-                update(FindingRow)
-                .where(FindingRow.code == "XML1.T_BHTT_GDV.SUM")
-                .values(convention="GDV_ZERO")
-            )
+        load(client, services, fac_tokens)
         env.add_user("chuyenvien", ["doh_specialist"], ["province"])
         env.add_user("nhanvien", ["facility_staff"], [f"facility:{FAC_A}"])
         tokens = {u: env.token(u) for u in ("chuyenvien", "nhanvien")}

@@ -4,8 +4,6 @@ convention catalogue (``validate/conventions.py``); nothing is written twice her
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
@@ -16,27 +14,16 @@ from khoyte.validate.conventions import CONVENTIONS
 SEVERITIES = ("error", "warning", "info")
 
 
-def _payer_policy() -> Any | None:
-    """``khoyte.validate.policy.load_policy("payer")`` once the judging profiles exist."""
-    if importlib.util.find_spec("khoyte.validate.policy") is None:
-        return None
-    return importlib.import_module("khoyte.validate.policy").load_policy("payer")
-
-
 @cache
 def payer_severity(code: str) -> str:
     """How the payer profile judges ``code``: ``error`` (the payer may refuse the money of the
     record), ``warning`` or ``info``.
 
-    SHIM (issue 11 item 1): until ``validate/policy.py`` lands, the payer profile is today's
-    catalogue, so the severity is the rule's (the last part of the code) in ``RULES``. Once
-    the module exists it is used instead, with no change here; remove the fallback then. A code
-    the catalogue does not know is not counted as money at risk (``warning``): an unknown rule
-    must never block (peers review §8 lesson 1)."""
-    policy = _payer_policy()
-    if policy is not None:
-        found = policy.severity(code)
-        return str(getattr(found, "value", found))
+    SHIM (issue 11 item 1) — swap for ``load_policy("payer").severity(code)`` of
+    ``khoyte.validate.policy`` once it lands: until then the payer profile is today's catalogue,
+    so the severity is the rule's (the last part of the code) in ``RULES``. A code the
+    catalogue does not know is not counted as money at risk (``warning``): an unknown rule must
+    never block (peers review §8 lesson 1)."""
     rule = RULES.get(code.rsplit(".", 1)[-1])
     return rule.severity.value if rule is not None else "warning"
 
