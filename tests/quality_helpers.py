@@ -21,10 +21,11 @@ from tests.factories import record
 from tests.gateway_helpers import FAC_A, FAC_B
 
 DEFECTS: dict[str, tuple[str, Any]] = {
-    "formula": ("T_BHTT", Decimal("1.00")),  # XML1.T_BHTT.FORMULA: error (rejected)
+    "formula": ("T_BHTT", Decimal("1.00")),  # XML1.T_BHTT.FORMULA (payer: error)
     "cccd": ("SO_CCCD", "082099526620"),  # XML1.SO_CCCD.MISMATCH: warning, identifying
-    "icd": ("MA_BENH_CHINH", ""),  # XML1.MA_BENH_CHINH.REQUIRED: error
-    "gdv": ("T_BHTT_GDV", Decimal("0")),  # XML1.T_BHTT_GDV.SUM: error; convention GDV_ZERO
+    "icd": ("MA_BENH_CHINH", ""),  # XML1.MA_BENH_CHINH.REQUIRED (payer: error)
+    "gdv": ("T_BHTT_GDV", Decimal("0")),  # XML1.T_BHTT_GDV.SUM; convention GDV_ZERO
+    "loai": ("MA_LOAI_KCB", ""),  # no visit type: rejected under every profile
 }
 
 

@@ -18,16 +18,19 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from khoyte.findings import Severity
 from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow
 from khoyte.quality.rules import explain, payer_severity
 from khoyte.standards.serialize import record_from_json
 from khoyte.standards.writer import envelope
 from khoyte.validate.catalog import RULES
+from khoyte.validate.policy import load_policy
 from tests.factories import record
 from tests.gateway_helpers import FAC_A, FAC_B, db_url_fixture, register_facilities
 from tests.quality_helpers import load
 from tests.security_helpers import Env, make_env
 
+PAYER = load_policy("payer")
 __all__ = ["db_url_fixture"]  # the sqlite / postgresql parametrised fixture
 PERIOD = {"from": "2025-08-01", "to": "2025-10-31"}
 
@@ -91,7 +94,8 @@ def direct(site: Site, d_from: str, d_to: str, facility: str | None = None) -> d
         for conv in {f.convention for f in mine if f.convention}:
             key = (h.facility, conv)
             out["conv"][key] = out["conv"].get(key, 0) + 1
-        if any(RULES[f.code.rsplit(".", 1)[-1]].severity.value == "error" for f in mine):
+        if any(PAYER.severity(f.code, RULES[f.code.rsplit(".", 1)[-1]].severity) is Severity.ERROR
+               for f in mine):  # fmt: skip
             out["risk"] += x1["T_BHTT"] if x1["T_BHTT"] is not None else x1["T_TONGCHI_BH"]
             out["risk_n"] += 1
     return out
@@ -227,7 +231,7 @@ def test_aggregates_only_caller_gets_small_counts_hidden(
     env = make_env(tmp_path, monkeypatch, open_dashboard=True)
     fac_tokens = register_facilities(env.app.state.services.intake)
     recs = [record(f"LKS{i}", facility=FAC_A) for i in range(2)]
-    recs[0].episode.values["MA_BENH_CHINH"] = ""
+    recs[0].episode.values["MA_LOAI_KCB"] = ""  # rejected under every profile
     with TestClient(env.app) as client:
         client.post("/api/v1/submissions", content=envelope(recs, FAC_A, date(2025, 8, 28)),
                     headers={"Authorization": f"Bearer {fac_tokens[FAC_A]}",

@@ -8,24 +8,26 @@ from fnmatch import fnmatchcase
 from functools import cache
 from typing import Any
 
+from khoyte.findings import Severity
 from khoyte.validate.catalog import RULES
 from khoyte.validate.conventions import CONVENTIONS
+from khoyte.validate.policy import load_policy
 
 SEVERITIES = ("error", "warning", "info")
+_PAYER = load_policy("payer")  # the payer's strictness, whatever profile judged the records
 
 
 @cache
 def payer_severity(code: str) -> str:
-    """How the payer profile judges ``code``: ``error`` (the payer may refuse the money of the
-    record), ``warning`` or ``info``.
-
-    SHIM (issue 11 item 1) — swap for ``load_policy("payer").severity(code)`` of
-    ``khoyte.validate.policy`` once it lands: until then the payer profile is today's catalogue,
-    so the severity is the rule's (the last part of the code) in ``RULES``. A code the
-    catalogue does not know is not counted as money at risk (``warning``): an unknown rule must
-    never block (peers review §8 lesson 1)."""
+    """How the built-in *payer* profile judges ``code`` (``validate/policy.py``): ``error``
+    (the payer may refuse the money of the record), ``warning``, ``info`` or ``off``. A rule
+    the profile keeps as emitted gets the catalogue's severity; a code the catalogue does not
+    know is not counted as money at risk (``warning``): an unknown rule must never block
+    (peers review §8 lesson 1)."""
     rule = RULES.get(code.rsplit(".", 1)[-1])
-    return rule.severity.value if rule is not None else "warning"
+    emitted = rule.severity if rule is not None else Severity.WARNING
+    found = _PAYER.severity(code, emitted)
+    return "off" if found is None else found.value
 
 
 class _Blank(dict[str, Any]):
