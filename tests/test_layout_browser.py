@@ -29,7 +29,7 @@ pytestmark = pytest.mark.browser
 PERIOD = "from=2024-12-01&to=2025-02-28"
 Facilities = dict[str, dict[str, str]]
 NAV = {  # what each person's main navigation holds, in order
-    "chuyenvien": ["/kcb", "/completeness"],
+    "chuyenvien": ["/kcb", "/completeness", "/quality", "/findings"],
     "lanhdao": ["/kcb"],
     "kiemtoan": ["/audit"],
     "quantri": ["/admin/users", "/admin/facilities"],

@@ -41,6 +41,8 @@ class NavItem:
 NAV: list[NavItem] = [
     NavItem("/kcb", i18n.WORDS["nav_kcb"], Permission.VIEW_DASHBOARD),
     NavItem("/completeness", i18n.WORDS["nav_completeness"], Permission.DATA_QUALITY),
+    NavItem("/quality", ("Chất lượng dữ liệu", "Data quality"), Permission.DATA_QUALITY),
+    NavItem("/findings", ("Hồ sơ có lỗi", "Records with findings"), Permission.VIEW_SUBMISSIONS),
     NavItem("/admin/users", i18n.WORDS["nav_users"], Permission.ADMIN_USERS),
     NavItem("/admin/facilities", ("Cơ sở KCB", "Facilities"), Permission.ADMIN_FACILITIES),
     NavItem("/audit", i18n.WORDS["nav_audit"], Permission.VIEW_AUDIT),
@@ -190,6 +192,7 @@ ENV = Environment(
             HERE / "web" / "templates",
             HERE / "security" / "templates",
             HERE / "registry" / "templates",
+            HERE / "quality" / "templates",
         ]
     ),
     autoescape=select_autoescape(["html"]),

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from khoyte import __version__, layout
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
+from khoyte.quality import web as quality_web
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
 from khoyte.services import Services, build_services
@@ -70,6 +71,7 @@ def create_app(
     app.include_router(gateway_api.router)
     app.include_router(dashboard.router)
     app.include_router(registry_web.router)  # the facility registry's IT pages
+    app.include_router(quality_web.router)  # the data-quality workspace
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check
