@@ -5,18 +5,15 @@ province → commune → facility work, there is no console error, and they fit 
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from khoyte.web.app import create_app
+from tests.browser_helpers import Person, serve
 from tests.warehouse_helpers import Province, make_province
 
 pytestmark = pytest.mark.browser
@@ -30,44 +27,17 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Province:
 
 @pytest.fixture(scope="module")
 def server(province: Province) -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     app = create_app(province.settings)
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as base:
+        yield base
     app.state.services.close()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    from tests.conftest import CHROMIUM_ARGS
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Page:
-    """A page with its console errors collected."""
+class Page(Person):
+    """A page with its console errors and failed requests collected."""
 
     def __init__(self, browser: Any, width: int, height: int) -> None:
-        self.ctx = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.ctx.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        super().__init__(browser, width, height)
         self.page.on(
             "response",
             lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 400 else None,
@@ -78,9 +48,6 @@ class Page:
         self.page.wait_for_selector("body[data-ready]", timeout=30000)
         assert self.page.get_attribute("body", "data-ready") == "1", self.page.inner_text("#status")
         return self.page
-
-    def close(self) -> None:
-        self.ctx.close()
 
 
 def number(text: str) -> int:

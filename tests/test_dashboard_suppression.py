@@ -154,13 +154,10 @@ def test_a_suppressed_page_renders_without_errors(
 ) -> None:
     """The KCB page of a small facility, for a visitor without ``view_records`` (the open demo
     dashboard): hidden counts and money show a dash, charts draw, no console error."""
-    import socket
-    import threading
-    import time
 
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
+    from tests.browser_helpers import serve
     from tests.conftest import CHROMIUM_ARGS
     from tests.test_dashboard_browser import Page
 
@@ -171,18 +168,7 @@ def test_a_suppressed_page_renders_without_errors(
     wh.rebuild(FileVersionSource(synth))
     wh.close()
     app = create_app(Settings(data_dir=data_dir, warehouse_refresh_seconds=0, open_dashboard=True))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(600):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with serve(app) as base:
         with TestClient(app) as c:
             fac = _small_facility_open(c)
         query = f"from=2025-01-01&to=2025-01-31&facility={fac}"
@@ -204,10 +190,7 @@ def test_a_suppressed_page_renders_without_errors(
             assert page.errors == [], page.errors
             page.close()
             browser.close()
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
-        app.state.services.close()
+    app.state.services.close()
 
 
 def _small_facility_open(c: TestClient) -> str:

@@ -6,23 +6,20 @@ a phone (390×844) and a wide screen (1920×1080). Screenshots go to the artifac
 from __future__ import annotations
 
 import csv
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from khoyte.config import Settings
 from khoyte.security.service import utcnow
 from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
-from tests.conftest import CHROMIUM_ARGS
-from tests.security_helpers import PASSWORD, Env, make_env, totp_now
+from tests.browser_helpers import Person as BasePerson
+from tests.browser_helpers import serve
+from tests.security_helpers import Env, make_env, totp_now
 from tests.synth_helpers import generate
 
 pytestmark = pytest.mark.browser
@@ -58,48 +55,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, Facili
     uri = env.add_user("quantri", ["it_admin"], ["province"])
     assert uri
     env.totp_uri = uri  # type: ignore[attr-defined]
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:  # a start-up wait, not a timed assertion
-        time.sleep(0.05)
-    yield env, facilities, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(env.app) as base:
+        yield env, facilities, base
     env.app.state.services.close()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
+class Person(BasePerson):
+    """One signed-in browser context, with its console errors collected."""
 
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Person:
-    """One signed-in browser context, with its console errors and failed requests collected."""
-
-    def __init__(self, browser: Any, width: int = 1920, height: int = 1080) -> None:
-        self.ctx = browser.new_context(viewport={"width": width, "height": height})
-        self.page = self.ctx.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def sign_in(self, base: str, env: Env, user: str) -> None:
-        self.page.goto(f"{base}/login")
-        self.page.fill("#username", user)
-        self.page.fill("#password", PASSWORD)
-        if user == "quantri":
-            self.page.fill("#otp", totp_now(env.totp_uri, utcnow()))  # type: ignore[attr-defined]
-        self.page.click("#login-submit")
-        self.page.wait_for_url("**/account")
+    def sign_in_as(self, base: str, env: Env, user: str) -> None:
+        otp = totp_now(env.totp_uri, utcnow()) if user == "quantri" else None  # type: ignore[attr-defined]
+        self.sign_in(base, user, otp=otp)
 
     def open(self, url: str, dashboard: bool = False) -> Any:
         response = self.page.goto(url)
@@ -107,9 +73,6 @@ class Person:
             self.page.wait_for_selector("body[data-ready]", timeout=30000)
             assert self.page.get_attribute("body", "data-ready") == "1"
         return response
-
-    def close(self) -> None:
-        self.ctx.close()
 
 
 def header(page: Any) -> dict[str, Any]:
@@ -138,7 +101,7 @@ def test_every_page_has_the_same_header(
     env, _, base = site
     p = Person(browser)
     try:
-        p.sign_in(base, env, user)
+        p.sign_in_as(base, env, user)
         pages = ["/account", *NAV[user]]
         for path in pages:
             dashboard = path in ("/kcb", "/completeness")
@@ -173,7 +136,7 @@ def test_leader_opening_admin_gets_a_page_with_a_way_back(
     env, _, base = site
     p = Person(browser)
     try:
-        p.sign_in(base, env, "lanhdao")
+        p.sign_in_as(base, env, "lanhdao")
         response = p.open(f"{base}/admin/users")
         assert response.status == 403
         assert response.headers["content-type"].startswith("text/html")
@@ -220,7 +183,7 @@ def test_chart_tooltips_raise_no_console_error(
     env, _, base = site
     p = Person(browser)
     try:
-        p.sign_in(base, env, "chuyenvien")
+        p.sign_in_as(base, env, "chuyenvien")
         for path, charts in (
             ("/kcb", ("monthly", "daily", "by_loai_kcb", "by_sex", "by_age_band", "top_icd10")),
             ("/completeness", ("reporting",)),
@@ -248,7 +211,7 @@ def test_facility_view_names_the_facility_and_filters_show_the_selection(
     code, fac = sorted(facilities.items())[0]
     p = Person(browser)
     try:
-        p.sign_in(base, env, "chuyenvien")
+        p.sign_in_as(base, env, "chuyenvien")
         page = p.page
         p.open(f"{base}/kcb?{PERIOD}&facility={code}&tier={fac['tuyen']}&loai_kcb=01", True)
         assert page.inner_text("#facility-name") == fac["ten"]
@@ -295,7 +258,7 @@ def test_phone_and_wide_layouts(
         assert p.page.evaluate("document.documentElement.scrollWidth") <= width
         assert p.page.locator("#login-submit").is_visible()
         p.page.screenshot(path=str(artifacts_dir / f"layout-login-{width}x{height}.png"))
-        p.sign_in(base, env, "chuyenvien")
+        p.sign_in_as(base, env, "chuyenvien")
         for path, dashboard in (
             (f"/kcb?{PERIOD}", True),
             (f"/completeness?{PERIOD}", True),

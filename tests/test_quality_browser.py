@@ -5,21 +5,18 @@ Screenshots go to the artifacts folder."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.conftest import CHROMIUM_ARGS
+from tests.browser_helpers import Person as BasePerson
+from tests.browser_helpers import serve
 from tests.gateway_helpers import FAC_A, FAC_B, register_facilities
 from tests.quality_helpers import load
-from tests.security_helpers import PASSWORD, Env, make_env
+from tests.security_helpers import Env, make_env
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 PERIOD = "from=2025-08-01&to=2025-10-31"
@@ -38,52 +35,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]]:
         load(client, services, tokens)
     env.add_user("chuyenvien", ["doh_specialist"], ["province"])
     env.add_user("nhanvien", ["facility_staff"], [f"facility:{FAC_A}"])
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:  # a start-up wait, not a timed assertion
-        time.sleep(0.05)
-    yield env, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(env.app) as base:
+        yield env, base
     services.close()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-class Person:
+class Person(BasePerson):
     def __init__(self, browser: Any, size: tuple[int, int]) -> None:
-        self.ctx = browser.new_context(viewport={"width": size[0], "height": size[1]})
-        self.page = self.ctx.new_page()
-        self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def sign_in(self, base: str, user: str) -> None:
-        self.page.goto(f"{base}/login")
-        self.page.fill("#username", user)
-        self.page.fill("#password", PASSWORD)
-        self.page.click("#login-submit")
-        self.page.wait_for_url("**/account")
-
-    def fits(self) -> bool:
-        """The page itself never scrolls sideways (wide tables scroll in their own box)."""
-        return bool(
-            self.page.evaluate(
-                "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
-            )
-        )
+        super().__init__(browser, *size)
 
 
 def rows(page: Any, selector: str, attr: str) -> list[str]:

@@ -4,21 +4,17 @@ saved), add one, paste rows copied from a spreadsheet; no Content-Security-Polic
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 from khoyte.registry.adminunits import communes
 from khoyte.registry.facilities import add_facility
 from khoyte.security.service import utcnow
 from khoyte.store.db import session_scope
-from tests.conftest import CHROMIUM_ARGS
+from tests.browser_helpers import serve
 from tests.security_helpers import PASSWORD, Env, make_env, totp_now
 
 
@@ -30,32 +26,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]
     env.app.state.security.clock = utcnow  # real time: the TOTP code is typed in the page
     with session_scope(env.sec.factory) as s:
         add_facility(s, "82001", "Bệnh viện Đa khoa tỉnh", "tinh", "28477")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:  # a start-up wait, not a timed assertion
-        time.sleep(0.05)
-    yield env, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join()
-
-
-@pytest.fixture
-def page(chromium_path: str) -> Iterator[Page]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        pg = b.new_page()
-        violations: list[str] = []
-        pg.on(
-            "console",
-            lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
-        )
-        pg.violations = violations  # type: ignore[attr-defined]
-        yield pg
-        b.close()
+    with serve(env.app) as base:
+        yield env, base
 
 
 def test_an_administrator_edits_and_adds_facilities(

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Dialog, Page, sync_playwright
+from playwright.sync_api import Dialog, Page
 
 from khoyte.security.service import utcnow
-from tests.conftest import CHROMIUM_ARGS
+from tests.browser_helpers import serve
 from tests.security_helpers import PASSWORD, Env, make_env, totp_now
 
 pytestmark = pytest.mark.browser
@@ -25,39 +21,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]
     env = make_env(tmp_path_factory.mktemp("browser"), mp, login_max_failures=3)
     mp.undo()
     env.app.state.security.clock = utcnow  # real time: the TOTP code is typed in the page
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:  # a start-up wait, not a timed assertion
-        time.sleep(0.05)
-    yield env, f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[object]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: object) -> Iterator[Page]:
-    context = browser.new_context()  # type: ignore[attr-defined]
-    pg = context.new_page()
-    violations: list[str] = []
-    pg.on(
-        "console",
-        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    pg.violations = violations  # type: ignore[attr-defined]
-    yield pg
-    context.close()
+    with serve(env.app) as base:
+        yield env, base
 
 
 def _login(page: Page, base: str, user: str, password: str, otp: str = "") -> None:
