@@ -87,6 +87,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/dashboards/completeness"): Rule(P.DATA_QUALITY),
     ("GET", "/api/v1/dashboards/kcb/export.{fmt}"): Rule(P.EXPORT),
     ("GET", "/api/v1/dashboards/completeness/export.{fmt}"): Rule(P.EXPORT),
+    # data quality (issue 11): aggregates for specialists, records for whoever may see submissions
+    ("GET", "/quality"): Rule(P.DATA_QUALITY),
+    ("GET", "/findings"): Rule(P.VIEW_SUBMISSIONS),
+    ("GET", "/api/v1/quality"): Rule(P.DATA_QUALITY),
+    ("GET", "/api/v1/quality/months"): Rule(P.DATA_QUALITY),
+    ("GET", "/api/v1/quality/records"): Rule(P.VIEW_SUBMISSIONS),
+    ("GET", "/api/v1/quality/export.{fmt}"): Rule(P.EXPORT),
+    ("GET", "/api/v1/quality/records/export.{fmt}"): Rule(P.VIEW_SUBMISSIONS),
     # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
