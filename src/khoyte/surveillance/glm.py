@@ -39,7 +39,7 @@ class GlmFit:
 
     @property
     def df_residual(self) -> int:
-        return int(np.count_nonzero(self.prior)) - self.x.shape[1]
+        return int(np.count_nonzero(self.prior)) - int(self.x.shape[1])
 
     def dispersion(self) -> float:
         """``summary.glm(model)$dispersion`` for a quasi family: Pearson X² / residual df."""
