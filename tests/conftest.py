@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess  # nosec B404
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,3 +106,18 @@ def page(browser: Any) -> Iterator[Any]:
     pg.violations = violations
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def rscript() -> str:
+    """Rscript with the ``surveillance`` package: the test oracle for outbreak detection."""
+    exe = shutil.which("Rscript")
+    if exe is None:
+        _missing("R (Rscript)", "KHOYTE_REQUIRE_R", "Rscript not on PATH")
+        raise AssertionError  # unreachable
+    probe = subprocess.run(  # nosec B603
+        [exe, "-e", "suppressMessages(library(surveillance))"], capture_output=True, text=True
+    )
+    if probe.returncode != 0:
+        _missing("R package surveillance", "KHOYTE_REQUIRE_R", probe.stderr.strip()[-200:])
+    return exe

@@ -18,6 +18,15 @@ if ! command -v npm >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq nodejs npm >/dev/null
 fi
 
+# R + surveillance: the test oracle for the outbreak-detection algorithms (never used at run time)
+if ! command -v Rscript >/dev/null 2>&1 || ! Rscript -e 'library(surveillance)' >/dev/null 2>&1; then
+  echo "installing R and r-cran-surveillance (Debian packages)…"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends \
+    r-base-core r-cran-surveillance >/dev/null
+fi
+Rscript -e 'suppressMessages(library(surveillance))' || { echo "R package surveillance unavailable" >&2; exit 1; }
+
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   echo "starting PostgreSQL…"
   if ! command -v pg_ctlcluster >/dev/null 2>&1; then
