@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import httpx
 from sqlalchemy import select
@@ -236,7 +237,7 @@ def retry(session: Session, outbox_id: int, now: datetime) -> bool:
     return True
 
 
-def outbox_dict(row: OutboxRow) -> dict[str, object]:
+def outbox_dict(row: OutboxRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "channel": row.channel,

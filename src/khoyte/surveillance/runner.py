@@ -58,8 +58,8 @@ def threshold_candidates(eng: AnalyticsEngine, rule: Rule, today: date) -> list[
     group = "f.ma_xa" if rule.per == "commune" else "a.facility"
     # both names come from fixed lists (``rules.INDICATORS``, commune | facility), checked
     # when the rule is read
-    sql = (  # noqa: S608
-        f"SELECT {group}, a.ngay_vao, SUM(a.{rule.indicator}) FROM agg_day a "  # nosec B608
+    sql = (
+        f"SELECT {group}, a.ngay_vao, SUM(a.{rule.indicator}) FROM agg_day a "  # noqa: S608  # nosec B608
         "LEFT JOIN dim_facility f ON f.ma_cskcb = a.facility "
         f"WHERE a.ngay_vao BETWEEN ? AND ? AND {group} IS NOT NULL GROUP BY 1, 2 "
         f"HAVING SUM(a.{rule.indicator}) > ?"
