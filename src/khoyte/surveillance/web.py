@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -24,6 +25,7 @@ from khoyte.access import Permission, Principal, deny_out_of_scope, requires
 from khoyte.errors import ERROR_RESPONSES, ApiError, KhoyteError
 from khoyte.layout import STATIC, TEMPLATES
 from khoyte.security import audit
+from khoyte.security.scoping import UNSCOPED
 from khoyte.services import Services
 from khoyte.store.db import session_scope
 from khoyte.surveillance import alerts, delivery, requests
@@ -170,7 +172,8 @@ def list_alerts(
 def _alert_or_404(request: Request, s: Session, principal: Principal, alert_id: int) -> AlertRow:
     found = alerts.get_for(s, principal, alert_id)
     if found is None:
-        if s.get(AlertRow, alert_id) is not None:
+        exists = select(AlertRow.id).where(AlertRow.id == alert_id)
+        if s.scalar(exists.execution_options(**{UNSCOPED: True})) is not None:
             deny_out_of_scope(principal, f"alert:{alert_id}", request)
         raise ApiError(404, details={"alert": alert_id})
     return found
