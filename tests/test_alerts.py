@@ -35,7 +35,9 @@ def test_scope_matrix_receive_and_see(env: Env) -> None:
     """Three alerts (commune C1, commune C2, facility F2 in C2, and a province-wide one):
     each person receives and sees exactly those of their scope, before and after escalation."""
     sent = Sent([], [])
-    result = cycle(env, [alarm("C1"), alarm("C2"), alarm("F2", "facility"), alarm("44", "province")], sent)
+    result = cycle(
+        env, [alarm("C1"), alarm("C2"), alarm("F2", "facility"), alarm("44", "province")], sent
+    )
     assert len(result.opened) == 4
     received = {  # level 1: the local leaders; a province-wide alarm goes to the province at once
         "xa1": {"C1"}, "xa2": {"C2", "F2"}, "tinh": {"44"}, "nv1": set(), "nv2": set(),
