@@ -79,21 +79,26 @@ def test_lifecycle_notes_audit_and_dedup(env: Env) -> None:
     sent = Sent([], [])
     first = cycle(env, [alarm("C1")], sent)
     again = cycle(env, [alarm("C1")], sent)  # the same alarm computed again: the same alert
-    assert len(first.opened) == 1 and again.opened == []
+    assert len(first.opened) == 1
+    assert again.opened == []
     alert_id = first.opened[0]
     client, tok = env.client(), env.token("xa1")
     r = client.post(f"/api/v1/alerts/{alert_id}/close", json={"note": ""}, headers=auth(tok))
-    assert r.status_code == 422 and r.json()["error"]["code"] == "note_required"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "note_required"
     r = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "đã nhận"},
                     headers=auth(tok))  # fmt: skip
-    assert r.status_code == 200 and r.json()["status"] == "acknowledged"
+    assert r.status_code == 200
+    assert r.json()["status"] == "acknowledged"
     assert r.json()["acknowledged_by"] == "xa1"
     r = client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": ""}, headers=auth(tok))
-    assert r.status_code == 409 and r.json()["error"]["code"] == "alert_state"
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "alert_state"
     assert client.get("/api/v1/alerts?status=open", headers=auth(tok)).json()["alerts"] == []
     r = client.post(f"/api/v1/alerts/{alert_id}/close", json={"note": "đã phun hoá chất"},
                     headers=auth(tok))  # fmt: skip
-    assert r.status_code == 200 and r.json()["status"] == "closed"
+    assert r.status_code == 200
+    assert r.json()["status"] == "closed"
     detail = client.get(f"/api/v1/alerts/{alert_id}", headers=auth(tok)).json()
     assert [(e["action"], e["note"]) for e in detail["events"]] == [
         ("open", ""), ("acknowledge", "đã nhận"), ("close", "đã phun hoá chất"),
@@ -127,11 +132,14 @@ def test_unacknowledged_alert_escalates_after_the_delay(env: Env) -> None:
     assert cycle(env, [], sent).escalated == []  # once
     with session_scope(services(env).sessions) as s:
         a = s.get(AlertRow, ids[0])
-        assert a is not None and a.level == 2 and a.status == "open"
+        assert a is not None
+        assert a.level == 2
+        assert a.status == "open"
     digests = [e for e in sent.emails if "digest" in e[1]]
     alerts_sent = [e for e in sent.emails if "digest" not in e[1]]
     to_province = [e for e in alerts_sent if e[0] == "giamdoc@soyte.example.vn"]
-    assert len(to_province) == 1 and "[Chuyển cấp]" in to_province[0][1]
+    assert len(to_province) == 1
+    assert "[Chuyển cấp]" in to_province[0][1]
     assert sorted(e[0] for e in alerts_sent) == ["giamdoc@soyte.example.vn", "xa1@example.vn",
                                                  "xa1@example.vn"]  # fmt: skip
     # the daily digest (15:00 in Vietnam, after digest_hour): once per person and day
@@ -147,7 +155,8 @@ def test_rules_file_is_data(tmp_path: Path) -> None:
                     'per = "facility"\nabove = 1\n[[rule]]\nname = "co-so-im-lang"\nkind = "silent"\n'
                     'enabled = false\n', encoding="utf-8")  # fmt: skip
     laid = {r.name: r for r in rules.load_rules(mine)}
-    assert laid["tu-vong"].above == 1 and "co-so-im-lang" not in laid
+    assert laid["tu-vong"].above == 1
+    assert "co-so-im-lang" not in laid
     mine.write_text('[[rule]]\nname = "x"\nkind = "threshold"\nindicator = "drop table"\n')
     with pytest.raises(rules.TerminalError) as err:
         rules.load_rules(mine)

@@ -8,12 +8,12 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -39,7 +39,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
 
@@ -66,7 +66,8 @@ def test_email_alert_reaches_a_real_smtp_server(
     assert result.delivery.sent == 1, result.as_dict()
     assert len(box.messages) == 1
     sender, rcpts, raw = box.messages[0]
-    assert sender == "canhbao@soyte.example.vn" and rcpts == ["xa1@example.vn"]  # not xa2
+    assert sender == "canhbao@soyte.example.vn"
+    assert rcpts == ["xa1@example.vn"]
     msg = message_from_bytes(raw)
     assert "sốt xuất huyết Dengue" in str(make_header(decode_header(msg["Subject"])))
     assert "C1" in msg.get_payload(decode=True).decode("utf-8")
@@ -103,14 +104,15 @@ def test_smtp_down_retries_with_backoff_then_dead_letter(
         client.get("/api/v1/admin/dead-letters", headers=auth(env.token("xa1"))).status_code == 403
     )
     r = client.post(f"/api/v1/admin/dead-letters/{dead[0]['id']}/retry", headers=auth(tok))
-    assert r.status_code == 200 and r.json()["status"] == "pending"
+    assert r.status_code == 200
+    assert r.json()["status"] == "pending"
 
 
 class Receiver(BaseHTTPRequestHandler):
-    got: list[tuple[dict[str, str], bytes]] = []
+    got: ClassVar[list[tuple[dict[str, str], bytes]]] = []
     fail_first = 1
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         Receiver.got.append((dict(self.headers.items()), body))
         status = 500 if Receiver.fail_first > 0 else 204
@@ -149,7 +151,8 @@ def test_signed_webhook_received_verified_and_retried(
     assert not verify_signature("another-secret", body, ts, sig, now)
     assert not verify_signature(SECRET, body, ts, sig, now + timedelta(minutes=10))  # replayed
     event = json.loads(body)
-    assert event["event"] == "alert.open" and event["alert"]["place"] == "C1"
+    assert event["event"] == "alert.open"
+    assert event["alert"]["place"] == "C1"
 
 
 def test_report_request_answered_with_a_file_and_who_is_late(env_r: Env) -> None:
@@ -182,11 +185,12 @@ def test_report_request_answered_with_a_file_and_who_is_late(env_r: Env) -> None
     # a second request, never answered: late once its due date has passed
     late = client.post("/api/v1/report-requests", json={**body, "title": "Báo cáo tháng"},
                        headers=auth(lead)).json()["id"]  # fmt: skip
-    content = "MA_LK,MA_BENH\nA1,A91\n".encode()
+    content = b"MA_LK,MA_BENH\nA1,A91\n"
     r = client.post("/api/v1/report-answers", data={"request_id": str(req_id), "note": "đã gửi"},
                     files={"file": ("ca.csv", content)}, headers=auth(staff1))  # fmt: skip
     assert r.status_code == 200, r.text
-    assert r.json()["status"] == "answered" and r.json()["file_size"] == len(content)
+    assert r.json()["status"] == "answered"
+    assert r.json()["file_size"] == len(content)
     assert (
         client.get(f"/api/v1/report-requests/{req_id}/file", headers=auth(lead)).content == content
     )
