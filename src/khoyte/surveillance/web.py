@@ -30,7 +30,7 @@ from khoyte.services import Services
 from khoyte.store.db import session_scope
 from khoyte.surveillance import alerts, delivery, requests
 from khoyte.surveillance.runner import AlertWorker
-from khoyte.surveillance.tables import AlertRow, OutboxRow
+from khoyte.surveillance.tables import AlertRow, OutboxRow, ReportRequest
 
 router = APIRouter(responses=ERROR_RESPONSES)
 Alerts = Annotated[Principal, Depends(requires(Permission.ALERTS))]
@@ -250,8 +250,11 @@ def retry_dead_letter(request: Request, outbox_id: int, principal: ItAdmin) -> O
     svc = _services(request)
     with session_scope(svc.sessions) as s:
         row = s.get(OutboxRow, outbox_id)
-        if row is None or not delivery.retry(s, outbox_id, svc.clock()):
+        if row is None:
             raise ApiError(404, details={"outbox": outbox_id})
+        if not delivery.retry(s, outbox_id, svc.clock()):
+            raise ApiError(409, "not_dead", "Thư này không nằm trong danh sách thất bại.",
+                           "This message is not a dead letter.", {"outbox": outbox_id})  # fmt: skip
 
         audit.record(s, principal, "delivery.retry", f"outbox:{outbox_id}", "success", _ip(request))
         return OutboxOut(**delivery.outbox_dict(row))
@@ -337,11 +340,15 @@ async def answer_request(
 
 
 @router.get("/api/v1/report-requests/{request_id}/file", tags=["reports"])
-def request_file(request: Request, request_id: int, principal: Signed) -> FileResponse:
-    """Tệp đơn vị đã gửi / the file a unit sent."""
+def request_file(request: Request, request_id: int, principal: Asker) -> FileResponse:
+    """Tệp đơn vị đã gửi / the file a unit sent (for the leaders who ask)."""
     svc = _services(request)
     with session_scope(svc.sessions) as s:
         req = requests.get_for(s, principal, request_id)
+        if req is None:
+            exists = select(ReportRequest.id).where(ReportRequest.id == request_id)
+            if s.scalar(exists.execution_options(**{UNSCOPED: True})) is not None:
+                deny_out_of_scope(principal, f"report_request:{request_id}", request)
         if req is None or not req.file_sha256:
             raise ApiError(404, details={"request": request_id})
         name, sha = req.file_name or "report", req.file_sha256
