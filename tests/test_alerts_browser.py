@@ -78,13 +78,15 @@ def _titles(page: Any) -> list[str]:
 def test_phone_view_offline_reload_shows_the_last_data(
     site: tuple[Env, str], browser: Any, artifacts_dir: Path
 ) -> None:
-    env, base = site
+    _env, base = site
     ctx, page, errors = _signed_in(browser, base, "xa1")
     try:
         page.goto(f"{base}/m/")
         page.wait_for_selector("body[data-ready='1']")
         online = _titles(page)
-        assert len(online) == 1 and "C1" in online[0] and "Dengue" in online[0]  # not C2
+        assert len(online) == 1
+        assert "C1" in online[0]
+        assert "Dengue" in online[0]
         page.wait_for_selector("body[data-sw='1']", timeout=20000)  # the worker controls it
         page.reload()  # now controlled by the worker: what it fetches is kept
         page.wait_for_selector("body[data-ready='1']")
@@ -93,7 +95,8 @@ def test_phone_view_offline_reload_shows_the_last_data(
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, width  # nothing wider than the phone
         manifest = page.evaluate("fetch('/m/manifest.webmanifest').then(r => r.json())")
-        assert manifest["start_url"] == "/m/" and manifest["display"] == "standalone"
+        assert manifest["start_url"] == "/m/"
+        assert manifest["display"] == "standalone"
         ctx.set_offline(True)
         page.reload()
         page.wait_for_selector("body[data-ready='1']")
@@ -111,12 +114,13 @@ def test_phone_view_offline_reload_shows_the_last_data(
 
 
 def test_alerts_page_acknowledge_in_the_browser(site: tuple[Env, str], browser: Any) -> None:
-    env, base = site
+    _env, base = site
     ctx, page, errors = _signed_in(browser, base, "xa2")
     try:
         page.goto(f"{base}/alerts")
         items = page.locator("#alert-list li.alert")
-        assert items.count() == 1 and "C2" in items.first.text_content()
+        assert items.count() == 1
+        assert "C2" in items.first.text_content()
         items.first.locator("input[name=note]").fill("đã nhận, cử đội xuống xã")
         items.first.locator("button[type=submit]").click()
         page.wait_for_url("**/alerts")
