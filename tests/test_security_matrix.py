@@ -95,6 +95,23 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/quality/records"): Rule(P.VIEW_SUBMISSIONS),
     ("GET", "/api/v1/quality/export.{fmt}"): Rule(P.EXPORT),
     ("GET", "/api/v1/quality/records/export.{fmt}"): Rule(P.VIEW_SUBMISSIONS),
+    # alerts, inbox, report requests, the phone view (khoyte.surveillance)
+    ("GET", "/api/v1/alerts"): Rule(P.ALERTS),
+    ("GET", "/api/v1/alerts/{alert_id}"): Rule(P.ALERTS, "alert_id"),
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): Rule(P.ALERTS),  # body first: 422
+    ("POST", "/api/v1/alerts/{alert_id}/close"): Rule(P.ALERTS),
+    ("GET", "/api/v1/inbox"): Rule(P.AUTHENTICATED),
+    ("GET", "/api/v1/admin/dead-letters"): Rule(P.ADMIN_FACILITIES),
+    ("POST", "/api/v1/admin/dead-letters/{outbox_id}/retry"): Rule(P.ADMIN_FACILITIES),
+    ("GET", "/api/v1/report-requests"): Rule(P.AUTHENTICATED),
+    ("POST", "/api/v1/report-requests"): Rule(P.REQUEST_REPORTS),
+    ("POST", "/api/v1/report-answers"): Rule(P.ANSWER_REPORTS),
+    ("GET", "/api/v1/report-requests/{request_id}/file"): Rule(P.REQUEST_REPORTS, "request_id"),
+    ("GET", "/alerts"): Rule(P.ALERTS),
+    ("POST", "/alerts/{alert_id}/{step}"): Rule(P.ALERTS, "alert_id"),
+    ("GET", "/m/"): Rule(P.ALERTS),
+    ("GET", "/m/manifest.webmanifest"): Rule(P.PUBLIC),
+    ("GET", "/m/sw.js"): Rule(P.PUBLIC),
     # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
@@ -113,6 +130,10 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "ma_lk:path": {"in": "MX0001", "out": "MX0001"},
     "fmt": {"in": "csv", "out": "csv"},
     "submission_id": {},  # filled by the `env` fixture: a submission of 82001 and one of 82003
+    "alert_id": {},  # filled by the `env` fixture: an alert about 82001 and one about 82003
+    "request_id": {},  # filled by the `env` fixture: report requests to 82001 and to 82003
+    "outbox_id": {},  # filled by the `env` fixture: a dead letter
+    "step": {"in": "acknowledge", "out": "acknowledge"},
 }
 MATRIX_SCOPE = ["facility:82001"]
 CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}
@@ -142,10 +163,46 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
         for code in ("82001", "82003")
     }
     PATH_VALUES["submission_id"] = {"in": ids["82001"], "out": ids["82003"]}
+    _surveillance_rows(e)
     PII["submission"] = service.submit(
         claim_with_identifying_findings("MX0002", "82001"), facility="82001"
     ).id
     return e
+
+
+def _surveillance_rows(e: Env) -> None:
+    """An alert and an answered report request about 82001 (in scope) and 82003 (out), and a
+    dead letter, for the alert routes' path parameters."""
+    import hashlib
+
+    from khoyte.surveillance.tables import AlertRow, OutboxRow, ReportRequest
+
+    now = e.clock()
+    content = b"MA_LK,MA_BENH\n"
+    sha = hashlib.sha256(content).hexdigest()
+    (e.settings.data_dir / "reports").mkdir(parents=True, exist_ok=True)
+    (e.settings.data_dir / "reports" / sha).write_bytes(content)
+    with session_scope(e.app.state.services.sessions) as s:
+        ids = {}
+        for where, code in (("in", "82001"), ("out", "82003")):
+            a = AlertRow(key=f"k{code}", kind="silent", rule="r", severity="low", title_vi="t",
+                         title_en="t", place_kind="facility", place=code, facility=code,
+                         commune=FACILITIES[code], details="{}", status="open", level=1,
+                         opened_at=now, last_seen_at=now)  # fmt: skip
+            r = ReportRequest(title="t", body="", requested_by="x", unit_kind="facility",
+                              unit=code, facility=code, commune=FACILITIES[code], due=now.date(),
+                              created_at=now, status="answered", file_name="a.csv",
+                              file_sha256=sha, file_size=len(content))  # fmt: skip
+            s.add_all([a, r])
+            s.flush()
+            ids[where] = (str(a.id), str(r.id))
+        dead = OutboxRow(dedupe="d", channel="email", target="x@example.vn", subject="s", body="b",
+                         status="dead", attempts=6, next_at=now, created_at=now)  # fmt: skip
+        s.add(dead)
+        s.flush()
+        PATH_VALUES["outbox_id"] = {"in": str(dead.id), "out": str(dead.id)}
+    PATH_VALUES["alert_id"] = {w: ids[w][0] for w in ids}
+    PATH_VALUES["request_id"] = {w: ids[w][1] for w in ids}
 
 
 @pytest.fixture(scope="module")

@@ -37,6 +37,9 @@ class Permission(StrEnum):
     ADMIN_USERS = "admin_users"
     ADMIN_FACILITIES = "admin_facilities"  # facilities, credentials, settings
     VIEW_AUDIT = "view_audit"
+    ALERTS = "alerts"  # receive, see, acknowledge and close alerts (in scope)
+    REQUEST_REPORTS = "request_reports"  # ask units for a report, see who is late
+    ANSWER_REPORTS = "answer_reports"  # see and answer report requests sent to one's units
     AUTHENTICATED = "authenticated"  # any signed-in user (own profile, logout)
 
 

@@ -19,6 +19,7 @@ from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
 from khoyte.registry import cli as registry_cli
 from khoyte.security import cli as security_cli
+from khoyte.surveillance import alerts_cli
 from khoyte.surveillance import cli as surveillance_cli
 from khoyte.synth import cli as synth_cli
 from khoyte.validate.engine import FileResult, FileStatus, RecordStatus, validate_file
@@ -311,6 +312,7 @@ warehouse_cli.register(app)
 security_cli.register(app)
 backup_cli.register(app)
 surveillance_cli.register(app)
+app.add_typer(alerts_cli.app, name="alerts")
 
 if __name__ == "__main__":  # pragma: no cover
     app()

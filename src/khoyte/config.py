@@ -131,6 +131,74 @@ class Settings(BaseSettings):
         "which a facility is listed as silent.",
     )
 
+    # --- alerts and their delivery (khoyte.surveillance: issue 15) -----------------------------
+    alert_rules: Path | None = Field(
+        None,
+        description="Tệp quy tắc cảnh báo (TOML) / the deployment's alert rules file; empty: the "
+        "built-in rules (see docs/alerts.md).",
+    )
+    alerts_interval_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="Chu kỳ đánh giá cảnh báo và gửi thư / seconds between runs of the alert "
+        "rules and the delivery outbox in the web app (0: only `khoyte alerts run`).",
+    )
+    alert_escalate_minutes: int = Field(
+        60,
+        ge=1,
+        description="Sau bao nhiêu phút chưa ai xác nhận thì chuyển lên cấp tỉnh / minutes an "
+        "alert may stay unacknowledged before it escalates to the province's leaders.",
+    )
+    delivery_max_attempts: int = Field(
+        6,
+        ge=1,
+        description="Số lần gửi thử (thư, webhook) trước khi vào danh sách thất bại / attempts "
+        "per e-mail or webhook before it goes to the dead-letter list.",
+    )
+    delivery_backoff_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="Thời gian chờ trước lần gửi lại đầu tiên, gấp đôi mỗi lần / seconds before "
+        "the first retry, doubled after each failure.",
+    )
+    digest_hour: int = Field(
+        7,
+        ge=0,
+        le=23,
+        description="Giờ gửi thư tổng hợp hằng ngày (giờ Việt Nam) / hour of the daily digest "
+        "e-mail, Vietnam time (UTC+7).",
+    )
+    smtp_host: str = Field(
+        "", description="Máy chủ SMTP / SMTP server; empty: no e-mail is sent (kept pending)."
+    )
+    smtp_port: int = Field(587, description="Cổng SMTP / SMTP port.")
+    smtp_user: str = Field("", description="Tài khoản SMTP / SMTP user (empty: no login).")
+    smtp_password: SecretStr | None = Field(None, description="Mật khẩu SMTP / SMTP password.")
+    smtp_tls: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="Mã hoá SMTP / SMTP encryption: `starttls`, `ssl` (implicit TLS) or `none` "
+        "(a relay on the same host only).",
+    )
+    smtp_sender: str = Field(
+        "khoyte@localhost", description="Địa chỉ người gửi / the sender's e-mail address."
+    )
+    alert_webhook_url: str = Field(
+        "",
+        description="Địa chỉ webhook nhận mọi cảnh báo toàn tỉnh (IOC) / URL that receives every "
+        "alert as signed JSON; empty: none.",
+    )
+    alert_webhook_secret: SecretStr | None = Field(
+        None,
+        description="Khoá ký HMAC-SHA256 của webhook / key of the webhook's HMAC-SHA256 "
+        "signature (`X-Khoyte-Signature`). Required when a webhook URL is set.",
+    )
+    report_max_bytes: int = Field(
+        20 * 1024 * 1024,
+        ge=1024,
+        description="Dung lượng tối đa tệp báo cáo đơn vị gửi lên / largest file a unit may send "
+        "in answer to a report request, in bytes.",
+    )
+
     # --- security (issue 6: users, sessions, audit trail, hardening) ---
     environment: Literal["development", "production"] = Field(
         "development",

@@ -43,6 +43,7 @@ NAV: list[NavItem] = [
     NavItem("/completeness", i18n.WORDS["nav_completeness"], Permission.DATA_QUALITY),
     NavItem("/quality", ("Chất lượng dữ liệu", "Data quality"), Permission.DATA_QUALITY),
     NavItem("/findings", ("Hồ sơ có lỗi", "Records with findings"), Permission.VIEW_SUBMISSIONS),
+    NavItem("/alerts", ("Cảnh báo", "Alerts"), Permission.ALERTS),
     NavItem("/admin/users", i18n.WORDS["nav_users"], Permission.ADMIN_USERS),
     NavItem("/admin/facilities", ("Cơ sở KCB", "Facilities"), Permission.ADMIN_FACILITIES),
     NavItem("/audit", i18n.WORDS["nav_audit"], Permission.VIEW_AUDIT),
@@ -193,6 +194,7 @@ ENV = Environment(
             HERE / "security" / "templates",
             HERE / "registry" / "templates",
             HERE / "quality" / "templates",
+            HERE / "surveillance" / "templates",
         ]
     ),
     autoescape=select_autoescape(["html"]),

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from sqlalchemy import Engine
@@ -33,6 +33,14 @@ from khoyte.warehouse.sources import FileVersionSource
 log = logging.getLogger(__name__)
 
 
+class Worker(Protocol):
+    """Background work of a component (a thread that starts and stops with the app)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class Services:
     settings: Settings
@@ -49,15 +57,22 @@ class Services:
     # The facility registry (``khoyte.registry``) is tables in the operational store: the
     # gateway reads them, the warehouse is fed from them through ``source``; nothing to hold.
     registry: Any = None
+    # Other background work components add (the alert cycle): started and stopped with the app.
+    workers: list[Worker] = field(default_factory=list)
 
     def start(self) -> None:
-        """Start background work (``khoyte serve``'s lifespan): the warehouse poller."""
+        """Start background work (``khoyte serve``'s lifespan): the warehouse poller and the
+        components' workers."""
         wh, every = self.warehouse, self.settings.warehouse_refresh_seconds
         if wh is not None and self.source is not None and every > 0:
             wh.start_polling(self.source, every)
+        for worker in self.workers:
+            worker.start()
 
     def stop(self) -> None:
         """Stop background work and release pooled connections; ``start`` may run again."""
+        for worker in self.workers:
+            worker.stop()
         if self.warehouse is not None:
             self.warehouse.stop_polling()
         self.engine.dispose()

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from khoyte.security.models import User
     from khoyte.services import Services
 
-ROLE_CODES = "province_leader, doh_specialist, facility_staff, it_admin, auditor"
+ROLE_CODES = "province_leader, commune_leader, doh_specialist, facility_staff, it_admin, auditor"
 
 user_app = typer.Typer(help="Tài khoản người dùng / user accounts.", no_args_is_help=True)
 audit_app = typer.Typer(help="Nhật ký kiểm toán / the audit trail.", no_args_is_help=True)

@@ -24,19 +24,34 @@ ROLES: dict[str, RoleDef] = {
             "province_leader",
             "Lãnh đạo tỉnh",
             "Province leader",
-            frozenset({P.VIEW_DASHBOARD}),
+            frozenset({P.VIEW_DASHBOARD, P.ALERTS, P.REQUEST_REPORTS}),
+        ),
+        RoleDef(
+            "commune_leader",
+            "Lãnh đạo xã, phường",
+            "Commune leader",
+            frozenset({P.VIEW_DASHBOARD, P.ALERTS, P.REQUEST_REPORTS}),
         ),
         RoleDef(
             "doh_specialist",
             "Chuyên viên Sở Y tế",
             "Department of Health specialist",
-            frozenset({P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY, P.VIEW_SUBMISSIONS}),
+            frozenset(
+                {
+                    P.VIEW_DASHBOARD,
+                    P.EXPORT,
+                    P.DATA_QUALITY,
+                    P.VIEW_SUBMISSIONS,
+                    P.ALERTS,
+                    P.REQUEST_REPORTS,
+                }
+            ),
         ),
         RoleDef(
             "facility_staff",
             "Nhân viên cơ sở y tế",
             "Facility staff",
-            frozenset({P.VIEW_SUBMISSIONS, P.VIEW_RECORDS}),
+            frozenset({P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.ANSWER_REPORTS}),
         ),
         RoleDef(
             "it_admin",

@@ -21,6 +21,7 @@ from khoyte.quality import web as quality_web
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
 from khoyte.services import Services, build_services
+from khoyte.surveillance import web as alerts_web
 from khoyte.web import bodylimit, dashboard, docs, errors
 
 Component = Callable[[FastAPI, Services], None]
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(dashboard.router)
     app.include_router(registry_web.router)  # the facility registry's IT pages
     app.include_router(quality_web.router)  # the data-quality workspace
+    alerts_web.install(app, services)  # alerts, inbox, report requests, the phone view
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check

@@ -33,6 +33,7 @@ from fastapi import FastAPI
 from khoyte.config import Settings
 from khoyte.errors import ApiError, error_body
 from khoyte.gateway.limits import LARGE_BODY_PATHS, body_timeout, too_large
+from khoyte.surveillance.web import ANSWER_PATH
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -192,6 +193,10 @@ def install(app: FastAPI, settings: Settings) -> None:
         BodyLimit,
         limit=settings.max_request_body_bytes,
         timeout=settings.request_timeout,
-        large=dict.fromkeys(LARGE_BODY_PATHS, settings.max_body_bytes),
+        large={
+            **dict.fromkeys(LARGE_BODY_PATHS, settings.max_body_bytes),
+            # a unit's answer to a report request: a file (plus the form's few fields)
+            ANSWER_PATH: settings.report_max_bytes + 64 * 1024,
+        },
         parallel=settings.intake_parallel_per_credential,
     )
