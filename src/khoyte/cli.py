@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from khoyte import backup as backup_cli
+from khoyte.aggregate import cli as aggregate_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
 from khoyte.registry import cli as registry_cli
@@ -309,6 +310,7 @@ gateway_cli.register(app)
 warehouse_cli.register(app)
 security_cli.register(app)
 backup_cli.register(app)
+aggregate_cli.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

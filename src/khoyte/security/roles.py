@@ -30,7 +30,9 @@ ROLES: dict[str, RoleDef] = {
             "doh_specialist",
             "Chuyên viên Sở Y tế",
             "Department of Health specialist",
-            frozenset({P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY, P.VIEW_SUBMISSIONS}),
+            frozenset(
+                {P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY, P.VIEW_SUBMISSIONS, P.ENTER_AGGREGATE}
+            ),
         ),
         RoleDef(
             "facility_staff",
