@@ -55,7 +55,9 @@ def test_forms_list_names_every_provincial_form(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("period", ["2025", "2025Q1", "202502"])
-def test_b9_equals_the_manifest_for_the_province(client: TestClient, quarter: Quarter, period: str) -> None:
+def test_b9_equals_the_manifest_for_the_province(
+    client: TestClient, quarter: Quarter, period: str
+) -> None:
     months = {f"{m.start:%Y-%m}" for m in periods.parse(period).months()} & Q1
     body = form(client, "b9", "province", period=period)
     assert body["form"] == "b9" and body["period"] == period and body["orgunit"] == "82"
@@ -119,7 +121,9 @@ def test_workbook_is_the_official_layout_with_provenance(client: TestClient) -> 
     assert "THỦ TRƯỞNG ĐƠN VỊ" in texts and "NGƯỜI LẬP BIỂU" in texts
     body = client.get("/api/v1/forms/b14", params={"period": "2025Q1"},
                       headers={"x-test-scope": "province"}).json()  # fmt: skip
-    total = next(c["value"] for c in body["cells"] if c["row"] == "tong" and c["column"] == "ngt_tong")
+    total = next(
+        c["value"] for c in body["cells"] if c["row"] == "tong" and c["column"] == "ngt_tong"
+    )
     assert ws.cell(row=12 + 23, column=4).value == total
     src = wb["Nguồn số liệu"]
     rows = list(src.iter_rows(values_only=True))

@@ -151,6 +151,10 @@ def read_adx(data: bytes, md: Metadata) -> tuple[list[Cell], list[Problem]]:
     n = 0
     for group in root.iter(f"{ns}group"):
         ou, period = group.get("orgUnit", ""), group.get("period", "")
+        try:  # ADX writes 2025-01-01/P1M: stored values carry the ISO code
+            period = periods.parse(period).iso
+        except periods.PeriodError:
+            pass  # named by the check
         for dv in group.iter(f"{ns}dataValue"):
             n += 1
             de = code_of(md, "dataElement", dv.get("dataElement", ""))

@@ -104,7 +104,9 @@ def canonical(raw: str, value_type: str) -> tuple[str | None, str | None]:
 def known_orgunits(session: Session) -> dict[str, tuple[str, str | None]]:
     """Org unit code → (level, commune) from the registry; level: province | commune |
     facility; commune: the commune itself or the facility's."""
-    out: dict[str, tuple[str, str | None]] = dict.fromkeys(adminunits.provinces(), ("province", None))
+    out: dict[str, tuple[str, str | None]] = dict.fromkeys(
+        adminunits.provinces(), ("province", None)
+    )
     out.update({c: ("commune", c) for c in adminunits.communes()})
     out.update(
         {c: ("facility", x) for c, x in session.execute(select(Facility.code, Facility.commune))}
