@@ -60,10 +60,13 @@ def test_b9_equals_the_manifest_for_the_province(
 ) -> None:
     months = {f"{m.start:%Y-%m}" for m in periods.parse(period).months()} & Q1
     body = form(client, "b9", "province", period=period)
-    assert body["form"] == "b9" and body["period"] == period and body["orgunit"] == "82"
+    assert body["form"] == "b9"
+    assert body["period"] == period
+    assert body["orgunit"] == "82"
     want = {k: v for k, v in expected_b9(quarter, months, lambda f: True).items() if v}
     assert nonzero(body["cells"]) == want
-    assert want[("tong", "noi_tru")] > 0 and want[("tinh", "co_so")] > 0
+    assert want[("tong", "noi_tru")] > 0
+    assert want[("tinh", "co_so")] > 0
     if len(months) > 1:  # a quarter has deaths (the death column is tested, not only zeros)
         assert want[("tong", "tu_vong")] > 0
     assert all(c["source"] for c in body["cells"])
@@ -73,7 +76,8 @@ def test_b14_equals_the_manifest_for_the_province(client: TestClient, quarter: Q
     body = form(client, "b14", "province", period="2025Q1")
     want = expected_b14(quarter, Q1, lambda f: True)
     assert nonzero(body["cells"]) == {k: v for k, v in want.items() if v}
-    assert want[("tong", "tv_tong")] > 0 and want[("X", "ngt_u5")] > 0
+    assert want[("tong", "tv_tong")] > 0
+    assert want[("X", "ngt_u5")] > 0
 
 
 def test_commune_user_gets_their_commune_only(client: TestClient, quarter: Quarter) -> None:
@@ -114,11 +118,14 @@ def test_workbook_is_the_official_layout_with_provenance(client: TestClient) -> 
     assert ws["A4"].value == "TÌNH HÌNH BỆNH TẬT, TỬ VONG TẠI BỆNH VIỆN THEO ICD 10"
     merged = {str(m) for m in ws.merged_cells.ranges}
     assert "D8:G8" in merged  # "Khám, điều trị ngoại trú" over its four columns
-    assert ws["D8"].value == "Khám, điều trị ngoại trú" and ws["D10"].value == "(lượt)"
+    assert ws["D8"].value == "Khám, điều trị ngoại trú"
+    assert ws["D10"].value == "(lượt)"
     labels = [ws.cell(row=r, column=2).value for r in range(12, 12 + 24)]
-    assert labels[0] == "Bệnh nhiễm trùng và ký sinh trùng" and labels[-1] == "Tổng số"
+    assert labels[0] == "Bệnh nhiễm trùng và ký sinh trùng"
+    assert labels[-1] == "Tổng số"
     texts = [c.value for row in ws.iter_rows() for c in row if isinstance(c.value, str)]
-    assert "THỦ TRƯỞNG ĐƠN VỊ" in texts and "NGƯỜI LẬP BIỂU" in texts
+    assert "THỦ TRƯỞNG ĐƠN VỊ" in texts
+    assert "NGƯỜI LẬP BIỂU" in texts
     body = client.get("/api/v1/forms/b14", params={"period": "2025Q1"},
                       headers={"x-test-scope": "province"}).json()  # fmt: skip
     total = next(

@@ -9,6 +9,7 @@ profile says (IHE QRPH ADX 2015).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -151,10 +152,8 @@ def read_adx(data: bytes, md: Metadata) -> tuple[list[Cell], list[Problem]]:
     n = 0
     for group in root.iter(f"{ns}group"):
         ou, period = group.get("orgUnit", ""), group.get("period", "")
-        try:  # ADX writes 2025-01-01/P1M: stored values carry the ISO code
-            period = periods.parse(period).iso
-        except periods.PeriodError:
-            pass  # named by the check
+        with contextlib.suppress(periods.PeriodError):  # a bad one is named by the check
+            period = periods.parse(period).iso  # ADX writes 2025-01-01/P1M; values carry ISO
         for dv in group.iter(f"{ns}dataValue"):
             n += 1
             de = code_of(md, "dataElement", dv.get("dataElement", ""))
