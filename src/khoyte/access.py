@@ -34,6 +34,7 @@ class Permission(StrEnum):
     VIEW_DASHBOARD = "view_dashboard"  # aggregates (dashboards and their JSON twins)
     EXPORT = "export"  # XLSX/CSV/PNG exports of aggregates
     DATA_QUALITY = "data_quality"  # completeness, timeliness, rejects by facility
+    ENTER_AGGREGATE = "enter_aggregate"  # import / enter aggregate report values (in scope)
     ADMIN_USERS = "admin_users"
     ADMIN_FACILITIES = "admin_facilities"  # facilities, credentials, settings
     VIEW_AUDIT = "view_audit"

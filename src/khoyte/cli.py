@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from khoyte import backup as backup_cli
+from khoyte.aggregate import cli as aggregate_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
 from khoyte.registry import cli as registry_cli
@@ -313,6 +314,7 @@ security_cli.register(app)
 backup_cli.register(app)
 surveillance_cli.register(app)
 app.add_typer(alerts_cli.app, name="alerts")
+aggregate_cli.register(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

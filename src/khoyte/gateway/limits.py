@@ -12,7 +12,12 @@ from khoyte.errors import ApiError
 
 # Routes whose bodies are files: they get ``max_body_bytes``; every other body is held to
 # ``max_request_body_bytes`` by ``khoyte.web.bodylimit``.
-LARGE_BODY_PATHS = ("/api/v1/submissions", "/api/v1/checkins")
+LARGE_BODY_PATHS = (
+    "/api/v1/submissions",
+    "/api/v1/checkins",
+    "/api/v1/aggregate/uploads",
+    "/api/v1/dataValueSets",
+)
 
 
 def body_timeout(timeout: float) -> ApiError:

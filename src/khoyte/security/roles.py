@@ -44,6 +44,7 @@ ROLES: dict[str, RoleDef] = {
                     P.VIEW_SUBMISSIONS,
                     P.ALERTS,
                     P.REQUEST_REPORTS,
+                    P.ENTER_AGGREGATE,
                 }
             ),
         ),

@@ -4,6 +4,7 @@ for tests). Each component adds one import line here."""
 from __future__ import annotations
 
 import khoyte.gateway.models  # noqa: F401  (gateway: credentials, submissions)
+from khoyte.aggregate import models as _aggregate_models  # noqa: F401  (aggregate values)
 from khoyte.registry import models as _registry_models  # noqa: F401  (places, facilities)
 from khoyte.security import models as _security_models  # noqa: F401
 from khoyte.surveillance import tables as _surveillance_tables  # noqa: F401  (alerts, requests)

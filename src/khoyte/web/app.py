@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from khoyte import __version__, layout
+from khoyte.aggregate import web as aggregate_web
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
 from khoyte.quality import web as quality_web
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(registry_web.router)  # the facility registry's IT pages
     app.include_router(quality_web.router)  # the data-quality workspace
     alerts_web.install(app, services)  # alerts, inbox, report requests, the phone view
+    app.include_router(aggregate_web.router)  # statutory forms, aggregate uploads, DHIS2
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check

@@ -1,0 +1,208 @@
+"""The aggregate metadata, read from the data files in ``aggregate/data`` (issue 13, item 1).
+
+``metadata.toml``: categories, category combinations, data sets, indicators; ``elements.csv``:
+data elements (each in one data set, with its combination); ``targets.csv``: plan targets per
+indicator × org unit × year; ``forms.toml``: the statutory forms; ``dhis2_map.csv``: our codes
+and a DHIS2 instance's UIDs. :func:`load` reads them once; :attr:`Metadata.version` names the
+files' content (their version key and a hash), so a change is never silent.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+FILES = ("metadata.toml", "elements.csv", "targets.csv", "forms.toml", "dhis2_map.csv")
+
+
+@dataclass(frozen=True)
+class Option:
+    code: str
+    name_vi: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Combo:
+    """A category combination: its option combinations are the disaggregations of a value.
+    The combination code joins option codes with ``|`` (``0-4|1``); the default combo has one
+    combination, ``""``."""
+
+    code: str
+    categories: tuple[str, ...]
+    combinations: tuple[str, ...]
+    labels_vi: dict[str, str]
+    labels_en: dict[str, str]
+
+
+@dataclass(frozen=True)
+class DataElement:
+    code: str
+    dataset: str
+    name_vi: str
+    name_en: str
+    value_type: str  # integer | number
+    combo: str
+    aggregation: str  # sum | average | last (over time)
+    unit_vi: str
+    unit_en: str
+
+
+@dataclass(frozen=True)
+class DataSet:
+    code: str
+    name_vi: str
+    name_en: str
+    period_type: str
+    orgunit_level: str  # commune | province | facility
+    due_days: int
+    elements: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name_vi: str
+    name_en: str
+    numerator: str
+    denominator: str
+    factor: float
+
+
+@dataclass(frozen=True)
+class Form:
+    """A statutory form (biểu): rows and columns when khoyte fills it, empty otherwise."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    period_type: str
+    claims: bool
+    row_header_vi: str
+    row_header_en: str
+    rows: tuple[dict[str, Any], ...]
+    columns: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Metadata:
+    version: str
+    regime: str
+    combos: dict[str, Combo]
+    elements: dict[str, DataElement]
+    datasets: dict[str, DataSet]
+    indicators: dict[str, Indicator]
+    targets: dict[tuple[str, str, int], float]  # (indicator, org unit, year) -> target
+    forms: dict[str, Form]
+    dhis2: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, code) -> UID
+
+    def combinations(self, element: str) -> tuple[str, ...]:
+        return self.combos[self.elements[element].combo].combinations
+
+
+def _text(name: str) -> str:
+    return resources.files("khoyte.aggregate").joinpath(f"data/{name}").read_text("utf-8")
+
+
+def _combos(meta: dict[str, Any]) -> dict[str, Combo]:
+    cats = {code: [Option(*o) for o in c["options"]] for code, c in meta["categories"].items()}
+    out = {}
+    for code, names in meta["combos"].items():
+        options = [cats[n] for n in names]
+        combos = list(itertools.product(*options)) if options else [()]
+        keys = ["|".join(o.code for o in combo) for combo in combos]
+        vi = {k: ", ".join(o.name_vi for o in c) for k, c in zip(keys, combos, strict=True)}
+        en = {k: ", ".join(o.name_en for o in c) for k, c in zip(keys, combos, strict=True)}
+        out[code] = Combo(code, tuple(names), tuple(keys), vi, en)
+    return out
+
+
+@cache
+def load() -> Metadata:
+    texts = {name: _text(name) for name in FILES}
+    digest = hashlib.sha256("".join(texts[n] for n in FILES).encode()).hexdigest()[:12]
+    meta = tomllib.loads(texts["metadata.toml"])
+    forms_doc = tomllib.loads(texts["forms.toml"])
+    combos = _combos(meta)
+    elements = {
+        r["code"]: DataElement(**r) for r in csv.DictReader(io.StringIO(texts["elements.csv"]))
+    }
+    datasets = {
+        code: DataSet(
+            code=code,
+            name_vi=d["name_vi"],
+            name_en=d["name_en"],
+            period_type=d["period_type"],
+            orgunit_level=d["orgunit_level"],
+            due_days=int(d.get("due_days", 5)),
+            elements=tuple(e.code for e in elements.values() if e.dataset == code),
+        )
+        for code, d in meta["datasets"].items()
+    }
+    indicators = {
+        code: Indicator(code, i["name_vi"], i["name_en"], i["numerator"], i["denominator"],
+                        float(i["factor"]))
+        for code, i in meta["indicators"].items()
+    }  # fmt: skip
+    targets = {
+        (r["indicator"], r["orgunit"], int(r["year"])): float(r["target"])
+        for r in csv.DictReader(io.StringIO(texts["targets.csv"]))
+    }
+    forms = {
+        code: Form(
+            code=code,
+            name_vi=f["name_vi"],
+            name_en=f["name_en"],
+            period_type=f["period_type"],
+            claims=bool(f.get("claims", False)),
+            row_header_vi=f.get("row_header_vi", ""),
+            row_header_en=f.get("row_header_en", ""),
+            rows=tuple(f.get("rows", ())),
+            columns=tuple(f.get("columns", ())),
+        )
+        for code, f in forms_doc["forms"].items()
+    }
+    dhis2 = {
+        (r["kind"], r["code"]): r["uid"]
+        for r in csv.DictReader(io.StringIO(texts["dhis2_map.csv"]))
+    }
+    md = Metadata(
+        version=f"{meta['version']}+{digest}",
+        regime=forms_doc["regime"],
+        combos=combos,
+        elements=elements,
+        datasets=datasets,
+        indicators=indicators,
+        targets=targets,
+        forms=forms,
+        dhis2=dhis2,
+    )
+    check(md)
+    return md
+
+
+def check(md: Metadata) -> None:
+    """Refuse inconsistent files at start (a typo in a combo name, an unknown data set)."""
+    problems = [
+        f"element {e.code}: unknown {what} {v!r}"
+        for e in md.elements.values()
+        for what, v, known in (
+            ("combo", e.combo, md.combos),
+            ("dataset", e.dataset, md.datasets),
+            ("aggregation", e.aggregation, ("sum", "average", "last")),
+            ("value_type", e.value_type, ("integer", "number")),
+        )
+        if v not in known
+    ]
+    problems += [
+        f"target: unknown indicator {k[0]!r}" for k in md.targets if k[0] not in md.indicators
+    ]
+    if problems:
+        raise ValueError("aggregate metadata: " + "; ".join(problems))
