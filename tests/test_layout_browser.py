@@ -26,8 +26,8 @@ pytestmark = pytest.mark.browser
 PERIOD = "from=2024-12-01&to=2025-02-28"
 Facilities = dict[str, dict[str, str]]
 NAV = {  # what each person's main navigation holds, in order
-    "chuyenvien": ["/kcb", "/completeness", "/quality", "/findings"],
-    "lanhdao": ["/kcb"],
+    "chuyenvien": ["/kcb", "/completeness", "/quality", "/findings", "/alerts"],
+    "lanhdao": ["/kcb", "/alerts"],
     "kiemtoan": ["/audit"],
     "quantri": ["/admin/users", "/admin/facilities"],
 }
@@ -144,7 +144,7 @@ def test_leader_opening_admin_gets_a_page_with_a_way_back(
         assert page.get_attribute("html", "lang") == "vi"
         assert page.inner_text("#error-title") == "Không có quyền truy cập trang này"
         assert page.inner_text("#error-code") == "forbidden"
-        assert header(page)["nav"] == ["/kcb"]  # the person's own header, still signed in
+        assert header(page)["nav"] == NAV["lanhdao"]  # the person's own header, still signed in
         assert header(page)["logout"] == 1
         page.screenshot(path=str(artifacts_dir / "error-403-1920.png"))
         # English on request

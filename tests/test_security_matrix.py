@@ -112,6 +112,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/m/"): Rule(P.ALERTS),
     ("GET", "/m/manifest.webmanifest"): Rule(P.PUBLIC),
     ("GET", "/m/sw.js"): Rule(P.PUBLIC),
+    # aggregate reporting (issue 13): forms are filtered by the caller's scope, never a path
+    # parameter; a form without its period is a 422 (the parameter is required)
+    ("GET", "/api/v1/forms"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/forms/{form}"): Rule(P.VIEW_DASHBOARD, success=422),
+    ("GET", "/api/v1/forms/{form}.xlsx"): Rule(P.EXPORT, success=422),
+    ("POST", "/api/v1/aggregate/uploads"): Rule(P.ENTER_AGGREGATE),
+    ("GET", "/api/v1/dataValueSets"): Rule(P.VIEW_DASHBOARD, success=422),
+    ("POST", "/api/v1/dataValueSets"): Rule(P.ENTER_AGGREGATE),
     # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
@@ -134,6 +142,7 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "request_id": {},  # filled by the `env` fixture: report requests to 82001 and to 82003
     "outbox_id": {},  # filled by the `env` fixture: a dead letter
     "step": {"in": "acknowledge", "out": "acknowledge"},
+    "form": {"in": "b9", "out": "b9"},
 }
 MATRIX_SCOPE = ["facility:82001"]
 CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}

@@ -95,9 +95,9 @@ def _filled(
     return form, p, unit, name, forms.cells(eng, principal.scope, code, p, target)
 
 
-@router.get("/api/v1/forms/{code}.xlsx")
+@router.get("/api/v1/forms/{form}.xlsx")
 def form_xlsx(
-    code: str,
+    form: str,
     period: PeriodQ,
     eng: EngineDep,
     services: ServicesDep,
@@ -105,23 +105,23 @@ def form_xlsx(
     orgunit: UnitQ = None,
 ) -> Response:
     """The form as an official-layout workbook, with a sheet saying where each number came from."""
-    form, p, unit, name, cells = _filled(eng, principal, code, period, orgunit)
+    spec, p, unit, name, cells = _filled(eng, principal, form, period, orgunit)
     label = unit or ",".join(sorted(principal.scope.communes | principal.scope.facilities))
-    data = workbook.render(form, cells, p, name, label, services.clock())
+    data = workbook.render(spec, cells, p, name, label, services.clock())
     return Response(
         data,
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f'attachment; filename="{code}_{p.iso}.xlsx"'},
+        headers={"Content-Disposition": f'attachment; filename="{spec.code}_{p.iso}.xlsx"'},
     )
 
 
-@router.get("/api/v1/forms/{code}")
+@router.get("/api/v1/forms/{form}")
 def form_json(
-    code: str, period: PeriodQ, eng: EngineDep, principal: View, orgunit: UnitQ = None
+    form: str, period: PeriodQ, eng: EngineDep, principal: View, orgunit: UnitQ = None
 ) -> dict[str, Any]:
     """Every cell of the form with its value and source (empty for forms khoyte cannot fill)."""
-    form, p, unit, _, cells = _filled(eng, principal, code, period, orgunit)
-    return {"form": form.code, "period": p.iso, "orgunit": unit or None, "cells": cells}
+    spec, p, unit, _, cells = _filled(eng, principal, form, period, orgunit)
+    return {"form": spec.code, "period": p.iso, "orgunit": unit or None, "cells": cells}
 
 
 async def _body(request: Request) -> bytes:
