@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from khoyte import backup as backup_cli
+from khoyte import backup_cli
 from khoyte.aggregate import cli as aggregate_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
