@@ -35,6 +35,8 @@ class Permission(StrEnum):
     EXPORT = "export"  # XLSX/CSV/PNG exports of aggregates
     DATA_QUALITY = "data_quality"  # completeness, timeliness, rejects by facility
     ENTER_AGGREGATE = "enter_aggregate"  # import / enter aggregate report values (in scope)
+    APPROVE_AGGREGATE = "approve_aggregate"  # approve (and so lock) aggregate reports in scope
+    UNLOCK_AGGREGATE = "unlock_aggregate"  # unlock approved aggregate reports (audited)
     ADMIN_USERS = "admin_users"
     ADMIN_FACILITIES = "admin_facilities"  # facilities, credentials, settings
     VIEW_AUDIT = "view_audit"

@@ -13,13 +13,16 @@ import csv
 import hashlib
 import io
 import itertools
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any
 
-FILES = ("metadata.toml", "elements.csv", "targets.csv", "forms.toml", "dhis2_map.csv")
+FILES = (
+    "metadata.toml", "elements.csv", "targets.csv", "forms.toml", "dhis2_map.csv", "rules.toml",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,22 @@ class Indicator:
 
 
 @dataclass(frozen=True)
+class Rule:
+    """A validation rule: ``left operator right`` per org unit × period (``rules.toml``)."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    left: str
+    operator: str
+    right: str
+    missing: str  # skip_if_any | zero
+
+
+OPERATORS = ("<=", "<", "==", "!=", ">=", ">")
+
+
+@dataclass(frozen=True)
 class Form:
     """A statutory form (biểu): rows and columns when khoyte fills it, empty otherwise."""
 
@@ -102,6 +121,7 @@ class Metadata:
     targets: dict[tuple[str, str, int], float]  # (indicator, org unit, year) -> target
     forms: dict[str, Form]
     dhis2: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, code) -> UID
+    rules: dict[str, Rule] = field(default_factory=dict)
 
     def combinations(self, element: str) -> tuple[str, ...]:
         return self.combos[self.elements[element].combo].combinations
@@ -173,6 +193,11 @@ def load() -> Metadata:
         (r["kind"], r["code"]): r["uid"]
         for r in csv.DictReader(io.StringIO(texts["dhis2_map.csv"]))
     }
+    rules = {
+        code: Rule(code, r["name_vi"], r["name_en"], r["left"], r["operator"], r["right"],
+                   r.get("missing", "skip_if_any"))
+        for code, r in tomllib.loads(texts["rules.toml"])["rules"].items()
+    }  # fmt: skip
     md = Metadata(
         version=f"{meta['version']}+{digest}",
         regime=forms_doc["regime"],
@@ -183,6 +208,7 @@ def load() -> Metadata:
         targets=targets,
         forms=forms,
         dhis2=dhis2,
+        rules=rules,
     )
     check(md)
     return md
@@ -204,5 +230,13 @@ def check(md: Metadata) -> None:
     problems += [
         f"target: unknown indicator {k[0]!r}" for k in md.targets if k[0] not in md.indicators
     ]
+    for r in md.rules.values():
+        if r.operator not in OPERATORS or r.missing not in ("skip_if_any", "zero"):
+            problems.append(f"rule {r.code}: operator {r.operator!r} / missing {r.missing!r}")
+        for side in (r.left, r.right):
+            for ref in re.findall(r"#\{([^}]*)\}", side):
+                element, _, coc = ref.partition(".")
+                if element not in md.elements or (coc and coc not in md.combinations(element)):
+                    problems.append(f"rule {r.code}: unknown reference #{{{ref}}}")
     if problems:
         raise ValueError("aggregate metadata: " + "; ".join(problems))

@@ -43,3 +43,18 @@ class AggUpload(Base):
     updated: Mapped[int] = mapped_column(Integer, default=0)
     ignored: Mapped[int] = mapped_column(Integer, default=0)
     receipt: Mapped[str] = mapped_column(Text)  # JSON
+
+
+class AggReport(Base):
+    """One report: a data set × period × org unit. When its values first arrived (timeliness)
+    and its approval: ``level`` commune | province once approved, which locks the report."""
+
+    __tablename__ = "ag_report"
+
+    dataset: Mapped[str] = mapped_column(String(64), primary_key=True)
+    period: Mapped[str] = mapped_column(String(16), primary_key=True)
+    orgunit: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_received_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    level: Mapped[str | None] = mapped_column(String(16))  # None = not approved
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

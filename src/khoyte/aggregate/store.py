@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from khoyte.access import Scope
 from khoyte.aggregate import periods
 from khoyte.aggregate.metadata import Metadata, load
-from khoyte.aggregate.models import AggUpload, AggValue
+from khoyte.aggregate.models import AggReport, AggUpload, AggValue
 from khoyte.registry import adminunits
 from khoyte.registry.models import Facility
 
@@ -74,6 +74,8 @@ MESSAGES = {
     "empty_file": ("Tệp không có số liệu", "the file holds no values"),
     "unreadable": ("Không đọc được tệp", "the file cannot be read"),
     "bad_header": ("Tiêu đề cột không đúng mẫu", "the header is not the expected one"),
+    "locked": ("Báo cáo của đơn vị trong kỳ này đã được duyệt và khóa; cần mở khóa trước khi sửa",
+               "this report of the org unit for the period is approved and locked; unlock it first"),
 }  # fmt: skip
 
 
@@ -182,6 +184,8 @@ def write(
         for v in session.scalars(select(AggValue).where(cols.in_(keys[i : i + 500]))):
             existing[(v.data_element, v.coc, v.period, v.orgunit)] = v
     imported = updated = ignored = 0
+    arrived = {(md_dataset(c.data_element), c.period, c.orgunit) for c in cells}
+    _mark_received(session, arrived, now)
     for c, key in zip(cells, keys, strict=True):
         old = existing.get(key)
         if old is None:
@@ -195,6 +199,43 @@ def write(
         else:
             ignored += 1
     return imported, updated, ignored
+
+
+def md_dataset(element: str) -> str:
+    return load().elements[element].dataset
+
+
+def _reports(
+    session: Session, keys: set[tuple[str, str, str]]
+) -> dict[tuple[str, str, str], AggReport]:
+    cols = tuple_(AggReport.dataset, AggReport.period, AggReport.orgunit)
+    out: dict[tuple[str, str, str], AggReport] = {}
+    ordered = sorted(keys)
+    for i in range(0, len(ordered), 500):
+        for r in session.scalars(select(AggReport).where(cols.in_(ordered[i : i + 500]))):
+            out[(r.dataset, r.period, r.orgunit)] = r
+    return out
+
+
+def _mark_received(session: Session, keys: set[tuple[str, str, str]], now: datetime) -> None:
+    """Remember when each report first arrived (timeliness)."""
+    known = _reports(session, keys)
+    for k in sorted(keys - known.keys()):
+        session.add(AggReport(dataset=k[0], period=k[1], orgunit=k[2], first_received_at=now))
+    for r in known.values():
+        if r.first_received_at is None:
+            r.first_received_at = now
+
+
+def locked_problems(session: Session, cells: list[Cell]) -> list[Problem]:
+    """A problem for every value of an approved (locked) report."""
+    keys = {(md_dataset(c.data_element), c.period, c.orgunit) for c in cells}
+    locked = {k for k, r in _reports(session, keys).items() if r.level is not None}
+    return [
+        problem("locked", c.sheet, c.row, c.column, c.value)
+        for c in cells
+        if (md_dataset(c.data_element), c.period, c.orgunit) in locked
+    ]
 
 
 def store(
@@ -212,7 +253,7 @@ def store(
     """Check and store one upload all-or-nothing; record it and answer its receipt. With a
     ``scope``, every org unit must be in it."""
     good, more = check(cells, known_orgunits(session), scope=scope)
-    problems = problems + more
+    problems = problems + more + locked_problems(session, good)
     if not cells and not problems:
         problems.append(problem("empty_file", filename))
     up = AggUpload(sha256=hashlib.sha256(data).hexdigest(), filename=filename[:255], fmt=fmt,

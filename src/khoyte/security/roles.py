@@ -24,13 +24,21 @@ ROLES: dict[str, RoleDef] = {
             "province_leader",
             "Lãnh đạo tỉnh",
             "Province leader",
-            frozenset({P.VIEW_DASHBOARD, P.ALERTS, P.REQUEST_REPORTS}),
+            frozenset(
+                {
+                    P.VIEW_DASHBOARD,
+                    P.ALERTS,
+                    P.REQUEST_REPORTS,
+                    P.APPROVE_AGGREGATE,
+                    P.UNLOCK_AGGREGATE,
+                }
+            ),
         ),
         RoleDef(
             "commune_leader",
             "Lãnh đạo xã, phường",
             "Commune leader",
-            frozenset({P.VIEW_DASHBOARD, P.ALERTS, P.REQUEST_REPORTS}),
+            frozenset({P.VIEW_DASHBOARD, P.ALERTS, P.REQUEST_REPORTS, P.APPROVE_AGGREGATE}),
         ),
         RoleDef(
             "doh_specialist",

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from khoyte import __version__, layout
 from khoyte.aggregate import web as aggregate_web
+from khoyte.aggregate import web_quality as aggregate_quality_web
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
 from khoyte.quality import web as quality_web
@@ -76,6 +77,7 @@ def create_app(
     app.include_router(quality_web.router)  # the data-quality workspace
     alerts_web.install(app, services)  # alerts, inbox, report requests, the phone view
     app.include_router(aggregate_web.router)  # statutory forms, aggregate uploads, DHIS2
+    app.include_router(aggregate_quality_web.router)  # aggregate data quality and approval
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check
