@@ -120,6 +120,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/aggregate/uploads"): Rule(P.ENTER_AGGREGATE),
     ("GET", "/api/v1/dataValueSets"): Rule(P.VIEW_DASHBOARD, success=422),
     ("POST", "/api/v1/dataValueSets"): Rule(P.ENTER_AGGREGATE),
+    # aggregate quality and approval: scoped by the org unit in the query or body (404 out of
+    # scope, tested in tests/test_aggregate_quality.py); without parameters a 422
+    ("GET", "/api/v1/aggregate/quality"): Rule(P.DATA_QUALITY, success=422),
+    ("POST", "/api/v1/aggregate/approvals"): Rule(P.APPROVE_AGGREGATE),
+    ("POST", "/api/v1/aggregate/approvals/unlock"): Rule(P.UNLOCK_AGGREGATE),
     # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),

@@ -174,10 +174,16 @@ def seasonal_history(iso: str, years: int = HISTORY_YEARS) -> list[str]:
     return [_shift(iso, y, dm) for y in range(1, years + 1) for dm in (-1, 0, 1)]
 
 
-def score(value: float, history: list[float]) -> tuple[float, float, float]:
-    """(median, MAD, robust score) of ``value`` against ``history``."""
-    med = statistics.median(history)
-    mad = statistics.median(abs(x - med) for x in history)
+def _days(iso: str) -> int:
+    p = periods.parse(iso)
+    return (p.end - p.start).days + 1
+
+
+def score(value: float, history: list[float], scale: float = 1.0) -> tuple[float, float, float]:
+    """(median, MAD, robust score) of ``value`` against ``history``; the history is multiplied
+    by ``scale`` first (a per-day rate times the days of the month judged)."""
+    med = statistics.median(history) * scale
+    mad = statistics.median(abs(x * scale - med) for x in history)
     spread = max(1.4826 * mad, (med + 1) ** 0.5)
     return med, mad, (value - med) / spread
 
@@ -186,8 +192,11 @@ def outliers(
     values: dict[Key, float],
     target: list[str] | None = None,
     threshold: float = THRESHOLD,
+    per_day: frozenset[str] = frozenset(),
 ) -> list[Outlier]:
-    """Monthly values (of the ``target`` periods, default all) far from their seasonal history."""
+    """Monthly values (of the ``target`` periods, default all) far from their seasonal history.
+    Elements in ``per_day`` (counts summed over the days of a month) are compared as rates per
+    day, so a 31-day month is not an outlier beside a 28-day one."""
     series: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     for (de, coc, p, ou), v in values.items():
         if len(p) == 6:  # months only: seasonality has no meaning for a year
@@ -195,16 +204,24 @@ def outliers(
     wanted = set(target) if target is not None else None
     out = []
     for (de, coc, ou), by_period in series.items():
+        rate = de in per_day
         for p, v in by_period.items():
             if wanted is not None and p not in wanted:
                 continue
-            hist = [by_period[h] for h in seasonal_history(p) if h in by_period]
+            hist = [by_period[h] / (_days(h) if rate else 1)
+                    for h in seasonal_history(p) if h in by_period]  # fmt: skip
             if len(hist) < MIN_HISTORY:
                 continue
-            med, mad, s = score(v, hist)
+            med, mad, s = score(v, hist, _days(p) if rate else 1.0)
             if abs(s) > threshold:
-                out.append(Outlier(de, coc, p, ou, v, med, mad, round(s, 2), len(hist)))
+                out.append(Outlier(de, coc, p, ou, v, round(med, 2), round(mad, 2), round(s, 2),
+                                   len(hist)))  # fmt: skip
     return sorted(out, key=lambda o: (o.period, o.orgunit, o.data_element, o.coc))
+
+
+def per_day_elements(md: Metadata) -> frozenset[str]:
+    """Elements summed over time: their monthly values grow with the month's length."""
+    return frozenset(e.code for e in md.elements.values() if e.aggregation == "sum")
 
 
 # ---- completeness and timeliness -----------------------------------------------------------

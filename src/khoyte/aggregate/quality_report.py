@@ -101,7 +101,7 @@ def build(
     violations = quality.check_rules(current, rules)
     history = quality.seasonal_history(iso) if period.kind == "month" else []
     series = _values(session, set(ds.elements), [iso, *history], mine)
-    found = quality.outliers(series, [iso])
+    found = quality.outliers(series, [iso], per_day=quality.per_day_elements(md))
     received = sum(s.received for s in status)
     on_time = sum(s.on_time for s in status)
     return QualityOut(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from openpyxl import Workbook
 
+from khoyte.synth.aggregate_defects import inject
 from khoyte.synth.people import REPORT_BANDS
 
 if TYPE_CHECKING:
@@ -75,7 +76,9 @@ def write_aggregates(
     for (day, fac, _), vals in truth.daily.cells.items():
         bed_days[(day[:7], fac)] = bed_days.get((day[:7], fac), 0) + vals[3]
     files = []
-    for month in _months(cfg.start, cfg.end):
+    anomalies: list[dict[str, Any]] = []
+    first = cfg.aggregates_from or cfg.start
+    for month in _months(min(first, cfg.start), cfg.end):
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 4, month.year, month.month]))
         label = f"{month:%Y-%m}"
         rows: list[tuple[Any, ...]] = []
@@ -119,10 +122,15 @@ def write_aggregates(
             for (prof, _), n in zip(_PROFESSIONS, split, strict=True):
                 rows.append(("nhan_luc", label, f.code, f.name, "nhan_luc", prof, int(n)))
             bd = bed_days.get((label, f.code), 0)
+            if month < date(cfg.start.year, cfg.start.month, 1):  # history: no claims to count
+                bd = int(rng.poisson(f.beds * days * 0.7)) if f.beds else 0
             occupancy = round(100 * bd / (f.beds * days), 1) if f.beds else 0.0
             rows.append(("giuong", label, f.code, f.name, "giuong_ke_hoach", "", f.beds))
             rows.append(("giuong", label, f.code, f.name, "ngay_dieu_tri", "", bd))
             rows.append(("giuong", label, f.code, f.name, "cong_suat_su_dung_pct", "", occupancy))
+        if cfg.dirty > 0:
+            rows, found = inject(rows, cfg.dirty, cfg.seed, month.year, month.month)
+            anomalies += found
         csv_path = folder / f"{label}.csv"
         with csv_path.open("w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh, lineterminator="\n")
@@ -130,7 +138,14 @@ def write_aggregates(
             w.writerows(rows)
         _write_xlsx(folder / f"{label}.xlsx", rows, month)
         files += [csv_path.name, f"{label}.xlsx"]
-    return {"folder": "aggregates", "columns": list(COLUMNS), "reports": REPORTS_VI, "files": files}
+    out: dict[str, Any] = {
+        "folder": "aggregates", "columns": list(COLUMNS), "reports": REPORTS_VI, "files": files,
+    }  # fmt: skip
+    if cfg.aggregates_from is not None:
+        out["from"] = f"{min(first, cfg.start):%Y-%m}"
+    if cfg.dirty > 0:
+        out["anomalies"] = anomalies
+    return out
 
 
 def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], month: date) -> None:

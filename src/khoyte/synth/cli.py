@@ -58,6 +58,13 @@ def synth(
             "facility, docs/synth.md)."
         ),
     ] = "standard",
+    aggregates_from: Annotated[
+        str | None,
+        typer.Option(
+            help="Báo cáo tổng hợp từ ngày / aggregate reports from (YYYY-MM-DD), e.g. years "
+            "before --start: the history seasonal outlier checks need."
+        ),
+    ] = None,
     exporter_cdata: Annotated[
         bool,
         typer.Option(
@@ -81,6 +88,7 @@ def synth(
             jobs=max(1, jobs),
             exporters=exporters,
             exporter_cdata=exporter_cdata,
+            aggregates_from=date.fromisoformat(aggregates_from) if aggregates_from else None,
         )
         if exporters not in MODES:
             raise ValueError(f"--exporters: {exporters!r} ∉ {', '.join(MODES)}")

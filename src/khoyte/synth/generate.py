@@ -44,6 +44,7 @@ class SynthConfig:
     outbreaks: tuple[Outbreak, ...] = ()
     jobs: int = 1
     aggregates: bool = True
+    aggregates_from: date | None = None  # aggregate reports from this month (years of history)
     exporters: str = "standard"  # or "families" (docs/synth.md, "Exporter families")
     exporter_cdata: bool = False  # family B writes inner tables as CDATA (off by default)
 
