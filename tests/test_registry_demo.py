@@ -242,3 +242,22 @@ def test_registry_edits_reach_the_dashboard_through_the_poller(demo: Demo) -> No
         ("facility.update", "user:quantri"),
         ("facility.deactivate", "user:quantri"),
     ]
+
+
+def test_the_demo_loads_the_aggregate_reports(demo: Demo) -> None:
+    """The synth's monthly aggregate files went through the importer: every value is stored."""
+    from sqlalchemy import func, select
+
+    from khoyte.aggregate.importer import read
+    from khoyte.aggregate.models import AggValue
+    from khoyte.store.db import make_engine
+
+    folder = demo.settings.data_dir / "demo-province" / "aggregates"
+    expected = sum(len(read(p.read_bytes(), p.name)[1]) for p in folder.glob("*.csv"))
+    assert expected > 0
+    engine = make_engine(demo.settings)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(AggValue)) == expected
+    finally:
+        engine.dispose()

@@ -73,6 +73,7 @@ def prepare_demo(
         files = list(iter_files([out / "xml"]))
         say(f"Tiếp nhận {len(files)} tệp / ingesting {len(files)} files")
         summary = ingest([out / "xml"], local_submitter(services.intake, channel="demo"), on_file)
+        _import_aggregates(services, out / "aggregates", say)
         warehouse = services.warehouse is not None
         if services.warehouse is not None:
             say("Nạp kho phân tích / refreshing the warehouse")
@@ -81,6 +82,25 @@ def prepare_demo(
     finally:
         services.close()
     return DemoResult(out, facility, token, summary, warehouse, login)
+
+
+def _import_aggregates(services: Services, folder: Path, say: Callable[[str], None]) -> None:
+    """The synth's monthly aggregate reports through `khoyte aggregate import`'s code (CSV: the
+    XLSX beside each is the same numbers in a workbook)."""
+    from khoyte.aggregate import importer, store
+
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    values = 0
+    for path in files:
+        data = path.read_bytes()
+        fmt, cells, problems = importer.read(data, path.name)
+        with session_scope(services.sessions) as s:
+            receipt = store.store(s, cells, problems, data=data, filename=path.name, fmt=fmt,
+                                  who="demo", now=services.clock())  # fmt: skip
+        if receipt["status"] == "rejected":
+            raise RuntimeError(f"{path.name}: {receipt}")
+        values += len(cells)
+    say(f"{len(files)} tệp báo cáo tổng hợp, {values} giá trị / aggregate reports imported")
 
 
 DEMO_USER = "lanhdao"
