@@ -90,6 +90,7 @@ def _empty_target(tmp_path: Path, name: str, db_url: str | None) -> tuple[Settin
     return _settings(tmp_path / name, next(gen)), gen
 
 
+@pytest.mark.slow  # clients submit while the backup runs: half a minute per store
 def test_restore_drill_while_clients_submit(
     tmp_path: Path, db_url: str | None, request: pytest.FixtureRequest
 ) -> None:

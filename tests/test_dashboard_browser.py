@@ -16,7 +16,7 @@ from khoyte.web.app import create_app
 from tests.browser_helpers import Person, serve
 from tests.warehouse_helpers import Province, make_province
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium: out of the fast loop
 PERIOD = "from=2024-01-01&to=2025-02-28"
 
 

@@ -149,6 +149,8 @@ def test_record_viewers_and_data_quality_get_exact_numbers(client: TestClient) -
     assert any(0 < n < T for n in records)  # reporting counts stay exact for data quality
 
 
+@pytest.mark.browser
+@pytest.mark.slow  # Chromium
 def test_a_suppressed_page_renders_without_errors(
     tmp_path_factory: pytest.TempPathFactory, chromium_path: str, artifacts_dir: Path
 ) -> None:

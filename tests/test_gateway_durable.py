@@ -15,6 +15,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, insert, select, text
 
+from khoyte.gateway.batch import GroupWrite, Pending
 from khoyte.gateway.intake import (
     _PG_LOCK,
     IntakeService,
@@ -26,7 +27,6 @@ from khoyte.gateway.models import RecordHead, RecordVersionRow, Submission
 from khoyte.security import audit
 from khoyte.security.models import AuditEntry, AuditHead
 from khoyte.standards.reader import DocumentKind
-from khoyte.validate.engine import FileResult, RecordResult
 from khoyte.web.app import create_app
 from tests.gateway_helpers import (  # noqa: F401  (fixture)
     FAC_A,
@@ -156,20 +156,10 @@ class _FailsOn(IntakeService):
 
     fail_sha = ""
 
-    def _write(
-        self,
-        s: Any,
-        sha: str,
-        size: int,
-        facility: str,
-        credential_id: str | None,
-        channel: str,
-        res: FileResult,
-        records: list[RecordResult],
-    ) -> dict[str, Any]:
-        out = super()._write(s, sha, size, facility, credential_id, channel, res, records)
-        if sha == self.fail_sha:
-            raise RuntimeError(f"injected failure for {sha}")
+    def _add(self, group: GroupWrite, p: Pending) -> Receipt:
+        out = super()._add(group, p)
+        if p.sha == self.fail_sha:
+            raise RuntimeError(f"injected failure for {p.sha}")
         return out
 
 

@@ -22,7 +22,7 @@ from tests.browser_helpers import serve
 from tests.security_helpers import Env, make_env, totp_now
 from tests.synth_helpers import generate
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium: out of the fast loop
 PERIOD = "from=2024-12-01&to=2025-02-28"
 Facilities = dict[str, dict[str, str]]
 NAV = {  # what each person's main navigation holds, in order

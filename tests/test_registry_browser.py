@@ -17,6 +17,8 @@ from khoyte.store.db import session_scope
 from tests.browser_helpers import serve
 from tests.security_helpers import PASSWORD, Env, make_env, totp_now
 
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium: out of the fast loop
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, str]]:

@@ -32,6 +32,8 @@ from khoyte.web.app import create_app
 from tests.gateway_helpers import fresh_pg_database
 from tests.security_helpers import PASSWORD, csrf_from, sign_in
 
+pytestmark = pytest.mark.slow  # the demo path (synth → ingest → serve) per store: half a minute
+
 PERIOD = {"from": "2025-01-01", "to": "2025-03-31"}  # demo_period(today=2025-04-15)
 T = TypeVar("T")
 

@@ -12,7 +12,7 @@ from khoyte.security.service import utcnow
 from tests.browser_helpers import serve
 from tests.security_helpers import PASSWORD, Env, make_env, totp_now
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium: out of the fast loop
 
 
 @pytest.fixture(scope="module")

@@ -109,6 +109,7 @@ def test_f1_hostile_cookie_orders_never_skip_the_csrf_check(
 # --- F3: lock-out and the per-address limit under parallel guesses ----------------------------
 
 
+@pytest.mark.slow  # parallel guesses on both stores: load, out of the fast loop
 def test_f3_parallel_guesses_lock_the_account_after_the_limit(env: Env) -> None:
     env.add_user("race1", ["auditor"], ["province"])
     n, limit = 12, env.settings.login_max_failures
@@ -129,6 +130,7 @@ def test_f3_parallel_guesses_lock_the_account_after_the_limit(env: Env) -> None:
     assert r.status_code == 401  # locked
 
 
+@pytest.mark.slow  # parallel guesses on both stores: load, out of the fast loop
 def test_f3_parallel_guesses_from_one_address_stop_at_its_limit(
     db_url: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -148,6 +150,7 @@ def test_f3_parallel_guesses_from_one_address_stop_at_its_limit(
 # --- F8: a sign-in flood writes bounded rows; other addresses still sign in --------------------
 
 
+@pytest.mark.slow  # a sign-in flood: load, out of the fast loop
 def test_f8_flood_writes_bounded_rows_and_others_still_sign_in(
     db_url: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

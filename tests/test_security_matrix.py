@@ -28,6 +28,8 @@ from tests.gateway_helpers import claim, claim_with_identifying_findings
 from tests.security_helpers import Env, make_env, totp_now
 from tests.security_sample import FACILITIES, VISIT_ROWS
 
+pytestmark = pytest.mark.slow  # every role × scope × route: over a minute
+
 P = Permission
 
 

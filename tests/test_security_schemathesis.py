@@ -27,6 +27,8 @@ from khoyte.store.db import session_scope
 from khoyte.web.app import create_app
 from tests import security_sample
 
+pytestmark = pytest.mark.slow  # generated cases over every route: over a minute
+
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 CASES: Counter[str] = Counter()
 ANSWERS: Counter[tuple[str, int]] = Counter()  # (operation, status) of authenticated cases

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 
 from khoyte.gateway.cli import proxy_options
@@ -44,6 +45,7 @@ def _refused_sign_in(data: Path, username: str, **env: str) -> str:
     return _audited_ip(data)
 
 
+@pytest.mark.slow  # starts `khoyte serve` processes: half a minute
 def test_forwarded_for_is_ignored_unless_the_proxy_is_trusted(tmp_path: Path) -> None:
     assert _refused_sign_in(tmp_path / "a", "nosuchuser_a") == "127.0.0.1"
     trusted = _refused_sign_in(

@@ -22,6 +22,8 @@ from tests.warehouse_helpers import (
     twin_numbers,
 )
 
+pytestmark = pytest.mark.slow  # a synthetic province generated and loaded: about a minute
+
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> Province:

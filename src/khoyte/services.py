@@ -29,6 +29,7 @@ from khoyte.store.db import make_engine, session_factory
 from khoyte.validate.policy import settings_policy
 from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
+from khoyte.warehouse.transform import FIELDS as WAREHOUSE_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def version_source(settings: Settings, engine: Engine) -> VersionSource:
             max_bytes=settings.max_file_bytes,
             policy=settings_policy(settings),
         )
-    return StoreVersionSource(engine)
+    return StoreVersionSource(engine, fields=WAREHOUSE_FIELDS)
 
 
 def build_services(

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Engine, Integer, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from khoyte.access import Principal
@@ -88,11 +88,24 @@ _LOG = cast(Table, AuditEntry.__table__)
 _NEXT = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(seq=_HEAD.c.seq + 1)
+    .values(seq=_HEAD.c.seq + bindparam("n", type_=Integer))
     .returning(_HEAD.c.seq, _HEAD.c.hash)
 )
 _APPEND = insert(_LOG)
 _MOVE = update(_HEAD).where(_HEAD.c.id == 1).values(hash=bindparam("new_hash"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One entry to append (``record``'s arguments)."""
+
+    actor: Principal | str
+    action: str
+    target: str
+    outcome: str
+    ip: str
+    reason: str | None = None
+    details: dict[str, Any] | None = None
 
 
 def record(
@@ -110,26 +123,43 @@ def record(
     ``actor`` is a :class:`Principal` or a name; ``action`` a dotted verb (``login``,
     ``record.view``, ``user.create``…); ``outcome`` ``success`` | ``failure`` | ``denied``.
     """
-    # The lock: the first write of the append, held until the caller commits (three statements
-    # in all: lock and read the head, insert, move the head).
+    row = record_many(session, [Entry(actor, action, target, outcome, ip, reason, details)])[0]
+    return AuditEntry(**row)  # a detached copy
+
+
+def record_many(session: Session, entries: list[Entry]) -> list[dict[str, Any]]:
+    """Append ``entries``, in order, in ``session``'s transaction with three statements
+    whatever their number (intake appends one per submission of a group commit). Returns the
+    rows written."""
+    if not entries:
+        return []
+    # The lock: the first write of the append, held until the caller commits (lock and move
+    # the head by len(entries), insert them, store the head's new hash).
     # Core statements on the tables (not ORM-enabled ones): no session synchronisation needed.
     conn = session.connection()
-    head = conn.execute(_NEXT).one()
-    fields = {
-        "seq": head.seq,
-        "at": now_iso(),
-        "actor": actor_name(actor)[:200],
-        "action": action[:64],
-        "target": target[:500],
-        "outcome": outcome[:32],
-        "ip": (ip or "")[:64],
-        "reason": reason,
-        "details": canonical(_redact(details or {})),
-    }
-    digest = entry_hash(head.hash, fields)
-    conn.execute(_APPEND, {**fields, "prev_hash": head.hash, "hash": digest})
-    conn.execute(_MOVE, {"new_hash": digest})
-    return AuditEntry(**fields, prev_hash=head.hash, hash=digest)  # a detached copy
+    head = conn.execute(_NEXT, {"n": len(entries)}).one()
+    seq, prev = head.seq - len(entries), head.hash
+    at = now_iso()
+    rows: list[dict[str, Any]] = []
+    for e in entries:
+        seq += 1
+        fields = {
+            "seq": seq,
+            "at": at,
+            "actor": actor_name(e.actor)[:200],
+            "action": e.action[:64],
+            "target": e.target[:500],
+            "outcome": e.outcome[:32],
+            "ip": (e.ip or "")[:64],
+            "reason": e.reason,
+            "details": canonical(_redact(e.details or {})),
+        }
+        digest = entry_hash(prev, fields)
+        rows.append({**fields, "prev_hash": prev, "hash": digest})
+        prev = digest
+    conn.execute(_APPEND, rows)
+    conn.execute(_MOVE, {"new_hash": prev})
+    return rows
 
 
 @dataclass(frozen=True)

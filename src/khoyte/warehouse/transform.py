@@ -39,6 +39,21 @@ from khoyte.validate.codelists import INPATIENT_TYPES
 
 DEATH_CODES = frozenset({"5", "8"})
 
+# Every field ``add_record`` and ``submission_rows`` read, per table: a version source decodes
+# only these (``StoreVersionSource(engine, fields=FIELDS)``). tests/test_warehouse_fields.py
+# fails when the transform reads a field not listed here.
+FIELDS: dict[str, frozenset[str]] = {
+    "XML1": frozenset({
+        "NGAY_VAO", "NGAY_RA", "NGAY_SINH", "MA_LOAI_KCB", "GIOI_TINH", "MA_THE_BHYT",
+        "MA_BENH_CHINH", "MA_BENH_KT", "T_TONGCHI_BV", "T_BHTT", "T_BNTT", "T_BNCCT",
+        "MA_DOITUONG_KCB", "MA_LYDO_VVIEN", "KET_QUA_DTRI", "SO_NGAY_DTRI", "SO_CCCD", "MA_BN",
+        "MAXA_CU_TRU",
+    }),
+    "XML2": frozenset({"MA_THUOC", "SO_LUONG", "THANH_TIEN_BV"}),
+    "XML3": frozenset({"MA_DICH_VU", "MA_VAT_TU", "SO_LUONG", "THANH_TIEN_BV"}),
+    "XML4": frozenset({"MA_DICH_VU", "MA_CHI_SO", "GIA_TRI", "DON_VI_DO"}),
+}  # fmt: skip
+
 
 def age_band(age: int | None) -> str | None:
     return None if age is None else band_of(age)
