@@ -9,9 +9,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, insert, select, text
 
@@ -27,7 +29,9 @@ from khoyte.gateway.models import RecordHead, RecordVersionRow, Submission
 from khoyte.security import audit
 from khoyte.security.models import AuditEntry, AuditHead
 from khoyte.standards.reader import DocumentKind
+from khoyte.standards.writer import envelope
 from khoyte.web.app import create_app
+from tests.factories import record
 from tests.gateway_helpers import (  # noqa: F401  (fixture)
     FAC_A,
     claim,
@@ -73,7 +77,9 @@ def _until(cond: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
-def _submit_together(svc: IntakeService, files: list[bytes]) -> list[Receipt | BaseException]:
+def _submit_together(
+    svc: IntakeService, files: list[bytes], *, ordered: bool = False
+) -> list[Receipt | BaseException]:
     """Submit ``files`` from one thread each while the store lock is held elsewhere: the first
     leads a batch of one and waits for the lock; the rest queue behind it and share one batch."""
     out: list[Receipt | BaseException] = [RuntimeError("not run")] * len(files)
@@ -88,8 +94,10 @@ def _submit_together(svc: IntakeService, files: list[bytes]) -> list[Receipt | B
         threads = [threading.Thread(target=run, args=(i,)) for i in range(len(files))]
         threads[0].start()
         _until(lambda: svc.group.waiting == 1, "the first writer never queued")
-        for t in threads[1:]:
+        for i, t in enumerate(threads[1:], 2):
             t.start()
+            if ordered:  # each queued before the next starts: the queue order is the list's
+                _until(lambda i=i: svc.group.waiting == i, "a writer never queued")  # type: ignore[misc]
         _until(lambda: svc.group.waiting == len(files), "the writers never queued")
     for t in threads:
         t.join()
@@ -234,4 +242,90 @@ def test_completeness_check_finds_a_submission_without_entry(
     with svc.engine.connect() as conn:
         assert submissions_without_audit(conn) == [second.id]
     assert first.id != second.id
+    svc.engine.dispose()
+
+
+def _changed(day: int, *, rejected: bool = False) -> bytes:
+    """A file with record LKX (content differing by ``day``) and one record of its own."""
+    recs = [record("LKX", facility=FAC_A, start=datetime(2025, 8, day, 8, 0)),
+            record(f"OWN{day}", facility=FAC_A)]  # fmt: skip
+    if rejected:
+        for row in recs[0].drugs:
+            row.values["MA_LK"] = "LK_KHAC"  # lines pointing at another visit: rejected
+    return envelope(recs, FAC_A, date(2025, 8, 28))
+
+
+def test_a_group_keeps_queue_order_in_versions_heads_receipts_and_audit(
+    tmp_path: Path, db_url: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One group, written with one statement per table, reads as if each file had been
+    committed alone in queue order: the versions of a record sent by several files of the group
+    are numbered in that order, the head ends at the last one (current at the last accepted
+    one), each receipt names the version rows really stored, and the audit entries follow the
+    same order in one unbroken chain."""
+    svc = _service(tmp_path, db_url)
+    files = [claim("LEAD")] + [_changed(d, rejected=d == 6) for d in range(1, 8)]
+    got = _submit_together(svc, files, ordered=True)
+    assert "storing each alone" not in caplog.text  # the group was written as one
+    assert all(isinstance(r, Receipt) and r.created for r in got), got
+    assert (svc.group.batches, svc.group.items) == (2, len(files))  # the seven shared one
+    receipts = [r for r in got if isinstance(r, Receipt)][1:]
+    lkx = {r.id: next(x for x in r.data["records"] if x["ma_lk"] == "LKX") for r in receipts}
+    with svc.sessions() as s:
+        rows = s.execute(
+            select(RecordVersionRow.id, RecordVersionRow.version, RecordVersionRow.submission_id,
+                   RecordVersionRow.status)
+            .where(RecordVersionRow.ma_lk == "LKX").order_by(RecordVersionRow.id)
+        ).all()  # fmt: skip
+        seq = dict(
+            s.execute(
+                select(AuditEntry.target, AuditEntry.seq).where(
+                    AuditEntry.action == "submission.receive"
+                )
+            ).all()
+        )
+        head = s.get(RecordHead, (FAC_A, "LKX"))
+        assert audit.verify(s).ok
+    # versions 1..7 in queue order, one per file, and each receipt names its own row
+    assert [r.version for r in rows] == list(range(1, 8))
+    assert [r.submission_id for r in rows] == [r.id for r in receipts]
+    for row in rows:
+        item = lkx[row.submission_id]
+        assert (item["version"], item["version_id"]) == (row.version, row.id)
+        assert item["change"] == ("new" if row.version == 1 else "updated")
+        assert item["status"] == row.status
+    # the audit entries in the same order as the versions (the queue order)
+    order = [seq[f"submission:{row.submission_id}"] for row in rows]
+    assert order == sorted(order)
+    assert len(set(order)) == len(order)
+    assert seq["submission:" + got[0].id] < min(order)  # type: ignore[union-attr]
+    # the head: latest is version 7; current too (version 6 was rejected, 7 accepted)
+    assert head is not None
+    assert (head.latest_version, head.latest_version_id) == (7, rows[-1].id)
+    assert head.current_version_id == rows[-1].id
+    assert [r.status for r in rows][5] == "rejected"
+    svc.engine.dispose()
+
+
+def test_a_rejected_last_version_in_a_group_leaves_current_at_the_groups_accepted_one(
+    tmp_path: Path, db_url: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Current may point at a version stored earlier in the same group (its id known only after
+    the group's insert)."""
+    svc = _service(tmp_path, db_url)
+    files = [claim("LEAD"), _changed(1), _changed(2), _changed(3, rejected=True)]
+    got = _submit_together(svc, files, ordered=True)
+    assert "storing each alone" not in caplog.text  # the group was written as one
+    assert all(isinstance(r, Receipt) for r in got), got
+    with svc.sessions() as s:
+        rows = s.execute(
+            select(RecordVersionRow.id, RecordVersionRow.status)
+            .where(RecordVersionRow.ma_lk == "LKX")
+            .order_by(RecordVersionRow.id)
+        ).all()
+        head = s.get(RecordHead, (FAC_A, "LKX"))
+    assert [r.status for r in rows][2] == "rejected"
+    assert head is not None
+    assert (head.latest_version, head.latest_version_id) == (3, rows[2].id)
+    assert head.current_version_id == rows[1].id
     svc.engine.dispose()
