@@ -30,7 +30,7 @@ from khoyte.access import (
 from khoyte.config import Settings
 from khoyte.deps import IntakeDep, PublicCaller, ServicesDep, SubmissionsCaller, SubmitCaller
 from khoyte.errors import ERROR_RESPONSES, ApiError, ErrorBody, KhoyteError
-from khoyte.gateway import quota, receipts
+from khoyte.gateway import intake, quota, receipts
 from khoyte.gateway.contracts import Receipt, RecordHistory, Status, SubmissionList
 from khoyte.gateway.facilities import lookup_token
 from khoyte.gateway.forms import metrics_gate, one_file
@@ -169,25 +169,22 @@ async def receive(
             )
         data, declared, channel = await _payload(request, settings)
         metrics.body.observe(len(data))
-        await run_in_threadpool(
-            quota.check,
-            service,
-            principal.facility,
-            data,
-            settings.archive_quota_bytes_per_day,
-            principal.credential_id,
-        )  # F13
-        receipt = await run_in_threadpool(
-            service.submit,
-            data,
-            facility=principal.facility,
-            credential_id=principal.credential_id,
-            channel=channel,
-            expect=expect,
-            declared_facility=declared,
-            actor=principal,  # the audit entry is written in the submission's transaction
-            ip=request.client.host if request.client else "",
-        )
+
+        def store() -> intake.Receipt:  # one trip to the thread pool: under load each trip queues
+            limit = settings.archive_quota_bytes_per_day  # F13
+            quota.check(service, principal.facility, data, limit, principal.credential_id)
+            return service.submit(
+                data,
+                facility=principal.facility,
+                credential_id=principal.credential_id,
+                channel=channel,
+                expect=expect,
+                declared_facility=declared,
+                actor=principal,  # the audit entry is written in the submission's transaction
+                ip=request.client.host if request.client else "",
+            )
+
+        receipt = await run_in_threadpool(store)
     except KhoyteError as err:  # refused (terminal) or not now (transient): counted, answered
         metrics.refused.labels(err.code).inc()
         raise
