@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 from sqlalchemy import Engine, func, select
@@ -20,8 +19,10 @@ from sqlalchemy.orm import Session
 from khoyte.gateway.models import RecordVersionRow
 from khoyte.handoff import RecordVersion
 from khoyte.registry import facilities as registry
-from khoyte.standards.model import Record
-from khoyte.standards.serialize import record_from_dict, record_from_json
+from khoyte.standards.model import Record, Standard, make_row
+
+# the canonical reader's inline decoder of tagged values (standards/serialize.py)
+from khoyte.standards.serialize import _row_values, record_from_json
 
 _BATCH = 2000
 
@@ -95,20 +96,16 @@ def aware(value: datetime) -> datetime:
 
 def project(text: str | bytes, fields: Fields) -> Record:
     """The record with only ``fields`` decoded (tables not named left out): what the reader of
-    those fields sees of ``record_from_json(text)``."""
+    those fields sees of ``record_from_json(text)``, whose inline decoder it shares. What that
+    fast path does not take (lone surrogates, integers beyond 64 bits) is read whole by
+    ``record_from_json``."""
     try:
         data = orjson.loads(text)
-    except orjson.JSONDecodeError:  # lone surrogates: the stdlib reader takes them
+        tables = {
+            t: [make_row(t, _row_values({k: v for k, v in r.items() if k in wanted})) for r in rows]
+            for t, rows in data["tables"].items()
+            if (wanted := fields.get(t)) is not None
+        }
+        return Record(data["ma_lk"], Standard(data["standard"]), tables)
+    except Exception:  # the canonical reader decides (and raises on what is truly broken)
         return record_from_json(text)
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for table, rows in data["tables"].items():
-        wanted = fields.get(table)
-        if wanted is None:
-            continue
-        kept = [{k: v for k, v in row.items() if k in wanted} for row in rows]
-        if any(type(v) is float for row in kept for v in row.values()):
-            return record_from_json(text)  # an integer beyond 64 bits: read it exactly
-        tables[table] = kept
-    return record_from_dict(
-        {"ma_lk": data["ma_lk"], "standard": data["standard"], "tables": tables}
-    )
