@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.factories import record
 from tests.xmlkit import one
+
+pytestmark = pytest.mark.slow  # runs `khoyte` in a subprocess per case: over a minute
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -37,6 +37,8 @@ from khoyte.validate.policy import load_policy
 from khoyte.web.app import create_app
 from tests.synth_helpers import generate
 
+pytestmark = pytest.mark.slow  # a synthetic province with every defect family: half a minute
+
 START, END = date(2025, 3, 1), date(2025, 4, 30)
 PERIOD = {"from": START.isoformat(), "to": END.isoformat()}
 # Conventions with no finding to attach to: read as they are meant (docs/validation.md).

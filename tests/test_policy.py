@@ -113,6 +113,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # `khoyte rules` in subprocesses: about a minute
 def test_rules_command_shows_the_effective_policy(tmp_path: Path) -> None:
     r = _cli("rules", "--format", "json")
     assert r.returncode == 0, r.stderr

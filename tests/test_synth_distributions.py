@@ -18,6 +18,8 @@ from khoyte.synth.people import AGE_BANDS
 from khoyte.synth.province import KIND_SHARE, VISIT_TYPES
 from tests.synth_helpers import generate
 
+pytestmark = pytest.mark.slow  # large synthetic populations: half a minute
+
 
 @pytest.fixture(scope="module")
 def out(tmp_path_factory: pytest.TempPathFactory) -> Path:

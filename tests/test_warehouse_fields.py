@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -119,3 +120,18 @@ def test_what_orjson_refuses_falls_back_to_the_stdlib(records: list[Record]) -> 
     assert {k: v for k, v in back.items() if k in wanted} == {
         k: v for k, v in episode.values.items() if k in wanted
     }
+
+
+def test_every_field_the_transform_names_is_listed() -> None:
+    """A field named in the transform's source but absent from FIELDS would be dropped by the
+    projection wherever the synthetic provinces never reach the line that reads it."""
+    import re
+
+    from khoyte.warehouse import transform
+
+    source = Path(transform.__file__).read_text(encoding="utf-8")
+    named = set(
+        re.findall(r'\.(?:text|decimal|integer|moment|day|items|get)\("([A-Z0-9_]+)"\)', source)
+    )
+    assert named, "the pattern no longer finds the transform's field reads"
+    assert named <= set().union(*FIELDS.values()), sorted(named - set().union(*FIELDS.values()))

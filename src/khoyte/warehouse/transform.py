@@ -47,7 +47,7 @@ FIELDS: dict[str, frozenset[str]] = {
         "NGAY_VAO", "NGAY_RA", "NGAY_SINH", "MA_LOAI_KCB", "GIOI_TINH", "MA_THE_BHYT",
         "MA_BENH_CHINH", "MA_BENH_KT", "T_TONGCHI_BV", "T_BHTT", "T_BNTT", "T_BNCCT",
         "MA_DOITUONG_KCB", "MA_LYDO_VVIEN", "KET_QUA_DTRI", "SO_NGAY_DTRI", "SO_CCCD", "MA_BN",
-        "MAXA_CU_TRU",
+        "MAXA_CU_TRU", "MA_LOAI_RV", "NGAY_VAO_NOI_TRU", "T_THUOC",
     }),
     "XML2": frozenset({"MA_THUOC", "SO_LUONG", "THANH_TIEN_BV"}),
     "XML3": frozenset({"MA_DICH_VU", "MA_VAT_TU", "SO_LUONG", "THANH_TIEN_BV"}),
