@@ -33,7 +33,8 @@ system-deps:  ## Debian packages the tests need (Chromium), PostgreSQL started
 test: install  ## run the whole test suite (what CI runs)
 	$(RUN) pytest -n 2 -q
 
-# The inner loop: everything but the tests marked `slow` (the SIGKILL crash tests: minutes each).
+# The inner loop: everything but the tests marked `slow` (Chromium, schemathesis, the role matrix,
+# large synthetic provinces, CLI subprocesses, crash, several-process and load tests): README states its time.
 # Markers also select by component: `-m browser`, `-m postgres`, `-m "not browser"`.
 test-fast: install  ## the test suite without the slow tests (see README for its duration)
 	$(RUN) pytest -n 2 -q -m "not slow"

@@ -151,6 +151,7 @@ def test_slow_loris_body_is_cut_off(server: tuple[Server, dict[str, str]]) -> No
     _healthy(srv)
 
 
+@pytest.mark.slow  # a thousand connections at once: a load test
 def test_a_thousand_concurrent_connections(server: tuple[Server, dict[str, str]]) -> None:
     srv, tokens = server
     # 300 idle half-open connections hold sockets while 1000 requests arrive at once
