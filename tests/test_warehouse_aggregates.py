@@ -9,6 +9,7 @@ import copy
 import dataclasses
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -116,7 +117,7 @@ def _changed(rv: RecordVersion, version_id: int, version: int, k: int) -> Record
         ep["NGAY_VAO"] = admitted - timedelta(days=1 + k % 3)
     ep["MA_LOAI_KCB"] = ("01", "03", "02", "04")[k % 4]
     ep["GIOI_TINH"] = "2" if rec.episode.sex == "1" else "1"
-    ep["T_TONGCHI_BV"] = 1000 + k
+    ep["T_TONGCHI_BV"] = Decimal(1000 + k)  # typed as the reader types amounts
     ep["MA_BENH_CHINH"] = ("J06.9", "A09", "I10")[k % 3]
     return dataclasses.replace(
         rv,
