@@ -40,16 +40,19 @@ from khoyte.errors import TerminalError, TransientError
 from khoyte.gateway.archive import Archive
 from khoyte.gateway.batch import RECEIPT_BY_SHA, GroupWrite, Pending, Receipt
 from khoyte.gateway.groupcommit import GroupCommit
-from khoyte.gateway.models import IntakeEvent, Submission
+from khoyte.gateway.models import IntakeEvent, RecordHead, RecordVersionRow, Submission
 from khoyte.security import audit
 from khoyte.security.models import AuditEntry
 from khoyte.standards.reader import DocumentKind
+from khoyte.standards.serialize import record_from_json
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
-from khoyte.validate.engine import FileResult, RecordResult, iter_file
+from khoyte.validate.engine import FileResult, RecordResult, complete_record, iter_file
 from khoyte.validate.policy import load_policy
 
 __all__ = ["IntakeRefused", "IntakeService", "Receipt", "StoreBusy", "ensure_schema"]
 
+_VER = cast(Table, RecordVersionRow.__table__)
+_HEAD = cast(Table, RecordHead.__table__)
 log = logging.getLogger("khoyte.gateway")
 _SUB = cast(Table, Submission.__table__)
 
@@ -208,6 +211,8 @@ class IntakeService:
         _check_declared(declared_facility, doc_facility)
         owner = doc_facility or declared_facility or facility or ""
         self._check_owner(owner, facility, credential_id, sha)
+        if res.kind is DocumentKind.CLAIMS and owner:
+            records = self._join_partial(owner, records)
         if expect is not None and res.kind is not None and res.kind is not expect:
             raise IntakeRefused(
                 "wrong_document_kind",
@@ -242,6 +247,41 @@ class IntakeService:
             )
         )
         return receipt
+
+    def _join_partial(self, owner: str, records: list[RecordResult]) -> list[RecordResult]:
+        """Records sent without XML1 (one table per file) joined to the current stored version
+        of the same facility and ``MA_LK`` (``validate.engine.complete_record``); a record with
+        nothing stored to join stays as read (rejected: it cannot be counted alone)."""
+        partial = {
+            rr.ma_lk: i
+            for i, rr in enumerate(records)
+            if rr.ma_lk
+            and rr.record is not None
+            and rr.record.tables
+            and "XML1" not in rr.record.tables
+            and any(f.code == "HOSO.XML1.MISSING" for f in rr.findings)
+        }
+        if not partial:
+            return records
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(_VER.c.ma_lk, _VER.c.version, _VER.c.record)
+                .join(_HEAD, _HEAD.c.current_version_id == _VER.c.id)
+                .where(_HEAD.c.facility == owner, _HEAD.c.ma_lk.in_(list(partial)))
+            ).all()
+        out = list(records)
+        now = self.clock()
+        for ma_lk, version, body in rows:
+            i = partial[ma_lk]
+            out[i] = complete_record(
+                records[i],
+                record_from_json(body),
+                version,
+                self.policy,
+                facility=owner,
+                received_at=now.replace(tzinfo=None),
+            )
+        return out
 
     def _check_owner(
         self, owner: str | None, facility: str | None, credential_id: str | None, sha: str

@@ -329,6 +329,15 @@ RULES: dict[str, Rule] = {
         "Nên ghi base64 liền một dòng. " + _EXPORT_VI,
         "Write the base64 on one line. " + _EXPORT_EN,
     ),
+    "MERGED": Rule(
+        N,
+        "bảng {table} được ghép vào hồ sơ đã nhận trước của cùng MA_LK (phiên bản {version}); "
+        "hồ sơ ghép được kiểm tra lại toàn bộ",
+        "table {table} was joined to the record already received with the same MA_LK "
+        "(version {version}); the joined record was checked again as a whole",
+        "Không cần làm gì; lần sau nên gửi đủ các bảng trong một hồ sơ.",
+        "Nothing to do; next time, send every table of the visit in one HOSO.",
+    ),
     "ONE_TABLE": Rule(
         N,
         "tệp chỉ chứa bảng {table} (tải từ cổng, một bảng mỗi tệp); đã đọc như một hồ sơ "

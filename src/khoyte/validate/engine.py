@@ -167,6 +167,38 @@ def validate_hoso(raw: RawHoso, ctx: Context, hub: bool = False) -> RecordResult
     )
 
 
+def complete_record(
+    rr: RecordResult,
+    base: Record,
+    base_version: int,
+    policy: Policy,
+    *,
+    facility: str | None,
+    received_at: datetime,
+) -> RecordResult:
+    """A record sent without its XML1 (a portal download: one table per file) joined to the
+    record already stored for the same facility and ``MA_LK``: the tables sent replace the
+    stored ones of the same name, and the whole is checked again under ``policy``. The findings
+    of reading the tables sent are kept; ``HOSO.XML1.MISSING`` gives way to one note per table
+    joined."""
+    if rr.record is None:
+        return rr
+    tables = dict(base.tables)
+    tables.update(rr.record.tables)
+    record = Record(base.ma_lk, rr.standard, tables)
+    ctx = Context(standard=rr.standard, facility=facility, received_at=received_at)
+    findings = [f for f in rr.findings if f.code != "HOSO.XML1.MISSING"]
+    for table in sorted(rr.record.tables):
+        findings.append(
+            make("MERGED", code=f"HOSO.{table}.MERGED", table=table, version=base_version)
+        )
+    for rule in RECORD_RULES:
+        findings.extend(rule(record, ctx))
+    findings = policy.judge(recognise(record, findings, explain=policy.explains), record)
+    order_findings(findings, rr.standard)
+    return RecordResult(rr.index, rr.ma_lk, rr.standard, sorted(tables), findings, record)
+
+
 def payer_policy() -> Policy:
     global _PAYER
     if _PAYER is None:
