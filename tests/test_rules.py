@@ -368,8 +368,12 @@ def test_rule_fails(case: Case) -> None:
         assert res.status.value in ("rejected", "partially_accepted")
 
 
+# Rules only the gateway can trigger (they need a stored record): tested where they happen.
+GATEWAY_ONLY = {"MERGED"}  # tests/test_gateway_one_table.py
+
+
 def test_every_rule_has_a_failing_case() -> None:
-    assert set(RULES) == {c.rule for c in FAILING}
+    assert set(RULES) - GATEWAY_ONLY == {c.rule for c in FAILING}
 
 
 def test_clean_records_pass_every_rule() -> None:
