@@ -18,6 +18,7 @@ from khoyte import backup_cli
 from khoyte.aggregate import cli as aggregate_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
+from khoyte.persons import cli as persons_cli
 from khoyte.registry import cli as registry_cli
 from khoyte.security import cli as security_cli
 from khoyte.surveillance import alerts_cli
@@ -311,6 +312,7 @@ registry_cli.register(app)  # `facility` (the gateway adds token/revoke/list) an
 gateway_cli.register(app)
 warehouse_cli.register(app)
 security_cli.register(app)
+persons_cli.register(app)
 backup_cli.register(app)
 surveillance_cli.register(app)
 app.add_typer(alerts_cli.app, name="alerts")

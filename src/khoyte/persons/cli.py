@@ -1,0 +1,95 @@
+"""``khoyte persons link|links|merge|unmerge``: the master person index from the command line."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from khoyte.registry.cli import _audit, store_session
+
+persons_app = typer.Typer(
+    help="Chỉ mục người bệnh và mã định danh y tế / master person index and health IDs.",
+    no_args_is_help=True,
+)
+
+
+class LinksFormat(StrEnum):
+    csv = "csv"
+
+
+@persons_app.command("link")
+def link_cmd(
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Ước lượng lại mô hình / re-estimate the model.")
+    ] = False,
+) -> None:
+    """Liên kết hàng loạt các hồ sơ đã nhận / batch-link every accepted record."""
+    from khoyte.config import Settings
+    from khoyte.persons.index import PersonIndex, store_identities
+    from khoyte.services import build_services
+    from khoyte.store.db import session_scope
+
+    services = build_services(Settings(), warehouse=False)
+    try:
+        with session_scope(services.sessions) as s:
+            summary = PersonIndex().batch(s, store_identities(services.engine), retrain=retrain)
+            _audit(s, "person.batch_link", "persons", {
+                "records": summary.records, "new": summary.new_records,
+                "review_items": summary.review_items})  # fmt: skip
+    finally:
+        services.close()
+    typer.echo(
+        f"Hồ sơ / records: {summary.records} (mới / new {summary.new_records})\n"
+        f"Cặp đã so sánh / pairs compared: {summary.compared}\n"
+        f"Liên kết theo khóa / deterministic links: {summary.deterministic_links}\n"
+        f"Liên kết tự động / links (Splink): {summary.auto_links}\n"
+        f"Cần xem xét / review items: {summary.review_items}\n"
+        f"Số người / persons: {summary.persons}\n"
+        f"Thời gian / time: {summary.seconds:.1f} s"
+    )
+
+
+@persons_app.command("links")
+def links_cmd(
+    format: Annotated[LinksFormat, typer.Option("--format", "-f")] = LinksFormat.csv,
+) -> None:
+    """Mã định danh y tế của từng hồ sơ / the health ID of every accepted record (CSV)."""
+    from khoyte.persons.index import links
+
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(["ma_cskcb", "ma_lk", "health_id"])
+    with store_session() as s:
+        for row in links(s):
+            w.writerow(row)
+
+
+@persons_app.command("merge")
+def merge_cmd(survivor: str, absorbed: str) -> None:
+    """Gộp hai mã định danh / merge two health IDs (the second into the first)."""
+    from khoyte.persons.index import PersonIndex
+
+    with store_session() as s:
+        event = PersonIndex().merge(s, survivor, absorbed, "cli")
+    typer.echo(f"Đã gộp / merged (sự kiện / event {event})")
+
+
+@persons_app.command("unmerge")
+def unmerge_cmd(event: int) -> None:
+    """Hoàn tác một lần gộp / undo a merge."""
+    from khoyte.persons.index import PersonIndex
+
+    try:
+        with store_session() as s:
+            PersonIndex().unmerge(s, event, "cli")
+    except LookupError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Đã tách / unmerged {event}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(persons_app, name="persons")

@@ -1,0 +1,236 @@
+"""The probabilistic half of the index: a Splink (Fellegi–Sunter) model on DuckDB.
+
+Each comparison has levels from "agrees exactly" down to "disagrees"; Splink estimates how often
+each level occurs among true matches (m, by expectation maximisation on blocked pairs) and among
+random pairs (u, by sampling), and a pair's match weight is the sum of log2(m/u) over the
+comparisons. The weights per comparison are kept with every link (``explain``), so an auto-link
+can always say which fields agreed and how much each counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+# Thresholds on the match weight (log2 of the Bayes factor, prior included):
+# ≥ AUTO links without a person; [REVIEW, AUTO) goes to the review queue; below is distinct.
+AUTO_WEIGHT = 12.0
+REVIEW_WEIGHT = 2.0
+
+# (output column, [(sql condition, label), …]) — most specific level first; the null level is
+# added first and the else level last.
+_LEVELS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "name": (
+        "name_norm",
+        [
+            ("name_norm_l = name_norm_r", "họ tên trùng / name exact"),
+            ("name_key_l = name_key_r", "họ và tên trùng, thiếu đệm / first + last name"),
+            (
+                "jaro_winkler_similarity(name_norm_l, name_norm_r) >= 0.92",
+                "họ tên gần giống / name similar (JW ≥ 0.92)",
+            ),
+            ("family_l = family_r", "chỉ trùng họ / family name only"),
+        ],
+    ),
+    "dob": (
+        "dob",
+        [
+            ("dob_l = dob_r", "ngày sinh trùng / date of birth exact"),
+            (
+                "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) AND (substr(dob_l, 5, 2) = '00' OR "
+                "substr(dob_r, 5, 2) = '00' OR (substr(dob_l, 5, 2) = substr(dob_r, 5, 2) AND "
+                "(substr(dob_l, 7, 2) = '00' OR substr(dob_r, 7, 2) = '00')))",
+                "ngày sinh khớp phần đã biết / partial date agrees",
+            ),
+            (
+                "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) AND substr(dob_l, 5, 2) = "
+                "substr(dob_r, 7, 2) AND substr(dob_l, 7, 2) = substr(dob_r, 5, 2)",
+                "ngày và tháng đảo / day and month swapped",
+            ),
+            ("substr(dob_l, 1, 4) = substr(dob_r, 1, 4)", "trùng năm sinh / year only"),
+        ],
+    ),
+    "sex": ("sex", [("sex_l = sex_r", "giới tính trùng / sex agrees")]),
+    "commune": ("commune", [("commune_l = commune_r", "xã cư trú trùng / commune agrees")]),
+    "phone": ("phone", [("phone_l = phone_r", "điện thoại trùng / phone agrees")]),
+    "cccd": ("cccd", [("cccd_l = cccd_r", "CCCD trùng / CCCD agrees")]),
+    "bhxh": ("bhxh", [("bhxh_l = bhxh_r", "mã BHXH trùng / BHXH number agrees")]),
+}
+
+COMPARISONS = tuple(_LEVELS)
+
+# Candidate pairs: any of these agrees (Splink removes duplicates across rules).
+_BLOCKING = (
+    ("dob", "sex", "family"),
+    ("phone",),
+    ("name_key", "birth_year"),
+    ("cccd",),
+    ("bhxh",),
+)
+
+
+def settings() -> Any:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    comparisons: list[Any] = []
+    for out, (column, levels) in _LEVELS.items():
+        # Starting values: a level the data never shows (no partial dates in a clean year)
+        # keeps them instead of being left untrained.
+        n = len(levels)
+        custom = [
+            cll.CustomLevel(sql, label).configure(
+                m_probability=0.9 if i == 0 else 0.05 / n, u_probability=0.01 * (i + 1) / n
+            )
+            for i, (sql, label) in enumerate(levels)
+        ]
+        comparisons.append(
+            cl.CustomComparison(
+                output_column_name=out,
+                comparison_levels=[
+                    cll.NullLevel(column),
+                    *custom,
+                    cll.ElseLevel().configure(m_probability=0.02, u_probability=0.95),
+                ],
+            )
+        )
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="uid",
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=[block_on(*cols) for cols in _BLOCKING],
+        retain_intermediate_calculation_columns=True,
+        retain_matching_columns=False,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    left: int  # uid of a profile
+    right: int
+    weight: float  # match weight (log2 Bayes factor, prior included)
+    probability: float
+    weights: dict[str, float]  # comparison → its match weight (Splink's mw_<comparison>)
+
+
+def _linker(con: duckdb.DuckDBPyConnection, table: str, model: dict[str, Any] | None) -> Any:
+    from splink import DuckDBAPI, Linker
+
+    api = DuckDBAPI(con)
+    df = api.register(table, dataset_display_name="profiles")
+    return Linker(df, model if model is not None else settings(), log_level=logging.ERROR)
+
+
+def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> dict[str, Any]:
+    """Estimate the model's parameters from the profiles in ``table`` (no labels needed):
+    the prior from pairs agreeing on CCCD, u by random sampling, m by EM on two blockings
+    (each estimates the comparisons it does not block on)."""
+    from splink import block_on
+
+    linker = _linker(con, table, None)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("cccd"), block_on("bhxh")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
+    for rule in (block_on("dob", "sex"), block_on("phone"), block_on("name_key", "birth_year")):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
+    return linker.misc.save_model_to_json()  # type: ignore[no-any-return]
+
+
+def predict(
+    con: duckdb.DuckDBPyConnection, table: str, model: dict[str, Any], floor: float = REVIEW_WEIGHT
+) -> tuple[list[Edge], int]:
+    """Every candidate pair scoring at least ``floor``, and how many pairs were compared."""
+    linker = _linker(con, table, model)
+    blocked = linker.inference.compute_blocked_pairs_for_predict()
+    # Table names are Splink's own; columns ours: nothing from the data reaches the SQL text.
+    pairs = f"SELECT count(*) FROM {blocked.physical_name}"  # noqa: S608
+    compared = int(con.execute(pairs).fetchall()[0][0])
+    scored = linker.inference.predict(threshold_match_weight=floor, warning_mode="never")
+    names = list(_LEVELS)
+    cols = ", ".join(f"mw_{n}" for n in names)
+    rows = con.execute(
+        f"SELECT uid_l, uid_r, match_weight, match_probability, {cols} FROM {scored.physical_name}"  # noqa: S608
+    ).fetchall()
+    return [
+        Edge(
+            int(r[0]),
+            int(r[1]),
+            float(r[2]),
+            float(r[3]),
+            dict(zip(names, map(float, r[4:]), strict=True)),
+        )
+        for r in rows
+    ], compared
+
+
+def level_weights(model: dict[str, Any]) -> dict[str, dict[int, tuple[str, float]]]:
+    """comparison → gamma → (label, log2 m/u) from a saved model."""
+    import math
+
+    out: dict[str, dict[int, tuple[str, float]]] = {}
+    for comp in model["comparisons"]:
+        levels: dict[int, tuple[str, float]] = {}
+        non_null = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for i, lv in enumerate(non_null):
+            gamma = len(non_null) - 1 - i
+            m, u = lv.get("m_probability"), lv.get("u_probability")
+            w = math.log2(m / u) if m and u else 0.0
+            levels[gamma] = (str(lv.get("label_for_charts", "")), round(w, 3))
+        levels[-1] = ("thiếu / missing", 0.0)
+        out[str(comp["output_column_name"])] = levels
+    return out
+
+
+def prior_weight(model: dict[str, Any]) -> float:
+    """The match weight of two records before any field is compared (log2 prior odds)."""
+    import math
+
+    p = float(model["probability_two_random_records_match"])
+    return math.log2(p / (1 - p))
+
+
+def explain(model: dict[str, Any], weights: dict[str, float]) -> list[dict[str, Any]]:
+    """Which fields agreed and with what weight: one item per comparison, the level named by
+    the model's level of that weight (a null level weighs 0)."""
+    table = level_weights(model)
+    out = []
+    for name, w in weights.items():
+        label = (
+            min(table[name].values(), key=lambda lv: abs(lv[1] - w))[0] if w else "thiếu / missing"
+        )
+        out.append({"field": name, "label": label, "weight": round(w, 3)})
+    return out
+
+
+def score(
+    con: duckdb.DuckDBPyConnection,
+    model: dict[str, Any],
+    record: dict[str, Any],
+    candidates: Sequence[dict[str, Any]],
+) -> list[Edge]:
+    """Score one new profile against candidates from the blocking index (the online path)."""
+    from splink import DuckDBAPI
+    from splink.internals.realtime import compare_records
+
+    if not candidates:
+        return []
+    api = DuckDBAPI(con)
+    res = compare_records(record, list(candidates), model, api, sql_cache_key="khoyte_persons")
+    names = list(_LEVELS)
+    out = []
+    for r in res.as_record_list():
+        out.append(
+            Edge(int(r["uid_l"]), int(r["uid_r"]), float(r["match_weight"]),
+                 float(r["match_probability"]), {n: float(r[f"mw_{n}"]) for n in names})
+        )  # fmt: skip
+    return out
