@@ -57,6 +57,12 @@ def test_linkage_beats_cccd_only_and_explains_every_link(tmp_path: Path) -> None
         agreed = [w for w in why if w["weight"] > 0]
         assert agreed
         assert all(w["label"] for w in agreed)
+    # The online scorer (one DuckDB statement from the saved model) gives Splink's weights.
+    scorer = mdl.Scorer(res.model)
+    for e in splink[:50]:
+        (online,) = scorer.score(res.profiles[e.left], [res.profiles[e.right]])
+        assert e.weight is not None
+        assert abs(online.weight - e.weight) < 0.01
     for e in res.links:
         if e.method in ("cccd", "bhxh"):
             a, b = res.profiles[e.left], res.profiles[e.right]

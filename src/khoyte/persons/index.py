@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 from sqlalchemy import ColumnElement, Engine, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -109,7 +108,7 @@ def load_model(s: Session) -> dict[str, Any] | None:
 class PersonIndex:
     def __init__(self, clock: Callable[[], datetime] = _now) -> None:
         self.clock = clock
-        self._con: duckdb.DuckDBPyConnection | None = None  # the online path's scorer
+        self._scorer: tuple[str, mdl.Scorer] | None = None  # the online path's, per model
 
     # ---- batch ---------------------------------------------------------------------------
     def batch(
@@ -255,18 +254,16 @@ class PersonIndex:
         if not conds:
             return None, "new", None, None, None
         cands = list(s.scalars(select(PersonRecord).where(or_(*conds)).limit(_CANDIDATES)))
-        model = load_model(s)
-        if not cands or model is None:
+        scorer = self.scorer(s)
+        if not cands or scorer is None:
             return None, "new", None, None, None
-        rec = {"uid": -1, **ident.linkage_row()}
+        rec = ident.linkage_row()
         rows = [{"uid": i, **{c: getattr(r, c) for c in COLUMNS}} for i, r in enumerate(cands)]
-        if self._con is None:
-            self._con = duckdb.connect()
-        edges = mdl.score(self._con, model, rec, rows)
+        edges = scorer.score(rec, rows)
         best = max(edges, key=lambda e: e.weight, default=None)
         if best is None:
             return None, "new", None, None, None
-        other = cands[best.right if best.left == -1 else best.left]
+        other = cands[best.right]
         okey = f"{other.facility}|{other.ma_lk}"
         conflict = bool(ident.cccd and other.cccd and ident.cccd != other.cccd)
         if best.weight >= mdl.AUTO_WEIGHT and not conflict:
@@ -274,6 +271,15 @@ class PersonIndex:
         if best.weight >= mdl.REVIEW_WEIGHT:
             return None, "new", best.weight, None, (okey, best.weight, best.weights)
         return None, "new", None, None, None
+
+    def scorer(self, s: Session) -> mdl.Scorer | None:
+        row = s.get(LinkModel, 1)
+        if row is None:
+            return None
+        stamp = row.trained_at.isoformat()
+        if self._scorer is None or self._scorer[0] != stamp:
+            self._scorer = (stamp, mdl.Scorer(json.loads(row.model)))
+        return self._scorer[1]
 
     def catch_up(self, s: Session, engine: Engine) -> int:
         """Link online every accepted version newer than the index's newest (intake's hook)."""
@@ -350,7 +356,15 @@ class PersonIndex:
         b = s.get(PersonRecord, _split(item.right_key))
         if a is None or b is None or a.health_id == b.health_id:
             return None
-        return self.merge(s, min(a.health_id, b.health_id), max(a.health_id, b.health_id), actor)
+        # The older health ID survives: the one more of the person's papers already carry.
+        pa, pb = s.get(PersonRow, a.health_id), s.get(PersonRow, b.health_id)
+        older = sorted(
+            (p for p in (pa, pb) if p is not None), key=lambda p: (p.created_at, p.health_id)
+        )
+        survivor = older[0].health_id
+        return self.merge(
+            s, survivor, b.health_id if survivor == a.health_id else a.health_id, actor
+        )
 
 
 def links(s: Session) -> Iterator[tuple[str, str, str]]:
