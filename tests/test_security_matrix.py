@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,17 @@ from sqlalchemy import select
 from khoyte.access import Permission
 from khoyte.gateway.facilities import add_facility, new_token
 from khoyte.gateway.intake import IntakeService
+from khoyte.persons.index import PersonIndex
+from khoyte.persons.models import PersonRecord
 from khoyte.security.grants import GUARDED_ROLES
 from khoyte.security.middleware import RouteInfo, route_table
 from khoyte.security.models import AuditEntry
 from khoyte.security.roles import ROLES
+from khoyte.standards.model import BirthDate
+from khoyte.standards.writer import envelope
 from khoyte.store.db import session_scope
 from tests import security_sample
+from tests.factories import record
 from tests.gateway_helpers import claim, claim_with_identifying_findings
 from tests.security_helpers import Env, make_env, totp_now
 from tests.security_sample import FACILITIES, VISIT_ROWS
@@ -69,6 +75,13 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/admin/facilities"): Rule(P.ADMIN_FACILITIES),
     ("POST", "/admin/facilities/{code}"): Rule(P.ADMIN_FACILITIES),
     ("POST", "/admin/facilities/paste"): Rule(P.ADMIN_FACILITIES),
+    # persons (the master person index; a health record is scoped by the treating relationship)
+    ("GET", "/api/v1/persons/review"): Rule(P.LINK_PERSONS),
+    ("GET", "/persons/review"): Rule(P.LINK_PERSONS),
+    ("POST", "/persons/review/{review_id}"): Rule(P.LINK_PERSONS),
+    ("GET", "/api/v1/persons/{health_id}"): Rule(P.VIEW_RECORDS, "health_id"),
+    ("GET", "/api/v1/persons/{health_id}/fhir"): Rule(P.VIEW_RECORDS, "health_id"),
+    ("GET", "/persons/{health_id}"): Rule(P.VIEW_RECORDS, "health_id"),
     # gateway
     ("POST", "/api/v1/submissions"): Rule(P.SUBMIT),
     ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),
@@ -150,6 +163,8 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "outbox_id": {},  # filled by the `env` fixture: a dead letter
     "step": {"in": "acknowledge", "out": "acknowledge"},
     "form": {"in": "b9", "out": "b9"},
+    "review_id": {"in": "999999", "out": "999999"},
+    "health_id": {},  # filled by the `env` fixture: a person treated at 82001, one only at 82003
 }
 MATRIX_SCOPE = ["facility:82001"]
 CLINICAL = {P.VIEW_SUBMISSIONS, P.VIEW_RECORDS, P.VIEW_DASHBOARD, P.EXPORT, P.DATA_QUALITY}
@@ -183,6 +198,15 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     PII["submission"] = service.submit(
         claim_with_identifying_findings("MX0002", "82001"), facility="82001"
     ).id
+    other = record("MX0003", facility="82003")
+    other.episode.values.update(HO_TEN="Trần Văn Bình", SO_CCCD="082080000077",
+                                NGAY_SINH=BirthDate(1980, 2, 1), DIEN_THOAI="0987000111",
+                                MA_THE_BHYT=["HT2828200000077"])  # fmt: skip
+    service.submit(envelope([other], "82003", date(2025, 8, 28)), facility="82003")
+    with session_scope(service.sessions) as s:
+        PersonIndex().catch_up(s, service.engine)
+        hid = {r.ma_lk: r.health_id for r in s.scalars(select(PersonRecord))}
+    PATH_VALUES["health_id"] = {"in": hid["MX0001"], "out": hid["MX0003"]}
     return e
 
 

@@ -43,6 +43,7 @@ class Permission(StrEnum):
     ALERTS = "alerts"  # receive, see, acknowledge and close alerts (in scope)
     REQUEST_REPORTS = "request_reports"  # ask units for a report, see who is late
     ANSWER_REPORTS = "answer_reports"  # see and answer report requests sent to one's units
+    LINK_PERSONS = "link_persons"  # the person index's review queue: identities side by side
     AUTHENTICATED = "authenticated"  # any signed-in user (own profile, logout)
 
 

@@ -44,6 +44,9 @@ NAV: list[NavItem] = [
     NavItem("/quality", ("Chất lượng dữ liệu", "Data quality"), Permission.DATA_QUALITY),
     NavItem("/findings", ("Hồ sơ có lỗi", "Records with findings"), Permission.VIEW_SUBMISSIONS),
     NavItem("/alerts", ("Cảnh báo", "Alerts"), Permission.ALERTS),
+    NavItem(
+        "/persons/review", ("Ghép hồ sơ người bệnh", "Person matching"), Permission.LINK_PERSONS
+    ),
     NavItem("/admin/users", i18n.WORDS["nav_users"], Permission.ADMIN_USERS),
     NavItem("/admin/facilities", ("Cơ sở KCB", "Facilities"), Permission.ADMIN_FACILITIES),
     NavItem("/audit", i18n.WORDS["nav_audit"], Permission.VIEW_AUDIT),
@@ -195,6 +198,7 @@ ENV = Environment(
             HERE / "registry" / "templates",
             HERE / "quality" / "templates",
             HERE / "surveillance" / "templates",
+            HERE / "persons" / "templates",
         ]
     ),
     autoescape=select_autoescape(["html"]),

@@ -38,7 +38,14 @@ from khoyte.security.roles import ROLES, format_scope
 
 P = Permission
 GUARDED = frozenset(
-    {P.VIEW_RECORDS, P.VIEW_SUBMISSIONS, P.ADMIN_USERS, P.ADMIN_FACILITIES, P.VIEW_AUDIT}
+    {
+        P.VIEW_RECORDS,
+        P.VIEW_SUBMISSIONS,
+        P.ADMIN_USERS,
+        P.ADMIN_FACILITIES,
+        P.VIEW_AUDIT,
+        P.LINK_PERSONS,
+    }
 )
 GUARDED_ROLES = frozenset(code for code, r in ROLES.items() if r.permissions & GUARDED)
 _GRANTS = cast(Table, PendingGrant.__table__)

@@ -53,6 +53,7 @@ ROLES: dict[str, RoleDef] = {
                     P.ALERTS,
                     P.REQUEST_REPORTS,
                     P.ENTER_AGGREGATE,
+                    P.LINK_PERSONS,
                 }
             ),
         ),

@@ -19,6 +19,7 @@ from khoyte.aggregate import web as aggregate_web
 from khoyte.aggregate import web_quality as aggregate_quality_web
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
+from khoyte.persons import web as persons_web
 from khoyte.quality import web as quality_web
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
@@ -78,6 +79,7 @@ def create_app(
     alerts_web.install(app, services)  # alerts, inbox, report requests, the phone view
     app.include_router(aggregate_web.router)  # statutory forms, aggregate uploads, DHIS2
     app.include_router(aggregate_quality_web.router)  # aggregate data quality and approval
+    app.include_router(persons_web.router)  # the master person index and health records
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check
