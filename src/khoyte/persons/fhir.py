@@ -34,6 +34,13 @@ def _date(text: Any) -> str | None:
     return f"{t[:4]}-{t[4:6]}-{t[6:8]}"
 
 
+def _moment(text: Any) -> str:
+    """A QĐ 130 time (Viet Nam local time, no zone) as a FHIR dateTime (a zone is required
+    once there is a time)."""
+    t = str(text)
+    return t + "+07:00" if "T" in t and not t.endswith("Z") and "+" not in t[10:] else t
+
+
 def bundle(record: dict[str, Any]) -> dict[str, Any]:
     """The Bundle as JSON (validated by constructing the ``fhir.resources`` model)."""
     from fhir.resources.R4B.bundle import Bundle
@@ -60,7 +67,9 @@ def bundle(record: dict[str, Any]) -> dict[str, Any]:
     subject = {"reference": f"Patient/{hid}"}
     for n, v in enumerate(record["visits"], start=1):
         enc_id = f"enc-{n}"
-        period = {k: v[f] for k, f in (("start", "NGAY_VAO"), ("end", "NGAY_RA")) if v.get(f)}
+        period = {
+            k: _moment(v[f]) for k, f in (("start", "NGAY_VAO"), ("end", "NGAY_RA")) if v.get(f)
+        }
         entries.append({
             "resourceType": "Encounter", "id": enc_id, "status": "finished",
             "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",

@@ -133,9 +133,8 @@ def _reach(request: Request, s: Session, principal: Principal, health_id: str, r
     if sc.province:
         return live, False
     facs = facilities_of(s, live)
-    communes = dict(
-        s.execute(select(Facility.code, Facility.commune).where(Facility.code.in_(facs))).tuples()
-    )
+    q = select(Facility.code, Facility.commune).where(Facility.code.in_(sorted(facs)))
+    communes: dict[str, str | None] = {str(r[0]): r[1] for r in s.execute(q)}
     if any(sc.allows(f, communes.get(f)) for f in facs):
         return live, False  # the treating relationship
     if reason is None or len(reason.strip()) < MIN_REASON:
