@@ -215,15 +215,25 @@ def prior_weight(model: dict[str, Any]) -> float:
     return math.log2(p / (1 - p))
 
 
-def explain(model: dict[str, Any], weights: dict[str, float]) -> list[dict[str, Any]]:
+FIELD_LABELS = {
+    "name": "họ tên / name", "dob": "ngày sinh / date of birth", "sex": "giới tính / sex",
+    "commune": "xã cư trú / commune", "phone": "điện thoại / phone", "cccd": "CCCD",
+    "bhxh": "mã BHXH / BHXH number",
+}  # fmt: skip
+
+
+def explain(model: dict[str, Any] | None, weights: dict[str, float]) -> list[dict[str, Any]]:
     """Which fields agreed and with what weight: one item per comparison, the level named by
-    the model's level of that weight (a null level weighs 0)."""
-    table = level_weights(model)
+    the model's level of that weight (a null level weighs 0; without a model, the field)."""
+    table = level_weights(model) if model else {}
     out = []
     for name, w in weights.items():
-        label = (
-            min(table[name].values(), key=lambda lv: abs(lv[1] - w))[0] if w else "thiếu / missing"
-        )
+        if not w:
+            label = "thiếu / missing"
+        elif name in table:
+            label = min(table[name].values(), key=lambda lv: abs(lv[1] - w))[0]
+        else:
+            label = FIELD_LABELS.get(name, name)
         out.append({"field": name, "label": label, "weight": round(w, 3)})
     return out
 

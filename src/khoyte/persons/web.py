@@ -63,7 +63,7 @@ def review_items(s: Session, limit: int = 100) -> list[dict[str, Any]]:
         out.append({
             "id": it.id, "reason": it.reason, "match_weight": round(it.match_weight, 2),
             "left": _side(s, it.left_key), "right": _side(s, it.right_key),
-            "fields": mdl.explain(model, weights) if model and weights else [],
+            "fields": mdl.explain(model, weights),
         })  # fmt: skip
     return out
 
