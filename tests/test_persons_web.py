@@ -167,3 +167,31 @@ def test_review_queue_and_record_page_in_chromium(env: Env, browser: Any) -> Non
     with session_scope(env.sec.factory) as s:
         decisions = list(s.scalars(select(ReviewItem.status).order_by(ReviewItem.id)))
     assert decisions == ["same", "distinct"]
+
+
+def test_a_new_record_is_linked_when_it_is_received(tmp_path: Any) -> None:
+    from khoyte.gateway.facilities import new_token
+    from khoyte.persons.index import store_identities
+
+    mp = pytest.MonkeyPatch()
+    e = make_env(tmp_path, mp)
+    mp.undo()
+    intake: IntakeService = e.app.state.services.intake
+    with session_scope(intake.sessions) as s:
+        add_facility(s, "82001", "Cơ sở 82001", "huyen", "28261")
+        token = new_token(s, "82001")
+    post = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
+    client = e.client()
+    body = envelope([_rec("N1", "82001", 1), _rec("N2", "82001", 2, **OTHER)], "82001",
+                    date(2025, 8, 28))  # fmt: skip
+    assert client.post("/api/v1/submissions", content=body, headers=post).status_code == 201
+    with session_scope(intake.sessions) as s:
+        assert s.scalars(select(PersonRecord)).all() == []  # no model yet: the batch links
+        PersonIndex().batch(s, store_identities(intake.engine))
+        first = {r.ma_lk: r.health_id for r in s.scalars(select(PersonRecord))}
+    body = envelope([_rec("N3", "82001", 20)], "82001", date(2025, 8, 28))
+    assert client.post("/api/v1/submissions", content=body, headers=post).status_code == 201
+    with session_scope(intake.sessions) as s:
+        now = {r.ma_lk: (r.health_id, r.method) for r in s.scalars(select(PersonRecord))}
+    assert now["N3"] == (first["N1"], "cccd")  # linked on arrival, by the CCCD it carries
+    e.app.state.services.close()

@@ -135,16 +135,25 @@ def train(con: duckdb.DuckDBPyConnection, table: str, seed: int = 1) -> dict[str
     the prior from pairs agreeing on CCCD, u by random sampling, m by EM on two blockings
     (each estimates the comparisons it does not block on)."""
     from splink import block_on
+    from splink.internals.exceptions import EMTrainingException, SplinkException
 
     linker = _linker(con, table, None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("cccd"), block_on("bhxh")], recall=0.8
-    )
+    # A small store (a new installation, a test) has too few pairs for some estimates: each
+    # step that cannot run keeps the starting values, and says so.
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("cccd"), block_on("bhxh")], recall=0.8
+        )
+    except (SplinkException, ZeroDivisionError, ValueError) as exc:
+        log.warning("persons: prior not estimated (%s)", exc)
     linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=seed)
     for rule in (block_on("dob", "sex"), block_on("phone"), block_on("name_key", "birth_year")):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            rule, estimate_without_term_frequencies=True
-        )
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True
+            )
+        except (EMTrainingException, SplinkException) as exc:
+            log.warning("persons: EM on %s skipped (%s)", rule, str(exc).splitlines()[0])
     return floor_m(linker.misc.save_model_to_json())
 
 
@@ -155,6 +164,9 @@ M_FLOOR = 0.005
 
 
 def floor_m(model: dict[str, Any]) -> dict[str, Any]:
+    # A store with no pair agreeing on a key estimates a prior of 0 (log of 0 in every weight).
+    p = float(model.get("probability_two_random_records_match") or 0.0)
+    model["probability_two_random_records_match"] = min(max(p, 1e-7), 0.5)
     for comp in model["comparisons"]:
         for lv in comp["comparison_levels"]:
             if "m_probability" in lv:
@@ -173,7 +185,12 @@ def predict(
     compared = int(con.execute(pairs).fetchall()[0][0])
     scored = linker.inference.predict(threshold_match_weight=floor, warning_mode="never")
     names = list(_LEVELS)
-    cols = ", ".join(f"mw_{n}" for n in names)
+    probe = con.execute(f"SELECT * FROM {scored.physical_name} LIMIT 0")  # noqa: S608
+    have = {d[0] for d in probe.description or ()}
+    probe.fetchall()  # finish the result before the next statement on this connection
+    # Splink leaves out the column of a comparison whose every level weighs the same (nothing
+    # learned, e.g. on a tiny store): it counts 0 in every pair.
+    cols = ", ".join(f"mw_{n}" if f"mw_{n}" in have else "0.0" for n in names)
     rows = con.execute(
         f"SELECT uid_l, uid_r, match_weight, match_probability, {cols} FROM {scored.physical_name}"  # noqa: S608
     ).fetchall()

@@ -69,6 +69,7 @@ def create_app(
     if settings.open_dashboard:
         hooks.authenticators.append(dashboard.open_dashboard_authenticator)
     hooks.after_submission.append(dashboard.wake_warehouse(services))
+    hooks.after_submission.append(persons_web.link_after_submission(services))
     errors.install(app)
     docs.install(app)
     layout.install(app)  # /static: the stylesheet, scripts and vendor libraries of every page
