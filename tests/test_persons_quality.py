@@ -60,10 +60,10 @@ def test_linkage_beats_cccd_only_and_explains_every_link(tmp_path: Path) -> None
     # The online scorer (one DuckDB statement from the saved model) gives Splink's weights.
     scorer = mdl.Scorer(res.model)
     for e in splink[:50]:
-        (online,) = scorer.score(res.profiles[e.left], [res.profiles[e.right]])
+        (online,) = scorer.score(res.profiles.row(e.left), [res.profiles.row(e.right)])
         assert e.weight is not None
         assert abs(online.weight - e.weight) < 0.01
     for e in res.links:
         if e.method in ("cccd", "bhxh"):
-            a, b = res.profiles[e.left], res.profiles[e.right]
+            a, b = res.profiles.row(e.left), res.profiles.row(e.right)
             assert a[e.method] == b[e.method]

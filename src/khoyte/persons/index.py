@@ -157,7 +157,7 @@ class PersonIndex:
             s.execute(insert(PersonRecord), new_rows)
         self._save_links(s, res, now)
         for r in res.reviews:
-            a, b = res.records[r.left][0], res.records[r.right][0]
+            a, b = res.key(r.left), res.key(r.right)
             if a in known and b in known:
                 continue  # decided before, or already queued
             self._open_review(s, a, b, r.weight, r.weights, r.reason, now)
@@ -176,9 +176,10 @@ class PersonIndex:
     @staticmethod
     def _methods(res: LinkResult) -> dict[str, str]:
         out: dict[str, str] = {}
+        records = res.records_of(u for e in res.links for u in (e.left, e.right))
         for e in res.links:
             for uid in (e.left, e.right):
-                for k in res.records[uid]:
+                for k in records[uid]:
                     out.setdefault(k, e.method)
         return out
 
@@ -196,7 +197,7 @@ class PersonIndex:
         have = {(a, b) for a, b in s.execute(select(PersonLink.left_key, PersonLink.right_key))}
         rows = []
         for e in res.links:
-            a, b = res.records[e.left][0], res.records[e.right][0]
+            a, b = res.key(e.left), res.key(e.right)
             if (a, b) in have:
                 continue
             rows.append({"left_key": a, "right_key": b, "method": e.method, "match_weight": e.weight,

@@ -13,8 +13,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import duckdb
@@ -44,10 +46,44 @@ class Review:
     reason: str  # "uncertain" | "conflict" (a key disagrees)
 
 
+MEMORY_LIMIT = "2GB"  # DuckDB's share of a batch (the profiles in Python are the rest)
+
+
+class Profiles:
+    """Distinct identities, column by column (a dict per profile cost ten times the memory):
+    ``columns[c][uid]``; ``owner[i]`` is the profile of the ``i``-th identity."""
+
+    def __init__(self, identities: Sequence[Identity]) -> None:
+        index: dict[tuple[Any, ...], int] = {}
+        self.columns: dict[str, list[Any]] = {c: [] for c in COLUMNS}
+        self.owner = array("i")
+        self.first: list[int] = []  # uid → its first identity
+        signature = attrgetter(*COLUMNS)  # one C call per identity (this runs 4 M times)
+        sigs: list[tuple[Any, ...]] = []
+        owner = self.owner
+        for i, ident in enumerate(identities):
+            sig = signature(ident)
+            uid = index.get(sig)
+            if uid is None:
+                uid = index[sig] = len(sigs)
+                self.first.append(i)
+                sigs.append(sig)
+            owner.append(uid)
+        for c, values in zip(COLUMNS, zip(*sigs, strict=True) if sigs else [()] * len(COLUMNS),
+                             strict=True):  # fmt: skip
+            self.columns[c] = list(values)
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def row(self, uid: int) -> dict[str, Any]:
+        return {"uid": uid, **{c: self.columns[c][uid] for c in COLUMNS}}
+
+
 @dataclass(slots=True)
 class LinkResult:
-    profiles: list[dict[str, Any]]  # uid → linkage row
-    records: list[list[str]]  # uid → record keys
+    identities: Sequence[Identity]
+    profiles: Profiles
     cluster: list[int]  # uid → cluster root uid
     links: list[Evidence]
     reviews: list[Review]
@@ -57,26 +93,32 @@ class LinkResult:
     deterministic_links: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def clusters(self) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = {}
-        for uid, keys in enumerate(self.records):
-            out.setdefault(self.cluster[uid], []).extend(keys)
-        return out
+    def key(self, uid: int) -> str:
+        """The record key of the profile's first identity."""
+        return self.identities[self.profiles.first[uid]].key
 
     def person_of(self) -> dict[str, int]:
         """record key → cluster id."""
-        return {k: self.cluster[uid] for uid, keys in enumerate(self.records) for k in keys}
+        owner, cluster = self.profiles.owner, self.cluster
+        return {ident.key: cluster[owner[i]] for i, ident in enumerate(self.identities)}
+
+    def records_of(self, uids: Iterable[int]) -> dict[int, list[str]]:
+        wanted = set(uids)
+        out: dict[int, list[str]] = {u: [] for u in wanted}
+        for i, uid in enumerate(self.profiles.owner):
+            if uid in wanted:
+                out[uid].append(self.identities[i].key)
+        return out
 
 
 class _Clusters:
-    """Union-find whose components remember their CCCDs and BHXH numbers."""
+    """Union-find whose components remember their CCCDs and BHXH numbers (a set only for a
+    component that has grown; a lone profile's keys are its own columns)."""
 
-    def __init__(self, profiles: list[dict[str, Any]]) -> None:
-        self.parent = list(range(len(profiles)))
-        self.keys = [
-            ({p["cccd"]} if p["cccd"] else set(), {p["bhxh"]} if p["bhxh"] else set())
-            for p in profiles
-        ]
+    def __init__(self, profiles: Profiles) -> None:
+        self.parent = array("i", range(len(profiles)))
+        self.own = (profiles.columns["cccd"], profiles.columns["bhxh"])
+        self.grown: dict[int, tuple[set[str], set[str]]] = {}
 
     def find(self, x: int) -> int:
         root = x
@@ -86,8 +128,15 @@ class _Clusters:
             self.parent[x], x = root, self.parent[x]
         return root
 
+    def _keys(self, root: int) -> tuple[set[str], set[str]]:
+        got = self.grown.get(root)
+        if got is not None:
+            return got
+        c, b = self.own[0][root], self.own[1][root]
+        return ({c} if c else set(), {b} if b else set())
+
     def conflict(self, a: int, b: int) -> bool:
-        (ca, ba), (cb, bb) = self.keys[a], self.keys[b]
+        (ca, ba), (cb, bb) = self._keys(a), self._keys(b)
         return bool((ca and cb and ca != cb) or (ba and bb and ba != bb))
 
     def union(self, a: int, b: int) -> bool:
@@ -96,54 +145,37 @@ class _Clusters:
             return False
         ra, rb = min(ra, rb), max(ra, rb)
         self.parent[rb] = ra
-        self.keys[ra][0].update(self.keys[rb][0])
-        self.keys[ra][1].update(self.keys[rb][1])
+        ka, kb = self._keys(ra), self._keys(rb)
+        self.grown[ra] = (ka[0] | kb[0], ka[1] | kb[1])
+        self.grown.pop(rb, None)
         return True
 
 
-def profiles_of(identities: Iterable[Identity]) -> tuple[list[dict[str, Any]], list[list[str]]]:
-    index: dict[tuple[Any, ...], int] = {}
-    profiles: list[dict[str, Any]] = []
-    records: list[list[str]] = []
-    for ident in identities:
-        row = ident.linkage_row()
-        sig = tuple(row[c] for c in COLUMNS)
-        uid = index.get(sig)
-        if uid is None:
-            uid = index[sig] = len(profiles)
-            profiles.append({"uid": uid, **row})
-            records.append([])
-        records[uid].append(ident.key)
-    return profiles, records
-
-
-def _compatible(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    return all(a[c] is None or b[c] is None or a[c] == b[c] for c in ("sex", "birth_year"))
-
-
-def _deterministic(profiles: list[dict[str, Any]], uf: _Clusters, ev: list[Evidence]) -> int:
+def _deterministic(profiles: Profiles, uf: _Clusters, ev: list[Evidence]) -> int:
     n = len(ev)
+    cols = profiles.columns
+    sex, year = cols["sex"], cols["birth_year"]
+
+    def compatible(a: int, b: int) -> bool:
+        sa, sb, ya, yb = sex[a], sex[b], year[a], year[b]
+        return (sa is None or sb is None or sa == sb) and (ya is None or yb is None or ya == yb)
+
     for key in ("cccd", "bhxh"):
         first: dict[str, int] = {}
-        for p in profiles:
-            k = p[key]
+        for uid, k in enumerate(cols[key]):
             if not k:
                 continue
-            anchor = first.setdefault(k, p["uid"])
-            if (
-                anchor != p["uid"]
-                and _compatible(profiles[anchor], p)
-                and uf.union(anchor, p["uid"])
-            ):
-                ev.append(Evidence(anchor, p["uid"], key))
+            anchor = first.setdefault(k, uid)
+            if anchor != uid and compatible(anchor, uid) and uf.union(anchor, uid):
+                ev.append(Evidence(anchor, uid, key))
     return len(ev) - n
 
 
-def load_profiles(con: duckdb.DuckDBPyConnection, profiles: list[dict[str, Any]]) -> str:
+def load_profiles(con: duckdb.DuckDBPyConnection, profiles: Profiles) -> str:
     import pyarrow as pa  # type: ignore[import-untyped]
 
-    cols = ("uid", *COLUMNS)
-    table = pa.table({c: [p[c] for p in profiles] for c in cols})
+    table = pa.table({"uid": pa.array(range(len(profiles)), pa.int32()),
+                      **{c: profiles.columns[c] for c in COLUMNS}})  # fmt: skip
     con.register("profiles_arrow", table)
     con.execute("CREATE OR REPLACE TABLE profiles AS SELECT * FROM profiles_arrow")
     con.unregister("profiles_arrow")
@@ -160,9 +192,15 @@ def link(
     """Link ``identities`` into persons; ``model`` reuses trained parameters (else EM)."""
     t0 = time.perf_counter()
     own = con is None
-    con = con or duckdb.connect()
+    if con is None:
+        import tempfile
+
+        # Bounded: past the limit DuckDB spills the pairs to disk instead of growing.
+        con = duckdb.connect(config={"memory_limit": MEMORY_LIMIT,
+                                     "temp_directory": tempfile.gettempdir()})  # fmt: skip
     try:
-        profiles, records = profiles_of(identities)
+        idents = identities if isinstance(identities, list) else list(identities)
+        profiles = Profiles(idents)
         ev: list[Evidence] = []
         uf = _Clusters(profiles)
         det = _deterministic(profiles, uf, ev)
@@ -193,7 +231,7 @@ def link(
         cluster = [uf.find(u) for u in range(len(profiles))]
         t4 = time.perf_counter()
         return LinkResult(
-            profiles, records, cluster, ev, reviews, model, compared, autos, det,
+            idents, profiles, cluster, ev, reviews, model, compared, autos, det,
             {"prepare": t1 - t0, "train": t2 - t1, "predict": t3 - t2, "cluster": t4 - t3},
         )  # fmt: skip
     finally:
