@@ -163,3 +163,23 @@ def test_cli_link_and_links_csv(
     precision, recall = pairwise(found, prov.truth)
     assert precision >= 0.995
     assert recall >= 0.99
+
+
+def test_identity_normal_forms() -> None:
+    from khoyte.persons.identity import bhxh_of, cccd_of, fold, identity_of, phone_of
+    from khoyte.standards.model import BirthDate
+    from tests.factories import record
+
+    assert fold("  NGUYỄN  Thị Ánh  Đào ") == "nguyen thi anh dao"
+    assert bhxh_of("GD4828212345678") == "8212345678" == bhxh_of("ht2828212345678")
+    assert bhxh_of("XX48282123456") is None  # not a card code
+    assert cccd_of("082 190 001 234") == "082190001234"
+    assert cccd_of("123456789") is None  # a 9-digit CMND is not a key
+    assert phone_of("+84 912 345 678") == "0912345678"
+    rec = record("LK1", facility="82001")
+    rec.episode.values.update(NGAY_SINH=BirthDate(1990, 5, None), MAXA_CU_TRU="11111")
+    ident = identity_of("82001", rec, {"11111": "22222"})
+    assert ident.dob == "19900500"
+    assert ident.birth_year == 1990
+    assert ident.commune == "22222"  # the old code mapped to the 2025 commune
+    assert ident.name_key == "nguyen tuyet"  # family + given: what survives a dropped middle

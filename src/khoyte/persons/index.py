@@ -72,12 +72,24 @@ def store_identities(engine: Engine, since_id: int = 0) -> Iterator[tuple[int, I
     versions say nothing about a person), with its version id."""
     from khoyte.gateway.versions import StoreVersionSource
 
+    communes = commune_map(engine)
     latest: dict[tuple[str, str], tuple[int, Identity]] = {}
     for v in StoreVersionSource(engine).iter_versions(since_id):
         if v.status == "rejected":
             continue
-        latest[(v.facility, v.ma_lk)] = (v.version_id, identity_of(v.facility, v.record))
+        latest[(v.facility, v.ma_lk)] = (v.version_id, identity_of(v.facility, v.record, communes))
     yield from latest.values()
+
+
+def commune_map(engine: Engine) -> dict[str, str]:
+    """Pre-2025 commune codes → the 2025 commune (``rg_commune_map``), so that a person keeps
+    one residence across the reform; a code that is also a 2025 commune stays as it is."""
+    from khoyte.registry.facilities import old_commune_map
+    from khoyte.registry.models import Place
+
+    with Session(engine) as s:
+        current = set(s.scalars(select(Place.code).where(Place.level == "commune")))
+        return {old: new for old, new in old_commune_map(s).items() if old not in current}
 
 
 def _row(
