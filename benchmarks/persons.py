@@ -4,7 +4,7 @@ province-year (≈ 4 M visits); online linking of one record (p50, p95); quality
 Identities come straight from the synth's population (the XML round trip is the reader's
 benchmark, not this one): visits drawn by the synth's consulting weights, each written as a
 clerk writes it (the synth's noise: CCCD left out 3 %, names mistyped 3 %, the card valid that
-day) plus ``khoyte.synth.identity_noise`` (date typos, missing phones, moves). Two sizes run;
+day) plus ``khoyte.synth.identity_noise`` (date typos, missing phones, moves, 1 % twins). Two sizes run;
 the extrapolation uses the growth measured between them (pairs compared grow faster than
 linearly: blocks such as one date of birth fill up as the province grows).
 
@@ -29,7 +29,7 @@ from khoyte.persons.identity import Identity, bhxh_of, fold
 from khoyte.persons.index import PersonIndex
 from khoyte.persons.link import link
 from khoyte.store.db import make_engine, migrate
-from khoyte.synth.identity_noise import noisy
+from khoyte.synth.identity_noise import noisy, twins
 from khoyte.synth.names import misspell
 from khoyte.synth.people import catchment
 from khoyte.synth.province import build_province
@@ -69,7 +69,7 @@ def identities(persons: int, seed: int = 5) -> tuple[list[Identity], dict[str, i
         ident = noisy(ident, communes)
         out.append(ident)
         truth[ident.key] = pid
-    return out, truth
+    return twins(out, truth)
 
 
 def _rss_mb() -> float:

@@ -67,3 +67,40 @@ def noisy(ident: Identity, communes: list[str], seed: int = 7) -> Identity:
         given=parts[-1] if parts else None,
         name_key=f"{parts[0]} {parts[-1]}" if len(parts) >= 2 else name,
     )
+
+
+def twins(
+    idents: list[Identity], truth: dict[str, int], share: float = 0.01, seed: int = 11
+) -> tuple[list[Identity], dict[str, int]]:
+    """Add a twin to ``share`` of the persons: born the same day, same family name, same home,
+    same (a parent's) phone, another given name, their own CCCD and card when they have one.
+    Each of the twin's visits mirrors one of their sibling's (same facility, ``MA_LK`` + ``T``).
+    The truth gains the twins as new persons (``-1 - person``)."""
+    out, truth = list(idents), dict(truth)
+    for ident in idents:
+        pid = truth[ident.key]
+        if mix(seed, pid) % 10_000 >= share * 10_000:
+            continue
+        parts = (ident.name_norm or "x").split(" ")
+        given = _OTHER_GIVEN[mix(seed + 1, pid) % len(_OTHER_GIVEN)]
+        if given == parts[-1]:
+            given = _OTHER_GIVEN[(mix(seed + 1, pid) + 1) % len(_OTHER_GIVEN)]
+        name = " ".join([*parts[:-1], given])
+        other = f"{mix(seed + 2, pid) % 10**10:010d}"
+        twin = replace(
+            ident,
+            ma_lk=ident.ma_lk + "T",
+            ho_ten=name,
+            name_norm=name,
+            given=given,
+            name_key=f"{parts[0]} {given}",
+            cccd=(ident.cccd[:6] + other[:6]) if ident.cccd else None,
+            bhxh=other if ident.bhxh else None,
+            card=(ident.card[:5] + other) if ident.card else None,
+        )
+        out.append(twin)
+        truth[twin.key] = -1 - pid
+    return out, truth
+
+
+_OTHER_GIVEN = ("an", "binh", "khang", "phuc", "ngoc", "vy", "nhi", "bao", "tam", "linh")
