@@ -22,6 +22,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from tests.persons_helpers import pairwise
 
@@ -114,6 +115,51 @@ def online(persons: int, n: int) -> None:
           f"p95 {times[int(n * 0.95)] * 1000:.1f} ms, max {times[-1] * 1000:.1f} ms")  # fmt: skip
 
 
+def record_page(population: int, n: int) -> None:
+    """The health record's query and its FHIR Bundle (what ``GET /api/v1/persons/{id}`` and
+    ``/fhir`` compute), from a store filled through the gateway, per person."""
+    from khoyte.config import Settings
+    from khoyte.gateway.ingest import ingest, local_submitter
+    from khoyte.persons.fhir import bundle
+    from khoyte.persons.index import store_identities
+    from khoyte.persons.models import PersonRecord
+    from khoyte.persons.record import health_record
+    from khoyte.registry.facilities import import_file
+    from khoyte.services import build_services
+    from khoyte.synth.generate import SynthConfig, run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "synth"
+        run(
+            SynthConfig(seed=4, population=population, end=date(2025, 3, 31), aggregates=False), out
+        )
+        services = build_services(Settings(data_dir=Path(tmp) / "data"), warehouse=False)
+        service = services.intake
+        with Session(service.engine) as s:
+            import_file(s, out / "facilities.csv")
+            s.commit()
+        ingest([out / "xml"], local_submitter(service))
+        with Session(service.engine) as s:
+            PersonIndex().batch(s, store_identities(service.engine))
+            s.commit()
+            ids = sorted(set(s.scalars(select(PersonRecord.health_id))))
+            rng = random.Random(1)
+            sample = [rng.choice(ids) for _ in range(n)]
+            times, sizes = [], []
+            for hid in sample:
+                t = time.perf_counter()
+                rec = health_record(s, hid)
+                assert rec is not None
+                bundle(rec)
+                times.append(time.perf_counter() - t)
+                sizes.append(len(rec["visits"]))
+        services.close()
+    times.sort()
+    print(f"health record + FHIR Bundle: {n} persons of {len(ids):,} (up to {max(sizes)} visits "
+          f"each): p50 {times[n // 2] * 1000:.1f} ms, p95 {times[int(n * 0.95)] * 1000:.1f} ms "
+          f"(goal for the page: p95 < 300 ms)")  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -134,6 +180,7 @@ def main(argv: list[str] | None = None) -> None:
           f"added by linking {m2:.0f} MB at {v2:,} visits → ≈ {m2 * target / v2 / 1024:.1f} GB "
           f"if linear (goal: ≤ 5 min, ≤ 8 GB). Estimates, not measurements.")  # fmt: skip
     online(small if args.quick else 50_000, 200 if args.quick else 500)
+    record_page(3000 if args.quick else 10_000, 100 if args.quick else 300)
 
 
 if __name__ == "__main__":
