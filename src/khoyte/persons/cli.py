@@ -58,11 +58,14 @@ def links_cmd(
     format: Annotated[LinksFormat, typer.Option("--format", "-f")] = LinksFormat.csv,
 ) -> None:
     """Mã định danh y tế của từng hồ sơ / the health ID of every accepted record (CSV)."""
-    from khoyte.persons.index import links
+    from khoyte.persons.index import PersonIndex, links, load_model
 
     w = csv.writer(sys.stdout, lineterminator="\n")
     w.writerow(["ma_cskcb", "ma_lk", "health_id"])
     with store_session() as s:
+        # Records received since (``khoyte ingest`` calls no web hook) are linked first, online.
+        if load_model(s) is not None:
+            PersonIndex().catch_up(s, s.get_bind())  # type: ignore[arg-type]
         for row in links(s):
             w.writerow(row)
 
