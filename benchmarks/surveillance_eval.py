@@ -49,6 +49,7 @@ class Setup:
     end: date  # last day of data
     eval_from: date  # first Monday judged
     outbreaks: int
+    diseases: tuple[str, ...] = DISEASES
 
 
 FULL = Setup(11, 20000, date(2023, 1, 2), date(2025, 12, 28), date(2025, 3, 3), 10)
@@ -64,7 +65,7 @@ def plan(s: Setup) -> tuple[Outbreak, ...]:
     last_start = (s.end - timedelta(weeks=7) - s.eval_from).days
     return tuple(
         Outbreak(
-            DISEASES[i % len(DISEASES)],
+            s.diseases[i % len(s.diseases)],
             communes[i],
             s.eval_from + timedelta(days=r.randrange(0, last_start)),
             r.randint(2, 6),
@@ -86,9 +87,12 @@ def signal_of(icd: str, signals: tuple[Signal, ...]) -> str:
     raise ValueError(f"no signal for {icd}")
 
 
-def evaluate(data_dir: Path, manifest: dict[str, Any], eval_from: date) -> dict[str, Any]:
-    """Judge every signal × commune × week from ``eval_from`` to the last complete week."""
-    signals = load_signals()
+def evaluate(
+    data_dir: Path, manifest: dict[str, Any], eval_from: date, codes: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Judge every signal (or those of ``codes``) × commune × week from ``eval_from`` to the
+    last complete week."""
+    signals = tuple(s for s in load_signals() if not codes or s.code in codes)
     by_code = {s.code: s for s in signals}
     wh = Warehouse(Settings(data_dir=data_dir, warehouse_refresh_seconds=0))
     try:
