@@ -10,8 +10,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from benchmarks.surveillance_eval import Setup, build, evaluate, signal_of
 
-from benchmarks.surveillance_eval import Setup, build, evaluate
+from khoyte.surveillance.signals import load_signals
 
 pytestmark = pytest.mark.slow
 SETUP = Setup(5, 4000, date(2024, 1, 1), date(2025, 6, 29), date(2025, 1, 6), 6,
@@ -34,9 +35,6 @@ def test_outbreaks_are_found_early_with_few_false_alarms(tmp_path: Path) -> None
 
 
 def test_an_outbreak_is_scored_on_its_signal() -> None:
-    from benchmarks.surveillance_eval import signal_of
-    from khoyte.surveillance.signals import load_signals
-
     assert signal_of("A97.0", load_signals()) == "dengue"
     assert signal_of("B08.4", load_signals()) == "hfmd"
     assert signal_of("J10.1", load_signals()) == "ili"
