@@ -155,7 +155,9 @@ def overview(
         y = next((v for (c, _), v in area.items() if c == s.code), np.zeros(len(periods)))
         # a signal without a single case in the area is not judged (as the alert cycle skips
         # communes without cases): its points have no bound and no alarm
-        verdicts = judge(s, y, judged, freq) if y.any() else [None] * len(judged)
+        verdicts: list[Judged | None] = (
+            judge(s, y, judged, freq) if y.any() else [None] * len(judged)
+        )
         points = _points(periods, y, verdicts, offset, freq)
         out_signals.append(
             {
