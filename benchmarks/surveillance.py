@@ -9,7 +9,8 @@ five years (261 weeks) long. Two workloads per algorithm, medians of 3 runs:
 * **year** — judge each of the last 52 weeks of every series (what the epidemic page computes
   for a cold cache, and what re-judging a year after a change of parameters costs).
 
-Farrington methods use ``b = 4`` (the years a 261-week series holds before its last year) and
+Farrington methods use ``b = 3`` (the years a 261-week series holds before its last year, w
+included) and
 the signals' parameters (``noPeriods = 10``, ``pastWeeksNotIncluded = 26``); EARS the defaults.
 The verdict cache of :func:`khoyte.surveillance.detect.judge` is bypassed: these are the
 algorithms' own costs.
@@ -56,8 +57,8 @@ PARAMS = {
     "ears_c1": {},
     "ears_c2": {},
     "ears_c3": {},
-    "farrington": {"b": "4"},
-    "farrington_flexible": {"b": "4", "noPeriods": "10", "pastWeeksNotIncluded": "26"},
+    "farrington": {"b": "3"},
+    "farrington_flexible": {"b": "3", "noPeriods": "10", "pastWeeksNotIncluded": "26"},
 }
 
 

@@ -112,6 +112,8 @@ def test_days_ranges_and_refusals(env: Env) -> None:
     bad = {"from": "2026-02-10", "to": "2026-02-01"}
     assert c.get("/api/v1/signals", params=bad, headers=tok).status_code == 422
     assert c.get("/api/v1/signals", params={"from": "2000-01-03"}, headers=tok).status_code == 422
+    for far in ({"to": "0001-01-01"}, {"from": "9999-12-31"}):  # no overflow: a 422, not a 500
+        assert c.get("/api/v1/signals", params=far, headers=tok).status_code == 422
     assert c.get("/api/v1/signals", headers=auth(env.token("nv1"))).status_code == 403
     assert c.get("/api/v1/signals").status_code == 401
 

@@ -38,6 +38,7 @@ from khoyte.warehouse.engine import AnalyticsEngine
 
 DEFAULT_PERIODS = {"week": 52, "day": 90}
 MAX_PERIODS = {"week": 5 * 53, "day": 366}
+EARLIEST, LATEST = date(1900, 1, 1), date(2199, 12, 31)  # no date arithmetic overflows
 
 
 class RangeError(ValueError):
@@ -66,6 +67,9 @@ def window(
     """The periods to judge. Default end: the last *complete* period before today and not
     after the data's last day (a period still filling would read low); default length: 52
     weeks or 90 days."""
+    for d in (d_from, d_to):
+        if d is not None and not EARLIEST <= d <= LATEST:
+            raise RangeError(f"dates between {EARLIEST} and {LATEST}")
     if d_to is None:
         end = min(today - timedelta(days=1), data_end or today)
         nxt = period_start(end + timedelta(days=1), frequency)
