@@ -26,8 +26,16 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]  # Chromium: out of the fas
 PERIOD = "from=2024-12-01&to=2025-02-28"
 Facilities = dict[str, dict[str, str]]
 NAV = {  # what each person's main navigation holds, in order
-    "chuyenvien": ["/kcb", "/completeness", "/quality", "/findings", "/alerts", "/persons/review"],
-    "lanhdao": ["/kcb", "/alerts"],
+    "chuyenvien": [
+        "/kcb",
+        "/completeness",
+        "/quality",
+        "/findings",
+        "/epidemic",
+        "/alerts",
+        "/persons/review",
+    ],
+    "lanhdao": ["/kcb", "/epidemic", "/alerts"],
     "kiemtoan": ["/audit"],
     "quantri": ["/admin/users", "/admin/facilities"],
 }

@@ -127,6 +127,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/m/"): Rule(P.ALERTS),
     ("GET", "/m/manifest.webmanifest"): Rule(P.PUBLIC),
     ("GET", "/m/sw.js"): Rule(P.PUBLIC),
+    # epidemic watch: signals by residence commune, filtered by the caller's scope (no path
+    # parameter names a unit; a commune outside the scope reads as no cases)
+    ("GET", "/api/v1/signals"): Rule(P.ALERTS),
+    ("GET", "/epidemic"): Rule(P.ALERTS),
     # aggregate reporting (issue 13): forms are filtered by the caller's scope, never a path
     # parameter; a form without its period is a 422 (the parameter is required)
     ("GET", "/api/v1/forms"): Rule(P.VIEW_DASHBOARD),

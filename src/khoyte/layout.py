@@ -43,6 +43,7 @@ NAV: list[NavItem] = [
     NavItem("/completeness", i18n.WORDS["nav_completeness"], Permission.DATA_QUALITY),
     NavItem("/quality", ("Chất lượng dữ liệu", "Data quality"), Permission.DATA_QUALITY),
     NavItem("/findings", ("Hồ sơ có lỗi", "Records with findings"), Permission.VIEW_SUBMISSIONS),
+    NavItem("/epidemic", ("Giám sát dịch", "Epidemic watch"), Permission.ALERTS),
     NavItem("/alerts", ("Cảnh báo", "Alerts"), Permission.ALERTS),
     NavItem(
         "/persons/review", ("Ghép hồ sơ người bệnh", "Person matching"), Permission.LINK_PERSONS

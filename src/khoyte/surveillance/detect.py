@@ -10,17 +10,22 @@ series, so empty communes cost nothing.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 
-from khoyte.surveillance.algorithms import Result, detect
+from khoyte.surveillance.algorithms import detect
 from khoyte.surveillance.model import Alarm
 from khoyte.surveillance.signals import Signal, counts, load_signals, remap_places, series
 
 FREQ = 52
+CACHE_SIZE = 200_000  # judged periods kept (≈ 100 bytes each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +52,79 @@ def choose(signal: Signal, n_periods: int) -> Choice | None:
     return Choice(signal.algorithm, params) if n_periods >= need else None
 
 
-def run(signal: Signal, y: np.ndarray, last: int | None = None) -> tuple[Choice, Result] | None:
-    """Judge period ``last`` (1-based; default the series' end) of one series."""
-    k = len(y) if last is None else last
-    choice = choose(signal, k)
-    if choice is None:
-        return None
-    result = detect(choice.algorithm, y[:k], frequency=FREQ, range_=[k], params=choice.params)
-    return choice, result
+def choose_daily(signal: Signal, n_periods: int) -> Choice | None:
+    """Daily series: EARS (a daily method by design) — the signal's own EARS method, else C2
+    with ``minSigma = 0.5`` (a commune's days are mostly zeros; with σ = 0 one case would
+    alarm). Farrington is a weekly method and is not run on days."""
+    if signal.algorithm.startswith("ears"):
+        return choose(signal, n_periods)
+    return Choice("ears_c2", {"minSigma": "0.5"}) if n_periods >= 10 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One period of one series: what the chosen algorithm says about it."""
+
+    algorithm: str
+    observed: float
+    expected: float | None
+    upperbound: float | None
+    alarm: bool | None
+
+
+_cache: OrderedDict[bytes, Judged] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _key(choice: Choice, head: np.ndarray) -> bytes:
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((choice.algorithm, sorted(choice.params.items()))).encode())
+    h.update(np.ascontiguousarray(head, dtype=np.float64).tobytes())
+    return h.digest()
+
+
+def judge(
+    signal: Signal, y: np.ndarray, periods: Sequence[int], frequency: str = "week"
+) -> list[Judged | None]:
+    """Judge the 1-based ``periods`` of series ``y``, each with the algorithm chosen for the
+    history before it (None: too short). A period's verdict depends only on ``y`` up to it, so
+    verdicts are kept (bounded, least recently used first out): the alert cycle, the epidemic
+    page and its twin judge the same weeks again and again."""
+    pick = choose if frequency == "week" else choose_daily
+    out: list[Judged | None] = [None] * len(periods)
+    todo: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[int, int, bytes]]] = {}
+    for j, k in enumerate(periods):
+        choice = pick(signal, k)
+        if choice is None:
+            continue
+        key = _key(choice, y[:k])
+        with _lock:
+            hit = _cache.get(key)
+            if hit is not None:
+                _cache.move_to_end(key)
+        if hit is not None:
+            out[j] = hit
+            continue
+        todo.setdefault((choice.algorithm, tuple(sorted(choice.params.items()))), []).append(
+            (j, k, key)
+        )
+    for (algorithm, params), items in todo.items():
+        last = max(k for _, k, _ in items)
+        res = detect(algorithm, y[:last], frequency=FREQ if frequency == "week" else 7,
+                     range_=[k for _, k, _ in items], params=dict(params))  # fmt: skip
+        for (j, _, key), (_, obs, expected, upper, alarm) in zip(items, res.rows(), strict=True):
+            found = Judged(algorithm, obs, expected, upper, alarm)
+            out[j] = found
+            with _lock:
+                _cache[key] = found
+                if len(_cache) > CACHE_SIZE:
+                    _cache.popitem(last=False)
+    return out
+
+
+def run(signal: Signal, y: np.ndarray, last: int | None = None) -> Judged | None:
+    """Judge period ``last`` (1-based; default the series' end) of one weekly series."""
+    return judge(signal, y, [len(y) if last is None else last])[0]
 
 
 def commune_map(services: Any) -> dict[str, str]:
@@ -87,16 +157,13 @@ def current_alarms(services: Any, *, today: date | None = None) -> list[Alarm]:
     alarms: list[Alarm] = []
     for (code, place), y in sorted(all_series.items()):
         done = run(by_code[code], y)
-        if done is None:
+        if done is None or not done.alarm or done.upperbound is None:
             continue
-        choice, res = done
-        ((_, obs, expected, upper, alarm),) = res.rows()
-        if not alarm or upper is None:
-            continue
+        obs, expected, upper = done.observed, done.expected, done.upperbound
         alarms.append(
             Alarm(
                 signal=code,
-                algorithm=choice.algorithm,
+                algorithm=done.algorithm,
                 place_kind="commune",
                 place=place,
                 period_start=periods[-1],

@@ -419,5 +419,8 @@ def service_worker(_: Public) -> Response:
 
 
 def install(app: FastAPI, services: Services) -> None:
+    from khoyte.surveillance import epidemic
+
     app.include_router(router)
+    app.include_router(epidemic.router)
     services.workers.append(AlertWorker(services, services.settings.alerts_interval_seconds))
