@@ -139,6 +139,7 @@ def test_review_decision_same_merges_distinct_does_not(prov: Province, engine: E
         assert "person.review" in set(s.scalars(select(AuditEntry.action)))
 
 
+@pytest.mark.slow  # the `khoyte` CLI in subprocesses, as the other CLI end-to-end tests
 def test_cli_link_and_links_csv(
     prov: Province, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

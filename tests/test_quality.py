@@ -26,12 +26,11 @@ from khoyte.standards.writer import envelope
 from khoyte.validate.catalog import RULES
 from khoyte.validate.policy import load_policy
 from tests.factories import record
-from tests.gateway_helpers import FAC_A, FAC_B, db_url_fixture, register_facilities
+from tests.gateway_helpers import FAC_A, FAC_B, fresh_pg_database, register_facilities
 from tests.quality_helpers import load
 from tests.security_helpers import Env, make_env
 
 PAYER = load_policy("payer")
-__all__ = ["db_url_fixture"]  # the sqlite / postgresql parametrised fixture
 PERIOD = {"from": "2025-08-01", "to": "2025-10-31"}
 
 
@@ -47,11 +46,24 @@ class Site:
         )
 
 
-@pytest.fixture(name="site")
+@pytest.fixture(
+    name="site",
+    scope="module",
+    params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)],
+)
 def site_fixture(
-    tmp_path: Path, db_url: str | None, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Site]:
-    env = make_env(tmp_path, monkeypatch, database_url=db_url)
+    """One loaded province per store for the whole module: the tests using it only read."""
+    database: Iterator[str] | None = None
+    url = None
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_url")  # skips (or fails in CI) without PostgreSQL
+        database = fresh_pg_database()
+        url = next(database)
+    mp = pytest.MonkeyPatch()
+    env = make_env(tmp_path_factory.mktemp("quality"), mp, database_url=url)
+    mp.undo()
     services = env.app.state.services
     fac_tokens = register_facilities(services.intake)
     with TestClient(env.app) as client:
@@ -61,6 +73,8 @@ def site_fixture(
         tokens = {u: env.token(u) for u in ("chuyenvien", "nhanvien")}
         yield Site(env, client, tokens)
     services.close()
+    if database is not None:
+        next(database, None)  # drops the database
 
 
 def direct(site: Site, d_from: str, d_to: str, facility: str | None = None) -> dict[str, Any]:
