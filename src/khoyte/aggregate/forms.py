@@ -68,9 +68,9 @@ def b9(
         if value:
             w += f" AND f.{column} = ?"
             p.append(value)
-    for code, tier, beds, active in eng.query(
-        f"SELECT f.ma_cskcb, f.tuyen, f.giuong, f.active FROM dim_facility f WHERE {w}", p
-    ):
+    # only fixed column names and the scope's placeholders are spliced in; values are parameters
+    sql = f"SELECT f.ma_cskcb, f.tuyen, f.giuong, f.active FROM dim_facility f WHERE {w}"  # nosec B608
+    for code, tier, beds, active in eng.query(sql, p):
         tiers[str(code)] = str(tier or "")
         if active is not False:
             counts[str(tier or "")][0] += 1
@@ -78,7 +78,7 @@ def b9(
     inpatient = ", ".join(f"'{t}'" for t in sorted(INPATIENT_TYPES))
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
-        "SELECT e.facility, SUM(e.visits), SUM(e.inpatient), "
+        "SELECT e.facility, SUM(e.visits), SUM(e.inpatient), "  # nosec B608
         f"SUM(CASE WHEN e.ma_loai_kcb IN ({inpatient}) THEN e.bed_days ELSE 0 END), "
         f"SUM(e.emergencies), SUM(e.deaths) FROM {source('agg_month', scope, flt, eng)} "
         f"WHERE {w} GROUP BY e.facility",
@@ -113,7 +113,7 @@ def b14(
     flt = _filters(period, target)
     w, p = where(scope, flt, eng=eng)
     rows = eng.query(
-        "SELECT e.icd10_chapter, e.inpatient, e.gioi_tinh, e.age_band, COUNT(*), "
+        "SELECT e.icd10_chapter, e.inpatient, e.gioi_tinh, e.age_band, COUNT(*), "  # nosec B608
         f"COUNT(*) FILTER (WHERE e.death) FROM {source('fact_episode', scope, flt, eng)} "
         f"WHERE {w} GROUP BY 1, 2, 3, 4",
         p,

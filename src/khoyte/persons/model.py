@@ -188,18 +188,18 @@ def predict(
     linker = _linker(con, table, model)
     blocked = linker.inference.compute_blocked_pairs_for_predict()
     # Table names are Splink's own; columns ours: nothing from the data reaches the SQL text.
-    pairs = f"SELECT count(*) FROM {blocked.physical_name}"  # noqa: S608
+    pairs = f"SELECT count(*) FROM {blocked.physical_name}"  # noqa: S608  # nosec B608
     compared = int(con.execute(pairs).fetchall()[0][0])
     scored = linker.inference.predict(threshold_match_weight=floor, warning_mode="never")
     names = list(_LEVELS)
-    probe = con.execute(f"SELECT * FROM {scored.physical_name} LIMIT 0")  # noqa: S608
+    probe = con.execute(f"SELECT * FROM {scored.physical_name} LIMIT 0")  # noqa: S608  # nosec B608
     have = {d[0] for d in probe.description or ()}
     probe.fetchall()  # finish the result before the next statement on this connection
     # Splink leaves out the column of a comparison whose every level weighs the same (nothing
     # learned, e.g. on a tiny store): it counts 0 in every pair.
     cols = ", ".join(f"mw_{n}" if f"mw_{n}" in have else "0.0" for n in names)
     rows = con.execute(
-        f"SELECT uid_l, uid_r, match_weight, match_probability, {cols} FROM {scored.physical_name}"  # noqa: S608
+        f"SELECT uid_l, uid_r, match_weight, match_probability, {cols} FROM {scored.physical_name}"  # noqa: S608  # nosec B608
     ).fetchall()
     return [
         Edge(
@@ -292,7 +292,7 @@ class Scorer:
         pairs = ", ".join([*(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in _COLUMNS), "r.uid AS uid"])
         # The model's own SQL; the data arrive as parameters and a registered table.
         self.sql = (
-            f"SELECT uid, {', '.join(cases)} FROM (SELECT {pairs} FROM "  # noqa: S608
+            f"SELECT uid, {', '.join(cases)} FROM (SELECT {pairs} FROM "  # noqa: S608  # nosec B608
             f"(SELECT {', '.join(f'?::VARCHAR AS {c}' for c in _COLUMNS)}) l, candidates r)"
         )
         self.con = duckdb.connect()

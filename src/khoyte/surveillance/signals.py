@@ -129,7 +129,7 @@ def counts(
         wparams.append(end)
     # only fixed column expressions and placeholders are spliced in
     sql = (
-        f"SELECT sig, place, period, COUNT(*) FROM (SELECT CASE {' '.join(cases)} END AS sig, "  # noqa: S608
+        f"SELECT sig, place, period, COUNT(*) FROM (SELECT CASE {' '.join(cases)} END AS sig, "  # noqa: S608  # nosec B608
         f"{place} AS place, {period} AS period FROM fact_episode e WHERE {' AND '.join(where)}) "
         "WHERE sig IS NOT NULL AND place IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
