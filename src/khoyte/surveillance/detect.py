@@ -109,17 +109,32 @@ def judge(
             (j, k, key)
         )
     for (algorithm, params), items in todo.items():
-        last = max(k for _, k, _ in items)
-        res = detect(algorithm, y[:last], frequency=FREQ if frequency == "week" else 7,
-                     range_=[k for _, k, _ in items], params=dict(params))  # fmt: skip
-        for (j, _, key), (_, obs, expected, upper, alarm) in zip(items, res.rows(), strict=True):
-            found = Judged(algorithm, obs, expected, upper, alarm)
-            out[j] = found
-            with _lock:
-                _cache[key] = found
-                if len(_cache) > CACHE_SIZE:
-                    _cache.popitem(last=False)
+        # The algorithms take a contiguous range: periods already judged (cached) leave gaps,
+        # so each run of consecutive periods is judged on its own (same verdicts: a period
+        # depends only on the series up to it).
+        for run in _runs(sorted(items, key=lambda item: item[1])):
+            last = run[-1][1]
+            res = detect(algorithm, y[:last], frequency=FREQ if frequency == "week" else 7,
+                         range_=[k for _, k, _ in run], params=dict(params))  # fmt: skip
+            for (j, _, key), (_, obs, expected, upper, alarm) in zip(run, res.rows(), strict=True):
+                found = Judged(algorithm, obs, expected, upper, alarm)
+                out[j] = found
+                with _lock:
+                    _cache[key] = found
+                    if len(_cache) > CACHE_SIZE:
+                        _cache.popitem(last=False)
     return out
+
+
+def _runs(items: list[tuple[int, int, bytes]]) -> list[list[tuple[int, int, bytes]]]:
+    """``items`` (sorted by period) cut where the periods stop being consecutive."""
+    runs: list[list[tuple[int, int, bytes]]] = []
+    for item in items:
+        if runs and item[1] == runs[-1][-1][1] + 1:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 def run(signal: Signal, y: np.ndarray, last: int | None = None) -> Judged | None:
