@@ -16,6 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 CODE = r"^[0-9A-Za-z_.\-]{1,20}$"
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2199, 12, 31)
 MAX_DAYS = 366 * 20
+
+
+def check_period(a: date | None, b: date | None) -> None:
+    """The one rule for a ``from``/``to`` period of every twin: in order, at most 20 years."""
+    if a is not None and b is not None:
+        if a > b:
+            raise ValueError("from must not be after to / ngày bắt đầu phải trước ngày kết thúc")
+        if (b - a).days > MAX_DAYS:
+            raise ValueError("the period may span at most 20 years / tối đa 20 năm")
+
+
 Tier = Literal["tinh", "khu_vuc", "xa", "tu_nhan"]
 
 
@@ -50,14 +61,7 @@ class FilterParams(BaseModel):
 
     @model_validator(mode="after")
     def _period(self) -> FilterParams:
-        a, b = self.date_from, self.date_to
-        if a is not None and b is not None:
-            if a > b:
-                raise ValueError(
-                    "from must not be after to / ngày bắt đầu phải trước ngày kết thúc"
-                )
-            if (b - a).days > MAX_DAYS:
-                raise ValueError("the period may span at most 20 years / tối đa 20 năm")
+        check_period(self.date_from, self.date_to)
         return self
 
 

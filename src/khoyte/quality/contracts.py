@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from khoyte.analytics.contracts import CODE, FIRST_DAY, LAST_DAY, MAX_DAYS, Period
+from khoyte.analytics.contracts import CODE, FIRST_DAY, LAST_DAY, Period, check_period
 
 FINDING_CODE = r"^[0-9A-Za-z_.\-]{1,64}$"
 
@@ -42,14 +42,7 @@ class QualityParams(BaseModel):
 
     @model_validator(mode="after")
     def _period(self) -> QualityParams:
-        a, b = self.date_from, self.date_to
-        if a is not None and b is not None:
-            if a > b:
-                raise ValueError(
-                    "from must not be after to / ngày bắt đầu phải trước ngày kết thúc"
-                )
-            if (b - a).days > MAX_DAYS:
-                raise ValueError("the period may span at most 20 years / tối đa 20 năm")
+        check_period(self.date_from, self.date_to)
         return self
 
 
