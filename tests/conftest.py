@@ -31,6 +31,28 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at argon2-cffi's ``CHEAPEST`` profile (made for tests) inside the test process.
+
+    The product's parameters cost ≈ 64 MiB and 0.1–0.7 s a hash on this machine; the suite signs
+    in some hundreds of times and would spend minutes there, testing argon2-cffi rather than
+    khoyte. The hashes are still Argon2id (``$argon2id$…``, verified by the same code), and
+    ``tests/test_security_passwords_params.py`` checks the product's own parameters. Servers that
+    a test starts as a separate process keep the product's parameters."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import CHEAPEST
+
+    from khoyte.security import passwords
+
+    real = passwords._HASHER
+    passwords._HASHER = PasswordHasher.from_parameters(CHEAPEST)
+    passwords.dummy_hash.cache_clear()
+    yield
+    passwords._HASHER = real
+    passwords.dummy_hash.cache_clear()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Markers follow the components a test needs, so `-m "not browser"` / `-m "not postgres"`
     never runs one by accident (tests reaching PostgreSQL through a parametrised fixture carry
