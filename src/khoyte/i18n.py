@@ -145,6 +145,37 @@ _T: dict[str, tuple[str, str]] = {
         "Central health data hub — Department of Health",
     ),
     "facility_code": ("Mã cơ sở", "Facility code"),
+    # the IOC dashboards of groups 4–8 and the data-entry form (issue 13)
+    "nav_ioc": ("Chỉ tiêu IOC", "IOC indicators"),
+    "nav_entry": ("Nhập số liệu", "Data entry"),
+    "ioc_groups": ("Nhóm chỉ tiêu", "Indicator groups"),
+    "actual": ("Thực hiện", "Actual"),
+    "plan": ("Kế hoạch", "Plan"),
+    "achieved": ("Đạt (% kế hoạch)", "Achieved (% of plan)"),
+    "orgunit": ("Đơn vị", "Org unit"),
+    "approved_only": ("Chỉ báo cáo đã duyệt", "Approved reports only"),
+    "showing_approved": ("Chỉ tính báo cáo đã duyệt", "Counting approved reports only"),
+    "showing_all": ("Tính mọi báo cáo (cả chưa duyệt)", "Counting all reports (approved or not)"),
+    "reports_approved": ("báo cáo đã duyệt", "reports approved"),
+    "source": ("Nguồn số liệu", "Data source"),
+    "by_orgunit": ("Theo đơn vị", "By org unit"),
+    "by_option": ("Theo phân tổ", "By disaggregation"),
+    "no_plan": ("chưa có kế hoạch", "no plan"),
+    "data_set": ("Bộ dữ liệu", "Data set"),
+    "element": ("Chỉ tiêu", "Data element"),
+    "disaggregation": ("Phân tổ", "Disaggregation"),
+    "last_period": ("Kỳ trước", "Last period"),
+    "range": ("Khoảng các kỳ trước", "Range of earlier periods"),
+    "open_form": ("Mở biểu", "Open the form"),
+    "saved": ("Đã lưu", "Saved"),
+    "saving": ("Đang lưu…", "Saving…"),
+    "save_failed": ("Chưa lưu được", "Not saved"),
+    "locked": ("Báo cáo đã duyệt và khóa: không sửa được", "Approved and locked: read only"),
+    "entry_hint": (
+        "Tab hoặc Enter để sang ô kế tiếp; số lưu tự động khi rời ô. Số viết kiểu Việt Nam: 1.234,5",
+        "Tab or Enter moves to the next cell; a value is saved when you leave its cell. "
+        "Numbers as 1,234.5",
+    ),
 }
 WORDS = _T  # both languages of a word, for lists built at import time (khoyte.layout.NAV)
 
