@@ -12,7 +12,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -234,7 +233,8 @@ def test_scope_and_parameters(quarter: Quarter, client: TestClient) -> None:
     r = client.get("/api/v1/ioc", headers={"x-test-scope": "province"})
     assert [g["number"] for g in r.json()] == [4, 5, 6, 7, 8]
     page = client.get("/ioc/attp?lang=en", headers={"x-test-scope": "province"})
-    assert page.status_code == 200 and "Food safety" in page.text
+    assert page.status_code == 200
+    assert "Food safety" in page.text
 
 
 def test_web_entry_saves_refuses_locked_and_is_audited(

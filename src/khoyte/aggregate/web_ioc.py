@@ -111,7 +111,7 @@ def selection(
     province = registry_province(s)
     scope = principal.scope
     names = {c: n for c, (n, _) in adminunits.communes().items() if c in units}
-    names.update({c: n for c, n in s.execute(select(Facility.code, Facility.name))})
+    names.update(dict(s.execute(select(Facility.code, Facility.name)).all()))
     names[province] = adminunits.provinces().get(province, province)
     if orgunit in (None, "") or (orgunit == province and scope.province):
         level = "province" if scope.province else "scope"
