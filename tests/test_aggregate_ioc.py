@@ -103,14 +103,18 @@ def _expected(rows: list[dict[str, str]], unit: str | None) -> dict[str, float |
     return out
 
 
+# compared with the year's target as it is: levels and ratios of two flows; every other
+# indicator (counts, births per 1,000 people in the period) is planned pro rata (3/12 here)
+AS_IS = {"dan_so_trung_binh", "ty_so_gioi_tinh_khi_sinh", "ty_le_con_thu_3",
+         "ty_le_co_so_vi_pham", "bac_si_tren_10000_dan"}  # fmt: skip
+
+
 def _plans(unit: str) -> dict[str, float | None]:
-    md, targets = load(), _targets()
     out: dict[str, float | None] = {}
-    for code, ind in md.indicators.items():
-        t = targets.get((code, unit, 2025))
-        pro_rata = ind.denominator == "1" and code != "dan_so_trung_binh"
-        out[code] = None if t is None else (t * 3 / 12 if pro_rata else t)
-    return out
+    for (code, ou, year), t in _targets().items():
+        if ou == unit and year == 2025:
+            out[code] = t if code in AS_IS else t * 3 / 12
+    return {code: out.get(code) for code in load().indicators}
 
 
 def _twin(c: TestClient, group: str, who: str, **params: str) -> dict[str, Any]:

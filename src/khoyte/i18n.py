@@ -161,6 +161,7 @@ _T: dict[str, tuple[str, str]] = {
     "by_orgunit": ("Theo đơn vị", "By org unit"),
     "by_option": ("Theo phân tổ", "By disaggregation"),
     "no_plan": ("chưa có kế hoạch", "no plan"),
+    "million_vnd": ("triệu đồng", "million VND"),
     "data_set": ("Bộ dữ liệu", "Data set"),
     "element": ("Chỉ tiêu", "Data element"),
     "disaggregation": ("Phân tổ", "Disaggregation"),

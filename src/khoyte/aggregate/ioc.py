@@ -9,10 +9,11 @@ Counting rules (``docs/aggregate.md``):
 - over org units values are summed; over months an element follows its ``aggregation``: ``sum``,
   ``average`` (of the months that have a value) or ``last`` (the last month with a value);
 - an indicator is ``numerator / denominator × factor`` over those totals;
-- the plan: the target of the indicator × org unit × year. An *additive* indicator (denominator
-  ``1``, every numerator element summed over time) is planned pro rata: a month is a twelfth of
-  its year's target, a period the sum of its months. Any other (a rate, a ratio, a level) is
-  compared with the target of the year as it is;
+- the plan: the target of the indicator × org unit × year. A flow (numerator summed over time)
+  over nothing or over a stock (births; births per 1,000 people in the period) is planned pro
+  rata: a month is a twelfth of its year's target, a period the sum of its months. Any other (a
+  ratio of flows such as boys per 100 girls, a level such as the population) is compared with
+  the target of the year as it is;
 - small counts of people are hidden like the dashboards' (``analytics.disclosure``): the months
   and the rows of an additive count with their complement, a rate when its numerator is small.
 """
@@ -97,8 +98,19 @@ def _approved(session: Session, datasets: set[str], months: Iterable[str]) -> se
 
 
 def additive(md: Metadata, ind: Indicator) -> bool:
+    """A count: denominator ``1``, every numerator element summed over time."""
     return ind.denominator.strip() == "1" and all(
         md.elements[e].aggregation == "sum" for e in quality.refs(ind.numerator)
+    )
+
+
+def pro_rata(md: Metadata, ind: Indicator) -> bool:
+    """Whether the plan is pro rata: a flow (numerator summed over time) over nothing or over a
+    stock (a denominator averaged or last), e.g. births, or births per 1,000 people *in the
+    period*. A ratio of two flows (boys per 100 girls) or of stocks is planned as it is."""
+    den = quality.refs(ind.denominator)
+    return all(md.elements[e].aggregation == "sum" for e in quality.refs(ind.numerator)) and all(
+        md.elements[e].aggregation != "sum" for e in den
     )
 
 
@@ -195,25 +207,26 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
         by_unit[ou][m] = t
         for k, x in t.items():
             by_month[m][k] += x
-    pro_rata, hide = additive(md, ind), sel.small if people(md, ind) else 0
+    counts, by_year = additive(md, ind), pro_rata(md, ind)
+    hide = sel.small if people(md, ind) else 0
     unit = sel.plan_unit()
     total, total_num = value_of(ind, _over_time(md, by_month))
     monthly: list[dict[str, Any]] = []
     for m in sel.months:
         val, num = value_of(ind, by_month.get(m, {}))
         monthly.append({"month": f"{m[:4]}-{m[4:]}", "actual": val, "numerator": num,
-                        "plan": _round(plan(md, ind.code, unit, [m], pro_rata))})  # fmt: skip
+                        "plan": _round(plan(md, ind.code, unit, [m], by_year))})  # fmt: skip
     breakdown: list[dict[str, Any]] = []
     for ou in units if panel.breakdown and len(units) > 1 else []:
         val, num = value_of(ind, _over_time(md, by_unit.get(ou, {})))
-        p = plan(md, ind.code, ou, sel.months, pro_rata)
+        p = plan(md, ind.code, ou, sel.months, by_year)
         breakdown.append({"code": ou, "name": sel.names.get(ou, ou), "level": level,
                           "actual": val, "numerator": num, "plan": _round(p)})  # fmt: skip
     options = _options(md, ind, by_month) if panel.by_option else None
     shown, monthly, breakdown, options = _suppress(
-        pro_rata, hide, (total, total_num), monthly, breakdown, options
+        counts, hide, (total, total_num), monthly, breakdown, options
     )
-    p_total = plan(md, ind.code, unit, sel.months, pro_rata)
+    p_total = plan(md, ind.code, unit, sel.months, by_year)
     for r in [*monthly, *breakdown]:
         r["achieved_pct"] = achieved(r["actual"], r["plan"])
         r["actual"] = _round(r["actual"])
@@ -222,7 +235,7 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
     return {
         "code": ind.code, "kind": "indicator", "chart": panel.chart,
         "name_vi": ind.name_vi, "name_en": ind.name_en, "unit_vi": _unit(md, ind, "vi"),
-        "unit_en": _unit(md, ind, "en"), "additive": pro_rata, "level": level,
+        "unit_en": _unit(md, ind, "en"), "additive": by_year, "level": level,
         "datasets": sorted(datasets), "actual": _round(shown), "plan": _round(p_total),
         "achieved_pct": achieved(shown, p_total), "reports": len(reports),
         "monthly": monthly, "breakdown": breakdown, "by_option": options,

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from khoyte.aggregate.ioc import Selection, _round, achieved, plan
-from khoyte.aggregate.metadata import Metadata
+from khoyte.aggregate.metadata import Metadata, Panel
 from khoyte.analytics.disclosure import small as is_small
 from khoyte.analytics.filters import Filters, where
 from khoyte.analytics.kcb import AGG_MONTH, MONTH_KEY
@@ -38,8 +38,9 @@ def _money(cents: Any) -> float:
 
 
 def claims_panel(
-    eng: AnalyticsEngine, md: Metadata, code: str, sel: Selection, breakdown: bool = True
+    eng: AnalyticsEngine, md: Metadata, panel: Panel, sel: Selection
 ) -> dict[str, Any]:
+    code = panel.code
     m = md.claims[code]
     flt = _filters(sel)
     w, p = where(sel.scope, flt, eng=eng)
@@ -60,12 +61,12 @@ def claims_panel(
         monthly.append({"month": f"{mo[:4]}-{mo[4:]}", "actual": val,
                         "plan": _round(plan(md, code, unit, [mo], True))})  # fmt: skip
     p_total = plan(md, code, unit, sel.months, True)
-    table = _breakdown(eng, md, code, sel, flt) if breakdown else []
+    table = _breakdown(eng, md, code, sel, flt) if panel.breakdown else []
     for r in [*monthly, *table]:
         r["achieved_pct"] = achieved(r["actual"], r["plan"])
     shown = None if is_small(visits, sel.small) else round(total, 2)
     return {
-        "code": code, "kind": "claims", "chart": "line", "name_vi": m.name_vi,
+        "code": code, "kind": "claims", "chart": panel.chart, "name_vi": m.name_vi,
         "name_en": m.name_en, "unit_vi": m.unit_vi, "unit_en": m.unit_en, "additive": True,
         "level": "facility", "datasets": [], "actual": shown, "plan": _round(p_total),
         "achieved_pct": achieved(shown, p_total), "reports": None, "monthly": monthly,

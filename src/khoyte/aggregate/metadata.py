@@ -130,7 +130,7 @@ class Panel:
 
     kind: str  # indicator | claims | service_groups
     code: str
-    chart: str = "line"
+    chart: str = "bar"
     by_option: bool = False
     breakdown: bool = True
 
@@ -194,7 +194,7 @@ def _panel(p: dict[str, Any]) -> Panel:
         kind, code = "claims", str(p["claims"])
     else:
         kind, code = "indicator", str(p["indicator"])
-    return Panel(kind, code, str(p.get("chart", "line")), bool(p.get("by_option", False)),
+    return Panel(kind, code, str(p.get("chart", "bar")), bool(p.get("by_option", False)),
                  bool(p.get("breakdown", True)))  # fmt: skip
 
 

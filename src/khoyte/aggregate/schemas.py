@@ -113,7 +113,9 @@ class IocPanel(BaseModel):
     name_en: str
     unit_vi: str
     unit_en: str
-    additive: bool = Field(description="true: the plan of a month is a twelfth of the year's")
+    additive: bool = Field(
+        description="true: planned pro rata (the plan of a month is a twelfth of the year's)"
+    )
     level: str = Field(description="org unit level of the data: province | commune | facility")
     datasets: list[str]
     actual: float | None

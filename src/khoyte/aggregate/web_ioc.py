@@ -79,17 +79,20 @@ def _elements(md: Metadata, g: Group) -> set[str]:
     }
 
 
-def _default_end(s: Session, md: Metadata, g: Group, services: Services) -> str:
-    """The last month with aggregate values of the group (else with claims, else this one)."""
-    q = select(func.max(AggValue.period)).where(AggValue.data_element.in_(_elements(md, g)))
-    got = s.scalar(q.where(func.length(AggValue.period) == 6))
-    if got is None and services.warehouse is not None:
-        rows = services.warehouse.engine.query("SELECT MAX(ngay_vao) FROM agg_month")
-        if rows and rows[0][0] is not None:
-            got = str(rows[0][0])[:7].replace("-", "")
-    if got is None:
-        got = services.clock().strftime("%Y%m")
-    return str(got)
+def _data_range(s: Session, md: Metadata, g: Group, services: Services) -> tuple[str, str]:
+    """The default months: from January of the last month with the group's aggregate values (or
+    claims) — or from its first month with data, when later — to that last month."""
+    q = select(func.min(AggValue.period), func.max(AggValue.period)).where(
+        AggValue.data_element.in_(_elements(md, g)), func.length(AggValue.period) == 6
+    )
+    first, last = s.execute(q).one()
+    if last is None and services.warehouse is not None:
+        rows = services.warehouse.engine.query("SELECT MIN(ngay_vao), MAX(ngay_vao) FROM agg_month")
+        if rows and rows[0][1] is not None:
+            first, last = (str(x)[:7].replace("-", "") for x in rows[0])
+    if last is None:
+        first = last = services.clock().strftime("%Y%m")
+    return max(str(first), f"{str(last)[:4]}01"), str(last)
 
 
 def selection(
@@ -104,8 +107,9 @@ def selection(
     orgunit: str | None,
     approved_only: bool,
 ) -> ioc.Selection:
-    end = _month(date_to, "to") or _default_end(s, md, g, services)
-    start = _month(date_from, "from") or f"{end[:4]}01"
+    first, last = _data_range(s, md, g, services)
+    end = _month(date_to, "to") or last
+    start = _month(date_from, "from") or (first if first <= end else f"{end[:4]}01")
     months = _months(start, end)
     units = store.known_orgunits(s)
     province = registry_province(s)
@@ -133,7 +137,7 @@ def twin(
             panels.append(ioc.indicator_panel(s, md, p, sel))
         elif services.warehouse is not None:
             eng = services.warehouse.engine
-            panels.append(ioc_claims.claims_panel(eng, md, p.code, sel, p.breakdown)
+            panels.append(ioc_claims.claims_panel(eng, md, p, sel)
                           if p.kind == "claims" else ioc_claims.service_groups_panel(eng, sel))  # fmt: skip
     datasets = {d for p in panels for d in p["datasets"]}
     q = select(AggReport).where(

@@ -8,6 +8,8 @@
   var t = config.t;
   var lang = config.lang;
   var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: 2 });
+  var nf1 = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+  var compact = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { notation: "compact", maximumFractionDigits: 1 });
   var charts = [];
 
   function el(tag, attrs, text) {
@@ -65,12 +67,19 @@
     return tbl;
   }
 
+  /* money in millions on the KPI (as the KCB dashboard), exact in the tables and the title */
+  function big(p, v) {
+    if (p.unit_en !== "VND" || v === null || v === undefined) { return fmt(v); }
+    return nf1.format(v / 1e6);
+  }
+
   function kpi(p) {
     var box = el("div", { "class": "kpi", "data-kpi": p.code });
-    box.appendChild(el("span", { "class": "label" }, name(p) + (unit(p) ? " (" + unit(p) + ")" : "")));
-    box.appendChild(el("span", { "class": "value" }, fmt(p.actual)));
+    var u = p.unit_en === "VND" ? t.million_vnd : unit(p);
+    box.appendChild(el("span", { "class": "label" }, name(p) + (u ? " (" + u + ")" : "")));
+    box.appendChild(el("span", { "class": "value", title: fmt(p.actual) }, big(p, p.actual)));
     var plan = p.plan === null ? t.plan + ": " + t.no_plan
-      : t.plan + ": " + fmt(p.plan) + (p.achieved_pct === null ? "" : " · " + fmt(p.achieved_pct) + " %");
+      : t.plan + ": " + big(p, p.plan) + (p.achieved_pct === null ? "" : " · " + fmt(p.achieved_pct) + " %");
     box.appendChild(el("span", { "class": "plan" + (p.achieved_pct !== null && p.achieved_pct < 100 ? " below" : "") }, plan));
     return box;
   }
@@ -89,7 +98,7 @@
         return { type: "bar", stack: "g", name: name(o), data: p.monthly.map(function (m) { return m[o.code]; }) };
       });
     } else {
-      series = [{ type: p.chart === "bar" ? "bar" : "bar", name: t.actual, data: p.monthly.map(function (m) { return m.actual; }) }];
+      series = [{ type: p.chart === "line" ? "line" : "bar", name: t.actual, data: p.monthly.map(function (m) { return m.actual; }) }];
       if (p.monthly.some(function (m) { return m.plan !== null; })) {
         series.push({ type: "line", name: t.plan, data: p.monthly.map(function (m) { return m.plan; }), lineStyle: { type: "dashed" }, showSymbol: false });
       }
@@ -124,7 +133,7 @@
       legend: { bottom: 0, type: "scroll" },
       grid: { left: 70, right: 16, top: 20, bottom: 50 },
       xAxis: { type: "category", data: months },
-      yAxis: { type: "value" },
+      yAxis: { type: "value", axisLabel: { formatter: function (v) { return compact.format(v); } } },
       series: series
     });
   }
