@@ -218,6 +218,9 @@ def test_approved_only_counts_approved_reports(quarter: Quarter, client: TestCli
     assert births_all == _sum(rows, "tre_sinh", None, "2025-01")
     assert births_ok == sum(_sum(rows, "tre_sinh", c, "2025-01") for c in with_births)
     assert births_ok != births_all
+    # a commune's view counts its own reports: population, births, family planning
+    one = _twin(client, "dan_so", "province", to="2025-01", orgunit=with_births[0])["approval"]
+    assert (one["reports"], one["approved"]) == (3, 1)
     # the unapproved population report counts nowhere when approved only
     assert _panels(approved)["dan_so_trung_binh"]["actual"] is None
 

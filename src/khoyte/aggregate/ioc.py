@@ -62,7 +62,7 @@ class Selection:
         return self.orgunit
 
 
-def _units_of(sel: Selection, level: str) -> list[str]:
+def units_of(sel: Selection, level: str) -> list[str]:
     """The org units of a data set's ``level`` that the selection covers, in the scope."""
     units = sel.units
     if level == "province":
@@ -191,7 +191,7 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
     elements = quality.refs(ind.numerator) | quality.refs(ind.denominator)
     datasets = {md.elements[e].dataset for e in elements}
     level = md.datasets[sorted(datasets)[0]].orgunit_level
-    units = _units_of(sel, level)
+    units = units_of(sel, level)
     rows = store.read(session, elements=elements, period_list=list(sel.months),
                       orgunits=set(units)) if units else []  # fmt: skip
     if sel.approved_only and rows:

@@ -140,14 +140,13 @@ def twin(
             panels.append(ioc_claims.claims_panel(eng, md, p, sel)
                           if p.kind == "claims" else ioc_claims.service_groups_panel(eng, sel))  # fmt: skip
     datasets = {d for p in panels for d in p["datasets"]}
+    units = {
+        (d, u) for d in datasets for u in ioc.units_of(sel, md.datasets[d].orgunit_level)
+    }  # the reports the panels read: the data sets' org units in the selection
     q = select(AggReport).where(
         AggReport.dataset.in_(sorted(datasets)), AggReport.period.in_(sel.months)
     )
-    counted = [
-        (r.level is not None, r.orgunit)
-        for r in s.scalars(q)
-        if r.orgunit in sel.units and store.allowed(sel.scope, r.orgunit, sel.units[r.orgunit])
-    ]
+    counted = [r.level is not None for r in s.scalars(q) if (r.dataset, r.orgunit) in units]
     name = (
         sel.names.get(sel.orgunit, sel.orgunit)
         if sel.orgunit
@@ -160,7 +159,7 @@ def twin(
                    "to": f"{sel.months[-1][:4]}-{sel.months[-1][4:]}"},
         "orgunit": {"code": sel.orgunit or None, "name": name, "level": sel.level},
         "approval": {"approved_only": sel.approved_only, "reports": len(counted),
-                     "approved": sum(1 for ok, _ in counted if ok)},
+                     "approved": sum(counted)},
         "panels": panels, "suppressed_below": sel.small, "metadata_version": md.version,
     }  # fmt: skip
 
