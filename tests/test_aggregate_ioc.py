@@ -299,3 +299,33 @@ def test_entry_needs_its_permission(client: TestClient, quarter: Quarter) -> Non
                    headers={"x-test-scope": "viewer"})  # fmt: skip
     assert r.status_code == 403
     assert client.get("/aggregate/entry", headers={"x-test-scope": "province"}).status_code == 200
+
+
+def test_finance_for_a_commune_scoped_caller(quarter: Quarter, client: TestClient) -> None:
+    rows = [r for r in quarter.monthly]
+    communes = {c: f["ma_xa"] for c, f in quarter.facilities.items()}
+    busiest = max(set(communes.values()),
+                  key=lambda x: sum(int(r["visits"]) for r in rows if communes[r["ma_cskcb"]] == x))  # fmt: skip
+    got = _panels(_twin(client, "tai_chinh", f"commune:{busiest}"))
+    mine = [r for r in rows if communes[r["ma_cskcb"]] == busiest]
+    want = sum(float(r["t_bhtt"]) for r in mine)
+    assert _close(got["chi_quy_bhyt"]["actual"], want)
+    assert got["chi_quy_bhyt"]["plan"] is None  # no plan for the commune in targets.csv
+    by_facility = {r["code"]: r["actual"] for r in got["chi_quy_bhyt"]["breakdown"]}
+    assert set(by_facility) == {r["ma_cskcb"] for r in mine}
+    for fac, money in by_facility.items():
+        assert _close(money, sum(float(r["t_bhtt"]) for r in mine if r["ma_cskcb"] == fac))
+
+
+def test_small_counts_are_hidden_for_callers_without_records(quarter: Quarter) -> None:
+    settings = quarter.settings.model_copy(update={"small_count_threshold": 5})
+    with client_for(settings) as c:
+        twin = _twin(c, "dan_so", "viewer")
+    assert twin["suppressed_below"] == 5
+    births = _panels(twin)["so_tre_sinh"]
+    shown = [r["actual"] for r in births["breakdown"]] + [m["actual"] for m in births["monthly"]]
+    assert not [v for v in shown if v is not None and 0 < v < 5], shown
+    assert None in shown  # some communes' few births are hidden
+    rows = _files(quarter)
+    hidden = [r for r in births["breakdown"] if r["actual"] is None]
+    assert any(_sum(rows, "tre_sinh", r["code"]) > 0 for r in hidden)

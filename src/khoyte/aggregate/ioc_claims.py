@@ -78,7 +78,7 @@ def _breakdown(
     eng: AnalyticsEngine, md: Metadata, code: str, sel: Selection, flt: Filters
 ) -> list[dict[str, Any]]:
     """By commune of the facility (the province or a scope), by facility (a commune)."""
-    by_commune = sel.level in ("province", "scope")
+    by_commune = sel.level == "province" or (sel.level == "scope" and len(sel.scope.communes) > 1)
     cols = "f.ma_xa, f.ten_xa" if by_commune else "x.facility, f.ten"
     w, p = where(sel.scope, flt, eng=eng)
     col = md.claims[code].column
