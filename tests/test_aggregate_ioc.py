@@ -302,7 +302,7 @@ def test_entry_needs_its_permission(client: TestClient, quarter: Quarter) -> Non
 
 
 def test_finance_for_a_commune_scoped_caller(quarter: Quarter, client: TestClient) -> None:
-    rows = [r for r in quarter.monthly]
+    rows = quarter.monthly
     communes = {c: f["ma_xa"] for c, f in quarter.facilities.items()}
     busiest = max(set(communes.values()),
                   key=lambda x: sum(int(r["visits"]) for r in rows if communes[r["ma_cskcb"]] == x))  # fmt: skip

@@ -89,6 +89,16 @@ def test_each_group_dashboard_loads(
         p.page.wait_for_selector("body[data-ready]", timeout=30000)
         assert f"orgunit={code}" in p.page.url
         assert p.page.locator("#orgunit-name").count() == 1
+        # approved only, from the chip: the page and its twin say which reports count
+        p.page.click("#approval-toggle")
+        p.page.wait_for_selector("body[data-ready]", timeout=30000)
+        assert "approved_only=true" in p.page.url
+        assert f"orgunit={code}" in p.page.url
+        assert p.page.inner_text("#approval-chip .chip-value") == "Chỉ tính báo cáo đã duyệt"
+        assert p.page.inner_text("#approval-note").startswith("Chỉ tính báo cáo đã duyệt")
+        p.page.click("[data-filter=orgunit] .chip-remove")  # back to the province
+        p.page.wait_for_selector("body[data-ready]", timeout=30000)
+        assert "orgunit" not in p.page.url
         assert p.errors == [], p.errors
     finally:
         p.close()

@@ -154,6 +154,7 @@ _T: dict[str, tuple[str, str]] = {
     "achieved": ("Đạt (% kế hoạch)", "Achieved (% of plan)"),
     "orgunit": ("Đơn vị", "Org unit"),
     "approved_only": ("Chỉ báo cáo đã duyệt", "Approved reports only"),
+    "show_all": ("Mọi báo cáo", "All reports"),
     "showing_approved": ("Chỉ tính báo cáo đã duyệt", "Counting approved reports only"),
     "showing_all": ("Tính mọi báo cáo (cả chưa duyệt)", "Counting all reports (approved or not)"),
     "reports_approved": ("báo cáo đã duyệt", "reports approved"),

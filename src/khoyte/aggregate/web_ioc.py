@@ -228,16 +228,23 @@ def ioc_page(
            "to": f"{sel.months[-1][:4]}-{sel.months[-1][4:]}",
            "orgunit": sel.orgunit if sel.level in ("commune", "facility") else "",
            "approved_only": "true" if approved_only else ""}  # fmt: skip
-    query = {k: v for k, v in flt.items() if v}
+    query = {k: v for k, v in flt.items() if v} | ({"lang": "en"} if lang == "en" else {})
+
+    def without(key: str, **extra: str) -> str:
+        return "?" + urlencode({k: v for k, v in query.items() if k != key} | extra)
+
+    links = {"orgunit": without("orgunit"),
+             "approved": without("approved_only", **({} if approved_only else {"approved_only": "true"}))}  # fmt: skip
     config = {"lang": lang, "t": i18n.texts(lang), "group": g.code, "filters": flt,
               "province": sel.province}  # fmt: skip
     tabs = [(code, x.number, i18n.pair((x.name_vi, x.name_en), lang),
-             f"/ioc/{code}?{urlencode({**query, **({'lang': 'en'} if lang == 'en' else {})})}")
+             f"/ioc/{code}?{urlencode(query)}")
             for code, x in md.groups.items()]  # fmt: skip
     return templates.TemplateResponse(
         request,
         "aggregate/ioc.html",
         {"lang": lang, "t": config["t"], "group": g, "config": config, "flt": flt, "tabs": tabs,
+         "links": links,
          "communes": communes, "facilities": facilities, "sel": sel,
          "unit_name": sel.names.get(sel.orgunit, "") if flt["orgunit"] else "",
          "title": i18n.pair((g.name_vi, g.name_en), lang)},
