@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from khoyte.access import Scope
 from khoyte.aggregate import quality, store
 from khoyte.aggregate.metadata import Indicator, Metadata, Panel
-from khoyte.aggregate.models import AggReport
+from khoyte.aggregate.models import AggReport, AggValue
 from khoyte.analytics import disclosure
 from khoyte.registry import adminunits
 
@@ -53,6 +53,9 @@ class Selection:
     small: int = 0
     units: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # store.known_orgunits
     names: dict[str, str] = field(default_factory=dict)  # org unit -> name
+    read_cache: dict[tuple[str, str], list[tuple[str, str, str, str, float]]] = field(
+        default_factory=dict
+    )  # (element, level) -> values, read once per request (panels share elements)
 
     def plan_unit(self) -> str | None:
         """The org unit whose targets apply: the one chosen, or the scope's only commune."""
@@ -86,6 +89,27 @@ def units_of(sel: Selection, level: str) -> list[str]:
             )
         ]
     return sorted(c for c in chosen if c in units and store.allowed(sel.scope, c, units[c]))
+
+
+def _read(
+    session: Session, sel: Selection, element: str, level: str, units: list[str]
+) -> list[tuple[str, str, str, str, float]]:
+    """The values of ``element`` in the selection's months and ``units`` (plain rows: a year of
+    a province's communes is tens of thousands of values)."""
+    key = (element, level)
+    if key not in sel.read_cache:
+        got: list[tuple[str, str, str, str, float]] = []
+        cols = (AggValue.data_element, AggValue.coc, AggValue.period, AggValue.orgunit,
+                AggValue.value)  # fmt: skip
+        wanted = set(units)
+        if wanted:
+            q = select(*cols).where(
+                AggValue.data_element == element, AggValue.period.in_(sel.months)
+            )
+            got = [(de, coc, p, ou, float(v)) for de, coc, p, ou, v in session.execute(q)
+                   if ou in wanted]  # fmt: skip
+        sel.read_cache[key] = got
+    return sel.read_cache[key]
 
 
 def _approved(session: Session, datasets: set[str], months: Iterable[str]) -> set[tuple[str, ...]]:
@@ -192,15 +216,14 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
     datasets = {md.elements[e].dataset for e in elements}
     level = md.datasets[sorted(datasets)[0]].orgunit_level
     units = units_of(sel, level)
-    rows = store.read(session, elements=elements, period_list=list(sel.months),
-                      orgunits=set(units)) if units else []  # fmt: skip
+    rows = [v for e in sorted(elements) for v in _read(session, sel, e, level, units)]
     if sel.approved_only and rows:
         ok = _approved(session, datasets, sel.months)
-        rows = [v for v in rows if (md.elements[v.data_element].dataset, v.period, v.orgunit) in ok]
+        rows = [v for v in rows if (md.elements[v[0]].dataset, v[2], v[3]) in ok]
     # (org unit, month) -> totals
     cells: dict[tuple[str, str], Totals] = defaultdict(lambda: defaultdict(float))
-    for v in rows:
-        cells[(v.orgunit, v.period)][(v.data_element, v.coc)] += float(v.value)
+    for de, coc, period, ou, value in rows:
+        cells[(ou, period)][(de, coc)] += value
     by_month: dict[str, Totals] = defaultdict(lambda: defaultdict(float))
     by_unit: dict[str, dict[str, Totals]] = defaultdict(dict)
     for (ou, m), t in cells.items():

@@ -143,10 +143,10 @@ def twin(
     units = {
         (d, u) for d in datasets for u in ioc.units_of(sel, md.datasets[d].orgunit_level)
     }  # the reports the panels read: the data sets' org units in the selection
-    q = select(AggReport).where(
+    q = select(AggReport.dataset, AggReport.orgunit, AggReport.level).where(
         AggReport.dataset.in_(sorted(datasets)), AggReport.period.in_(sel.months)
     )
-    counted = [r.level is not None for r in s.scalars(q) if (r.dataset, r.orgunit) in units]
+    counted = [lv is not None for d, ou, lv in s.execute(q) if (d, ou) in units]
     name = (
         sel.names.get(sel.orgunit, sel.orgunit)
         if sel.orgunit
