@@ -172,6 +172,7 @@ _T: dict[str, tuple[str, str]] = {
     "saved": ("Đã lưu", "Saved"),
     "saving": ("Đang lưu…", "Saving…"),
     "save_failed": ("Chưa lưu được", "Not saved"),
+    "not_a_number": ("không phải là số", "not a number"),
     "locked": ("Báo cáo đã duyệt và khóa: không sửa được", "Approved and locked: read only"),
     "entry_hint": (
         "Tab hoặc Enter để sang ô kế tiếp; số lưu tự động khi rời ô. Số viết kiểu Việt Nam: 1.234,5",

@@ -56,7 +56,7 @@
     if (raw === "") { return; }
     if (value === null) {
       row.setAttribute("data-state", "error");
-      state.textContent = t.save_failed;
+      state.textContent = t.save_failed + ": " + t.not_a_number;
       return;
     }
     row.setAttribute("data-state", "saving");
@@ -93,9 +93,13 @@
     var body = document.querySelector("#entry tbody");
     body.textContent = "";
     var inputs = [];
+    var previous = null;
     d.cells.forEach(function (c) {
       var tr = el("tr", { "data-de": c.dataElement, "data-coc": c.categoryOptionCombo });
-      tr.appendChild(el("td", {}, (lang === "en" ? c.name_en : c.name_vi) + " (" + (lang === "en" ? c.unit_en : c.unit_vi) + ")"));
+      // the element's name on its first row only (each input names both in its label)
+      tr.appendChild(el("th", { scope: "row" }, c.dataElement === previous ? "" :
+        (lang === "en" ? c.name_en : c.name_vi) + " (" + (lang === "en" ? c.unit_en : c.unit_vi) + ")"));
+      previous = c.dataElement;
       tr.appendChild(el("td", {}, lang === "en" ? c.combo_en : c.combo_vi));
       var td = el("td", { "class": "num" });
       var input = el("input", {
