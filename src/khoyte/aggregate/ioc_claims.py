@@ -109,7 +109,7 @@ def service_groups_panel(eng: AnalyticsEngine, sel: Selection) -> dict[str, Any]
     w, p = where(sel.scope, flt, eng=eng)
     # fixed identifiers only; values are bound
     sql = (
-        f"SELECT {MONTH_KEY} AS k, 'thuoc' AS g, SUM(d.thanh_tien_bv), COUNT(DISTINCT e.ma_lk) "
+        f"SELECT {MONTH_KEY} AS k, 'thuoc' AS g, SUM(d.thanh_tien_bv), COUNT(DISTINCT e.ma_lk) "  # nosec B608
         "FROM fact_drug d JOIN fact_episode e ON e.facility = d.facility AND e.ma_lk = d.ma_lk "
         f"WHERE {w} GROUP BY k "
         f"UNION ALL SELECT {MONTH_KEY} AS k, CASE WHEN COALESCE(s.ma_vat_tu, '') <> '' "
