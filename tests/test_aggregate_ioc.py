@@ -329,3 +329,49 @@ def test_small_counts_are_hidden_for_callers_without_records(quarter: Quarter) -
     rows = _files(quarter)
     hidden = [r for r in births["breakdown"] if r["actual"] is None]
     assert any(_sum(rows, "tre_sinh", r["code"]) > 0 for r in hidden)
+
+
+def test_the_next_group_is_metadata(
+    quarter: Quarter, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A group written as ioc.toml text (no code) is served like the others."""
+    import dataclasses
+    import tomllib
+
+    from khoyte.aggregate import metadata, web_ioc
+
+    text = """
+[groups.nhan_luc]
+number = 9
+name_vi = "Nhân lực y tế"
+name_en = "Health workforce"
+source_vi = "Báo cáo nhân lực của cơ sở"
+source_en = "Facilities' workforce reports"
+panels = [{ indicator = "bac_si_tren_10000_dan" }, { claims = "chi_quy_bhyt" }]
+"""
+    _, groups = metadata._ioc(tomllib.loads(text))
+    md = dataclasses.replace(load(), groups={**load().groups, **groups})
+    metadata.check(md)
+    monkeypatch.setattr(web_ioc, "load", lambda: md)
+    twin = _twin(client, "nhan_luc", "province")
+    assert (twin["number"], [p["code"] for p in twin["panels"]]) == (
+        9,
+        ["bac_si_tren_10000_dan", "chi_quy_bhyt"],
+    )
+    doctors = twin["panels"][0]
+    assert doctors["level"] == "commune"  # facilities' doctors over the communes' people
+    assert doctors["plan"] == _targets()[("bac_si_tren_10000_dan", PROVINCE, 2025)]
+    rows = _files(quarter)
+    last = _sum(rows, "nhan_luc", None, "2025-03", "bac_si")  # the workforce is a stock: last
+    pop = sum(_sum(rows, "dan_so", None, m) for m in MONTHS) / 3
+    assert _close(doctors["actual"], last / pop * 10000), (doctors["actual"], last, pop)
+    # a commune's row: the doctors of its facilities over its people
+    commune = max(
+        {f["ma_xa"] for f in quarter.facilities.values()},
+        key=lambda c: _sum(rows, "dan_so", c, "2025-03"),
+    )
+    facs = {c for c, f in quarter.facilities.items() if f["ma_xa"] == commune}
+    mine = sum(_sum(rows, "nhan_luc", f, "2025-03", "bac_si") for f in facs)
+    people = sum(_sum(rows, "dan_so", commune, m) for m in MONTHS) / 3
+    row = next(r for r in doctors["breakdown"] if r["code"] == commune)
+    assert _close(row["actual"], mine / people * 10000)

@@ -36,6 +36,7 @@ from khoyte.analytics import disclosure
 from khoyte.registry import adminunits
 
 PEOPLE_UNITS = frozenset({"persons", "births", "cases"})
+LEVELS = ("province", "commune", "facility")  # coarsest first
 Totals = dict[tuple[str, str], float]  # (element, option combination) -> value
 
 
@@ -214,16 +215,23 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
     ind = md.indicators[panel.code]
     elements = quality.refs(ind.numerator) | quality.refs(ind.denominator)
     datasets = {md.elements[e].dataset for e in elements}
-    level = md.datasets[sorted(datasets)[0]].orgunit_level
+    # each element is read at its data set's level; the drill-down is by the coarsest of them
+    # (doctors of the facilities per 10,000 people of the communes: by commune)
+    level_of = {e: md.datasets[md.elements[e].dataset].orgunit_level for e in elements}
+    level = min(level_of.values(), key=LEVELS.index)
     units = units_of(sel, level)
-    rows = [v for e in sorted(elements) for v in _read(session, sel, e, level, units)]
+    rows = [v for e in sorted(elements)
+            for v in _read(session, sel, e, level_of[e], units_of(sel, level_of[e]))]  # fmt: skip
     if sel.approved_only and rows:
         ok = _approved(session, datasets, sel.months)
         rows = [v for v in rows if (md.elements[v[0]].dataset, v[2], v[3]) in ok]
-    # (org unit, month) -> totals
+    # (org unit of the drill-down, month) -> totals; a facility's values count in its commune
     cells: dict[tuple[str, str], Totals] = defaultdict(lambda: defaultdict(float))
+    reports = set()
     for de, coc, period, ou, value in rows:
-        cells[(ou, period)][(de, coc)] += value
+        reports.add((ou, period))
+        row = ou if level_of[de] == level else (sel.units[ou][1] or ou)
+        cells[(row, period)][(de, coc)] += value
     by_month: dict[str, Totals] = defaultdict(lambda: defaultdict(float))
     by_unit: dict[str, dict[str, Totals]] = defaultdict(dict)
     for (ou, m), t in cells.items():
@@ -254,7 +262,6 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
         r["achieved_pct"] = achieved(r["actual"], r["plan"])
         r["actual"] = _round(r["actual"])
         r.pop("numerator", None)
-    reports = {(ou, m) for (ou, m) in cells}
     return {
         "code": ind.code, "kind": "indicator", "chart": panel.chart,
         "name_vi": ind.name_vi, "name_en": ind.name_en, "unit_vi": _unit(md, ind, "vi"),
