@@ -28,14 +28,16 @@ Facilities = dict[str, dict[str, str]]
 NAV = {  # what each person's main navigation holds, in order
     "chuyenvien": [
         "/kcb",
+        "/ioc",
         "/completeness",
+        "/aggregate/entry",
         "/quality",
         "/findings",
         "/epidemic",
         "/alerts",
         "/persons/review",
     ],
-    "lanhdao": ["/kcb", "/epidemic", "/alerts"],
+    "lanhdao": ["/kcb", "/ioc", "/epidemic", "/alerts"],
     "kiemtoan": ["/audit"],
     "quantri": ["/admin/users", "/admin/facilities"],
 }

@@ -263,3 +263,20 @@ def test_the_demo_loads_the_aggregate_reports(demo: Demo) -> None:
             assert conn.scalar(select(func.count()).select_from(AggValue)) == expected
     finally:
         engine.dispose()
+
+
+def test_the_ioc_groups_show_the_demos_aggregates(demo: Demo) -> None:
+    """`khoyte demo` loads the synth's aggregate reports: the IOC twin counts their births."""
+    folder = demo.settings.data_dir / "demo-province" / "aggregates"
+    births = 0
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(encoding="utf-8") as fh:
+            births += sum(
+                int(r["gia_tri"]) for r in csv.DictReader(fh) if r["chi_tieu"] == "tre_sinh"
+            )
+    r = demo.client.get("/api/v1/ioc/dan_so", params={"from": "2025-01", "to": "2025-03"},
+                        headers=demo.leader)  # fmt: skip
+    assert r.status_code == 200, r.text
+    panels = {p["code"]: p for p in r.json()["panels"]}
+    assert panels["dan_so_trung_binh"]["actual"]  # the population reports are there
+    assert panels["so_tre_sinh"]["actual"] == births

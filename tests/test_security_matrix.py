@@ -144,6 +144,17 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/aggregate/quality"): Rule(P.DATA_QUALITY, success=422),
     ("POST", "/api/v1/aggregate/approvals"): Rule(P.APPROVE_AGGREGATE),
     ("POST", "/api/v1/aggregate/approvals/unlock"): Rule(P.UNLOCK_AGGREGATE),
+    # IOC dashboards of groups 4–8: filtered by the caller's scope (an org unit outside it in the
+    # query answers 404, tested in tests/test_aggregate_ioc.py); the group names no org unit
+    ("GET", "/ioc"): Rule(P.VIEW_DASHBOARD, success=303),  # to the first group
+    ("GET", "/ioc/{group}"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/ioc"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/ioc/{group}"): Rule(P.VIEW_DASHBOARD),
+    # web data entry: as uploads (enter_aggregate, org unit of the scope in the query or body);
+    # the form's JSON without its report is a 422 (required parameters)
+    ("GET", "/aggregate/entry"): Rule(P.ENTER_AGGREGATE),
+    ("GET", "/api/v1/aggregate/entry"): Rule(P.ENTER_AGGREGATE, success=422),
+    ("POST", "/api/v1/aggregate/entry"): Rule(P.ENTER_AGGREGATE),
     # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),
@@ -167,6 +178,7 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "outbox_id": {},  # filled by the `env` fixture: a dead letter
     "step": {"in": "acknowledge", "out": "acknowledge"},
     "form": {"in": "b9", "out": "b9"},
+    "group": {"in": "dan_so", "out": "tai_chinh"},
     "review_id": {"in": "999999", "out": "999999"},
     "health_id": {},  # filled by the `env` fixture: a person treated at 82001, one only at 82003
 }

@@ -40,7 +40,9 @@ class NavItem:
 # application serves its path (a component that is not installed shows no link).
 NAV: list[NavItem] = [
     NavItem("/kcb", i18n.WORDS["nav_kcb"], Permission.VIEW_DASHBOARD),
+    NavItem("/ioc", i18n.WORDS["nav_ioc"], Permission.VIEW_DASHBOARD),
     NavItem("/completeness", i18n.WORDS["nav_completeness"], Permission.DATA_QUALITY),
+    NavItem("/aggregate/entry", i18n.WORDS["nav_entry"], Permission.ENTER_AGGREGATE),
     NavItem("/quality", ("Chất lượng dữ liệu", "Data quality"), Permission.DATA_QUALITY),
     NavItem("/findings", ("Hồ sơ có lỗi", "Records with findings"), Permission.VIEW_SUBMISSIONS),
     NavItem("/epidemic", ("Giám sát dịch", "Epidemic watch"), Permission.ALERTS),
@@ -200,6 +202,7 @@ ENV = Environment(
             HERE / "quality" / "templates",
             HERE / "surveillance" / "templates",
             HERE / "persons" / "templates",
+            HERE / "aggregate" / "templates",
         ]
     ),
     autoescape=select_autoescape(["html"]),

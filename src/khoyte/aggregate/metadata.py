@@ -3,7 +3,8 @@
 ``metadata.toml``: categories, category combinations, data sets, indicators; ``elements.csv``:
 data elements (each in one data set, with its combination); ``targets.csv``: plan targets per
 indicator × org unit × year; ``forms.toml``: the statutory forms; ``dhis2_map.csv``: our codes
-and a DHIS2 instance's UIDs. :func:`load` reads them once; :attr:`Metadata.version` names the
+and a DHIS2 instance's UIDs; ``ioc.toml``: the IOC dashboards of groups 4–8 (panels over
+indicators and claims measures). :func:`load` reads them once; :attr:`Metadata.version` names the
 files' content (their version key and a hash), so a change is never silent.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 
 FILES = (
     "metadata.toml", "elements.csv", "targets.csv", "forms.toml", "dhis2_map.csv", "rules.toml",
+    "ioc.toml",
 )  # fmt: skip
 
 
@@ -111,6 +113,45 @@ class Form:
 
 
 @dataclass(frozen=True)
+class ClaimsMeasure:
+    """A money measure of the claims warehouse (a column of ``agg_month``), for the IOC."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    column: str
+    unit_vi: str
+    unit_en: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One panel of an IOC dashboard: an indicator, a claims measure or service groups."""
+
+    kind: str  # indicator | claims | service_groups
+    code: str
+    chart: str = "bar"
+    by_option: bool = False
+    breakdown: bool = True
+
+
+@dataclass(frozen=True)
+class Group:
+    """An IOC dashboard (``ioc.toml``): a group of the seed's operations centre."""
+
+    code: str
+    number: int
+    name_vi: str
+    name_en: str
+    source_vi: str
+    source_en: str
+    panels: tuple[Panel, ...]
+
+
+CLAIMS_COLUMNS = ("cost_total", "cost_bhyt", "cost_patient")
+
+
+@dataclass(frozen=True)
 class Metadata:
     version: str
     regime: str
@@ -122,6 +163,8 @@ class Metadata:
     forms: dict[str, Form]
     dhis2: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, code) -> UID
     rules: dict[str, Rule] = field(default_factory=dict)
+    claims: dict[str, ClaimsMeasure] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
 
     def combinations(self, element: str) -> tuple[str, ...]:
         return self.combos[self.elements[element].combo].combinations
@@ -142,6 +185,31 @@ def _combos(meta: dict[str, Any]) -> dict[str, Combo]:
         en = {k: ", ".join(o.name_en for o in c) for k, c in zip(keys, combos, strict=True)}
         out[code] = Combo(code, tuple(names), tuple(keys), vi, en)
     return out
+
+
+def _panel(p: dict[str, Any]) -> Panel:
+    if p.get("service_groups"):
+        kind, code = "service_groups", "service_groups"
+    elif "claims" in p:
+        kind, code = "claims", str(p["claims"])
+    else:
+        kind, code = "indicator", str(p["indicator"])
+    return Panel(kind, code, str(p.get("chart", "bar")), bool(p.get("by_option", False)),
+                 bool(p.get("breakdown", True)))  # fmt: skip
+
+
+def _ioc(doc: dict[str, Any]) -> tuple[dict[str, ClaimsMeasure], dict[str, Group]]:
+    claims = {
+        code: ClaimsMeasure(code, c["name_vi"], c["name_en"], c["column"], c["unit_vi"],
+                            c["unit_en"])
+        for code, c in doc.get("claims", {}).items()
+    }  # fmt: skip
+    groups = {
+        code: Group(code, int(g["number"]), g["name_vi"], g["name_en"], g["source_vi"],
+                    g["source_en"], tuple(_panel(p) for p in g["panels"]))
+        for code, g in doc.get("groups", {}).items()
+    }  # fmt: skip
+    return claims, dict(sorted(groups.items(), key=lambda kv: kv[1].number))
 
 
 @cache
@@ -198,6 +266,7 @@ def load() -> Metadata:
                    r.get("missing", "skip_if_any"))
         for code, r in tomllib.loads(texts["rules.toml"])["rules"].items()
     }  # fmt: skip
+    claims, groups = _ioc(tomllib.loads(texts["ioc.toml"]))
     md = Metadata(
         version=f"{meta['version']}+{digest}",
         regime=forms_doc["regime"],
@@ -209,6 +278,8 @@ def load() -> Metadata:
         forms=forms,
         dhis2=dhis2,
         rules=rules,
+        claims=claims,
+        groups=groups,
     )
     check(md)
     return md
@@ -228,8 +299,18 @@ def check(md: Metadata) -> None:
         if v not in known
     ]
     problems += [
-        f"target: unknown indicator {k[0]!r}" for k in md.targets if k[0] not in md.indicators
+        f"target: unknown indicator {k[0]!r}"
+        for k in md.targets
+        if k[0] not in md.indicators and k[0] not in md.claims
     ]
+    problems += [f"claims {c.code}: unknown column {c.column!r}" for c in md.claims.values()
+                 if c.column not in CLAIMS_COLUMNS]  # fmt: skip
+    for g in md.groups.values():
+        for p in g.panels:
+            known: dict[str, set[str]] = {"indicator": set(md.indicators),
+                                          "claims": set(md.claims)}  # fmt: skip
+            if (p.kind in known and p.code not in known[p.kind]) or p.chart not in ("line", "bar"):
+                problems.append(f"ioc {g.code}: unknown {p.kind} {p.code!r} / chart {p.chart!r}")
     for r in md.rules.values():
         if r.operator not in OPERATORS or r.missing not in ("skip_if_any", "zero"):
             problems.append(f"rule {r.code}: operator {r.operator!r} / missing {r.missing!r}")

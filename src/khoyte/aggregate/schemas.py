@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CompletenessOut(BaseModel):
@@ -69,3 +70,141 @@ class ReportStatusOut(BaseModel):
     orgUnit: str
     approvalLevel: str | None
     locked: bool
+
+
+# ---- IOC dashboards of groups 4–8 (``GET /api/v1/ioc/{group}``) ----------------------------
+
+
+class IocPoint(BaseModel):
+    """One month (``YYYY-MM``): the actual value, the plan, and actual ÷ plan in %. A value is
+    ``null`` when nothing was reported or when hidden (small counts of people)."""
+
+    model_config = ConfigDict(extra="allow")  # service groups: one key per group of service
+
+    month: str
+    actual: float | None = None
+    plan: float | None = None
+    achieved_pct: float | None = None
+
+
+class IocRow(BaseModel):
+    """One org unit of the drill-down (a commune or a facility)."""
+
+    code: str | None
+    name: str
+    level: str
+    actual: float | None
+    plan: float | None
+    achieved_pct: float | None
+
+
+class IocOption(BaseModel):
+    code: str
+    name_vi: str
+    name_en: str
+    value: float | None
+
+
+class IocPanel(BaseModel):
+    code: str
+    kind: Literal["indicator", "claims", "service_groups"]
+    chart: str
+    name_vi: str
+    name_en: str
+    unit_vi: str
+    unit_en: str
+    additive: bool = Field(
+        description="true: planned pro rata (the plan of a month is a twelfth of the year's)"
+    )
+    level: str = Field(description="org unit level of the data: province | commune | facility")
+    datasets: list[str]
+    actual: float | None
+    plan: float | None = Field(description="targets.csv for the org unit and year(s)")
+    achieved_pct: float | None
+    reports: int | None = Field(description="org unit × month reports counted (aggregates)")
+    monthly: list[IocPoint]
+    breakdown: list[IocRow]
+    by_option: list[IocOption] | None
+
+
+class IocOrgUnit(BaseModel):
+    code: str | None = Field(description="null: the caller's assigned scope")
+    name: str
+    level: Literal["province", "commune", "facility", "scope"]
+
+
+class IocApproval(BaseModel):
+    approved_only: bool = Field(description="true: only approved (locked) reports are counted")
+    reports: int = Field(description="reports of the group's data sets in the selection")
+    approved: int
+
+
+class IocGroupOut(BaseModel):
+    code: str
+    number: int
+    name_vi: str
+    name_en: str
+
+
+class IocTwin(BaseModel):
+    group: str
+    number: int
+    name_vi: str
+    name_en: str
+    source_vi: str
+    source_en: str
+    period: dict[str, str] = Field(description='{"from": "YYYY-MM", "to": "YYYY-MM"}')
+    orgunit: IocOrgUnit
+    approval: IocApproval
+    panels: list[IocPanel]
+    suppressed_below: int = Field(0, description="counts of people 1 … this − 1 are null")
+    metadata_version: str
+
+
+# ---- the web data-entry form (``/api/v1/aggregate/entry``) ---------------------------------
+
+
+class EntryValueIn(BaseModel):
+    dataElement: str = Field(max_length=64)
+    categoryOptionCombo: str = Field("", max_length=64)
+    value: str = Field(max_length=64, description="canonical number: 1234 or 12.5 (dot)")
+
+
+class EntryIn(BaseModel):
+    dataSet: str = Field(max_length=64)
+    period: str = Field(max_length=16)
+    orgUnit: str = Field(max_length=16)
+    values: list[EntryValueIn] = Field(min_length=1, max_length=1000)
+
+
+class EntryCellOut(BaseModel):
+    dataElement: str
+    categoryOptionCombo: str
+    name_vi: str
+    name_en: str
+    combo_vi: str
+    combo_en: str
+    unit_vi: str
+    unit_en: str
+    valueType: str
+    value: str | None
+    last: str | None = Field(description="the value of the period before")
+    min: float | None = Field(description="smallest value of the earlier periods")
+    max: float | None = Field(description="largest value of the earlier periods")
+    earlier: int = Field(description="earlier periods with a value")
+
+
+class EntryOut(BaseModel):
+    dataSet: str
+    period: str
+    orgUnit: str
+    lastPeriod: str
+    approvalLevel: str | None
+    locked: bool
+    cells: list[EntryCellOut]
+
+
+class EntrySavedOut(BaseModel):
+    status: str
+    importCount: dict[str, int]
+    problems: list[dict[str, Any]]

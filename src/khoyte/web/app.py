@@ -16,6 +16,8 @@ from fastapi import FastAPI
 
 from khoyte import __version__, layout
 from khoyte.aggregate import web as aggregate_web
+from khoyte.aggregate import web_entry as aggregate_entry_web
+from khoyte.aggregate import web_ioc as aggregate_ioc_web
 from khoyte.aggregate import web_quality as aggregate_quality_web
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
@@ -80,6 +82,8 @@ def create_app(
     alerts_web.install(app, services)  # alerts, inbox, report requests, the phone view
     app.include_router(aggregate_web.router)  # statutory forms, aggregate uploads, DHIS2
     app.include_router(aggregate_quality_web.router)  # aggregate data quality and approval
+    app.include_router(aggregate_ioc_web.router)  # the IOC dashboards of groups 4–8
+    app.include_router(aggregate_entry_web.router)  # the web data-entry form
     app.include_router(persons_web.router)  # the master person index and health records
     for component in components:
         component(app, services)

@@ -1,0 +1,144 @@
+"""The claims panels of the IOC dashboards (group 4, finance): money of the warehouse's
+``agg_month`` by month and by commune or facility, and spending by group of service from the
+claim lines (XML2 drugs, XML3 services and supplies). Money in đồng; scoped by
+:func:`khoyte.analytics.filters.where` like every dashboard. A month's or a row's money is
+hidden when its visits are a small count (as the KCB dashboard hides a hidden period's cost).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from khoyte.aggregate.ioc import Selection, _round, achieved, plan
+from khoyte.aggregate.metadata import Metadata, Panel
+from khoyte.analytics.disclosure import small as is_small
+from khoyte.analytics.filters import Filters, where
+from khoyte.analytics.kcb import AGG_MONTH, MONTH_KEY
+from khoyte.warehouse.engine import AnalyticsEngine
+
+SERVICE_GROUPS = {
+    "thuoc": ("Thuốc (XML2)", "Drugs (XML2)"),
+    "dich_vu": ("Dịch vụ kỹ thuật, xét nghiệm, giường (XML3)", "Services, tests, beds (XML3)"),
+    "vat_tu": ("Vật tư y tế (XML3)", "Medical supplies (XML3)"),
+}
+
+
+def _filters(sel: Selection) -> Filters:
+    first = date(int(sel.months[0][:4]), int(sel.months[0][4:]), 1)
+    y, m = int(sel.months[-1][:4]), int(sel.months[-1][4:])
+    last = date(y + m // 12, m % 12 + 1, 1) - timedelta(days=1)
+    commune = sel.orgunit if sel.level == "commune" else None
+    facility = sel.orgunit if sel.level == "facility" else None
+    return Filters(first, last, commune=commune, facility=facility)
+
+
+def _money(cents: Any) -> float:
+    return round(int(cents or 0) / 100, 2)
+
+
+def claims_panel(
+    eng: AnalyticsEngine, md: Metadata, panel: Panel, sel: Selection
+) -> dict[str, Any]:
+    code = panel.code
+    m = md.claims[code]
+    flt = _filters(sel)
+    w, p = where(sel.scope, flt, eng=eng)
+    col = m.column  # one of metadata.CLAIMS_COLUMNS (checked at load)
+    # fixed identifiers only: the column is one of metadata.CLAIMS_COLUMNS; values are bound
+    sql = f"SELECT {MONTH_KEY} AS k, SUM(e.visits), SUM(e.{col}) FROM {AGG_MONTH} e WHERE {w} GROUP BY k"  # nosec B608
+    rows = eng.query(sql, p)
+    got = {str(int(float(k))): (int(v), int(c or 0)) for k, v, c in rows}
+    unit = sel.plan_unit()
+    monthly = []
+    total = 0.0
+    visits = 0
+    for mo in sel.months:
+        v, c = got.get(mo, (0, 0))
+        visits += v
+        total += _money(c)
+        val = None if is_small(v, sel.small) else _money(c)
+        monthly.append({"month": f"{mo[:4]}-{mo[4:]}", "actual": val,
+                        "plan": _round(plan(md, code, unit, [mo], True))})  # fmt: skip
+    p_total = plan(md, code, unit, sel.months, True)
+    table = _breakdown(eng, md, code, sel, flt) if panel.breakdown else []
+    for r in [*monthly, *table]:
+        r["achieved_pct"] = achieved(r["actual"], r["plan"])
+    shown = None if is_small(visits, sel.small) else round(total, 2)
+    return {
+        "code": code, "kind": "claims", "chart": panel.chart, "name_vi": m.name_vi,
+        "name_en": m.name_en, "unit_vi": m.unit_vi, "unit_en": m.unit_en, "additive": True,
+        "level": "facility", "datasets": [], "actual": shown, "plan": _round(p_total),
+        "achieved_pct": achieved(shown, p_total), "reports": None, "monthly": monthly,
+        "breakdown": table, "by_option": None,
+    }  # fmt: skip
+
+
+def _breakdown(
+    eng: AnalyticsEngine, md: Metadata, code: str, sel: Selection, flt: Filters
+) -> list[dict[str, Any]]:
+    """By commune of the facility (the province or a scope), by facility (a commune)."""
+    by_commune = sel.level == "province" or (sel.level == "scope" and len(sel.scope.communes) > 1)
+    cols = "f.ma_xa, f.ten_xa" if by_commune else "x.facility, f.ten"
+    w, p = where(sel.scope, flt, eng=eng)
+    col = md.claims[code].column
+    # fixed identifiers only (the column is checked at load); values are bound
+    sql = (
+        f"SELECT {cols}, SUM(x.n), SUM(x.c) FROM (SELECT e.facility, SUM(e.visits) AS n, "  # nosec B608
+        f"SUM(e.{col}) AS c FROM {AGG_MONTH} e WHERE {w} GROUP BY e.facility) x "
+        f"LEFT JOIN dim_facility f ON f.ma_cskcb = x.facility GROUP BY {cols} "
+        "ORDER BY SUM(x.c) DESC, 1"
+    )
+    rows = eng.query(sql, p)
+    out = []
+    for c, name, n, money in rows:
+        unit = str(c) if c else None
+        out.append({
+            "code": unit, "name": str(name or c or "—"),
+            "level": "commune" if by_commune else "facility",
+            "actual": None if is_small(int(n), sel.small) else _money(money),
+            "plan": _round(plan(md, code, unit, sel.months, True)),
+        })  # fmt: skip
+    return out
+
+
+def service_groups_panel(eng: AnalyticsEngine, sel: Selection) -> dict[str, Any]:
+    """Spending at the facility's price (``THANH_TIEN_BV`` of the lines) by group of service
+    and month: drugs (XML2), supplies (XML3 lines with ``MA_VAT_TU``), other services (XML3)."""
+    flt = _filters(sel)
+    w, p = where(sel.scope, flt, eng=eng)
+    # fixed identifiers only; values are bound
+    sql = (
+        f"SELECT {MONTH_KEY} AS k, 'thuoc' AS g, SUM(d.thanh_tien_bv), COUNT(DISTINCT e.ma_lk) "  # nosec B608
+        "FROM fact_drug d JOIN fact_episode e ON e.facility = d.facility AND e.ma_lk = d.ma_lk "
+        f"WHERE {w} GROUP BY k "
+        f"UNION ALL SELECT {MONTH_KEY} AS k, CASE WHEN COALESCE(s.ma_vat_tu, '') <> '' "
+        "THEN 'vat_tu' ELSE 'dich_vu' END AS g, SUM(s.thanh_tien_bv), COUNT(DISTINCT e.ma_lk) "
+        "FROM fact_service s JOIN fact_episode e ON e.facility = s.facility AND e.ma_lk = s.ma_lk "
+        f"WHERE {w} GROUP BY k, g"
+    )
+    got: dict[tuple[str, str], tuple[float, int]] = {}
+    for k, g, money, n in eng.query(sql, p + p):
+        got[(str(int(float(k))), str(g))] = (_money(money), int(n))
+    monthly = []
+    totals = dict.fromkeys(SERVICE_GROUPS, 0.0)
+    for mo in sel.months:
+        point: dict[str, Any] = {"month": f"{mo[:4]}-{mo[4:]}"}
+        for g in SERVICE_GROUPS:
+            money, n = got.get((mo, g), (0.0, 0))
+            totals[g] += money
+            point[g] = None if is_small(n, sel.small) else money
+        monthly.append(point)
+    options = [
+        {"code": g, "name_vi": vi, "name_en": en, "value": round(totals[g], 2)}
+        for g, (vi, en) in SERVICE_GROUPS.items()
+    ]
+    return {
+        "code": "service_groups", "kind": "service_groups", "chart": "bar",
+        "name_vi": "Chi phí theo nhóm dịch vụ (giá của cơ sở, THANH_TIEN_BV)",
+        "name_en": "Spending by group of service (facility price, THANH_TIEN_BV)",
+        "unit_vi": "đồng", "unit_en": "VND", "additive": True, "level": "facility",
+        "datasets": [], "actual": round(sum(totals.values()), 2), "plan": None,
+        "achieved_pct": None, "reports": None, "monthly": monthly, "breakdown": [],
+        "by_option": options,
+    }  # fmt: skip

@@ -1,0 +1,153 @@
+/* khoyte aggregate data entry: one report's cells from the keyboard. Tab or Enter moves to the
+   next cell, Shift+Enter back; a changed cell is saved when it is left (autosave). Numbers are
+   read and shown the Vietnamese way (1.234,5) on Vietnamese pages. No inline script (CSP). */
+(function () {
+  "use strict";
+
+  var config = JSON.parse(document.getElementById("config").textContent);
+  var t = config.t;
+  var lang = config.lang;
+  var chosen = config.chosen;
+  var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: 4 });
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    return e;
+  }
+  function shown(v) { return v === null || v === undefined || v === "" ? "" : nf.format(Number(v)); }
+
+  /* "1.234,5" (vi) or "1,234.5" (en) → "1234.5"; null when not a number. */
+  function parse(text) {
+    var s = text.replace(/[\s\u00a0]/g, "");
+    if (lang === "en") { s = s.replace(/,/g, ""); } else { s = s.replace(/\./g, "").replace(",", "."); }
+    return /^\d+(\.\d+)?$/.test(s) ? s.replace(/^0+(?=\d)/, "") : null;
+  }
+
+  function csrf() {
+    var input = document.querySelector("#logout-form input[name=csrf_token]");
+    return input ? input.value : "";
+  }
+
+  function unitsFollowDataSet() {
+    var ds = document.getElementById("e-dataset");
+    var ou = document.getElementById("e-orgunit");
+    if (!ds || !ou) { return; }
+    function sync(keep) {
+      var level = ds.options[ds.selectedIndex].getAttribute("data-level");
+      var first = null;
+      Array.prototype.forEach.call(ou.options, function (o) {
+        o.hidden = o.disabled = o.getAttribute("data-level") !== level;
+        if (!o.hidden && first === null) { first = o; }
+      });
+      var cur = ou.options[ou.selectedIndex];
+      if ((!keep || !cur || cur.hidden) && first) { ou.value = first.value; }
+    }
+    ds.addEventListener("change", function () { sync(false); });
+    sync(true);
+  }
+
+  function save(row, input) {
+    var raw = input.value.trim();
+    if (raw === input.getAttribute("data-saved")) { return; }
+    var value = parse(raw);
+    var state = row.querySelector("td.state");
+    if (raw === "") { return; }
+    if (value === null) {
+      row.setAttribute("data-state", "error");
+      state.textContent = t.save_failed + ": " + t.not_a_number;
+      return;
+    }
+    row.setAttribute("data-state", "saving");
+    state.textContent = t.saving;
+    fetch("/api/v1/aggregate/entry", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf() },
+      body: JSON.stringify({
+        dataSet: chosen.dataSet, period: chosen.period, orgUnit: chosen.orgUnit,
+        values: [{ dataElement: input.getAttribute("data-de"), categoryOptionCombo: input.getAttribute("data-coc"), value: value }]
+      })
+    }).then(function (r) {
+      return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+    }).then(function (res) {
+      if (res.ok) {
+        input.setAttribute("data-saved", raw);
+        input.value = shown(value);
+        input.setAttribute("data-saved", input.value);
+        row.setAttribute("data-state", "saved");
+        state.textContent = t.saved;
+      } else {
+        row.setAttribute("data-state", "error");
+        var err = res.body && res.body.error;
+        state.textContent = t.save_failed + (err ? ": " + (lang === "en" ? err.message_en : err.message_vi) : "");
+      }
+    }).catch(function () {
+      row.setAttribute("data-state", "error");
+      state.textContent = t.save_failed;
+    });
+  }
+
+  function draw(d) {
+    var body = document.querySelector("#entry tbody");
+    body.textContent = "";
+    var inputs = [];
+    var previous = null;
+    d.cells.forEach(function (c) {
+      var tr = el("tr", { "data-de": c.dataElement, "data-coc": c.categoryOptionCombo });
+      // the element's name on its first row only (each input names both in its label)
+      tr.appendChild(el("th", { scope: "row" }, c.dataElement === previous ? "" :
+        (lang === "en" ? c.name_en : c.name_vi) + " (" + (lang === "en" ? c.unit_en : c.unit_vi) + ")"));
+      previous = c.dataElement;
+      tr.appendChild(el("td", {}, lang === "en" ? c.combo_en : c.combo_vi));
+      var td = el("td", { "class": "num" });
+      var input = el("input", {
+        "class": "cell", type: "text", inputmode: "decimal", autocomplete: "off",
+        "data-de": c.dataElement, "data-coc": c.categoryOptionCombo,
+        "aria-label": (lang === "en" ? c.name_en : c.name_vi) + " " + (lang === "en" ? c.combo_en : c.combo_vi)
+      });
+      input.value = shown(c.value);
+      input.setAttribute("data-saved", input.value);
+      if (d.locked) { input.setAttribute("readonly", ""); }
+      td.appendChild(input);
+      tr.appendChild(td);
+      tr.appendChild(el("td", { "class": "num last" }, c.last === null ? "—" : shown(c.last)));
+      tr.appendChild(el("td", { "class": "num range" }, c.min === null ? "—" : shown(c.min) + " – " + shown(c.max)));
+      tr.appendChild(el("td", { "class": "state" }, ""));
+      body.appendChild(tr);
+      inputs.push(input);
+      input.addEventListener("change", function () { if (!d.locked) { save(tr, input); } });
+      input.addEventListener("keydown", function (ev) {
+        if (ev.key !== "Enter") { return; }
+        ev.preventDefault();
+        var i = inputs.indexOf(input) + (ev.shiftKey ? -1 : 1);
+        if (i >= 0 && i < inputs.length) { inputs[i].focus(); inputs[i].select(); } else { input.blur(); }
+      });
+    });
+    document.getElementById("entry-locked").hidden = !d.locked;
+    if (inputs.length) { inputs[0].focus(); inputs[0].select(); }
+  }
+
+  function start() {
+    unitsFollowDataSet();
+    if (!chosen || !chosen.dataSet) { return; }
+    var status = document.getElementById("status");
+    var q = new URLSearchParams({ dataSet: chosen.dataSet, period: chosen.period, orgUnit: chosen.orgUnit });
+    fetch("/api/v1/aggregate/entry?" + q.toString(), { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (d) {
+        draw(d);
+        status.textContent = "";
+        status.hidden = true;
+        document.body.setAttribute("data-ready", "1");
+      })
+      .catch(function (err) {
+        status.textContent = t.error + " (" + err.message + ")";
+        status.classList.add("error");
+        document.body.setAttribute("data-ready", "error");
+      });
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+}());
