@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from khoyte.handoff import RecordVersion, VersionSource
+from khoyte.handoff import PersonSource, RecordVersion, VersionSource
 from khoyte.registry import icd10
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.warehouse.transform import Batch, add_record, submission_rows
+from khoyte.warehouse.transform import Batch, add_record, person_key_of, submission_rows
 
 if TYPE_CHECKING:
     from khoyte.registry.facilities import FacilityEntry
@@ -58,6 +58,8 @@ class LoadReport:
     watermark: int = 0
     facilities: int = 0  # registry rows applied to dim_facility
     registry_watermark: int = 0
+    persons: int = 0  # records whose person key the master person index changed
+    persons_watermark: int = 0
 
 
 @contextmanager
@@ -143,9 +145,65 @@ class Loader:
             top = max(mark, *(f.revision for f in changed))
             return self.upsert_facilities(changed, (key, top)), top
 
+    # -- persons --------------------------------------------------------------------------
+    def persons_watermark(self) -> int:
+        v = schema.get_meta(self.engine, "persons_watermark")
+        return int(v) if v else 0
+
+    def refresh_persons(self, persons: PersonSource) -> tuple[int, int]:
+        """Apply the health IDs changed after the persons watermark (online links, batches,
+        merges, unmerges): ``map_person`` keeps each linked record's pseudonymous person key,
+        and the records already loaded get it in the same transaction. Returns (records,
+        watermark)."""
+        with self._lock:
+            mark = self.persons_watermark()
+            changed = persons.persons_since(mark)
+            if not changed:
+                return 0, mark
+            latest = {(p.facility, p.ma_lk): p for p in changed}  # the newest change wins
+            top = max(mark, *(p.revision for p in changed))
+            eng = self.engine
+            with eng.transaction():
+                eng.execute("DELETE FROM wh_person_batch")
+                eng.insert_columns("wh_person_batch", {
+                    "facility": _obj([k[0] for k in latest]),
+                    "ma_lk": _obj([k[1] for k in latest]),
+                    "person_key": _obj([person_key_of(self.key, p.health_id)
+                                        for p in latest.values()]),
+                })  # fmt: skip
+                eng.execute(
+                    "DELETE FROM map_person WHERE EXISTS (SELECT 1 FROM wh_person_batch b "
+                    "WHERE b.facility = map_person.facility AND b.ma_lk = map_person.ma_lk)"
+                )
+                eng.execute("INSERT INTO map_person SELECT * FROM wh_person_batch")
+                eng.execute(
+                    "UPDATE fact_episode SET person_key = b.person_key FROM wh_person_batch b "
+                    "WHERE b.facility = fact_episode.facility AND b.ma_lk = fact_episode.ma_lk"
+                )
+                eng.execute("DELETE FROM wh_person_batch")
+                schema.set_meta(eng, "persons_watermark", str(top))
+            return len(latest), top
+
+    def _linked(self) -> dict[tuple[str, str], str]:
+        """Person keys of the batch's records the master person index has linked."""
+        rows = self.engine.query(
+            "SELECT m.facility, m.ma_lk, m.person_key FROM map_person m "
+            "JOIN wh_batch_keys k ON k.facility = m.facility AND k.ma_lk = m.ma_lk"
+        )
+        return {(str(f), str(m)): str(p) for f, m, p in rows}
+
     # -- loading --------------------------------------------------------------------------
-    def refresh(self, source: VersionSource, batch_size: int = BATCH) -> LoadReport:
-        """Load every version after the watermark."""
+    def refresh(
+        self, source: VersionSource, batch_size: int = BATCH, persons: PersonSource | None = None
+    ) -> LoadReport:
+        """Load every version after the watermark, then the person index's changes."""
+        with self._lock:
+            report = self._refresh(source, batch_size)
+            if persons is not None:
+                report.persons, report.persons_watermark = self.refresh_persons(persons)
+            return report
+
+    def _refresh(self, source: VersionSource, batch_size: int) -> LoadReport:
         with self._lock:
             report = LoadReport(watermark=self.watermark())
             report.facilities, report.registry_watermark = self.refresh_registry(source)
@@ -164,17 +222,19 @@ class Loader:
                 )
             return report
 
-    def rebuild(self, source: VersionSource) -> LoadReport:
-        """Drop the facts and load everything again; the registry is fed again from the start
-        (rows the source no longer has are kept: facts may still name them)."""
+    def rebuild(self, source: VersionSource, persons: PersonSource | None = None) -> LoadReport:
+        """Drop the facts and load everything again; the registry and the person index are
+        fed again from the start (registry rows the source no longer has are kept: facts may
+        still name them)."""
         with self._lock, self.engine.transaction():
-            for t in (*schema.CURRENT_TABLES, "fact_submission", *schema.AGGREGATES):
+            for t in (*schema.CURRENT_TABLES, "fact_submission", *schema.AGGREGATES,
+                      "map_person"):  # fmt: skip
                 self.engine.execute(f"DELETE FROM {t}")
             self.engine.execute(
-                "DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of') "
+                "DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of', 'persons_watermark') "
                 "OR key LIKE 'registry_watermark:%'"
             )
-        return self.refresh(source)
+        return self.refresh(source, persons=persons)
 
     def rebuild_aggregates(self) -> None:
         """Compute every aggregate table again from the facts (one GROUP BY each)."""
@@ -264,6 +324,7 @@ class Loader:
                 keys = list(newest)
                 self._set_keys(_obj([k[0] for k in keys]), _obj([k[1] for k in keys]))
                 existing = self._existing()
+                linked = self._linked()
                 batch = Batch()
                 replace: list[int] = []
                 loaded_ids: list[int] = []
@@ -276,7 +337,7 @@ class Loader:
                         report.superseded += 1
                         replace.append(have[1])
                     try:
-                        add_record(batch, rv, self.key)
+                        add_record(batch, rv, self.key, linked.get(k))
                     except LookupError:  # no XML1: nothing to count
                         report.rejected += 1
                         continue
@@ -327,9 +388,11 @@ class Loader:
             *schema.AGGREGATES,
             "dim_facility",
             "dim_icd10",
+            "map_person",
         ):
             out[t] = int(self.engine.query(f"SELECT COUNT(*) FROM {t}")[0][0])
         out["as_of"] = self.as_of()
+        out["persons_watermark"] = self.persons_watermark()
         out["registry_watermarks"] = {
             str(k).split(":", 1)[1]: int(v)
             for k, v in self.engine.query(

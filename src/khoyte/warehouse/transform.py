@@ -36,6 +36,7 @@ from khoyte.registry.agebands import band_of
 from khoyte.standards.days import bed_days, died_or_transferred, treatment_days
 from khoyte.standards.model import Record, Row, Standard
 from khoyte.validate.codelists import INPATIENT_TYPES
+from khoyte.warehouse import papers
 
 DEATH_CODES = frozenset({"5", "8"})
 
@@ -52,6 +53,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "XML2": frozenset({"MA_THUOC", "SO_LUONG", "THANH_TIEN_BV"}),
     "XML3": frozenset({"MA_DICH_VU", "MA_VAT_TU", "SO_LUONG", "THANH_TIEN_BV"}),
     "XML4": frozenset({"MA_DICH_VU", "MA_CHI_SO", "GIA_TRI", "DON_VI_DO"}),
+    **papers.fields(),
 }  # fmt: skip
 
 
@@ -79,6 +81,13 @@ def drug_cost(rec: Record, ep: Row) -> tuple[int | None, str | None]:
         return sum(cents(a) for a in amounts), "lines"
     total = ep.decimal("T_THUOC")
     return (cents(total), "xml1") if total is not None else (None, None)
+
+
+def person_key_of(key: bytes, health_id: str) -> str:
+    """The warehouse's key of a person of the master person index: a keyed hash of the health
+    ID (the ID itself is meaningless, but it opens the person's record in the operational
+    store, so the warehouse keeps it pseudonymous too)."""
+    return hmac.new(key, f"hid:{health_id}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def person_key(key: bytes, episode: Row, facility: str) -> str | None:
@@ -177,6 +186,7 @@ class Batch:
         self.lab = Columns(
             ("facility", "ma_lk", "ma_dich_vu", "ma_chi_so", "gia_tri", "don_vi_do", "version_id")
         )
+        self.papers = {n: Columns(papers.column_names(n)) for n in papers.PAPER_TABLES}
         # codes seen in this batch: dim_icd10 gets their catalogue names (never CHAN_DOAN_RV)
         self.icd_codes: set[str] = set()
 
@@ -187,6 +197,7 @@ class Batch:
             "fact_drug": self.drug,
             "fact_service": self.service,
             "fact_lab": self.lab,
+            **self.papers,
         }
 
 
@@ -194,7 +205,10 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, Decimal | int) else None
 
 
-def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
+def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None = None) -> None:
+    """The rows of one record version; ``person`` is the pseudonymous key of its health ID
+    when the master person index has linked it (``person_key_of``), else the key falls back
+    to the record's own identifiers (``person_key``)."""
     rec: Record = rv.record
     ep = rec.episode
     fac = rv.facility
@@ -229,7 +243,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
         ep.sex,
         age,
         age_band(age),
-        person_key(key, ep, fac),
+        person or person_key(key, ep, fac),
         ep.text("MAXA_CU_TRU"),
         main_code,
         icd10.chapter(main_code) if main_code else None,
@@ -275,6 +289,10 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
             fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_CHI_SO"),
             lab_value(r.get("GIA_TRI")), r.text("DON_VI_DO"), rv.version_id,
         )  # fmt: skip
+    for name, xml in papers.PAPER_TABLES.items():
+        rows = rec.tables.get(xml)
+        if rows:
+            batch.papers[name].rows.extend(papers.rows_of(name, rows, fac, rv.ma_lk, rv.version_id))
 
 
 _NUMBER = re.compile(r"[<>≤≥]?=?\s*[-+]?\d{1,9}(?:[.,]\d{1,6})?")
