@@ -83,6 +83,6 @@ def test_filter_parameters_treat_empty_as_unset_and_check_the_rest() -> None:
 def test_twin_models_keep_the_documented_key_order() -> None:
     assert list(KcbTwin.model_fields) == [
         "period", "filters", "facilities_reporting", "visits", "emergencies", "deaths",
-        "bed_days", "costs", "bhyt_records", "top_icd10", "monthly", "suppressed_below",
-        "as_of", "ready", "catching_up_since",
+        "bed_days", "costs", "bhyt_records", "top_icd10", "monthly", "persons", "referrals",
+        "suppressed_below", "as_of", "ready", "catching_up_since",
     ]  # fmt: skip

@@ -132,6 +132,45 @@ class TrendPoint(BaseModel):
     cost_total_last_year: float | None
 
 
+class Readmissions(BaseModel):
+    """Inpatient stays discharged in the period (alive, not transferred) and those followed by
+    an inpatient admission of the same person within ``days`` days, at any facility."""
+
+    days: int
+    discharges: int | None
+    readmitted: int | None
+    rate: float | None
+
+
+class Persons(BaseModel):
+    """People, not visits (``docs/warehouse.md`` "Counting people")."""
+
+    served: int | None
+    visits_per_person: float | None
+    readmissions: Readmissions
+
+
+class ReferralFlow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    from_name: str
+    to: str
+    to_name: str
+    count: int | None
+    followed_up: int | None
+
+
+class Referrals(BaseModel):
+    """Referral papers (XML13) sent by the facilities in scope, per sending → receiving
+    facility; ``followed_up``: the destination saw the person within ``followup_days``."""
+
+    followup_days: int
+    total: int | None
+    followed_up: int | None
+    flows: list[ReferralFlow]
+
+
 class _KcbTwin(BaseModel):
     period: Period
     filters: AppliedFilters
@@ -144,6 +183,8 @@ class _KcbTwin(BaseModel):
     bhyt_records: int | None
     top_icd10: list[Icd10Count]
     monthly: list[TrendPoint]
+    persons: Persons
+    referrals: Referrals
     suppressed_below: int = Field(
         0,
         description="Counts of people from 1 to this minus one are null (small-count "

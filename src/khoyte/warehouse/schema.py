@@ -33,7 +33,7 @@ TABLES: dict[str, str] = {
         "icd10_chapter VARCHAR, emergency BOOLEAN, death BOOLEAN, ket_qua_dtri VARCHAR, "
         "bed_days INTEGER, t_tongchi_bv BIGINT, t_bhtt BIGINT, patient_paid BIGINT, "
         "bhyt BOOLEAN, so_ngay_dtri_sent INTEGER, ngay_giuong INTEGER, drug_cost BIGINT, "
-        "drug_cost_basis VARCHAR"
+        "drug_cost_basis VARCHAR, ma_loai_rv VARCHAR"
     ),
     "fact_diagnosis": (
         "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR, "
@@ -162,7 +162,9 @@ ADDED_COLUMNS = {
     # measures comparable across exporters (issue 11): a store loaded before them gets NULL
     # until `khoyte warehouse rebuild`, which also recomputes bed_days from the dates
     "fact_episode": ("so_ngay_dtri_sent INTEGER", "ngay_giuong INTEGER", "drug_cost BIGINT",
-                     "drug_cost_basis VARCHAR"),
+                     "drug_cost_basis VARCHAR",
+                     # re-admissions leave out transfers (MA_LOAI_RV 2): NULL until a rebuild
+                     "ma_loai_rv VARCHAR"),
 }  # fmt: skip
 
 

@@ -115,6 +115,16 @@ def _code(v: str | None) -> str | None:
     return v.zfill(2) if v.isascii() and v.isdigit() and len(v) < 2 else v
 
 
+def _one_digit(v: object) -> str | None:
+    """A one-digit code (``MA_LOAI_RV``): ``2``, ``02`` and 2 are the same code."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, str) and v.strip():
+        t = v.strip()
+        return t.lstrip("0") or "0" if t.isascii() and t.isdigit() else t
+    return None
+
+
 def naive_utc(v: datetime) -> datetime:
     """Timestamps are stored in UTC without a zone (both engines read them alike)."""
     return v.astimezone(UTC).replace(tzinfo=None) if v.tzinfo is not None else v
@@ -155,7 +165,7 @@ EPISODE_COLS = (
     "ngay_ra", "ma_loai_kcb", "inpatient", "gioi_tinh", "age", "age_band", "person_key",
     "ma_xa_cu_tru", "ma_benh_chinh", "icd10_chapter", "emergency", "death", "ket_qua_dtri",
     "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid", "bhyt", "so_ngay_dtri_sent",
-    "ngay_giuong", "drug_cost", "drug_cost_basis",
+    "ngay_giuong", "drug_cost", "drug_cost_basis", "ma_loai_rv",
 )  # fmt: skip
 SUBMISSION_COLS = (
     "version_id", "facility", "ma_lk", "version", "submission_id", "received_at", "status",
@@ -265,6 +275,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None =
         ),
         drugs,
         drug_basis,
+        _one_digit(ep.get("MA_LOAI_RV")),
     )
     if main_code:
         # The facility's free text (CHAN_DOAN_RV) is never loaded: it named codes for the whole
