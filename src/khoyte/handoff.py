@@ -60,11 +60,15 @@ class RecordPerson:
     ma_lk: str
     health_id: str  # the master person index's ID (the warehouse keeps a keyed hash of it)
     revision: int  # index-wide, increasing: the warehouse's persons watermark
+    # the version id the index linked: the record's current version id is this one or later
+    # (the warehouse looks for the loaded row from there on)
+    version_id: int
 
 
 class PersonSource(Protocol):
-    def persons_since(self, revision: int = 0) -> list[RecordPerson]:
-        """Records whose health ID changed after ``revision``, oldest change first."""
+    def persons_since(self, revision: int = 0) -> Iterator[RecordPerson]:
+        """Records whose health ID changed after ``revision``, in (revision, facility, ma_lk)
+        order."""
         ...
 
 

@@ -16,11 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from khoyte.handoff import PersonSource, RecordVersion, VersionSource
+from khoyte.handoff import PersonSource, RecordPerson, RecordVersion, VersionSource
 from khoyte.registry import icd10
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 # Version of where dim_icd10's names come from: a store whose ``wh_meta.icd_labels`` differs is
 # relabelled from the catalogues when a loader opens it (1: catalogue only, no claim text).
 ICD_LABELS_VERSION = "1"
+_T = TypeVar("_T")
 LOADABLE = frozenset({"accepted", "accepted_with_warnings"})
 BATCH = 5000
 
@@ -78,7 +79,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _chunks(it: Iterable[RecordVersion], size: int) -> Iterator[list[RecordVersion]]:
+def _chunks(it: Iterable[_T], size: int) -> Iterator[list[_T]]:
     i = iter(it)
     while chunk := list(islice(i, size)):
         yield chunk
@@ -150,39 +151,54 @@ class Loader:
         v = schema.get_meta(self.engine, "persons_watermark")
         return int(v) if v else 0
 
-    def refresh_persons(self, persons: PersonSource) -> tuple[int, int]:
+    def refresh_persons(self, persons: PersonSource, batch_size: int = 50000) -> tuple[int, int]:
         """Apply the health IDs changed after the persons watermark (online links, batches,
         merges, unmerges): ``map_person`` keeps each linked record's pseudonymous person key,
-        and the records already loaded get it in the same transaction. Returns (records,
-        watermark)."""
+        and the records already loaded get it. One transaction per chunk; a chunk that may end
+        inside a revision sets the watermark just below it (applying a change twice gives the
+        same rows), the last one to the highest revision read. Returns (changes, watermark)."""
         with self._lock:
             mark = self.persons_watermark()
-            changed = persons.persons_since(mark)
-            if not changed:
-                return 0, mark
-            latest = {(p.facility, p.ma_lk): p for p in changed}  # the newest change wins
-            top = max(mark, *(p.revision for p in changed))
-            eng = self.engine
-            with eng.transaction():
-                eng.execute("DELETE FROM wh_person_batch")
-                eng.insert_columns("wh_person_batch", {
-                    "facility": _obj([k[0] for k in latest]),
-                    "ma_lk": _obj([k[1] for k in latest]),
-                    "person_key": _obj([person_key_of(self.key, p.health_id)
-                                        for p in latest.values()]),
-                })  # fmt: skip
-                eng.execute(
-                    "DELETE FROM map_person WHERE EXISTS (SELECT 1 FROM wh_person_batch b "
-                    "WHERE b.facility = map_person.facility AND b.ma_lk = map_person.ma_lk)"
-                )
-                eng.execute("INSERT INTO map_person SELECT * FROM wh_person_batch")
-                eng.execute(
-                    "UPDATE fact_episode SET person_key = b.person_key FROM wh_person_batch b "
-                    "WHERE b.facility = fact_episode.facility AND b.ma_lk = fact_episode.ma_lk"
-                )
-                eng.execute("DELETE FROM wh_person_batch")
-                schema.set_meta(eng, "persons_watermark", str(top))
-            return len(latest), top
+            n = 0
+            chunks = _chunks(persons.persons_since(mark), batch_size)
+            chunk = next(chunks, None)
+            while chunk is not None:
+                following = next(chunks, None)
+                top = chunk[-1].revision if following is None else chunk[-1].revision - 1
+                mark = max(mark, top)
+                self._apply_persons(chunk, mark)
+                n += len(chunk)
+                chunk = following
+            return n, mark
+
+    def _apply_persons(self, chunk: list[RecordPerson], mark: int) -> None:
+        latest = {(p.facility, p.ma_lk): p for p in chunk}  # the newest change wins
+        eng = self.engine
+        with eng.transaction():
+            eng.execute("DELETE FROM wh_person_batch")
+            eng.insert_columns("wh_person_batch", {
+                "facility": _obj([k[0] for k in latest]),
+                "ma_lk": _obj([k[1] for k in latest]),
+                "person_key": _obj([person_key_of(self.key, p.health_id)
+                                    for p in latest.values()]),
+            })  # fmt: skip
+            eng.execute(
+                "DELETE FROM map_person WHERE EXISTS (SELECT 1 FROM wh_person_batch b "
+                "WHERE b.facility = map_person.facility AND b.ma_lk = map_person.ma_lk)"
+            )
+            eng.execute("INSERT INTO map_person SELECT * FROM wh_person_batch")
+            # A record's current version id is at least the one the index linked: from there
+            # on only (DuckDB's zone maps skip the older row groups; an online link of a new
+            # record reads the newest ones only).
+            eng.execute(
+                "UPDATE fact_episode SET person_key = b.person_key FROM wh_person_batch b "
+                "WHERE fact_episode.version_id >= ? AND b.facility = fact_episode.facility "
+                "AND b.ma_lk = fact_episode.ma_lk "
+                "AND fact_episode.person_key IS DISTINCT FROM b.person_key",
+                [min(p.version_id for p in latest.values())],
+            )
+            eng.execute("DELETE FROM wh_person_batch")
+            schema.set_meta(eng, "persons_watermark", str(mark))
 
     def _linked(self) -> dict[tuple[str, str], str]:
         """Person keys of the batch's records the master person index has linked."""
@@ -196,11 +212,12 @@ class Loader:
     def refresh(
         self, source: VersionSource, batch_size: int = BATCH, persons: PersonSource | None = None
     ) -> LoadReport:
-        """Load every version after the watermark, then the person index's changes."""
+        """Load the person index's changes, then every version after the watermark (records
+        then find their person key in ``map_person``: a first load writes each key once)."""
         with self._lock:
+            got = self.refresh_persons(persons) if persons is not None else (0, 0)
             report = self._refresh(source, batch_size)
-            if persons is not None:
-                report.persons, report.persons_watermark = self.refresh_persons(persons)
+            report.persons, report.persons_watermark = got
             return report
 
     def _refresh(self, source: VersionSource, batch_size: int) -> LoadReport:
