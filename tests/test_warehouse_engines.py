@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from khoyte.access import Scope
-from khoyte.analytics import completeness, kcb
+from khoyte.analytics import completeness, kcb, people
 from khoyte.analytics.filters import Filters
 from khoyte.handoff import RecordPerson
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
@@ -78,6 +78,7 @@ def test_duckdb_and_postgresql_agree(synth: Path, tmp_path: Path, pg_url: str) -
             (Scope(), Filters(date(2024, 12, 1), date(2025, 1, 31))),
         ]
         for scope, flt in cases:
+            assert people.people(duck, scope, flt) == people.people(pg, scope, flt)
             a, b = kcb.kcb(duck, scope, flt), kcb.kcb(pg, scope, flt)
             a.pop("as_of"), b.pop("as_of")
             assert a == b

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from khoyte.access import Scope
-from khoyte.analytics import kcb
+from khoyte.analytics import people
 from khoyte.analytics.filters import Filters
 from khoyte.analytics.people import FOLLOWUP_DAYS, READMISSION_DAYS
 from khoyte.persons.feed import StorePersonSource
@@ -127,7 +127,7 @@ def _readmitted(e: dict[str, Any], inpatient: list[dict[str, Any]]) -> bool:
 
 
 def got(w: World, scope: Scope, small: int = 0) -> dict[str, Any]:
-    body = kcb.kcb(w.loader.engine, scope, PERIOD, small)
+    body = people.people(w.loader.engine, scope, PERIOD, small)
     p, r = body["persons"], body["referrals"]
     return {
         "served": p["served"],
@@ -171,7 +171,7 @@ def test_records_not_linked_fall_back_to_their_own_key(world: World, tmp_path: P
     CCCD was not written on one visit counts twice."""
     alone = Loader(DuckDBEngine(tmp_path / "alone.duckdb"), KEY)
     alone.refresh(world.source)
-    served = kcb.kcb(alone.engine, Scope.whole_province(), PERIOD)["persons"]["served"]
+    served = people.people(alone.engine, Scope.whole_province(), PERIOD)["persons"]["served"]
     assert served > expected(world, Scope.whole_province())["served"]
     alone.engine.close()
 

@@ -58,9 +58,7 @@ def test_shape_is_the_documented_one(client: TestClient) -> None:
     body = twin(client, **{"from": "2025-01-01", "to": "2025-01-31"})
     assert list(body) == [
         "period", "filters", "facilities_reporting", "visits", "emergencies", "deaths",
-        "bed_days", "costs", "bhyt_records", "top_icd10", "monthly",
-        "persons", "referrals",  # added (issue 14): people, not visits
-        "suppressed_below", "as_of",
+        "bed_days", "costs", "bhyt_records", "top_icd10", "monthly", "suppressed_below", "as_of",
         "ready", "catching_up_since",  # added (issue 12): whether the numbers are complete
     ]  # fmt: skip
     assert list(body["visits"]) == [

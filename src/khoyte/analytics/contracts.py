@@ -183,8 +183,6 @@ class _KcbTwin(BaseModel):
     bhyt_records: int | None
     top_icd10: list[Icd10Count]
     monthly: list[TrendPoint]
-    persons: Persons
-    referrals: Referrals
     suppressed_below: int = Field(
         0,
         description="Counts of people from 1 to this minus one are null (small-count "
@@ -194,6 +192,19 @@ class _KcbTwin(BaseModel):
 
 class KcbTwin(Freshness, _KcbTwin):
     """Its numbers, then whether they are complete."""
+
+
+class _PeopleTwin(BaseModel):
+    period: Period
+    filters: AppliedFilters
+    persons: Persons
+    referrals: Referrals
+    suppressed_below: int = 0
+
+
+class PeopleTwin(Freshness, _PeopleTwin):
+    """People, not visits (its own twin: these read the facts, not the aggregates, and cost
+    more than the KCB twin's numbers; docs/warehouse.md "Counting people")."""
 
 
 class _DailyTwin(BaseModel):

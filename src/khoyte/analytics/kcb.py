@@ -14,7 +14,6 @@ from typing import Any
 from khoyte.access import Scope
 from khoyte.analytics import disclosure
 from khoyte.analytics.filters import Filters, source, where
-from khoyte.analytics.people import people
 from khoyte.registry.agebands import AGE_BANDS
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -298,7 +297,6 @@ def kcb(eng: AnalyticsEngine, scope: Scope, flt: Filters, small: int = 0) -> dic
         "bhyt_records": s["bhyt_records"],
         "top_icd10": disclosure.top(q_top_icd10(eng, scope, flt), small),
         "monthly": disclosure.series(q_monthly(eng, scope, flt), small),
-        **people(eng, scope, flt, small),
         "suppressed_below": small if small > 1 else 0,
         "as_of": as_of(eng),
     }

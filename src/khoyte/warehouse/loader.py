@@ -24,7 +24,13 @@ from khoyte.handoff import PersonSource, RecordPerson, RecordVersion, VersionSou
 from khoyte.registry import icd10
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.warehouse.transform import Batch, add_record, person_key_of, submission_rows
+from khoyte.warehouse.transform import (
+    Batch,
+    add_record,
+    person_key_of,
+    person_number,
+    submission_rows,
+)
 
 if TYPE_CHECKING:
     from khoyte.registry.facilities import FacilityEntry
@@ -173,25 +179,30 @@ class Loader:
 
     def _apply_persons(self, chunk: list[RecordPerson], mark: int) -> None:
         latest = {(p.facility, p.ma_lk): p for p in chunk}  # the newest change wins
+        keys = [person_key_of(self.key, p.health_id) for p in latest.values()]
         eng = self.engine
         with eng.transaction():
             eng.execute("DELETE FROM wh_person_batch")
             eng.insert_columns("wh_person_batch", {
                 "facility": _obj([k[0] for k in latest]),
                 "ma_lk": _obj([k[1] for k in latest]),
-                "person_key": _obj([person_key_of(self.key, p.health_id)
-                                    for p in latest.values()]),
+                "person_key": _obj(keys),
+                "person": _obj([person_number(k) for k in keys]),
             })  # fmt: skip
             eng.execute(
                 "DELETE FROM map_person WHERE EXISTS (SELECT 1 FROM wh_person_batch b "
                 "WHERE b.facility = map_person.facility AND b.ma_lk = map_person.ma_lk)"
             )
-            eng.execute("INSERT INTO map_person SELECT * FROM wh_person_batch")
+            eng.execute(
+                "INSERT INTO map_person (facility, ma_lk, person_key) "
+                "SELECT facility, ma_lk, person_key FROM wh_person_batch"
+            )
             # A record's current version id is at least the one the index linked: from there
             # on only (DuckDB's zone maps skip the older row groups; an online link of a new
             # record reads the newest ones only).
             eng.execute(
-                "UPDATE fact_episode SET person_key = b.person_key FROM wh_person_batch b "
+                "UPDATE fact_episode SET person_key = b.person_key, person = b.person "
+                "FROM wh_person_batch b "
                 "WHERE fact_episode.version_id >= ? AND b.facility = fact_episode.facility "
                 "AND b.ma_lk = fact_episode.ma_lk "
                 "AND fact_episode.person_key IS DISTINCT FROM b.person_key",

@@ -33,7 +33,7 @@ TABLES: dict[str, str] = {
         "icd10_chapter VARCHAR, emergency BOOLEAN, death BOOLEAN, ket_qua_dtri VARCHAR, "
         "bed_days INTEGER, t_tongchi_bv BIGINT, t_bhtt BIGINT, patient_paid BIGINT, "
         "bhyt BOOLEAN, so_ngay_dtri_sent INTEGER, ngay_giuong INTEGER, drug_cost BIGINT, "
-        "drug_cost_basis VARCHAR, ma_loai_rv VARCHAR"
+        "drug_cost_basis VARCHAR, ma_loai_rv VARCHAR, person BIGINT"
     ),
     "fact_diagnosis": (
         "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR, "
@@ -59,7 +59,7 @@ TABLES: dict[str, str] = {
     **{name: papers.ddl(name) for name in papers.PAPER_TABLES},
     # record → pseudonymous person key from the master person index (fed by the hand-off)
     "map_person": "facility VARCHAR, ma_lk VARCHAR, person_key VARCHAR",
-    "wh_person_batch": "facility VARCHAR, ma_lk VARCHAR, person_key VARCHAR",  # scratch
+    "wh_person_batch": "facility VARCHAR, ma_lk VARCHAR, person_key VARCHAR, person BIGINT",
     # keys of one load batch (scratch; empty between loads)
     "wh_batch_keys": "facility VARCHAR, ma_lk VARCHAR",
     "wh_batch_ids": "version_id BIGINT",  # version ids of one delta (scratch)
@@ -149,7 +149,7 @@ INDEXES_POSTGRES = (
     "CREATE INDEX IF NOT EXISTS ix_agg_sub ON agg_submission (ngay_vao, facility)",
     "CREATE INDEX IF NOT EXISTS ix_agg_icd ON agg_icd_day (ngay_vao, facility)",
     "CREATE INDEX IF NOT EXISTS ix_agg_month ON agg_month (ngay_vao, facility)",
-    "CREATE INDEX IF NOT EXISTS ix_ep_person ON fact_episode (person_key)",
+    "CREATE INDEX IF NOT EXISTS ix_ep_person ON fact_episode (person)",
     "CREATE INDEX IF NOT EXISTS ix_map_person ON map_person (facility, ma_lk)",
     *(f"CREATE INDEX IF NOT EXISTS ix_{n}_vid ON {n} (version_id)" for n in papers.PAPER_TABLES),
 )
@@ -164,7 +164,9 @@ ADDED_COLUMNS = {
     "fact_episode": ("so_ngay_dtri_sent INTEGER", "ngay_giuong INTEGER", "drug_cost BIGINT",
                      "drug_cost_basis VARCHAR",
                      # re-admissions leave out transfers (MA_LOAI_RV 2): NULL until a rebuild
-                     "ma_loai_rv VARCHAR"),
+                     "ma_loai_rv VARCHAR",
+                     # person_key's first 64 bits (transform.person_number): what people count
+                     "person BIGINT"),
 }  # fmt: skip
 
 

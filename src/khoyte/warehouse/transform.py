@@ -90,6 +90,14 @@ def person_key_of(key: bytes, health_id: str) -> str:
     return hmac.new(key, f"hid:{health_id}".encode(), hashlib.sha256).hexdigest()[:24]
 
 
+def person_number(person_key: str | None) -> int | None:
+    """The person key's first 64 bits as a signed integer (``fact_episode.person``): what the
+    people measures count and join on (an integer hashes and compares several times faster than
+    the 24-character text; two persons share one with a chance of about 10⁻⁷ in a province of
+    2 million)."""
+    return None if person_key is None else int(person_key[:16], 16) - (1 << 63)
+
+
 def person_key(key: bytes, episode: Row, facility: str) -> str | None:
     """A keyed hash (HMAC-SHA-256) of the best identifier the record carries: CCCD, else the
     10-digit BHXH number inside the card, else the facility's patient number. Without the key,
@@ -165,7 +173,7 @@ EPISODE_COLS = (
     "ngay_ra", "ma_loai_kcb", "inpatient", "gioi_tinh", "age", "age_band", "person_key",
     "ma_xa_cu_tru", "ma_benh_chinh", "icd10_chapter", "emergency", "death", "ket_qua_dtri",
     "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid", "bhyt", "so_ngay_dtri_sent",
-    "ngay_giuong", "drug_cost", "drug_cost_basis", "ma_loai_rv",
+    "ngay_giuong", "drug_cost", "drug_cost_basis", "ma_loai_rv", "person",
 )  # fmt: skip
 SUBMISSION_COLS = (
     "version_id", "facility", "ma_lk", "version", "submission_id", "received_at", "status",
@@ -238,6 +246,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None =
     sent = ep.integer("SO_NGAY_DTRI")
     discharged = ep.discharged
     drugs, drug_basis = drug_cost(rec, ep)
+    pkey = person or person_key(key, ep, fac)
     bnt, bncct = ep.decimal("T_BNTT"), ep.decimal("T_BNCCT")
     batch.episode.add(
         fac,
@@ -253,7 +262,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None =
         ep.sex,
         age,
         age_band(age),
-        person or person_key(key, ep, fac),
+        pkey,
         ep.text("MAXA_CU_TRU"),
         main_code,
         icd10.chapter(main_code) if main_code else None,
@@ -276,6 +285,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None =
         drugs,
         drug_basis,
         _one_digit(ep.get("MA_LOAI_RV")),
+        person_number(pkey),
     )
     if main_code:
         # The facility's free text (CHAN_DOAN_RV) is never loaded: it named codes for the whole

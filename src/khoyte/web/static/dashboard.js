@@ -190,16 +190,17 @@
     return Promise.all([
       getJSON("/api/v1/dashboards/kcb?" + qs()),
       getJSON("/api/v1/dashboards/kcb/daily?" + qs()),
-      getJSON("/api/v1/dashboards/kcb/breakdown?" + qs({ by: by }))
+      getJSON("/api/v1/dashboards/kcb/breakdown?" + qs({ by: by })),
+      getJSON("/api/v1/dashboards/kcb/people?" + qs())
     ]).then(function (res) {
-      var d = res[0], daily = res[1].daily, rows = res[2].rows;
+      var d = res[0], daily = res[1].daily, rows = res[2].rows, ppl = res[3];
       var v = d.visits;
       var kpi = {
         facilities_reporting: d.facilities_reporting, visits: v.total, outpatient: v.outpatient,
         inpatient: v.inpatient, emergencies: d.emergencies, deaths: d.deaths, bed_days: d.bed_days,
         bhyt_records: d.bhyt_records, cost_total: d.costs.total, cost_bhyt: d.costs.bhyt, cost_patient: d.costs.patient,
-        persons_served: d.persons.served, visits_per_person: d.persons.visits_per_person,
-        readmission_rate: d.persons.readmissions.rate === null ? null : d.persons.readmissions.rate * 100
+        persons_served: ppl.persons.served, visits_per_person: ppl.persons.visits_per_person,
+        readmission_rate: ppl.persons.readmissions.rate === null ? null : ppl.persons.readmissions.rate * 100
       };
       Object.keys(kpi).forEach(function (k) {
         var node = document.querySelector('[data-kpi="' + k + '"] .value');
@@ -210,7 +211,7 @@
         } else { node.textContent = fmt(kpi[k]); }
       });
       document.getElementById("as-of").textContent = d.as_of || "–";
-      var rr = d.persons.readmissions;
+      var rr = ppl.persons.readmissions;
       var rateNode = document.querySelector('[data-kpi="readmission_rate"] .value');
       if (rateNode) { rateNode.setAttribute("title", fmt(rr.readmitted) + " / " + fmt(rr.discharges)); }
 
@@ -241,7 +242,7 @@
       bar("top_icd10", top.map(function (r) { return r.code + " " + r.name; }), top.map(function (r) { return r.count; }), true);
       table("table-top_icd10", [{ key: "code", label: t.code }, { key: "name", label: t.name }, { key: "count", label: t.count }], top);
 
-      var ref = d.referrals;
+      var ref = ppl.referrals;
       var flows = ref.flows.map(function (r) {
         return { from: r.from, from_name: r.from_name, to: r.to, to_name: r.to_name, count: r.count, followed_up: r.followed_up };
       });
