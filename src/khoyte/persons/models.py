@@ -11,12 +11,16 @@ trained Splink model.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from khoyte.gateway.models import BigId
+from khoyte.store.crypto import SealedJSON
 from khoyte.store.db import Base
+from khoyte.store.sealing import BLIND as BLIND  # the sealed identity's fields, blind-indexed
+from khoyte.store.sealing import SEALED as SEALED
 
 
 class PersonRow(Base):
@@ -27,32 +31,57 @@ class PersonRow(Base):
     merged_into: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
+class _Sealed:
+    """One value of the record's sealed identity, read as an attribute (``r.cccd``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: PersonRecord | None, owner: type) -> str | None:
+        if obj is None:
+            raise AttributeError(f"{self.name} is sealed: query its blind index")
+        value = (obj.identity or {}).get(self.name)
+        return None if value is None else str(value)
+
+
 class PersonRecord(Base):
+    """The identity of one record, its direct identifiers encrypted (``identity``, Decree
+    13/2023: ``khoyte.store.crypto``); lookups go through keyed blind indexes (``*_bi``)."""
+
     __tablename__ = "ps_record"
     __table_args__ = (
-        Index("ix_ps_record_dob_sex", "dob", "sex"),
-        Index("ix_ps_record_name_key_year", "name_key", "birth_year"),
+        Index("ix_ps_record_dob_sex", "dob_bi", "sex"),
+        Index("ix_ps_record_name_key_year", "name_key_bi", "birth_year"),
     )
 
     facility: Mapped[str] = mapped_column(String(16), primary_key=True)
     ma_lk: Mapped[str] = mapped_column(String(100), primary_key=True)
     health_id: Mapped[str] = mapped_column(String(16), index=True)
     version_id: Mapped[int] = mapped_column(BigId)
-    ho_ten: Mapped[str | None] = mapped_column(String(255))
-    name_norm: Mapped[str | None] = mapped_column(String(255))
-    family: Mapped[str | None] = mapped_column(String(64))
-    given: Mapped[str | None] = mapped_column(String(64))
-    name_key: Mapped[str | None] = mapped_column(String(128))
-    dob: Mapped[str | None] = mapped_column(String(8))
+    # SEALED's values: ho_ten, name_norm, family, given, name_key, dob, cccd, bhxh, card, phone
+    identity: Mapped[dict[str, Any]] = mapped_column(SealedJSON("ps_record.identity"))
     birth_year: Mapped[int | None] = mapped_column(Integer)
     sex: Mapped[str | None] = mapped_column(String(1))
-    cccd: Mapped[str | None] = mapped_column(String(12), index=True)
-    bhxh: Mapped[str | None] = mapped_column(String(10), index=True)
-    card: Mapped[str | None] = mapped_column(String(15))
     commune: Mapped[str | None] = mapped_column(String(8))
-    phone: Mapped[str | None] = mapped_column(String(12), index=True)
+    cccd_bi: Mapped[str | None] = mapped_column(String(32), index=True)
+    bhxh_bi: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone_bi: Mapped[str | None] = mapped_column(String(32), index=True)
+    dob_bi: Mapped[str | None] = mapped_column(String(32))
+    name_key_bi: Mapped[str | None] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(16))  # new | cccd | bhxh | splink | manual
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    ho_ten = _Sealed()
+    name_norm = _Sealed()
+    family = _Sealed()
+    given = _Sealed()
+    name_key = _Sealed()
+    dob = _Sealed()
+    cccd = _Sealed()
+    bhxh = _Sealed()
+    card = _Sealed()
+    phone = _Sealed()
+
 
 
 class PersonLink(Base):
