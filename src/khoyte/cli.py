@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from khoyte import backup_cli
+from khoyte.store import keys_cli
 from khoyte.aggregate import cli as aggregate_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
@@ -314,6 +315,7 @@ warehouse_cli.register(app)
 security_cli.register(app)
 persons_cli.register(app)
 backup_cli.register(app)
+keys_cli.register(app)
 surveillance_cli.register(app)
 app.add_typer(alerts_cli.app, name="alerts")
 aggregate_cli.register(app)
