@@ -72,10 +72,10 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
         m.truth = {f"{r['ma_cskcb']}|{r['ma_lk']}": int(r["person_id"]) for r in csv.DictReader(fh)}
     for v in FileVersionSource(out).iter_versions():  # what the records say (noise included)
         x = v.record.tables["XML1"][0].values
-        for field, into in (("HO_TEN", m.names), ("SO_CCCD", m.cccd), ("DIEN_THOAI", m.phones),
+        for name, into in (("HO_TEN", m.names), ("SO_CCCD", m.cccd), ("DIEN_THOAI", m.phones),
                             ("DIA_CHI", m.addresses)):  # fmt: skip
-            if isinstance(x.get(field), str):
-                into.add(str(x[field]))
+            if isinstance(x.get(name), str):
+                into.add(str(x[name]))
         cards = x.get("MA_THE_BHYT")
         m.cards.update(c for c in (cards if isinstance(cards, list) else [cards]) if c)
         m.clear.update(str(val) for rows in v.record.tables.values() for row in rows
@@ -99,9 +99,7 @@ class Store:
 
 
 @pytest.fixture
-def store(
-    synth: tuple[Path, Manifest], tmp_path: Path, db_url: str | None
-) -> Iterator[Store]:
+def store(synth: tuple[Path, Manifest], tmp_path: Path, db_url: str | None) -> Iterator[Store]:
     out, _ = synth
     settings = Settings(data_dir=tmp_path / "data", database_url=db_url)
     services = build_services(settings, warehouse=False)
@@ -109,7 +107,8 @@ def store(
         import_file(s, out / "facilities.csv")
         s.commit()
     summary = ingest([out / "xml"], local_submitter(services.intake))
-    assert summary.files > 0 and not summary.errors
+    assert summary.files > 0
+    assert not summary.errors
     with Session(services.engine) as s:
         PersonIndex().batch(s, store_identities(services.engine))
         s.commit()
@@ -147,15 +146,14 @@ def _leaks(raw: str, m: Manifest) -> dict[str, list[str]]:
     }
 
 
-def test_no_identifier_readable_without_the_key(
-    store: Store, synth: tuple[Path, Manifest]
-) -> None:
+def test_no_identifier_readable_without_the_key(store: Store, synth: tuple[Path, Manifest]) -> None:
     _, m = synth
     assert min(map(len, (m.names, m.cccd, m.cards, m.phones, m.addresses))) > 50
     raw = _raw_text(store)
     # the reading works: what is not identifying is there in clear (record keys, facility codes)
     some_key = next(iter(m.truth))
-    assert some_key.split("|")[1] in raw and some_key.split("|")[0] in raw
+    assert some_key.split("|")[1] in raw
+    assert some_key.split("|")[0] in raw
     leaks = _leaks(raw, m)
     assert leaks == {k: [] for k in leaks}
     # and the same reading finds identifiers where they are in clear (the test can fail)
@@ -171,7 +169,8 @@ def test_the_product_works_with_the_key(
     with Session(store.engine) as s:
         found = {f"{r.facility}|{r.ma_lk}": r.health_id for r in s.scalars(select(PersonRecord))}
         precision, recall = pairwise(found, {k: m.truth[k] for k in found})
-        assert precision >= 0.99 and recall >= 0.98, (precision, recall)
+        assert precision >= 0.99, precision
+        assert recall >= 0.98, recall
         # the health record opens the names, with their diacritics
         key = next(k for k in sorted(found) if m.truth[k] in m.person_name)
         rec = health_record(s, found[key])
@@ -179,7 +178,8 @@ def test_the_product_works_with_the_key(
         assert m.person_name[m.truth[key]] in str(rec)
         # online linking finds the person through the blind indexes
         r = s.get(PersonRecord, tuple(key.split("|")))
-        assert r is not None and r.cccd is not None
+        assert r is not None
+        assert r.cccd is not None
         _, ident = next((v, i) for v, i in store_identities(store.engine) if i.key == key)
         twin = type(ident)(**{**ident.as_dict(), "ma_lk": "NEW-" + ident.ma_lk})
         res = PersonIndex().link_one(s, twin, 10**9)
@@ -196,7 +196,8 @@ def test_the_product_works_with_the_key(
                 "SELECT COUNT(*), COUNT(DISTINCT person_key) FROM fact_episode")[0])  # fmt: skip
         finally:
             wh.close()
-    assert counts[0] == counts[1] and counts[0][1] > 100
+    assert counts[0] == counts[1]
+    assert counts[0][1] > 100
 
 
 def test_without_the_key_nothing_opens(store: Store) -> None:
@@ -241,13 +242,15 @@ def test_rotation_re_encrypts_under_a_new_key(
                 *conn.scalars(text("SELECT identity FROM ps_record")),
                 *conn.scalars(text("SELECT value FROM gw_finding WHERE value IS NOT NULL")),
             ]
-        assert raw and all(v.startswith("k2:") for v in raw)
+        assert raw
+        assert all(v.startswith("k2:") for v in raw)
         with engine.connect() as conn:
             bodies = list(conn.scalars(text("SELECT record FROM gw_record_version")))
         assert sum('"sealed":"k2:' in b for b in bodies) == len(bodies)
         with Session(engine) as s:
             r = s.scalars(select(PersonRecord).where(PersonRecord.cccd_bi.is_not(None))).first()
-            assert r is not None and r.cccd is not None
+            assert r is not None
+            assert r.cccd is not None
             _, ident = next((v, i) for v, i in store_identities(engine)
                             if (i.facility, i.ma_lk) == (r.facility, r.ma_lk))  # fmt: skip
             twin = type(ident)(**{**ident.as_dict(), "ma_lk": "NEW-" + ident.ma_lk})

@@ -15,13 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from khoyte import backup_cli
-from khoyte.store import keys_cli
 from khoyte.aggregate import cli as aggregate_cli
 from khoyte.findings import Finding, Severity
 from khoyte.gateway import cli as gateway_cli
 from khoyte.persons import cli as persons_cli
 from khoyte.registry import cli as registry_cli
 from khoyte.security import cli as security_cli
+from khoyte.store import keys_cli
 from khoyte.surveillance import alerts_cli
 from khoyte.surveillance import cli as surveillance_cli
 from khoyte.synth import cli as synth_cli

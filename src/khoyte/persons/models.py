@@ -83,7 +83,6 @@ class PersonRecord(Base):
     phone = _Sealed()
 
 
-
 class PersonLink(Base):
     """One edge of a person's spanning tree: ``facility|ma_lk`` keys of its two records."""
 

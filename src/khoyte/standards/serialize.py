@@ -9,16 +9,15 @@ a birth date, ``{"dl": [...]}`` a list of dates. Strings, ints and string lists 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from collections.abc import Callable
 from typing import Any
 
 import orjson
 
 from khoyte.standards.convert import read_birth
 from khoyte.standards.model import BirthDate, Record, Standard, Value, make_row
-
 
 # puts a stored record's sealed values back in place (khoyte.store.crypto.Keyring.unseal)
 Unseal = Callable[[dict[str, Any]], None]

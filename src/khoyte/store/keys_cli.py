@@ -20,7 +20,9 @@ def status_cmd() -> None:
     from khoyte.store.crypto import load_keyring
 
     ring = load_keyring(Settings(), create=False)
-    typer.echo(f"{ring.source}: {', '.join(ring.keys)}; mã hóa bằng / encrypting with {ring.primary}")
+    typer.echo(
+        f"{ring.source}: {', '.join(ring.keys)}; mã hóa bằng / encrypting with {ring.primary}"
+    )
 
 
 @keys_app.command("new")
@@ -46,7 +48,9 @@ def rotate_cmd() -> None:
     from khoyte.store.sealing import seal_gateway, seal_persons
 
     settings = Settings()
-    ring = crypto.new_key(settings) if settings.store_keys is None else crypto.load_keyring(settings)
+    ring = (
+        crypto.new_key(settings) if settings.store_keys is None else crypto.load_keyring(settings)
+    )
     engine = make_engine(settings)
     try:
         crypto.attach(engine, ring)

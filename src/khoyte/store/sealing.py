@@ -52,11 +52,11 @@ def seal_gateway(conn: Connection, ring: Keyring, plaintext: bool) -> int:
     (``plaintext``: they are not sealed yet — the migration)."""
     n = 0
     for table, column, label in WHOLE:
-        if plaintext:
-            n += _rewrite(conn, table, "id", column, lambda v, lb=label: ring.seal(v.encode(), lb))
-        else:
-            n += _rewrite(conn, table, "id", column,
-                          lambda v, lb=label: ring.seal(ring.open(v, lb), lb))  # fmt: skip
+
+        def change(v: str, lb: str = label) -> str:
+            return ring.seal(v.encode() if plaintext else ring.open(v, lb), lb)
+
+        n += _rewrite(conn, table, "id", column, change)
     n += _rewrite(conn, "gw_record_version", "id", "record", ring.seal_record)
     return n
 
