@@ -5,7 +5,7 @@ per accepted record (MA_CSKCB + MA_LK) with its normalised identity (the blockin
 online path) and its health ID; ``ps_link`` why records are together (method, match weight,
 weights per comparison); ``ps_review`` uncertain pairs for a person to decide; ``ps_event`` the
 history of merges and unmerges (what moved, so an unmerge restores exactly); ``ps_model`` the
-trained Splink model.
+trained Splink model; ``ps_subject_request`` the register of data subjects' requests.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from khoyte.gateway.models import BigId
-from khoyte.store.crypto import SealedJSON
+from khoyte.store.crypto import SealedJSON, SealedText
 from khoyte.store.db import Base
 from khoyte.store.sealing import BLIND as BLIND  # the sealed identity's fields, blind-indexed
 from khoyte.store.sealing import SEALED as SEALED
@@ -131,3 +131,22 @@ class LinkModel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     trained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model: Mapped[str] = mapped_column(Text)  # Splink's model JSON
+
+
+class SubjectRequest(Base):
+    """A data subject's request and its answer (``khoyte.persons.requests``)."""
+
+    __tablename__ = "ps_subject_request"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    health_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    requester: Mapped[str] = mapped_column(SealedText("ps_subject_request.requester"))
+    detail: Mapped[str | None] = mapped_column(SealedText("ps_subject_request.detail"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | done | partly | refused
+    answer: Mapped[str | None] = mapped_column(SealedText("ps_subject_request.answer"))
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -55,8 +55,14 @@ def rotate_cmd() -> None:
     try:
         crypto.attach(engine, ring)
         migrate(engine)
+        import khoyte.store.models  # noqa: F401  (every component's tables)
+        from khoyte.store.db import Base
+
+        whole = [
+            c for c in crypto.sealed_columns(Base.metadata.sorted_tables) if c[0] != "ps_record"
+        ]  # fmt: skip  (its identity: seal_persons, with indexes)
         with engine.begin() as conn:
-            n = seal_gateway(conn, ring, plaintext=False)
+            n = seal_gateway(conn, ring, plaintext=False, columns=whole)
             m = seal_persons(conn, ring, old_columns=False)
         with engine.connect() as conn:
             auto = conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -8,7 +8,7 @@ caller's transaction: the store is never half-sealed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -47,11 +47,17 @@ def _rewrite(
         last = rows[-1][0]
 
 
-def seal_gateway(conn: Connection, ring: Keyring, plaintext: bool) -> int:
-    """Receipts, finding values and record bodies sealed with ``ring``'s newest key
-    (``plaintext``: they are not sealed yet — the migration)."""
+def seal_gateway(
+    conn: Connection,
+    ring: Keyring,
+    plaintext: bool,
+    columns: Iterable[tuple[str, str, str]] = WHOLE,
+) -> int:
+    """Receipts, finding values (and any other ``columns``: table, column, label; keyed by
+    ``id``) and record bodies sealed with ``ring``'s newest key (``plaintext``: they are not
+    sealed yet — the migration)."""
     n = 0
-    for table, column, label in WHOLE:
+    for table, column, label in columns:
 
         def change(v: str, lb: str = label) -> str:
             return ring.seal(v.encode() if plaintext else ring.open(v, lb), lb)
