@@ -81,6 +81,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/persons/review/{review_id}"): Rule(P.LINK_PERSONS),
     ("GET", "/api/v1/persons/{health_id}"): Rule(P.VIEW_RECORDS, "health_id"),
     ("GET", "/api/v1/persons/{health_id}/fhir"): Rule(P.VIEW_RECORDS, "health_id"),
+    ("GET", "/api/v1/persons/{health_id}/pdf"): Rule(P.VIEW_RECORDS, "health_id"),
     ("GET", "/persons/{health_id}"): Rule(P.VIEW_RECORDS, "health_id"),
     # data subjects' requests (Decree 13/2023): the province's register
     ("GET", "/api/v1/subject-requests"): Rule(P.SUBJECT_REQUESTS),
