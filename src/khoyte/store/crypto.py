@@ -26,7 +26,6 @@ sealing, so idempotency and receipts do not change.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import json
 import os
@@ -102,8 +101,7 @@ class Keyring:
         read back without the key)."""
         if value is None:
             return None
-        msg = f"{label}\x00{value}".encode()
-        return hmac.new(self._index, msg, hashlib.sha256).hexdigest()[:32]
+        return hmac.digest(self._index, f"{label}\x00{value}".encode(), "sha256")[:16].hex()
 
     # ---- record bodies ------------------------------------------------------------------
     def seal_record(self, body: str) -> str:
