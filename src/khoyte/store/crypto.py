@@ -155,6 +155,8 @@ def parse_keys(text: str, source: str) -> dict[str, bytes]:
             key = b""
         if len(key) != 32 or not kid.isalnum():
             raise StoreKeyError(f"{source}: each key is `id:<64 hex digits>` (got {kid!r})")
+        if kid in keys:
+            raise StoreKeyError(f"{source}: key id {kid!r} appears twice")
         keys[kid] = key
     return keys
 
@@ -173,8 +175,23 @@ def load_keyring(settings: Settings, create: bool = True) -> Keyring:
     if not path.exists():
         if not create:
             raise StoreKeyError(f"no store key: {path} is missing and KHOYTE_STORE_KEYS is not set")
-        _append_key(path, "k1")
+        _create_first(path)
     return Keyring(parse_keys(path.read_text(), str(path)), str(path))
+
+
+def _create_first(path: Path) -> None:
+    """The first key, written whole then linked into place: two processes starting on a fresh
+    data folder (the server and a command) end up with the same key, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    _append_key(tmp, "k1")
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process made it first: theirs is the key
+    finally:
+        tmp.unlink()
 
 
 def _append_key(path: Path, kid: str) -> None:
