@@ -13,6 +13,7 @@ from sqlalchemy import select
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.gateway.models import RecordHead, RecordVersionRow
 from khoyte.standards.serialize import record_from_json
+from khoyte.store.crypto import keyring
 from khoyte.store.db import session_scope
 from tests.factories import record
 from tests.gateway_helpers import FAC_A, register_facilities, settings_for
@@ -54,7 +55,7 @@ def test_a_table_sent_alone_joins_the_stored_record(tmp_path: Path) -> None:
         assert head is not None
         current = s.get(RecordVersionRow, head.current_version_id)
         assert current is not None
-        stored = record_from_json(current.record)
+        stored = record_from_json(current.record, keyring(s).unseal)
     assert stored.tables["XML2"] == full.tables["XML2"]
     assert stored.tables["XML1"] == full.tables["XML1"]
     assert json.loads(json.dumps(r2))["status"] != "rejected"

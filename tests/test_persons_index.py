@@ -108,7 +108,9 @@ def test_review_decision_same_merges_distinct_does_not(prov: Province, engine: E
         index.batch(s, prov.identities)
         s.commit()
         start = _assignment(s)
-        q = select(PersonRecord).where(PersonRecord.cccd.is_(None), PersonRecord.bhxh.is_not(None))
+        q = select(PersonRecord).where(
+            PersonRecord.cccd_bi.is_(None), PersonRecord.bhxh_bi.is_not(None)
+        )
         recs, got = [], []
         for n, rec in enumerate(s.scalars(q.limit(40)).all()):
             moved = Identity(rec.facility, f"NEW-{n}", rec.ho_ten, rec.name_norm, rec.family,

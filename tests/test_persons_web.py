@@ -129,6 +129,35 @@ def test_fhir_bundle_validates(env: Env) -> None:
                for e in _audit(env))  # fmt: skip
 
 
+def test_pdf_reads_vietnamese(env: Env) -> None:
+    """The PDF export: the text extracted from it (pypdf) has the name and the drug with their
+    diacritics, both visits, in order; the view is audited like the others; out of reach, 404."""
+    import io
+    import unicodedata
+
+    from pypdf import PdfReader
+
+    hid: dict[str, str] = env.hid  # type: ignore[attr-defined]
+    r = _get(env, "bs-a", f"/api/v1/persons/{hid['A1']}/pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(r.content))
+    text = unicodedata.normalize("NFC", "\n".join(p.extract_text() for p in reader.pages))
+    assert "Nguyễn Thị Ánh Tuyết" in text
+    assert "Hồ sơ sức khỏe cá nhân" in text
+    assert "Ngày sinh / Date of birth: 03/05/1990" in text
+    assert "Paracetamol 500mg" in text
+    assert text.index("01/08/2025") < text.index("09/08/2025")  # the visits in date order
+    fonts = [f.get_object() for p in reader.pages for f in p["/Resources"]["/Font"].values()]
+    # the embedded TrueType (a base-14 font has no Vietnamese): its descriptor carries the file
+    descendants = [d.get_object() for f in fonts for d in f.get("/DescendantFonts", [])]
+    assert any("Roboto" in str(d["/BaseFont"]) and "/FontFile2" in d["/FontDescriptor"]
+               for d in descendants)  # fmt: skip
+    assert any(e.action == "person.view" and json.loads(e.details)["view"] == "pdf"
+               for e in _audit(env))  # fmt: skip
+    assert _get(env, "bs-a", f"/api/v1/persons/{hid['B1']}/pdf").status_code == 404
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_review_queue_and_record_page_in_chromium(env: Env, browser: Any) -> None:

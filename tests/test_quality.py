@@ -23,6 +23,7 @@ from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow
 from khoyte.quality.rules import explain, payer_severity
 from khoyte.standards.serialize import record_from_json
 from khoyte.standards.writer import envelope
+from khoyte.store.crypto import keyring
 from khoyte.validate.catalog import RULES
 from khoyte.validate.policy import load_policy
 from tests.factories import record
@@ -79,6 +80,7 @@ def site_fixture(
 
 def direct(site: Site, d_from: str, d_to: str, facility: str | None = None) -> dict[str, Any]:
     """The numbers computed in Python from the raw rows, without the workspace's SQL."""
+    unseal = keyring(site.env.app.state.services.engine).unseal  # the store's identifiers
     with site.env.app.state.services.engine.connect() as conn:
         heads = conn.execute(select(RecordHead)).all()
         versions = {v.id: v for v in conn.execute(select(RecordVersionRow)).all()}
@@ -90,7 +92,7 @@ def direct(site: Site, d_from: str, d_to: str, facility: str | None = None) -> d
                            "conv": {}, "risk": Decimal(0), "risk_n": 0}  # fmt: skip
     for h in heads:
         v = versions[h.latest_version_id]
-        x1 = record_from_json(v.record).tables["XML1"][0].values
+        x1 = record_from_json(v.record, unseal).tables["XML1"][0].values
         day = x1["NGAY_VAO"].date().isoformat()
         if not (d_from <= day <= d_to) or (facility and h.facility != facility):
             continue

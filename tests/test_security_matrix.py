@@ -81,7 +81,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/persons/review/{review_id}"): Rule(P.LINK_PERSONS),
     ("GET", "/api/v1/persons/{health_id}"): Rule(P.VIEW_RECORDS, "health_id"),
     ("GET", "/api/v1/persons/{health_id}/fhir"): Rule(P.VIEW_RECORDS, "health_id"),
+    ("GET", "/api/v1/persons/{health_id}/pdf"): Rule(P.VIEW_RECORDS, "health_id"),
     ("GET", "/persons/{health_id}"): Rule(P.VIEW_RECORDS, "health_id"),
+    # data subjects' requests (Decree 13/2023): the province's register
+    ("GET", "/api/v1/subject-requests"): Rule(P.SUBJECT_REQUESTS),
+    ("POST", "/api/v1/subject-requests"): Rule(P.SUBJECT_REQUESTS),
+    ("POST", "/api/v1/subject-requests/{subject_request_id}/answer"): Rule(P.SUBJECT_REQUESTS),
     # gateway
     ("POST", "/api/v1/submissions"): Rule(P.SUBMIT),
     ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),
@@ -181,6 +186,7 @@ PATH_VALUES: dict[str, dict[str, str]] = {
     "form": {"in": "b9", "out": "b9"},
     "group": {"in": "dan_so", "out": "tai_chinh"},
     "review_id": {"in": "999999", "out": "999999"},
+    "subject_request_id": {"in": "999999", "out": "999999"},
     "health_id": {},  # filled by the `env` fixture: a person treated at 82001, one only at 82003
 }
 MATRIX_SCOPE = ["facility:82001"]

@@ -44,6 +44,7 @@ class Permission(StrEnum):
     REQUEST_REPORTS = "request_reports"  # ask units for a report, see who is late
     ANSWER_REPORTS = "answer_reports"  # see and answer report requests sent to one's units
     LINK_PERSONS = "link_persons"  # the person index's review queue: identities side by side
+    SUBJECT_REQUESTS = "subject_requests"  # data subjects' requests (Decree 13/2023): register
     AUTHENTICATED = "authenticated"  # any signed-in user (own profile, logout)
 
 

@@ -11,6 +11,7 @@ snapshot::
         settings.json                      what is needed to read it: store kind, schema revisions,
                                            retention, fingerprints of the secrets kept outside
         keys/warehouse.key                 the pseudonym key, when it lives in the data folder
+        keys/store.keys                    the keys that open the store's identifiers (same)
         MANIFEST.json                      sha256 and size of every part above, written LAST
 
 The store is copied first (SQLite's online backup API; ``pg_dump`` for PostgreSQL, whose
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 from khoyte import __version__
 from khoyte.config import Settings
 from khoyte.gateway.archive import Archive, _fsync_dir
+from khoyte.store.crypto import KEY_FILE
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -118,6 +120,9 @@ def _secrets(settings: Settings) -> dict[str, str | None]:
         "KHOYTE_SECRET_KEY": fingerprint(settings.secret_key),
         "KHOYTE_AUDIT_SIGNING_KEY": fingerprint(settings.audit_signing_key),
         "KHOYTE_PSEUDONYM_KEY": fingerprint(pseudo),
+        "KHOYTE_STORE_KEYS": fingerprint(
+            settings.store_keys.get_secret_value() if settings.store_keys else ""
+        ),
     }
 
 
@@ -308,11 +313,13 @@ def backup(settings: Settings, dest: Path, now: datetime | None = None) -> Repor
         )
     _write_durably(snap / "archive.list", ("\n".join(listed) + "\n").encode())
     _write_durably(snap / "audit-head.json", json.dumps(facts["head"], indent=1).encode())
-    key = settings.data_dir / "warehouse.key"
-    if settings.pseudonym_key is None and key.exists():
-        (snap / "keys").mkdir()
-        _write_durably(snap / "keys" / "warehouse.key", key.read_bytes())
-        os.chmod(snap / "keys" / "warehouse.key", 0o600)
+    for name, in_settings in (("warehouse.key", settings.pseudonym_key),
+                              (KEY_FILE, settings.store_keys)):  # fmt: skip
+        key = settings.data_dir / name
+        if in_settings is None and key.exists():
+            (snap / "keys").mkdir(exist_ok=True)
+            _write_durably(snap / "keys" / name, key.read_bytes())
+            os.chmod(snap / "keys" / name, 0o600)
     settings_doc = {
         "store": "postgresql" if _is_pg(url) else "sqlite",
         "schema_revisions": facts["revisions"],
@@ -519,10 +526,11 @@ def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Re
                 )
             archive.put(data, line)
             report.archive_files += 1
-    key = snap / "keys" / "warehouse.key"
-    if key.exists():
-        _write_durably(settings.data_dir / "warehouse.key", key.read_bytes())
-        os.chmod(settings.data_dir / "warehouse.key", 0o600)
+    for name in ("warehouse.key", KEY_FILE):  # before the store is opened: it needs its key
+        key = snap / "keys" / name
+        if key.exists():
+            _write_durably(settings.data_dir / name, key.read_bytes())
+            os.chmod(settings.data_dir / name, 0o600)
     # Prove it: the audit chain up to the saved head, each submission's entry and bytes.
     head = json.loads((snap / "audit-head.json").read_text())
     engine = make_engine(settings)

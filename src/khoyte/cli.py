@@ -21,6 +21,7 @@ from khoyte.gateway import cli as gateway_cli
 from khoyte.persons import cli as persons_cli
 from khoyte.registry import cli as registry_cli
 from khoyte.security import cli as security_cli
+from khoyte.store import keys_cli
 from khoyte.surveillance import alerts_cli
 from khoyte.surveillance import cli as surveillance_cli
 from khoyte.synth import cli as synth_cli
@@ -314,6 +315,7 @@ warehouse_cli.register(app)
 security_cli.register(app)
 persons_cli.register(app)
 backup_cli.register(app)
+keys_cli.register(app)
 surveillance_cli.register(app)
 app.add_typer(alerts_cli.app, name="alerts")
 aggregate_cli.register(app)

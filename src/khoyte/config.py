@@ -125,6 +125,12 @@ class Settings(BaseSettings):
         description="Khóa băm mã người bệnh ẩn danh / key of the pseudonymous person key in the "
         "warehouse. Empty: a random key kept in `DATA_DIR/warehouse.key`.",
     )
+    store_keys: SecretStr | None = Field(
+        None,
+        description="Khóa mã hóa định danh trong kho vận hành (Nghị định 13/2023) / keys that "
+        "encrypt patient identifiers in the operational store: `k1:<64 hex>,k2:<64 hex>`, the "
+        "last one encrypts. Empty: kept in `DATA_DIR/store.keys` (see docs/operations.md).",
+    )
     silent_days: int = Field(
         7,
         description="Số ngày không gửi dữ liệu thì coi là im lặng / days without data after "

@@ -40,7 +40,8 @@ from khoyte.gateway.models import Facility, RecordHead, RecordVersionRow, Submis
 from khoyte.gateway.versions import aware
 from khoyte.services import Services
 from khoyte.standards.reader import DocumentKind
-from khoyte.standards.serialize import record_from_json, record_to_dict
+from khoyte.standards.serialize import Unseal, record_from_json, record_to_dict
+from khoyte.store.crypto import keyring
 
 FACILITY_PERMISSIONS = frozenset({Permission.SUBMIT, Permission.VIEW_SUBMISSIONS})
 XML_TYPES = ("application/xml", "text/xml")
@@ -337,7 +338,9 @@ def get_record(
             .order_by(RecordVersionRow.version)
         ).all()
         show = Permission.VIEW_RECORDS in principal.permissions
-        history = [_version(v, show and v.id == head.current_version_id) for v in versions]
+        unseal = keyring(s).unseal
+        history = [_version(v, show and v.id == head.current_version_id, unseal)
+                   for v in versions]  # fmt: skip
     current = next((h for h in history if h["version_id"] == head.current_version_id), None)
     if show and current is not None:  # person-identifiable content was shown: audit it
         audit_event(request, principal, "record.view", f"record:{facility}/{ma_lk}")
@@ -425,7 +428,7 @@ def _summary(sub: Submission) -> dict[str, Any]:
     }
 
 
-def _version(v: RecordVersionRow, with_content: bool) -> dict[str, Any]:
+def _version(v: RecordVersionRow, with_content: bool, unseal: Unseal) -> dict[str, Any]:
     out: dict[str, Any] = {
         "version": v.version,
         "version_id": v.id,
@@ -435,7 +438,7 @@ def _version(v: RecordVersionRow, with_content: bool) -> dict[str, Any]:
         "content_sha256": v.content_sha,
     }
     if with_content:
-        out["record"] = record_to_dict(record_from_json(v.record))
+        out["record"] = record_to_dict(record_from_json(v.record, unseal))
     return out
 
 

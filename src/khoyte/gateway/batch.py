@@ -32,6 +32,7 @@ from khoyte.standards import serialize
 from khoyte.standards.model import Record
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
+from khoyte.store.crypto import keyring
 from khoyte.validate.engine import FileResult, RecordResult, RecordStatus
 
 _SUB = cast(Table, Submission.__table__)
@@ -152,6 +153,7 @@ class GroupWrite:
 
     def __init__(self, conn: Connection, retention_years: int) -> None:
         self.conn = conn
+        self.ring = keyring(conn)  # identifying values are stored sealed (khoyte.store.crypto)
         self.years = retention_years
         self.stored: dict[str, str] = {}  # sha -> receipt JSON, stored before this group
         self.fresh: dict[str, dict[str, Any]] = {}  # sha -> receipt of this group
@@ -285,8 +287,8 @@ class GroupWrite:
                 "submission_id": sub_id,
                 "received_at": received,
                 "status": rr.status.value,
-                "content_sha": csha,
-                "record": body,
+                "content_sha": csha,  # of the plaintext: an unchanged resend is still "unchanged"
+                "record": self.ring.seal_record(body),
             }
         )
         ref = ("new", len(self.versions) - 1)

@@ -45,6 +45,7 @@ from khoyte.security import audit
 from khoyte.security.models import AuditEntry
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_from_json
+from khoyte.store.crypto import keyring
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 from khoyte.validate.engine import FileResult, RecordResult, complete_record, iter_file
 from khoyte.validate.policy import load_policy
@@ -271,11 +272,12 @@ class IntakeService:
             ).all()
         out = list(records)
         now = self.clock()
+        unseal = keyring(self.engine).unseal
         for ma_lk, version, body in rows:
             i = partial[ma_lk]
             out[i] = complete_record(
                 records[i],
-                record_from_json(body),
+                record_from_json(body, unseal),
                 version,
                 self.policy,
                 facility=owner,

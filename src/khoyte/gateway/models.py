@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from khoyte.registry.models import Facility as Facility  # one registry (rg_facility)
+from khoyte.store.crypto import SealedText
 from khoyte.store.db import Base
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
@@ -59,7 +60,8 @@ class Submission(Base):
     n_accepted: Mapped[int] = mapped_column(Integer)
     n_warnings: Mapped[int] = mapped_column(Integer)
     n_rejected: Mapped[int] = mapped_column(Integer)
-    receipt: Mapped[str] = mapped_column(Text)  # the receipt JSON exactly as sent back
+    # the receipt JSON exactly as sent back, encrypted (it quotes identifiers: store/crypto.py)
+    receipt: Mapped[str] = mapped_column(SealedText("gw_submission.receipt"))
     profile: Mapped[str | None] = mapped_column(String(16))  # hub / payer: who judged it
 
 
@@ -88,7 +90,9 @@ class RecordVersionRow(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(24))
     content_sha: Mapped[str] = mapped_column(String(64))
-    record: Mapped[str] = mapped_column(Text)  # canonical Record as JSON (standards.serialize)
+    # canonical Record as JSON (standards.serialize), its identifying values sealed into one
+    # ciphertext (``"sealed"``: khoyte.store.crypto.Keyring.seal_record / unseal)
+    record: Mapped[str] = mapped_column(Text)
 
 
 class FindingRow(Base):
@@ -104,7 +108,7 @@ class FindingRow(Base):
     table_name: Mapped[str | None] = mapped_column(String(16))
     stt: Mapped[int | None] = mapped_column(Integer)
     field: Mapped[str | None] = mapped_column(String(64))
-    value: Mapped[str | None] = mapped_column(Text)
+    value: Mapped[str | None] = mapped_column(SealedText("gw_finding.value"))  # encrypted
     convention: Mapped[str | None] = mapped_column(String(32), index=True)
 
 

@@ -20,18 +20,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from khoyte.access import Permission, Principal, audit_event
+from khoyte.standards.personal import is_identifying as is_identifying  # one list of fields
 from khoyte.validate.catalog import RULES
 
-# Fields whose values identify a person or are free text written about one (QĐ 130/4750 and
-# 4210 names, all 16 tables). Codes (drugs, services, ICD-10, facilities) and amounts are not.
-IDENTIFYING = re.compile(
-    r"(HO_?TEN.*|.*TEN_(CHA|ME|CON|NND|BN)|NGUOI_GIAM_HO|.*CCCD.*|.*CMND.*|MA_THE.*|MA_BN"
-    r"|.*BHXH.*|MA_HSBA|SO_LUU_TRU|MA_YTE|MA_(CHA|ME)|SO_HOSO|DIA_CHI.*|DIEN_THOAI.*"
-    r"|NOI_(CU_TRU|SINH).*|NGAY_SINH|CHAN_DOAN.*|LY_DO.*|GHI_CHU.*|PP_?DIEU_?TRI.*|QT_BENHLY"
-    r"|TOMTAT_KQ|DIEN_BIEN_LS|HOI_CHAN|PHAU_THUAT|KET_LUAN|MO_TA|DAU_HIEU_LS|HUONG_DIEU_TRI"
-    r"|GIAI_DOAN_BENH|KET_QUA_KHAM|TINH_TRANG_CON|NGUYENNHAN_DINHCHI|DU_PHONG|EMAIL)",
-    re.ASCII,
-)
 # Defence in depth for messages of other findings: what looks like a CCCD (12 digits, the first
 # a 0: province codes are 001-096, while 12-digit dates start with 1 or 2), a card number
 # (2 letters + 13 digits) or a phone number (0 + 9 digits) is masked anyway.
@@ -42,10 +33,6 @@ MASK = "•••"
 def may_see_identifiers(principal: Principal) -> bool:
     """Record-viewing users, and the facility's own system (it sent these values)."""
     return Permission.VIEW_RECORDS in principal.permissions or principal.kind == "facility"
-
-
-def is_identifying(field: str | None) -> bool:
-    return field is not None and IDENTIFYING.fullmatch(field.upper()) is not None
 
 
 def _location(table: str | None, stt: int | None, field: str | None, en: bool) -> str:

@@ -22,7 +22,8 @@ from khoyte.registry import facilities as registry
 from khoyte.standards.model import Record, Standard, make_row
 
 # the canonical reader's inline decoder of tagged values (standards/serialize.py)
-from khoyte.standards.serialize import _row_values, record_from_json
+from khoyte.standards.serialize import Unseal, _opened, _row_values, record_from_json
+from khoyte.store.crypto import keyring
 
 _BATCH = 2000
 
@@ -73,6 +74,7 @@ class StoreVersionSource:
             if not rows:
                 return
             fields = self.fields
+            unseal = keyring(self.engine).unseal
             for r in rows:
                 yield RecordVersion(
                     version_id=r[0],
@@ -82,7 +84,11 @@ class StoreVersionSource:
                     submission_id=r[4],
                     received_at=aware(r[5]),
                     status=r[6],
-                    record=record_from_json(r[7]) if fields is None else project(r[7], fields),
+                    record=(
+                        record_from_json(r[7], unseal)
+                        if fields is None
+                        else project(r[7], fields, unseal)
+                    ),
                 )
             last = rows[-1][0]
             if len(rows) < _BATCH:
@@ -94,13 +100,13 @@ def aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def project(text: str | bytes, fields: Fields) -> Record:
+def project(text: str | bytes, fields: Fields, unseal: Unseal | None = None) -> Record:
     """The record with only ``fields`` decoded (tables not named left out): what the reader of
     those fields sees of ``record_from_json(text)``, whose inline decoder it shares. What that
     fast path does not take (lone surrogates, integers beyond 64 bits) is read whole by
     ``record_from_json``."""
     try:
-        data = orjson.loads(text)
+        data = _opened(orjson.loads(text), unseal)
         tables = {
             t: [make_row(t, _row_values({k: v for k, v in r.items() if k in wanted})) for r in rows]
             for t, rows in data["tables"].items()
@@ -108,4 +114,4 @@ def project(text: str | bytes, fields: Fields) -> Record:
         }
         return Record(data["ma_lk"], Standard(data["standard"]), tables)
     except Exception:  # the canonical reader decides (and raises on what is truly broken)
-        return record_from_json(text)
+        return record_from_json(text, unseal)

@@ -1,4 +1,5 @@
-"""``khoyte persons link|links|merge|unmerge``: the master person index from the command line."""
+"""``khoyte persons link|links|merge|unmerge|requests``: the master person index from the
+command line, and the register of data subjects' requests."""
 
 from __future__ import annotations
 
@@ -92,6 +93,79 @@ def unmerge_cmd(event: int) -> None:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     typer.echo(f"Đã tách / unmerged {event}")
+
+
+requests_app = typer.Typer(
+    help="Yêu cầu của chủ thể dữ liệu (Nghị định 13/2023) / data subjects' requests.",
+    no_args_is_help=True,
+)
+persons_app.add_typer(requests_app, name="requests")
+
+
+@requests_app.command("add")
+def request_add(
+    kind: Annotated[
+        str, typer.Argument(help="access | correction | deletion | restriction | objection")
+    ],
+    requester: Annotated[str, typer.Option("--requester", help="Người yêu cầu / who asked")],
+    health_id: Annotated[str | None, typer.Option("--health-id")] = None,
+    detail: Annotated[str | None, typer.Option("--detail", help="Nội dung / what they ask")] = None,
+) -> None:
+    """Ghi một yêu cầu (hạn 72 giờ) / record a request (due in 72 hours)."""
+    from khoyte.persons import requests as reg
+
+    try:
+        with store_session() as s:
+            row = reg.record_request(s, "cli", kind, requester, health_id, detail)
+            _audit(s, "person.request", f"request:{row.id}",
+                   {"kind": row.kind, "health_id": row.health_id})  # fmt: skip
+            rid, due = row.id, row.due_at
+    except reg.RequestError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Yêu cầu / request {rid}, hạn / due {due.isoformat(timespec='minutes')}")
+
+
+@requests_app.command("answer")
+def request_answer(
+    request_id: int,
+    outcome: Annotated[str, typer.Argument(help="done | partly | refused")],
+    answer: Annotated[str, typer.Argument(help="Nội dung trả lời / the answer")],
+) -> None:
+    """Ghi câu trả lời / record the answer to a request."""
+    from khoyte.persons import requests as reg
+
+    try:
+        with store_session() as s:
+            row = reg.answer_request(s, request_id, "cli", outcome, answer)
+            _audit(s, "person.request.answer", f"request:{row.id}",
+                   {"outcome": row.status, "kind": row.kind})  # fmt: skip
+    except (LookupError, reg.RequestError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"Đã trả lời / answered {request_id}")
+
+
+@requests_app.command("list")
+def request_list(
+    overdue: Annotated[
+        bool, typer.Option("--overdue", help="Chỉ các yêu cầu quá hạn / overdue only")
+    ] = False,
+) -> None:
+    """Sổ yêu cầu (CSV) / the register as CSV; exit 1 when a request is overdue."""
+    from khoyte.persons import requests as reg
+
+    with store_session() as s:
+        items = reg.listing(s, overdue=overdue)
+        _audit(s, "person.request.list", "subject-requests", {"rows": len(items)})
+    cols = ["id", "kind", "health_id", "requester", "received_at", "due_at", "status",
+            "answered_by", "answered_at", "overdue"]  # fmt: skip
+    w = csv.writer(sys.stdout, lineterminator="\n")
+    w.writerow(cols)
+    for it in items:
+        w.writerow([it[c] for c in cols])
+    if any(it["overdue"] and it["status"] == "open" for it in items):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

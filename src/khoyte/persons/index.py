@@ -24,6 +24,8 @@ from khoyte.persons import model as mdl
 from khoyte.persons.identity import COLUMNS, Identity, identity_of
 from khoyte.persons.link import LinkResult, link
 from khoyte.persons.models import (
+    BLIND,
+    SEALED,
     LinkModel,
     PersonEvent,
     PersonLink,
@@ -32,6 +34,7 @@ from khoyte.persons.models import (
     PersonRow,
     ReviewItem,
 )
+from khoyte.store.crypto import Keyring, keyring
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32: no I, L, O, U
 _CANDIDATES = 200  # most rows the online path scores for one record
@@ -108,13 +111,23 @@ def revision(s: Session) -> int:
 
 
 def _row(
-    ident: Identity, health_id: str, version_id: int, method: str, at: datetime, rev: int
+    ident: Identity,
+    health_id: str,
+    version_id: int,
+    method: str,
+    at: datetime,
+    ring: Keyring,
+    rev: int,
 ) -> dict[str, Any]:
+    """The ``ps_record`` row: direct identifiers sealed, lookup keys as blind indexes."""
     return {
-        **{c: getattr(ident, c) for c in COLUMNS},
+        "identity": {c: getattr(ident, c) for c in SEALED if getattr(ident, c) is not None},
+        **{f"{c}_bi": ring.blind(c, getattr(ident, c)) for c in BLIND},
+        "birth_year": ident.birth_year,
+        "sex": ident.sex,
+        "commune": ident.commune,
         "facility": ident.facility,
         "ma_lk": ident.ma_lk,
-        "ho_ten": ident.ho_ten,
         "health_id": health_id,
         "version_id": version_id,
         "method": method,
@@ -153,6 +166,7 @@ class PersonIndex:
             for r in s.scalars(select(PersonRecord))
         ]
         fresh = [(v, i) for v, i in items if (i.facility, i.ma_lk) not in existing]
+        ring = keyring(s)
         version = {i.key: v for v, i in fresh}
         model = None if retrain else load_model(s)
         res = link([*stored, *(i for _, i in fresh)], model=model)
@@ -180,7 +194,9 @@ class PersonIndex:
                 if hid is None:
                     hid = new_health_id()
                     s.add(PersonRow(health_id=hid, created_at=now, merged_into=None))
-                new_rows.append(_row(by_key[k], hid, version[k], method.get(k, "new"), now, 0))
+                new_rows.append(
+                    _row(by_key[k], hid, version[k], method.get(k, "new"), now, ring, 0)
+                )
         if new_rows:
             rev = revision(s)
             for row in new_rows:
@@ -254,7 +270,8 @@ class PersonIndex:
         if hid is None:
             hid = new_health_id()
             s.add(PersonRow(health_id=hid, created_at=now, merged_into=None))
-        s.execute(insert(PersonRecord), [_row(ident, hid, version_id, method, now, revision(s))])
+        row = _row(ident, hid, version_id, method, now, keyring(s), revision(s))
+        s.execute(insert(PersonRecord), [row])
         if review is not None:
             self._open_review(s, ident.key, review[0], review[1], review[2], "uncertain", now)
         elif method != "new" and weights is not None:
@@ -263,24 +280,26 @@ class PersonIndex:
         return OnlineResult(hid, method, weight, review is not None)
 
     def _match(self, s: Session, ident: Identity) -> tuple[Any, str, Any, Any, Any]:
+        blind = keyring(s).blind
         for key in ("cccd", "bhxh"):
             value = getattr(ident, key)
             if not value:
                 continue
-            for r in s.scalars(
-                select(PersonRecord).where(getattr(PersonRecord, key) == value).limit(20)
-            ):
+            col = getattr(PersonRecord, f"{key}_bi")
+            for r in s.scalars(select(PersonRecord).where(col == blind(key, value)).limit(20)):
                 if all(getattr(ident, c) is None or getattr(r, c) is None or getattr(ident, c) == getattr(r, c)
                        for c in ("sex", "birth_year")):  # fmt: skip
                     return r.health_id, key, None, {"__other__": f"{r.facility}|{r.ma_lk}"}, None
         conds: list[ColumnElement[bool]] = []
         if ident.dob and ident.sex:
-            conds.append((PersonRecord.dob == ident.dob) & (PersonRecord.sex == ident.sex))
+            conds.append(
+                (PersonRecord.dob_bi == blind("dob", ident.dob)) & (PersonRecord.sex == ident.sex)
+            )
         if ident.phone:
-            conds.append(PersonRecord.phone == ident.phone)
+            conds.append(PersonRecord.phone_bi == blind("phone", ident.phone))
         if ident.name_key and ident.birth_year:
             conds.append(
-                (PersonRecord.name_key == ident.name_key)
+                (PersonRecord.name_key_bi == blind("name_key", ident.name_key))
                 & (PersonRecord.birth_year == ident.birth_year)
             )
         if not conds:

@@ -5,18 +5,23 @@ per accepted record (MA_CSKCB + MA_LK) with its normalised identity (the blockin
 online path) and its health ID; ``ps_link`` why records are together (method, match weight,
 weights per comparison); ``ps_review`` uncertain pairs for a person to decide; ``ps_event`` the
 history of merges and unmerges (what moved, so an unmerge restores exactly); ``ps_model`` the
-trained Splink model; ``ps_revision`` the counter of health-ID changes (migration ``ps0002``).
+trained Splink model; ``ps_revision`` the counter of health-ID changes (migration
+``ps0004``); ``ps_subject_request`` the register of data subjects' requests.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from khoyte.gateway.models import BigId
+from khoyte.store.crypto import SealedJSON, SealedText
 from khoyte.store.db import Base
+from khoyte.store.sealing import BLIND as BLIND  # the sealed identity's fields, blind-indexed
+from khoyte.store.sealing import SEALED as SEALED
 
 
 class PersonRow(Base):
@@ -27,35 +32,59 @@ class PersonRow(Base):
     merged_into: Mapped[str | None] = mapped_column(String(16), index=True)
 
 
+class _Sealed:
+    """One value of the record's sealed identity, read as an attribute (``r.cccd``)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: PersonRecord | None, owner: type) -> str | None:
+        if obj is None:
+            raise AttributeError(f"{self.name} is sealed: query its blind index")
+        value = (obj.identity or {}).get(self.name)
+        return None if value is None else str(value)
+
+
 class PersonRecord(Base):
+    """The identity of one record, its direct identifiers encrypted (``identity``, Decree
+    13/2023: ``khoyte.store.crypto``); lookups go through keyed blind indexes (``*_bi``)."""
+
     __tablename__ = "ps_record"
     __table_args__ = (
-        Index("ix_ps_record_dob_sex", "dob", "sex"),
-        Index("ix_ps_record_name_key_year", "name_key", "birth_year"),
+        Index("ix_ps_record_dob_sex", "dob_bi", "sex"),
+        Index("ix_ps_record_name_key_year", "name_key_bi", "birth_year"),
     )
 
     facility: Mapped[str] = mapped_column(String(16), primary_key=True)
     ma_lk: Mapped[str] = mapped_column(String(100), primary_key=True)
     health_id: Mapped[str] = mapped_column(String(16), index=True)
     version_id: Mapped[int] = mapped_column(BigId)
-    ho_ten: Mapped[str | None] = mapped_column(String(255))
-    name_norm: Mapped[str | None] = mapped_column(String(255))
-    family: Mapped[str | None] = mapped_column(String(64))
-    given: Mapped[str | None] = mapped_column(String(64))
-    name_key: Mapped[str | None] = mapped_column(String(128))
-    dob: Mapped[str | None] = mapped_column(String(8))
+    # SEALED's values: ho_ten, name_norm, family, given, name_key, dob, cccd, bhxh, card, phone
+    identity: Mapped[dict[str, Any]] = mapped_column(SealedJSON("ps_record.identity"))
     birth_year: Mapped[int | None] = mapped_column(Integer)
     sex: Mapped[str | None] = mapped_column(String(1))
-    cccd: Mapped[str | None] = mapped_column(String(12), index=True)
-    bhxh: Mapped[str | None] = mapped_column(String(10), index=True)
-    card: Mapped[str | None] = mapped_column(String(15))
     commune: Mapped[str | None] = mapped_column(String(8))
-    phone: Mapped[str | None] = mapped_column(String(12), index=True)
+    cccd_bi: Mapped[str | None] = mapped_column(String(32), index=True)
+    bhxh_bi: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone_bi: Mapped[str | None] = mapped_column(String(32), index=True)
+    dob_bi: Mapped[str | None] = mapped_column(String(32))
+    name_key_bi: Mapped[str | None] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(16))  # new | cccd | bhxh | splink | manual
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # the index-wide revision of the last change of this record's health ID (ps0002): the
+    # the index-wide revision of the last change of this record's health ID (ps0004): the
     # warehouse reads the records changed after its persons watermark (``feed.persons_since``)
     revision: Mapped[int] = mapped_column(BigInteger, index=True, server_default="1")
+
+    ho_ten = _Sealed()
+    name_norm = _Sealed()
+    family = _Sealed()
+    given = _Sealed()
+    name_key = _Sealed()
+    dob = _Sealed()
+    cccd = _Sealed()
+    bhxh = _Sealed()
+    card = _Sealed()
+    phone = _Sealed()
 
 
 class PersonRevision(Base):
@@ -117,3 +146,22 @@ class LinkModel(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     trained_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     model: Mapped[str] = mapped_column(Text)  # Splink's model JSON
+
+
+class SubjectRequest(Base):
+    """A data subject's request and its answer (``khoyte.persons.requests``)."""
+
+    __tablename__ = "ps_subject_request"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    health_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    requester: Mapped[str] = mapped_column(SealedText("ps_subject_request.requester"))
+    detail: Mapped[str | None] = mapped_column(SealedText("ps_subject_request.detail"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open | done | partly | refused
+    answer: Mapped[str | None] = mapped_column(SealedText("ps_subject_request.answer"))
+    answered_by: Mapped[str | None] = mapped_column(String(200))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -26,6 +26,7 @@ from khoyte.gateway.models import RecordHead, RecordVersionRow
 from khoyte.persons.models import PersonRecord, PersonRow
 from khoyte.standards.model import BirthDate, Record, Row
 from khoyte.standards.serialize import record_from_json
+from khoyte.store.crypto import keyring
 
 # What each section keeps of its table (field names exactly as the standard spells them).
 SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -90,7 +91,8 @@ def records_of(s: Session, health_id: str) -> list[tuple[str, Record]]:
         .join(RecordVersionRow, RecordVersionRow.id == RecordHead.current_version_id)
         .where(PersonRecord.health_id == health_id)
     )  # fmt: skip
-    return [(f, record_from_json(text)) for f, text in s.execute(q)]
+    unseal = keyring(s).unseal
+    return [(f, record_from_json(text, unseal)) for f, text in s.execute(q)]
 
 
 def _day(v: Any) -> date | None:

@@ -5,7 +5,7 @@
   different people) is a form post, also taken from the keyboard (S / D, J / K to move).
 - ``GET /api/v1/persons/{health_id}`` and ``/persons/{health_id}`` (``view_records``): a
   person's health record; ``GET /api/v1/persons/{health_id}/fhir`` the same as a FHIR R4
-  Bundle. A facility's staff see the persons their facility has treated; anyone else holding
+  Bundle, ``…/pdf`` as a readable PDF (Vietnamese, embedded font). A facility's staff see the persons their facility has treated; anyone else holding
   ``view_records`` only by break-glass (``?ly_do=`` a reason of at least 10 characters), which
   the audit trail records as such for review. Every view is audited; a person outside one's
   reach answers 404 (audited), like an unknown one.
@@ -18,7 +18,7 @@ import secrets
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -187,6 +187,24 @@ def person_fhir(request: Request, services: ServicesDep, principal: Reader, heal
                 reason: Reason = None) -> dict[str, Any]:  # fmt: skip
     """Hồ sơ dạng FHIR R4 Bundle / the health record as a FHIR R4 Bundle (audited)."""
     return fhir.bundle(_record(request, services, principal, health_id, reason, "fhir"))
+
+
+@router.get("/api/v1/persons/{health_id}/pdf", tags=["persons"], response_class=Response,
+            responses={200: {"content": {"application/pdf": {}}}})  # fmt: skip
+def person_pdf(request: Request, services: ServicesDep, principal: Reader, health_id: HealthId,
+               reason: Reason = None) -> Response:  # fmt: skip
+    """Hồ sơ dạng PDF để người bệnh đọc / the health record as a readable PDF (audited)."""
+    from khoyte.persons.pdf import render
+
+    rec = _record(request, services, principal, health_id, reason, "pdf")
+    with session_scope(services.sessions) as s:
+        q = select(Facility.code, Facility.name).where(Facility.code.in_(rec["facilities"]))
+        names = {str(c): str(n) for c, n in s.execute(q)}
+    return Response(
+        render(rec, names, services.clock()),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="hoso-{rec["health_id"]}.pdf"'},
+    )
 
 
 @router.get("/persons/{health_id}", response_class=HTMLResponse, include_in_schema=False)

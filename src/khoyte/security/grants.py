@@ -45,6 +45,7 @@ GUARDED = frozenset(
         P.ADMIN_FACILITIES,
         P.VIEW_AUDIT,
         P.LINK_PERSONS,
+        P.SUBJECT_REQUESTS,
     }
 )
 GUARDED_ROLES = frozenset(code for code, r in ROLES.items() if r.permissions & GUARDED)

@@ -54,6 +54,7 @@ ROLES: dict[str, RoleDef] = {
                     P.REQUEST_REPORTS,
                     P.ENTER_AGGREGATE,
                     P.LINK_PERSONS,
+                    P.SUBJECT_REQUESTS,
                 }
             ),
         ),

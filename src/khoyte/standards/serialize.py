@@ -9,6 +9,7 @@ a birth date, ``{"dl": [...]}`` a list of dates. Strings, ints and string lists 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,9 @@ import orjson
 
 from khoyte.standards.convert import read_birth
 from khoyte.standards.model import BirthDate, Record, Standard, Value, make_row
+
+# puts a stored record's sealed values back in place (khoyte.store.crypto.Keyring.unseal)
+Unseal = Callable[[dict[str, Any]], None]
 
 
 def _birth(v: BirthDate) -> dict[str, str]:
@@ -123,19 +127,29 @@ def _row_values(row: dict[str, Any], exact: bool = True) -> dict[str, Value]:
     return row
 
 
-def record_from_json(text: str | bytes) -> Record:
+def _opened(data: dict[str, Any], unseal: Unseal | None) -> dict[str, Any]:
+    """``data`` with its sealed identifying values put back (a stored record's, see
+    ``khoyte.store.crypto``); refused without the key's ``unseal``, rather than read as blanks."""
+    if "sealed" in data:
+        if unseal is None:
+            raise ValueError("a sealed record: read it with the store's keyring (unseal=…)")
+        unseal(data)
+    return data
+
+
+def record_from_json(text: str | bytes, unseal: Unseal | None = None) -> Record:
     # orjson parses without calling back into Python (the stdlib parser's object_hook ran
     # for each of ~60 objects per record); the warehouse's first load reads millions of
     # records through here. The stdlib parser reads what orjson reads differently from it:
     # lone surrogates (orjson refuses them) and integers beyond 64 bits (orjson makes them
     # floats, which the store never writes: ``_row_values`` stops at the first float).
     try:
-        data = orjson.loads(text)
+        data = _opened(orjson.loads(text), unseal)
         tables = {
             t: [make_row(t, _row_values(r)) for r in rows] for t, rows in data["tables"].items()
         }
     except (orjson.JSONDecodeError, _Inexact):
-        data = json.loads(text)
+        data = _opened(json.loads(text), unseal)
         tables = {t: [make_row(t, _row_values(r, False)) for r in rows]
                   for t, rows in data["tables"].items()}  # fmt: skip
     return Record(data["ma_lk"], Standard(data["standard"]), tables)

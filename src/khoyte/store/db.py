@@ -16,6 +16,7 @@ from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from khoyte.config import Settings
+from khoyte.store import crypto
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -55,8 +56,10 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> Eng
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    crypto.attach(engine, settings)  # identifiers are sealed with the settings' store key
+    return engine
 
 
 def alembic_config(engine: Engine) -> Any:

@@ -21,6 +21,7 @@ from khoyte.aggregate import web_ioc as aggregate_ioc_web
 from khoyte.aggregate import web_quality as aggregate_quality_web
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
+from khoyte.persons import requests_web as persons_requests_web
 from khoyte.persons import web as persons_web
 from khoyte.quality import web as quality_web
 from khoyte.registry import web as registry_web
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(aggregate_ioc_web.router)  # the IOC dashboards of groups 4–8
     app.include_router(aggregate_entry_web.router)  # the web data-entry form
     app.include_router(persons_web.router)  # the master person index and health records
+    app.include_router(persons_requests_web.router)  # data subjects' requests (Decree 13)
     for component in components:
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check

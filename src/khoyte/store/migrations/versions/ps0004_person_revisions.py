@@ -1,7 +1,7 @@
 """persons: a revision on every change of a record's health ID (the warehouse's feed)
 
-Revision ID: ps0002
-Revises: ps0001
+Revision ID: ps0004
+Revises: ps0003
 Create Date: 2026-12-07 14:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "ps0002"
-down_revision = "ps0001"
+revision = "ps0004"
+down_revision = "ps0003"
 branch_labels = None
 depends_on = None
 
