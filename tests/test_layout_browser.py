@@ -33,9 +33,10 @@ NAV = {  # what each person's main navigation holds, in order
         "/findings",
         "/epidemic",
         "/alerts",
+        "/requests",
         "/persons/review",
     ],
-    "lanhdao": ["/kcb", "/epidemic", "/alerts"],
+    "lanhdao": ["/kcb", "/epidemic", "/alerts", "/requests"],
     "kiemtoan": ["/audit"],
     "quantri": ["/admin/users", "/admin/facilities"],
 }

@@ -34,6 +34,7 @@ class NavItem:
     path: str
     label: tuple[str, str]  # Vietnamese, English
     permission: Permission
+    also: Permission | None = None  # a second permission that shows the item too
 
 
 # The main navigation, in order. An item shows when the caller holds its permission and the
@@ -45,6 +46,12 @@ NAV: list[NavItem] = [
     NavItem("/findings", ("Hồ sơ có lỗi", "Records with findings"), Permission.VIEW_SUBMISSIONS),
     NavItem("/epidemic", ("Giám sát dịch", "Epidemic watch"), Permission.ALERTS),
     NavItem("/alerts", ("Cảnh báo", "Alerts"), Permission.ALERTS),
+    NavItem(
+        "/requests",
+        ("Yêu cầu báo cáo", "Report requests"),
+        Permission.REQUEST_REPORTS,
+        Permission.ANSWER_REPORTS,
+    ),
     NavItem(
         "/persons/review", ("Ghép hồ sơ người bệnh", "Person matching"), Permission.LINK_PERSONS
     ),
@@ -97,7 +104,7 @@ def site(request: Request) -> Site:
     nav = [
         (_with_lang(n.path, lang), i18n.pair(n.label, lang), here.startswith(n.path))
         for n in NAV
-        if n.permission in perms and n.path in served
+        if (n.permission in perms or n.also in perms) and n.path in served
     ]
     person = principal is not None and principal.kind == "user"
     csrf = getattr(request.state, "csrf_token", None)
