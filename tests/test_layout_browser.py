@@ -38,7 +38,7 @@ NAV = {  # what each person's main navigation holds, in order
     ],
     "lanhdao": ["/kcb", "/epidemic", "/alerts", "/requests"],
     "kiemtoan": ["/audit"],
-    "quantri": ["/admin/users", "/admin/facilities"],
+    "quantri": ["/admin/users", "/admin/facilities", "/admin/alert-delivery"],
 }
 
 

@@ -128,6 +128,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/requests"): Rule(P.REQUEST_REPORTS),
     ("POST", "/alerts/{alert_id}/{step}"): Rule(P.ALERTS, "alert_id"),
     ("GET", "/m/"): Rule(P.ALERTS),
+    # alert delivery: recipients' addresses and webhook subscriptions per scope (IT staff)
+    ("GET", "/admin/alert-delivery"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/alert-delivery/contact"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/alert-delivery/webhooks"): Rule(P.ADMIN_USERS),
     ("GET", "/m/manifest.webmanifest"): Rule(P.PUBLIC),
     ("GET", "/m/sw.js"): Rule(P.PUBLIC),
     # epidemic watch: signals by residence commune, filtered by the caller's scope (no path

@@ -57,6 +57,7 @@ NAV: list[NavItem] = [
     ),
     NavItem("/admin/users", i18n.WORDS["nav_users"], Permission.ADMIN_USERS),
     NavItem("/admin/facilities", ("Cơ sở KCB", "Facilities"), Permission.ADMIN_FACILITIES),
+    NavItem("/admin/alert-delivery", ("Gửi cảnh báo", "Alert delivery"), Permission.ADMIN_USERS),
     NavItem("/audit", i18n.WORDS["nav_audit"], Permission.VIEW_AUDIT),
 ]
 
