@@ -92,7 +92,7 @@ def webhook_form(
     action: Annotated[str, Form(pattern="^(add|remove)$")],
     scope: Annotated[str, Form(max_length=48)] = "",
     url: Annotated[str, Form(max_length=500)] = "",
-    secret: Annotated[str, Form(max_length=128)] = "",
+    secret: Annotated[str | None, Form(max_length=128)] = None,  # None: generated
     note: Annotated[str, Form(max_length=200)] = "",
     webhook_id: Annotated[int, Form()] = 0,
 ) -> Response:
@@ -104,7 +104,7 @@ def webhook_form(
                 subscriptions.remove_subscription(s, principal, webhook_id, _ip(request))
             else:
                 sub = subscriptions.add_subscription(s, principal, scope=scope, url=url,
-                                                     note=note, secret=secret, now=svc.clock(),
+                                                     note=note, secret=secret or "", now=svc.clock(),
                                                      ip=_ip(request))  # fmt: skip
                 created = {"id": str(sub.id), "scope": sub.scope, "url": sub.url,
                            "secret": sub.secret}  # fmt: skip
