@@ -61,7 +61,7 @@ def test_signed_in_leader_opening_admin_gets_a_page(env: Env) -> None:
     assert _one(doc, "error-title") == "Không có quyền truy cập trang này"
     assert _one(doc, "error-code") == "forbidden"
     assert _attr(doc, "error-home", "href") == "/kcb"  # the person's first page
-    assert _nav(doc) == ["/kcb", "/ioc", "/epidemic", "/alerts"]  # a leader's pages
+    assert _nav(doc) == ["/kcb", "/ioc", "/epidemic", "/alerts", "/requests"]  # a leader's pages
     assert len(doc.xpath('//form[@id="logout-form"]//input[@name="csrf_token"]')) == 1
     en = _page(c.get("/admin/users?lang=en", headers=HTML).text)
     assert en.get("lang") == "en"

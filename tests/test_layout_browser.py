@@ -35,11 +35,12 @@ NAV = {  # what each person's main navigation holds, in order
         "/findings",
         "/epidemic",
         "/alerts",
+        "/requests",
         "/persons/review",
     ],
-    "lanhdao": ["/kcb", "/ioc", "/epidemic", "/alerts"],
+    "lanhdao": ["/kcb", "/ioc", "/epidemic", "/alerts", "/requests"],
     "kiemtoan": ["/audit"],
-    "quantri": ["/admin/users", "/admin/facilities"],
+    "quantri": ["/admin/users", "/admin/facilities", "/admin/alert-delivery"],
 }
 
 

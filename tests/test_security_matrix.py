@@ -129,14 +129,22 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/report-answers"): Rule(P.ANSWER_REPORTS),
     ("GET", "/api/v1/report-requests/{request_id}/file"): Rule(P.REQUEST_REPORTS, "request_id"),
     ("GET", "/alerts"): Rule(P.ALERTS),
+    # the report requests page: scoped lists (no unit in the path); asking needs the permission
+    ("GET", "/requests"): Rule(P.AUTHENTICATED),
+    ("POST", "/requests"): Rule(P.REQUEST_REPORTS),
     ("POST", "/alerts/{alert_id}/{step}"): Rule(P.ALERTS, "alert_id"),
     ("GET", "/m/"): Rule(P.ALERTS),
+    # alert delivery: recipients' addresses and webhook subscriptions per scope (IT staff)
+    ("GET", "/admin/alert-delivery"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/alert-delivery/contact"): Rule(P.ADMIN_USERS),
+    ("POST", "/admin/alert-delivery/webhooks"): Rule(P.ADMIN_USERS),
     ("GET", "/m/manifest.webmanifest"): Rule(P.PUBLIC),
     ("GET", "/m/sw.js"): Rule(P.PUBLIC),
     # epidemic watch: signals by residence commune, filtered by the caller's scope (no path
     # parameter names a unit; a commune outside the scope reads as no cases)
     ("GET", "/api/v1/signals"): Rule(P.ALERTS),
     ("GET", "/epidemic"): Rule(P.ALERTS),
+    ("GET", "/api/v1/signals/export.{fmt}"): Rule(P.EXPORT),  # and `alerts`, checked inside
     # aggregate reporting (issue 13): forms are filtered by the caller's scope, never a path
     # parameter; a form without its period is a 422 (the parameter is required)
     ("GET", "/api/v1/forms"): Rule(P.VIEW_DASHBOARD),

@@ -34,6 +34,7 @@ class NavItem:
     path: str
     label: tuple[str, str]  # Vietnamese, English
     permission: Permission
+    also: Permission | None = None  # a second permission that shows the item too
 
 
 # The main navigation, in order. An item shows when the caller holds its permission and the
@@ -48,10 +49,17 @@ NAV: list[NavItem] = [
     NavItem("/epidemic", ("Giám sát dịch", "Epidemic watch"), Permission.ALERTS),
     NavItem("/alerts", ("Cảnh báo", "Alerts"), Permission.ALERTS),
     NavItem(
+        "/requests",
+        ("Yêu cầu báo cáo", "Report requests"),
+        Permission.REQUEST_REPORTS,
+        Permission.ANSWER_REPORTS,
+    ),
+    NavItem(
         "/persons/review", ("Ghép hồ sơ người bệnh", "Person matching"), Permission.LINK_PERSONS
     ),
     NavItem("/admin/users", i18n.WORDS["nav_users"], Permission.ADMIN_USERS),
     NavItem("/admin/facilities", ("Cơ sở KCB", "Facilities"), Permission.ADMIN_FACILITIES),
+    NavItem("/admin/alert-delivery", ("Gửi cảnh báo", "Alert delivery"), Permission.ADMIN_USERS),
     NavItem("/audit", i18n.WORDS["nav_audit"], Permission.VIEW_AUDIT),
 ]
 
@@ -99,7 +107,7 @@ def site(request: Request) -> Site:
     nav = [
         (_with_lang(n.path, lang), i18n.pair(n.label, lang), here.startswith(n.path))
         for n in NAV
-        if n.permission in perms and n.path in served
+        if (n.permission in perms or n.also in perms) and n.path in served
     ]
     person = principal is not None and principal.kind == "user"
     csrf = getattr(request.state, "csrf_token", None)

@@ -27,6 +27,7 @@ class Table:
     small: int = 0  # counts below it were suppressed: an empty count cell is written "< small"
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KCB_TABLES = (
     "summary", "by_loai_kcb", "by_sex", "by_age_band", "top_icd10", "monthly", "daily",
     "commune", "facility", "referrals",
@@ -175,8 +176,8 @@ def _filter_lines(flt: Filters, lang: str) -> list[tuple[str, str]]:
 
 
 COUNT_KEYS = frozenset(
-    {"value", "count", "visits", "visits_last_year", "inpatient", "emergencies", "deaths",
-     "bed_days", "records", "rejected", "followed_up"}
+    {"value", "count", "observed", "visits", "visits_last_year", "inpatient", "emergencies",
+     "deaths", "bed_days", "records", "rejected", "followed_up"}
 )  # fmt: skip
 
 
@@ -252,7 +253,7 @@ def respond(table: Table, flt: Filters, fmt: str, lang: str) -> Response:
     if fmt == "xlsx":
         return Response(
             to_xlsx(table, flt, lang),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type=XLSX_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{stem}.xlsx"'},
         )
     raise ApiError(404, details={"formats": ["xlsx", "csv"]})

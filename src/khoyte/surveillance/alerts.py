@@ -34,6 +34,7 @@ from khoyte.security.service import aware, principal_for
 from khoyte.surveillance import delivery
 from khoyte.surveillance.model import Alarm
 from khoyte.surveillance.rules import Rule
+from khoyte.surveillance.subscriptions import covering
 from khoyte.surveillance.tables import AlertEvent, AlertRow, Contact, InboxItem
 
 SYSTEM = "system:alerts"
@@ -233,18 +234,24 @@ def alert_email(alert: AlertRow, prefix: tuple[str, str] = ("", "")) -> str:
 def webhook(
     session: Session, settings: Settings, alert: AlertRow, event: str, now: datetime
 ) -> None:
-    if not settings.alert_webhook_url:
-        return
+    """The event to the deployment's webhook (``alert_webhook_url``: the whole province) and to
+    every active subscription whose scope covers the alert (:mod:`subscriptions`)."""
     body = json.dumps({"event": f"alert.{event}", "alert": as_dict(alert)}, ensure_ascii=False)
-    delivery.enqueue(
-        session,
-        dedupe=f"webhook:{alert.id}:{event}:{now.isoformat()}",
-        channel="webhook",
-        target=settings.alert_webhook_url,
-        subject=f"alert.{event}",
-        body=body,
-        now=now,
-    )
+    targets: list[tuple[str, int | None]] = []
+    if settings.alert_webhook_url:
+        targets.append((settings.alert_webhook_url, None))
+    targets += [(sub.url, sub.id) for sub in covering(session, alert.facility, alert.commune)]
+    for url, sub_id in targets:
+        delivery.enqueue(
+            session,
+            dedupe=f"webhook:{sub_id or 0}:{alert.id}:{event}:{now.isoformat()}",
+            channel="webhook",
+            target=url,
+            subject=f"alert.{event}",
+            body=body,
+            now=now,
+            subscription_id=sub_id,
+        )
 
 
 def _event(

@@ -26,6 +26,7 @@ from email.message import EmailMessage
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from khoyte.config import Settings
 from khoyte.security.service import aware
 from khoyte.store.db import session_scope
-from khoyte.surveillance.tables import OutboxRow
+from khoyte.surveillance.tables import OutboxRow, WebhookSubscription
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Khoyte-Signature"
@@ -50,8 +51,10 @@ def enqueue(
     subject: str,
     body: str,
     now: datetime,
+    subscription_id: int | None = None,
 ) -> int:
-    """Queue one message (1) unless the same ``dedupe`` was queued before (0)."""
+    """Queue one message (1) unless the same ``dedupe`` was queued before (0); a webhook to a
+    subscription (``subscription_id``) is signed with that subscription's secret."""
     dedupe = dedupe[:255]
     if session.scalar(select(OutboxRow.id).where(OutboxRow.dedupe == dedupe)) is not None:
         return 0
@@ -61,6 +64,7 @@ def enqueue(
                 OutboxRow(
                     dedupe=dedupe, channel=channel, target=target[:500], subject=subject[:300],
                     body=body, status="pending", attempts=0, next_at=now, created_at=now,
+                    subscription_id=subscription_id,
                 )
             )  # fmt: skip
     except IntegrityError:  # queued meanwhile by another worker
@@ -183,18 +187,24 @@ def process_outbox(
     with session_scope(sessions) as s:
         due = s.execute(
             select(OutboxRow.id, OutboxRow.channel, OutboxRow.target, OutboxRow.subject,
-                   OutboxRow.body)
+                   OutboxRow.body, OutboxRow.subscription_id)
             .where(OutboxRow.status == "pending", OutboxRow.next_at <= now)
             .order_by(OutboxRow.next_at, OutboxRow.id)
             .limit(limit)
         ).all()  # fmt: skip
-    for row_id, channel, target, subject, body in due:
+        subs = {sid: s.get(WebhookSubscription, sid) for sid in {r[5] for r in due} if sid}
+    for row_id, channel, target, subject, body, sub_id in due:
         error: str | None = None
         try:
             if channel == "email":
                 senders.email(settings, target, subject, body)
-            else:
+            elif sub_id is None:
                 senders.webhook(settings, target, body, now)
+            elif (sub := subs.get(sub_id)) is None or not sub.active:
+                raise DeliveryError(f"webhook subscription #{sub_id} removed or turned off")
+            else:  # the subscription's own secret signs it
+                own = settings.model_copy(update={"alert_webhook_secret": SecretStr(sub.secret)})
+                senders.webhook(own, target, body, now)
         except DeliveryError as exc:
             error = str(exc)
         except Exception as exc:  # a sender's bug must not stop the others

@@ -25,6 +25,7 @@ from khoyte.surveillance.model import Alarm
 from khoyte.surveillance.signals import Signal, counts, load_signals, remap_places, series
 
 FREQ = 52
+EARS_ALPHA = 0.001  # R earsC's default for C1 and C2
 CACHE_SIZE = 200_000  # judged periods kept (≈ 100 bytes each)
 
 
@@ -46,8 +47,11 @@ def choose(signal: Signal, n_periods: int) -> Choice | None:
         if b >= 1:
             params["b"] = str(b)
             return Choice(signal.algorithm, params)
-        params = {k: v for k, v in params.items() if k in ("alpha",)}
-        return Choice("ears_c2", params) if n_periods >= 10 else None
+        # EARS C2 stands in with its own default alpha (0.001), or the signal's if stricter:
+        # a Farrington alpha chosen for a model-based bound (0.01 for diarrhoea) would make the
+        # short-history stand-in alarm ten times as often as EARS is meant to
+        alpha = min(float(params.get("alpha", EARS_ALPHA)), EARS_ALPHA)
+        return Choice("ears_c2", {"alpha": repr(alpha)}) if n_periods >= 10 else None
     need = {"ears_c1": 8, "ears_c2": 10, "ears_c3": 12}[signal.algorithm]
     return Choice(signal.algorithm, params) if n_periods >= need else None
 

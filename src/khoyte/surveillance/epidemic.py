@@ -14,17 +14,20 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from khoyte import i18n
 from khoyte.access import Permission, Principal, requires
-from khoyte.analytics import kcb
+from khoyte.analytics import export, kcb
+from khoyte.analytics.disclosure import small_for
+from khoyte.analytics.filters import Filters
 from khoyte.deps import ServicesDep, WarehouseDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.layout import TEMPLATES
 from khoyte.services import Services
+from khoyte.surveillance import export as sv_export
 from khoyte.surveillance.detect import commune_map
 from khoyte.surveillance.overview import RangeError, Window, overview, window
 from khoyte.surveillance.signals import load_signals
@@ -32,6 +35,7 @@ from khoyte.warehouse.service import Warehouse
 
 router = APIRouter(responses=ERROR_RESPONSES)
 Watch = Annotated[Principal, Depends(requires(Permission.ALERTS))]
+Export = Annotated[Principal, Depends(requires(Permission.EXPORT))]
 SIGNAL_CODES = tuple(s.code for s in load_signals())
 
 
@@ -149,6 +153,40 @@ def signals_twin(
                     commune_map=commune_map(services))  # fmt: skip
 
 
+@router.get(
+    "/api/v1/signals/export.{fmt}",
+    tags=["surveillance"],
+    response_class=Response,
+    responses={200: {"description": "XLSX hoặc CSV / the table as a file",
+                     "content": {export.XLSX_TYPE: {}, "text/csv": {}}}},
+)  # fmt: skip
+def signals_export(
+    request: Request,
+    fmt: Annotated[str, Path(description="xlsx | csv (else 404)", max_length=8)],
+    principal: Export,
+    services: ServicesDep,
+    wh: WarehouseDep,
+    table: Annotated[Literal["ranking", "signals"], Query()] = "ranking",
+    frequency: Frequency = "week",
+    d_from: From = None,
+    d_to: To = None,
+    signal: SignalParam = None,
+    commune: CommuneParam = None,
+) -> Response:
+    """Xuất bảng xã xếp theo mức vượt ngưỡng hoặc tín hiệu theo thời gian / the ranking or the
+    signals as XLSX or CSV, in the caller's scope; small counts written ``< 5`` for callers
+    without ``view_records`` (as every export)."""
+    if Permission.ALERTS not in principal.permissions:
+        raise ApiError(403)
+    if fmt not in ("csv", "xlsx"):
+        raise ApiError(404, details={"formats": ["xlsx", "csv"]})
+    data = signals_twin(principal, services, wh, frequency, d_from, d_to, signal, commune)
+    lang = i18n.lang_of(request.query_params.get("lang"))
+    got = sv_export.table(data, table, lang, small_for(principal, services.settings))
+    win = data["period"]
+    return export.respond(got, Filters(win["from"], win["to"], commune=commune), fmt, lang)
+
+
 @router.get("/epidemic", response_class=HTMLResponse, include_in_schema=False)
 def epidemic_page(
     request: Request,
@@ -170,11 +208,21 @@ def epidemic_page(
         "twin": "/api/v1/signals?" + urlencode(query),
         "t": {k: v[0] if lang == "vi" else v[1] for k, v in TEXTS.items()},
     }
+    exports = {}
+    if Permission.EXPORT in principal.permissions:
+        asked = {**query, **({"lang": "en"} if lang == "en" else {})}
+        for name in sv_export.TABLES:
+            for fmt in ("csv", "xlsx"):
+                exports[f"{name}_{fmt}"] = f"/api/v1/signals/export.{fmt}?" + urlencode(
+                    {**asked, "table": name}
+                )
     return TEMPLATES.TemplateResponse(
         request,
         "surveillance/epidemic.html",
         {
             "config": config,
+            "exports": exports,
+            "small": small_for(principal, services.settings),
             "signals": load_signals(),
             "communes": kcb.options(wh.engine, principal.scope)["communes"],
             "chosen": {

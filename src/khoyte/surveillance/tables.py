@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from khoyte.security.scoping import OrgUnitScoped
@@ -106,6 +116,27 @@ class OutboxRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # a webhook to a subscription: signed with that subscription's own secret
+    subscription_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class WebhookSubscription(Base):
+    """A receiver of alert events for one scope (``province`` | ``commune:CODE`` |
+    ``facility:CODE``): it gets the events of the alerts that scope covers, as people do, signed
+    with its own secret (a commune's receiver cannot forge or read the province's). Kept in
+    the store because the HMAC needs the secret itself; only IT staff (``admin_users``) see
+    the list, and the secret is shown once, when created."""
+
+    __tablename__ = "sv_webhook"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(48))
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class ReportRequest(OrgUnitScoped, Base):

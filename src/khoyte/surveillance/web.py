@@ -419,8 +419,10 @@ def service_worker(_: Public) -> Response:
 
 
 def install(app: FastAPI, services: Services) -> None:
-    from khoyte.surveillance import epidemic
+    from khoyte.surveillance import delivery_web, epidemic, requests_web
 
     app.include_router(router)
     app.include_router(epidemic.router)
+    app.include_router(requests_web.router)
+    app.include_router(delivery_web.router)
     services.workers.append(AlertWorker(services, services.settings.alerts_interval_seconds))
