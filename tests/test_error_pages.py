@@ -148,5 +148,6 @@ def test_account_pages_follow_the_language_switch(env: Env) -> None:
         "/ioc?lang=en",
         "/epidemic?lang=en",
         "/alerts?lang=en",
+        "/requests?lang=en",
     ]  # the navigation keeps the language
     assert _attr(en, "lang-toggle", "href") == "/account?lang=vi"
