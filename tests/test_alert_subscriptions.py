@@ -136,3 +136,25 @@ def test_only_it_staff_open_the_page(env: Env) -> None:
     sign_in(c, "tinh")
     assert c.get(PATH).status_code == 403
     assert c.post(f"{PATH}/webhooks", data={"action": "add"}).status_code == 403
+
+
+def test_the_command_line_sets_a_contact_audited_like_the_page(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from khoyte.cli import app
+
+    monkeypatch.setenv("KHOYTE_DATA_DIR", str(env.settings.data_dir))
+    monkeypatch.setenv("KHOYTE_DATABASE_URL", str(env.settings.database_url))
+    runner = CliRunner()
+    done = runner.invoke(app, ["alerts", "contact", "xa1", "--email", "xa1@soyte.example.vn"])
+    assert done.exit_code == 0, done.output
+    bad = runner.invoke(app, ["alerts", "contact", "xa1", "--email", "not an address"])
+    assert bad.exit_code == 2 and "email_invalid" in bad.output
+    nobody = runner.invoke(app, ["alerts", "contact", "khong-co", "--email", "a@b.vn"])
+    assert nobody.exit_code == 2 and "user_unknown" in nobody.output
+    with session_scope(services(env).sessions) as s:
+        assert s.get(Contact, "xa1").email == "xa1@soyte.example.vn"  # type: ignore[union-attr]
+        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "alert_contact.set")).all()
+        assert [(e.actor.startswith("cli:"), e.target) for e in entries] == [(True, "user:xa1")]

@@ -44,15 +44,9 @@ def store_session() -> Iterator[Session]:
 
 def _audit(s: Session, action: str, target: str, details: dict[str, object]) -> None:
     """Registry changes from the command line go into the audit trail, in their transaction."""
-    import getpass
-
     from khoyte.security import audit
 
-    try:
-        actor = f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (containers)
-        actor = "cli:unknown"
-    audit.record(s, actor, action, target, "success", "local", details=details)
+    audit.record(s, audit.cli_actor(), action, target, "success", "local", details=details)
 
 
 def _err(msg: str) -> None:

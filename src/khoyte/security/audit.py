@@ -108,6 +108,16 @@ class Entry:
     details: dict[str, Any] | None = None
 
 
+def cli_actor() -> str:
+    """Who acts from the command line: ``cli:`` and the operating-system user."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (containers)
+        return "cli:unknown"
+
+
 def record(
     session: Session,
     actor: Principal | str,

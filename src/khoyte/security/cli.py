@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 import sys
 from collections.abc import Iterator
@@ -49,10 +48,9 @@ def _services(settings: Settings | None = None) -> Iterator[Services]:
 
 
 def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (containers)
-        return "cli:unknown"
+    from khoyte.security.audit import cli_actor
+
+    return cli_actor()
 
 
 def _fail(err: service.SecurityError) -> typer.Exit:

@@ -43,17 +43,20 @@ def contact(
     username: str,
     email: Annotated[str, typer.Option("--email", help="Địa chỉ thư / e-mail address")],
 ) -> None:
-    """Đặt địa chỉ thư nhận cảnh báo / set where a person receives alert e-mails."""
+    """Đặt (hoặc xóa, với --email "") địa chỉ thư nhận cảnh báo, ghi nhật ký / set (or remove,
+    with --email "") where a person receives alert e-mails; audited as on the page."""
+    from khoyte.errors import TerminalError
+    from khoyte.security.audit import cli_actor
     from khoyte.services import build_services
-    from khoyte.surveillance.alerts import set_contact
+    from khoyte.surveillance.subscriptions import set_contact
 
-    if "@" not in email or len(email) > 254:
-        typer.echo(f"Địa chỉ thư không hợp lệ / invalid e-mail address: {email}", err=True)
-        raise typer.Exit(2)
     services = build_services(Settings(), warehouse=False)
     try:
         with session_scope(services.sessions) as s:
-            set_contact(s, username, email)
+            set_contact(s, cli_actor(), username, email, "local")
+    except TerminalError as err:
+        typer.echo(f"Lỗi / error [{err.code}]: {err.message_vi} / {err.message_en}", err=True)
+        raise typer.Exit(2) from None
     finally:
         services.close()
-    typer.echo(f"{username}: {email}")
+    typer.echo(f"{username}: {email or '—'}")

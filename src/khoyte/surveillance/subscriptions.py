@@ -110,7 +110,9 @@ def recipients(session: Session) -> dict[str, list[Recipient]]:
     return dict(sorted(out.items(), key=lambda kv: (kv[0] != "province", kv[0])))
 
 
-def set_contact(session: Session, who: Principal, username: str, email: str, ip: str = "") -> None:
+def set_contact(
+    session: Session, who: Principal | str, username: str, email: str, ip: str = ""
+) -> None:
     """Set (or, empty, remove) where ``username`` receives alert e-mails; audited."""
     email = email.strip()
     if email and ("@" not in email or len(email) > 254 or any(c.isspace() for c in email)):
