@@ -44,6 +44,7 @@ from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine, PostgresEngine
 from khoyte.warehouse.loader import Loader
 from khoyte.warehouse.sources import FileVersionSource
+from khoyte.warehouse.transform import EPISODE_COLS
 
 PG_ADMIN = os.environ.get(
     "KHOYTE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -103,7 +104,7 @@ def generate(eng: DuckDBEngine, n: int, start: date, years: int, facilities: lis
         hi = min(n, lo + step)
         con.execute(
             f"""
-            INSERT INTO fact_episode
+            INSERT INTO fact_episode ({", ".join(EPISODE_COLS[:25])})
             WITH base AS (
               SELECT i,
                 (hash(i * 8 + 1) % 1000000) / 1e6 AS u1, (hash(i * 8 + 2) % 1000000) / 1e6 AS u2,

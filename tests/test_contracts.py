@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from khoyte.analytics.contracts import FilterParams, KcbTwin
+from khoyte.analytics.contracts import FilterParams, KcbTwin, PeopleTwin, ReferralFlow
 from khoyte.gateway.contracts import Receipt, RecordHistory, SubmissionList
 from tests.gateway_helpers import FAC_A, Gateway, claim, db_url_fixture, gateway_fixture
 
@@ -86,3 +86,10 @@ def test_twin_models_keep_the_documented_key_order() -> None:
         "bed_days", "costs", "bhyt_records", "top_icd10", "monthly", "suppressed_below",
         "as_of", "ready", "catching_up_since",
     ]  # fmt: skip
+    assert list(PeopleTwin.model_fields) == [
+        "period", "filters", "persons", "referrals", "suppressed_below",
+        "as_of", "ready", "catching_up_since",
+    ]  # fmt: skip
+    flow = ReferralFlow.model_validate({"from": "82001", "from_name": "A", "to": "82003",
+                                        "to_name": "B", "count": 3, "followed_up": None})  # fmt: skip
+    assert flow.model_dump(by_alias=True)["from"] == "82001"  # the JSON says "from"

@@ -86,6 +86,13 @@ def test_kcb_renders_filters_and_drills_down(
             assert page.locator(f"#table-{key} tbody tr").count() >= 1, key
         # every chart is also a table
         assert page.locator("#table-top_icd10 tbody tr").count() == 10
+        # people, not visits (issue 14): persons served and the referral flows
+        whole = httpx.get(f"{server}/api/v1/dashboards/kcb/people?{PERIOD}").json()
+        assert kpi(page, "persons_served") == whole["persons"]["served"] > 0
+        flows = whole["referrals"]["flows"]
+        assert len(flows) >= 1
+        assert page.locator("#chart-referrals canvas").count() >= 1
+        assert page.locator("#table-referrals tbody tr").count() == len(flows)
         page.screenshot(path=str(artifacts_dir / "dashboard-kcb-1920x1080.png"), full_page=True)
 
         # sorting a column of the drill-down table

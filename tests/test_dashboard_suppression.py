@@ -119,6 +119,36 @@ def test_no_small_count_leaves_for_aggregate_only_callers(client: TestClient) ->
             assert not _hidden_alone({str(i): r["visits"] for i, r in enumerate(rows)}, v["total"])
 
 
+def test_the_people_twin_hides_small_counts_of_persons(client: TestClient) -> None:
+    """Persons served, re-admissions and referral flows (``/kcb/people``): the record viewer
+    sees small counts, the leader none of them."""
+    keys = {"served", "discharges", "readmitted", "total", "count", "followed_up"}
+    month = {"from": "2025-01-01", "to": "2025-01-31"}
+    for params in (month, {**month, "facility": _small_facility(client)}):
+        url = "/api/v1/dashboards/kcb/people"
+        full = _get(client, url, "records", **params).json()
+        small = [(k, v) for k, v in _counts(full, keys) if isinstance(v, int) and 0 < v < T]
+        assert small, ("no small count: the test would prove nothing", params)
+        assert full["suppressed_below"] == 0
+        twin = _get(client, url, "leader", **params).json()
+        assert twin["suppressed_below"] == T
+        leaked = [(k, v) for k, v in _counts(twin, keys) if isinstance(v, int) and 0 < v < T]
+        assert not leaked, (params, leaked)
+        flows = {str(i): f["count"] for i, f in enumerate(twin["referrals"]["flows"])}
+        assert not _hidden_alone(flows, twin["referrals"]["total"])
+
+
+def _counts(node: Any, keys: set[str], key: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _counts(v, keys, k)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _counts(item, keys, key)
+    elif key in keys:
+        yield key, node
+
+
 def test_exports_write_small_counts_as_below_the_threshold(client: TestClient) -> None:
     params = {"from": "2025-01-01", "to": "2025-01-31", "facility": _small_facility(client)}
     seen_marker = False

@@ -98,6 +98,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/completeness"): Rule(P.DATA_QUALITY),
     ("GET", "/api/v1/dashboards/kcb"): Rule(P.VIEW_DASHBOARD),
     ("GET", "/api/v1/dashboards/kcb/daily"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/dashboards/kcb/people"): Rule(P.VIEW_DASHBOARD),
     ("GET", "/api/v1/dashboards/kcb/breakdown"): Rule(P.VIEW_DASHBOARD),
     ("GET", "/api/v1/dashboards/completeness"): Rule(P.DATA_QUALITY),
     ("GET", "/api/v1/dashboards/kcb/export.{fmt}"): Rule(P.EXPORT),

@@ -10,6 +10,11 @@ The registry travels the same way: each change to a facility carries a store-wid
 ``revision``; the warehouse keeps its own registry watermark and asks for the facilities
 changed after it (``facilities_since(revision)``) in the same refresh, so a rename, a move to
 another commune or a deactivation reaches the dashboards like a record does.
+
+The master person index travels the same way too (``PersonSource``): every change of a record's
+health ID (an online link, a batch, a merge, an unmerge) carries an index-wide increasing
+``revision``; the warehouse keeps a persons watermark and asks for the records whose health ID
+changed after it (``persons_since(revision)``), so a merge reaches the dashboard like a record.
 """
 
 from __future__ import annotations
@@ -46,6 +51,24 @@ class VersionSource(Protocol):
 
     def facilities_since(self, revision: int = 0) -> list[FacilityEntry]:
         """Facilities changed after ``revision``, oldest change first (``revision`` set)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPerson:
+    facility: str  # MA_CSKCB
+    ma_lk: str
+    health_id: str  # the master person index's ID (the warehouse keeps a keyed hash of it)
+    revision: int  # index-wide, increasing: the warehouse's persons watermark
+    # the version id the index linked: the record's current version id is this one or later
+    # (the warehouse looks for the loaded row from there on)
+    version_id: int
+
+
+class PersonSource(Protocol):
+    def persons_since(self, revision: int = 0) -> Iterator[RecordPerson]:
+        """Records whose health ID changed after ``revision``, in (revision, facility, ma_lk)
+        order."""
         ...
 
 

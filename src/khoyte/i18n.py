@@ -66,6 +66,22 @@ _T: dict[str, tuple[str, str]] = {
     "by_sex": ("Lượt KCB theo giới tính", "Visits by sex"),
     "by_age_band": ("Lượt KCB theo nhóm tuổi", "Visits by age band"),
     "top_icd10": ("10 bệnh chính thường gặp (ICD-10)", "Top 10 main diagnoses (ICD-10)"),
+    "persons_served": ("Số người được KCB", "Persons served"),
+    "visits_per_person": ("Lượt KCB mỗi người", "Visits per person"),
+    "discharges": (
+        "Ra viện nội trú (còn sống, không chuyển tuyến)",
+        "Inpatient discharges (alive, not transferred)",
+    ),
+    "readmitted": ("Tái nhập viện trong 30 ngày", "Re-admitted within 30 days"),
+    "readmission_rate": ("Tỷ lệ tái nhập viện 30 ngày (%)", "30-day re-admission rate (%)"),
+    "referrals": (
+        "Chuyển tuyến giữa các cơ sở (giấy chuyển tuyến, XML13)",
+        "Referrals between facilities (referral papers, XML13)",
+    ),
+    "ref_from": ("Nơi chuyển đi", "Referred from"),
+    "ref_to": ("Nơi chuyển đến", "Referred to"),
+    "followed_up": ("Nơi đến đã khám", "Seen at destination"),
+    "within_days": ("trong {n} ngày", "within {n} days"),
     "monthly": (
         "Lượt KCB theo tháng, so với cùng kỳ năm trước",
         "Visits by month vs same period last year",

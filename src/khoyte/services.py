@@ -25,6 +25,7 @@ from khoyte.gateway.limits import RateLimiter
 from khoyte.gateway.metrics import Metrics
 from khoyte.gateway.versions import StoreVersionSource
 from khoyte.handoff import VersionSource
+from khoyte.persons.feed import StorePersonSource
 from khoyte.store.db import make_engine, session_factory
 from khoyte.validate.policy import settings_policy
 from khoyte.warehouse.service import Warehouse
@@ -118,7 +119,7 @@ def build_services(
     wh: Warehouse | None = None
     if warehouse:
         try:
-            wh = Warehouse(settings, source=source)
+            wh = Warehouse(settings, source=source, persons=StorePersonSource(engine))
         except duckdb.IOException:
             # e.g. `khoyte warehouse rebuild` holds the file: dashboards answer 503 meanwhile
             log.exception("cannot open the warehouse %s", settings.duckdb_path)

@@ -132,6 +132,45 @@ class TrendPoint(BaseModel):
     cost_total_last_year: float | None
 
 
+class Readmissions(BaseModel):
+    """Inpatient stays discharged in the period (alive, not transferred) and those followed by
+    an inpatient admission of the same person within ``days`` days, at any facility."""
+
+    days: int
+    discharges: int | None
+    readmitted: int | None
+    rate: float | None
+
+
+class Persons(BaseModel):
+    """People, not visits (``docs/warehouse.md`` "Counting people")."""
+
+    served: int | None
+    visits_per_person: float | None
+    readmissions: Readmissions
+
+
+class ReferralFlow(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    from_name: str
+    to: str
+    to_name: str
+    count: int | None
+    followed_up: int | None
+
+
+class Referrals(BaseModel):
+    """Referral papers (XML13) sent by the facilities in scope, per sending → receiving
+    facility; ``followed_up``: the destination saw the person within ``followup_days``."""
+
+    followup_days: int
+    total: int | None
+    followed_up: int | None
+    flows: list[ReferralFlow]
+
+
 class _KcbTwin(BaseModel):
     period: Period
     filters: AppliedFilters
@@ -153,6 +192,19 @@ class _KcbTwin(BaseModel):
 
 class KcbTwin(Freshness, _KcbTwin):
     """Its numbers, then whether they are complete."""
+
+
+class _PeopleTwin(BaseModel):
+    period: Period
+    filters: AppliedFilters
+    persons: Persons
+    referrals: Referrals
+    suppressed_below: int = 0
+
+
+class PeopleTwin(Freshness, _PeopleTwin):
+    """People, not visits (its own twin: these read the facts, not the aggregates, and cost
+    more than the KCB twin's numbers; docs/warehouse.md "Counting people")."""
 
 
 class _DailyTwin(BaseModel):

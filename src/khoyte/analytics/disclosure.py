@@ -151,3 +151,31 @@ def completeness(data: dict[str, Any], t: int) -> dict[str, Any]:
         _columns(grid, ("records", "rejected"), t)
         out["grid"] = grid
     return out
+
+
+def persons(p: dict[str, Any], t: int) -> dict[str, Any]:
+    """Persons served and re-admissions (``analytics.people``): each count on its own; the
+    ratios go with the counts they are made of."""
+    if t <= 1:
+        return p
+    out = dict(p)
+    out["served"] = one(p["served"], t)
+    if out["served"] is None:
+        out["visits_per_person"] = None
+    r = dict(p["readmissions"])
+    r["discharges"], r["readmitted"] = one(r["discharges"], t), one(r["readmitted"], t)
+    if r["discharges"] is None or r["readmitted"] is None:
+        r["rate"] = None
+    out["readmissions"] = r
+    return out
+
+
+def referrals(r: dict[str, Any], t: int) -> dict[str, Any]:
+    """Referral flows: the rows add up to the total (suppressed with their complement, per
+    column); the totals on their own."""
+    if t <= 1:
+        return r
+    flows = [dict(f) for f in r["flows"]]
+    _columns(flows, ("count", "followed_up"), t)
+    return {**r, "total": one(r["total"], t), "followed_up": one(r["followed_up"], t),
+            "flows": flows}  # fmt: skip

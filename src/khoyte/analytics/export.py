@@ -12,7 +12,7 @@ from fastapi.responses import Response
 
 from khoyte import i18n
 from khoyte.access import Scope
-from khoyte.analytics import disclosure, kcb
+from khoyte.analytics import disclosure, kcb, people
 from khoyte.analytics.filters import Filters
 from khoyte.errors import ApiError
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -29,8 +29,10 @@ class Table:
 
 KCB_TABLES = (
     "summary", "by_loai_kcb", "by_sex", "by_age_band", "top_icd10", "monthly", "daily",
-    "commune", "facility",
+    "commune", "facility", "referrals",
 )  # fmt: skip
+# summary rows that are not counts: "—" when hidden with the people they describe
+NOT_COUNTS = ("cost", "visits_per_person", "readmission_rate")
 
 
 def kcb_table(
@@ -64,8 +66,19 @@ def _kcb_table(
             ("cost_patient", s["costs"]["patient"]),
             ("bhyt_records", s["bhyt_records"]),
         ]
+        p = disclosure.persons({**people.q_persons(eng, scope, flt),
+                                "readmissions": people.q_readmissions(eng, scope, flt)}, small)  # fmt: skip
+        r = p["readmissions"]
+        rate = None if r["rate"] is None else round(r["rate"] * 100, 2)
+        items += [
+            ("persons_served", p["served"]),
+            ("visits_per_person", p["visits_per_person"]),
+            ("discharges", r["discharges"]),
+            ("readmitted", r["readmitted"]),
+            ("readmission_rate", rate),
+        ]
         # money hidden with the people it describes is not a count: "—", not "< 5"
-        rows = [{"name": t[k], "value": "—" if v is None and k.startswith("cost") else v}
+        rows = [{"name": t[k], "value": "—" if v is None and k.startswith(NOT_COUNTS) else v}
                 for k, v in items]  # fmt: skip
         return Table(name, t["title"], [("name", t["name"]), ("value", t["value"])], rows)
     if name in ("by_loai_kcb", "by_sex", "by_age_band"):
@@ -106,6 +119,13 @@ def _kcb_table(
             ("cost_total_last_year", f"{t['cost_total']} — {t['last_year']}"),
         ]
         return Table(name, t[name], cols, rows)
+    if name == "referrals":
+        ref = disclosure.referrals(people.q_referrals(eng, scope, flt), small)
+        within = t["within_days"].format(n=ref["followup_days"])
+        cols = [("from", t["code"]), ("from_name", t["ref_from"]), ("to", t["code"]),
+                ("to_name", t["ref_to"]), ("count", t["count"]),
+                ("followed_up", f"{t['followed_up']} {within}")]  # fmt: skip
+        return Table(name, t[name], cols, ref["flows"])
     rows = kcb.q_breakdown(eng, scope, flt, name, small)
     cols = [("code", t["code"]), ("name", t["name"])]
     if name == "facility":
@@ -156,7 +176,7 @@ def _filter_lines(flt: Filters, lang: str) -> list[tuple[str, str]]:
 
 COUNT_KEYS = frozenset(
     {"value", "count", "visits", "visits_last_year", "inpatient", "emergencies", "deaths",
-     "bed_days", "records", "rejected"}
+     "bed_days", "records", "rejected", "followed_up"}
 )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from khoyte.persons.models import (
     PersonEvent,
     PersonLink,
     PersonRecord,
+    PersonRevision,
     PersonRow,
     ReviewItem,
 )
@@ -92,8 +93,22 @@ def commune_map(engine: Engine) -> dict[str, str]:
         return {old: new for old, new in old_commune_map(s).items() if old not in current}
 
 
+def revision(s: Session) -> int:
+    """The revision of this transaction's changes of health IDs (taken once per transaction;
+    the warehouse's persons feed reads the records changed after its watermark)."""
+    tx = s.get_transaction()
+    cached = s.info.get("ps_revision")
+    if cached is not None and cached[0] is tx:
+        return int(cached[1])
+    s.execute(update(PersonRevision).where(PersonRevision.id == 1)
+              .values(value=PersonRevision.value + 1))  # fmt: skip
+    value = int(s.execute(select(PersonRevision.value).where(PersonRevision.id == 1)).scalar_one())
+    s.info["ps_revision"] = (tx, value)
+    return value
+
+
 def _row(
-    ident: Identity, health_id: str, version_id: int, method: str, at: datetime
+    ident: Identity, health_id: str, version_id: int, method: str, at: datetime, rev: int
 ) -> dict[str, Any]:
     return {
         **{c: getattr(ident, c) for c in COLUMNS},
@@ -104,6 +119,7 @@ def _row(
         "version_id": version_id,
         "method": method,
         "linked_at": at,
+        "revision": rev,
     }
 
 
@@ -164,8 +180,11 @@ class PersonIndex:
                 if hid is None:
                     hid = new_health_id()
                     s.add(PersonRow(health_id=hid, created_at=now, merged_into=None))
-                new_rows.append(_row(by_key[k], hid, version[k], method.get(k, "new"), now))
+                new_rows.append(_row(by_key[k], hid, version[k], method.get(k, "new"), now, 0))
         if new_rows:
+            rev = revision(s)
+            for row in new_rows:
+                row["revision"] = rev
             s.execute(insert(PersonRecord), new_rows)
         self._save_links(s, res, now)
         for r in res.reviews:
@@ -235,7 +254,7 @@ class PersonIndex:
         if hid is None:
             hid = new_health_id()
             s.add(PersonRow(health_id=hid, created_at=now, merged_into=None))
-        s.execute(insert(PersonRecord), [_row(ident, hid, version_id, method, now)])
+        s.execute(insert(PersonRecord), [_row(ident, hid, version_id, method, now, revision(s))])
         if review is not None:
             self._open_review(s, ident.key, review[0], review[1], review[2], "uncertain", now)
         elif method != "new" and weights is not None:
@@ -314,7 +333,7 @@ class PersonIndex:
         s.execute(
             update(PersonRecord)
             .where(PersonRecord.health_id == absorbed)
-            .values(health_id=survivor)
+            .values(health_id=survivor, revision=revision(s))
         )
         s.execute(
             update(PersonRow).where(PersonRow.health_id == absorbed).values(merged_into=survivor)
@@ -336,7 +355,7 @@ class PersonIndex:
         for key in json.loads(ev.records):
             f, m = _split(key)
             s.execute(update(PersonRecord).where(PersonRecord.facility == f, PersonRecord.ma_lk == m)
-                      .values(health_id=ev.absorbed))  # fmt: skip
+                      .values(health_id=ev.absorbed, revision=revision(s)))  # fmt: skip
         s.execute(
             update(PersonRow).where(PersonRow.health_id == ev.absorbed).values(merged_into=None)
         )

@@ -5,14 +5,14 @@ per accepted record (MA_CSKCB + MA_LK) with its normalised identity (the blockin
 online path) and its health ID; ``ps_link`` why records are together (method, match weight,
 weights per comparison); ``ps_review`` uncertain pairs for a person to decide; ``ps_event`` the
 history of merges and unmerges (what moved, so an unmerge restores exactly); ``ps_model`` the
-trained Splink model.
+trained Splink model; ``ps_revision`` the counter of health-ID changes (migration ``ps0002``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from khoyte.gateway.models import BigId
@@ -53,6 +53,20 @@ class PersonRecord(Base):
     phone: Mapped[str | None] = mapped_column(String(12), index=True)
     method: Mapped[str] = mapped_column(String(16))  # new | cccd | bhxh | splink | manual
     linked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # the index-wide revision of the last change of this record's health ID (ps0002): the
+    # warehouse reads the records changed after its persons watermark (``feed.persons_since``)
+    revision: Mapped[int] = mapped_column(BigInteger, index=True, server_default="1")
+
+
+class PersonRevision(Base):
+    """One row: the last revision handed out. Taking the next one updates this row, which
+    PostgreSQL locks until the transaction ends, so revisions are committed in order and the
+    warehouse's watermark never skips a change committed later with a smaller number."""
+
+    __tablename__ = "ps_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
 
 
 class PersonLink(Base):

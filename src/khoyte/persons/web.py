@@ -138,6 +138,8 @@ async def review_decide(
                 raise ApiError(404, details={"review": review_id}) from None
 
     await run_in_threadpool(decide)
+    if services.warehouse is not None:  # a merge reaches the dashboard like a record
+        services.warehouse.wake()
     return RedirectResponse("/persons/review", status_code=303)
 
 

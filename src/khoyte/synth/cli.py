@@ -72,6 +72,13 @@ def synth(
             help="Họ B ghi bảng con dạng CDATA / family B writes inner tables as CDATA.",
         ),
     ] = False,
+    referral_followup: Annotated[
+        float,
+        typer.Option(
+            help="Tỷ lệ chuyển tuyến trong ngày có lượt khám ở nơi đến / share of same-day "
+            "referrals followed by a visit at the destination (truth/episodes.csv)."
+        ),
+    ] = 0.0,
 ) -> None:
     """Sinh dữ liệu tỉnh giả lập / write a synthetic province (claim XML, manifest, aggregates)."""
     console = Console(stderr=True)
@@ -88,6 +95,7 @@ def synth(
             jobs=max(1, jobs),
             exporters=exporters,
             exporter_cdata=exporter_cdata,
+            referral_followup=referral_followup,
             aggregates_from=date.fromisoformat(aggregates_from) if aggregates_from else None,
         )
         if exporters not in MODES:

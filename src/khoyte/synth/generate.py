@@ -29,7 +29,7 @@ from khoyte.synth.fastwrite import envelope
 from khoyte.synth.manifest import MEASURES, Truth, exporters_manifest, measures
 from khoyte.synth.people import REPORT_BANDS
 from khoyte.synth.province import VISITS_PER_PERSON_YEAR, Province, build_province
-from khoyte.synth.visits import Outbreak, generate_day, standard_for
+from khoyte.synth.visits import Fact, Outbreak, followup_visit, generate_day, standard_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +47,9 @@ class SynthConfig:
     aggregates_from: date | None = None  # aggregate reports from this month (years of history)
     exporters: str = "standard"  # or "families" (docs/synth.md, "Exporter families")
     exporter_cdata: bool = False  # family B writes inner tables as CDATA (off by default)
+    # share of same-day referrals (XML13) followed by a visit of the person at the destination
+    # that day (0: none, the outputs of a seed unchanged; truth/episodes.csv says who went)
+    referral_followup: float = 0.0
 
     def days(self) -> Iterator[date]:
         d = self.start
@@ -66,6 +69,30 @@ class DayResult:
     by_standard: dict[str, int] = field(default_factory=dict)
     exporter_lines: list[str] = field(default_factory=list)  # truth/exporters.jsonl
     exporter_counts: Counter[str] = field(default_factory=Counter)
+    episodes_csv: str = ""  # truth/episodes.csv
+
+
+# chuyen_tuyen: 1 when the visit ended in a referral (MA_LOAI_RV 2), with or without a paper
+EPISODE_HEADER = (
+    "ma_cskcb,ma_lk,person_id,ngay_vao,ngay_ra,ma_loai_kcb,died,chuyen_tuyen,ma_noi_den\n"
+)
+
+
+def _followups(
+    prov: Province, planned: dict[int, list[tuple[Any, Fact]]], day: date, share: float
+) -> None:
+    """Add to the destinations' lists the visits of referred persons who went there the day
+    they were referred (a stream of its own: the other visits' draws are unchanged)."""
+    r = random.Random(hash_seed(prov.seed, 6, day.toordinal()))
+    index = {f.code: f.index for f in prov.facilities}
+    for fac_index in sorted(planned):
+        for _, fact in list(planned[fac_index]):
+            if fact.referred_to is None or fact.end_day != day or r.random() >= share:
+                continue
+            dest = index[fact.referred_to]
+            visits = planned.setdefault(dest, [])
+            seq = max((int(f.ma_lk[-5:]) for _, f in visits), default=0) + 1
+            visits.append(followup_visit(prov, dest, day, seq, fact.person, fact.code, r))
 
 
 _STATE: dict[str, Any] = {}
@@ -91,8 +118,13 @@ def _day(ordinal: int) -> DayResult:
     family_of = _STATE.get("families")
     exporter_lines: list[str] = []
     exporter_counts: Counter[str] = Counter()
+    planned = {f.index: generate_day(prov, f.index, day, list(cfg.outbreaks))
+               for f in prov.facilities}  # fmt: skip
+    if cfg.referral_followup > 0:
+        _followups(prov, planned, day, cfg.referral_followup)
+    ep = csv.writer(episodes := io.StringIO(), lineterminator="\n")
     for fac in prov.facilities:
-        visits = generate_day(prov, fac.index, day, list(cfg.outbreaks))
+        visits = planned[fac.index]
         if not visits:
             continue
         applied: dict[str, Applied] = {}
@@ -118,6 +150,9 @@ def _day(ordinal: int) -> DayResult:
             for rec, fact in group:
                 created = max(created, (rec.episode.discharged or rec.episode.admitted).date())  # type: ignore[union-attr]
                 truth.add(fact, fac.code, prov.geo.communes[fact.commune].code)
+                ep.writerow([fac.code, fact.ma_lk, fact.person, fact.day.isoformat(),
+                             fact.end_day.isoformat() if fact.end_day else "", fact.visit_type,
+                             int(fact.death), int(fact.referral), fact.referred_to or ""])  # fmt: skip
                 w.writerow(
                     [
                         fact.ma_lk,
@@ -175,6 +210,7 @@ def _day(ordinal: int) -> DayResult:
         by_std,
         exporter_lines,
         exporter_counts,
+        episodes.getvalue(),
     )
 
 
@@ -213,21 +249,27 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
     by_std: dict[str, int] = {}
     seen = np.zeros(prov.pop.size, dtype=bool)
     ordinals = [d.toordinal() for d in cfg.days()]
-    with (out / "truth" / "visits.csv").open("w", encoding="utf-8", newline="") as vf:
+    with (
+        (out / "truth" / "visits.csv").open("w", encoding="utf-8", newline="") as vf,
+        (out / "truth" / "episodes.csv").open("w", encoding="utf-8", newline="") as epf,
+    ):
         vf.write("ma_lk,file,ma_cskcb,person_id,card_version,name_variant,cccd_written,outbreak\n")
+        epf.write(EPISODE_HEADER)
         if cfg.jobs > 1:
             ctx = multiprocessing.get_context("fork")
             with ctx.Pool(cfg.jobs) as pool:
                 results: Iterator[DayResult] = pool.imap(_day, ordinals, chunksize=1)
                 for o, res in zip(ordinals, results, strict=True):
-                    files, size = _collect(res, truth, defects, vf, seen, by_std, files, size)
+                    files, size = _collect(
+                        res, truth, defects, (vf, epf), seen, by_std, files, size
+                    )
                     _collect_exporters(res, ef, exporter_counts)
                     if progress:
                         progress(date.fromordinal(o), int(res.truth.totals()["visits"]))
         else:
             for o in ordinals:
                 res = _day(o)
-                files, size = _collect(res, truth, defects, vf, seen, by_std, files, size)
+                files, size = _collect(res, truth, defects, (vf, epf), seen, by_std, files, size)
                 _collect_exporters(res, ef, exporter_counts)
                 if progress:
                     progress(date.fromordinal(o), int(res.truth.totals()["visits"]))
@@ -249,6 +291,8 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
         manifest["parameters"].update(exporters=cfg.exporters, exporter_cdata=cfg.exporter_cdata)
         manifest["exporters"] = exporters_manifest(fams, assignment, exporter_counts)
         manifest["truth_files"]["exporters"] = "truth/exporters.jsonl"
+    if cfg.referral_followup > 0:
+        manifest["parameters"]["referral_followup"] = cfg.referral_followup
     if cfg.aggregates:
         from khoyte.synth.aggregates import write_aggregates
 
@@ -263,7 +307,7 @@ def _collect(
     res: DayResult,
     truth: Truth,
     defects: list[Defect],
-    vf: io.TextIOBase,
+    out: tuple[io.TextIOBase, io.TextIOBase],  # truth/visits.csv, truth/episodes.csv
     seen: np.ndarray,
     by_std: dict[str, int],
     files: int,
@@ -271,7 +315,8 @@ def _collect(
 ) -> tuple[int, int]:
     truth.merge(res.truth)
     defects.extend(res.defects)
-    vf.write(res.visits_csv)
+    out[0].write(res.visits_csv)
+    out[1].write(res.episodes_csv)
     seen[res.persons] = True
     for k, v in res.by_standard.items():
         by_std[k] = by_std.get(k, 0) + v
@@ -424,6 +469,7 @@ def _manifest(
         "truth_files": {
             "facilities": "facilities.csv",
             "visits": "truth/visits.csv",
+            "episodes": "truth/episodes.csv",
             "persons": "truth/persons.csv",
             "daily": "truth/daily.csv",
             "monthly": "truth/monthly.csv",

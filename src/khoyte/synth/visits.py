@@ -80,6 +80,8 @@ class Fact:
     outbreak: int  # index of the injected outbreak, -1 if none
     card_version: int
     name_variant: int  # -1 exact, else the kind of misspelling
+    end_day: date | None = None  # date of NGAY_RA
+    referred_to: str | None = None  # MA_NOI_DEN of the referral paper (XML13) written
 
 
 def standard_for(day: date) -> Standard:
@@ -314,5 +316,17 @@ def _visit(
         outbreak=ob_index,
         card_version=card[3] if card else -1,
         name_variant=variant,
+        end_day=end.date(),
+        referred_to=referred_to if "XML13" in record.tables else None,
     )
     return record, fact
+
+
+def followup_visit(
+    prov: Province, dest_index: int, day: date, seq: int, pid: int, code: str, r: random.Random
+) -> tuple[Record, Fact]:
+    """The referred person's visit at the destination (``SynthConfig.referral_followup``): the
+    same diagnosis, examined or admitted there."""
+    kind = prov.facilities[dest_index].kind
+    vtype = "03" if kind in ("hospital", "private_hospital") and r.random() < 0.4 else "01"
+    return _visit(prov, dest_index, day, seq, pid, vtype, code, -1, r)

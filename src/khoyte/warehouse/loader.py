@@ -16,15 +16,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from khoyte.handoff import RecordVersion, VersionSource
+from khoyte.handoff import PersonSource, RecordPerson, RecordVersion, VersionSource
 from khoyte.registry import icd10
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
-from khoyte.warehouse.transform import Batch, add_record, submission_rows
+from khoyte.warehouse.transform import (
+    Batch,
+    add_record,
+    person_key_of,
+    person_number,
+    submission_rows,
+)
 
 if TYPE_CHECKING:
     from khoyte.registry.facilities import FacilityEntry
@@ -34,6 +40,7 @@ log = logging.getLogger(__name__)
 # Version of where dim_icd10's names come from: a store whose ``wh_meta.icd_labels`` differs is
 # relabelled from the catalogues when a loader opens it (1: catalogue only, no claim text).
 ICD_LABELS_VERSION = "1"
+_T = TypeVar("_T")
 LOADABLE = frozenset({"accepted", "accepted_with_warnings"})
 BATCH = 5000
 
@@ -58,6 +65,8 @@ class LoadReport:
     watermark: int = 0
     facilities: int = 0  # registry rows applied to dim_facility
     registry_watermark: int = 0
+    persons: int = 0  # records whose person key the master person index changed
+    persons_watermark: int = 0
 
 
 @contextmanager
@@ -76,7 +85,7 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _chunks(it: Iterable[RecordVersion], size: int) -> Iterator[list[RecordVersion]]:
+def _chunks(it: Iterable[_T], size: int) -> Iterator[list[_T]]:
     i = iter(it)
     while chunk := list(islice(i, size)):
         yield chunk
@@ -143,9 +152,86 @@ class Loader:
             top = max(mark, *(f.revision for f in changed))
             return self.upsert_facilities(changed, (key, top)), top
 
+    # -- persons --------------------------------------------------------------------------
+    def persons_watermark(self) -> int:
+        v = schema.get_meta(self.engine, "persons_watermark")
+        return int(v) if v else 0
+
+    def refresh_persons(self, persons: PersonSource, batch_size: int = 50000) -> tuple[int, int]:
+        """Apply the health IDs changed after the persons watermark (online links, batches,
+        merges, unmerges): ``map_person`` keeps each linked record's pseudonymous person key,
+        and the records already loaded get it. One transaction per chunk; a chunk that may end
+        inside a revision sets the watermark just below it (applying a change twice gives the
+        same rows), the last one to the highest revision read. Returns (changes, watermark)."""
+        with self._lock:
+            mark = self.persons_watermark()
+            n = 0
+            chunks = _chunks(persons.persons_since(mark), batch_size)
+            chunk = next(chunks, None)
+            while chunk is not None:
+                following = next(chunks, None)
+                top = chunk[-1].revision if following is None else chunk[-1].revision - 1
+                mark = max(mark, top)
+                self._apply_persons(chunk, mark)
+                n += len(chunk)
+                chunk = following
+            return n, mark
+
+    def _apply_persons(self, chunk: list[RecordPerson], mark: int) -> None:
+        latest = {(p.facility, p.ma_lk): p for p in chunk}  # the newest change wins
+        keys = [person_key_of(self.key, p.health_id) for p in latest.values()]
+        eng = self.engine
+        with eng.transaction():
+            eng.execute("DELETE FROM wh_person_batch")
+            eng.insert_columns("wh_person_batch", {
+                "facility": _obj([k[0] for k in latest]),
+                "ma_lk": _obj([k[1] for k in latest]),
+                "person_key": _obj(keys),
+                "person": _obj([person_number(k) for k in keys]),
+            })  # fmt: skip
+            eng.execute(
+                "DELETE FROM map_person WHERE EXISTS (SELECT 1 FROM wh_person_batch b "
+                "WHERE b.facility = map_person.facility AND b.ma_lk = map_person.ma_lk)"
+            )
+            eng.execute(
+                "INSERT INTO map_person (facility, ma_lk, person_key) "
+                "SELECT facility, ma_lk, person_key FROM wh_person_batch"
+            )
+            # A record's current version id is at least the one the index linked: from there
+            # on only (DuckDB's zone maps skip the older row groups; an online link of a new
+            # record reads the newest ones only).
+            eng.execute(
+                "UPDATE fact_episode SET person_key = b.person_key, person = b.person "
+                "FROM wh_person_batch b "
+                "WHERE fact_episode.version_id >= ? AND b.facility = fact_episode.facility "
+                "AND b.ma_lk = fact_episode.ma_lk "
+                "AND fact_episode.person_key IS DISTINCT FROM b.person_key",
+                [min(p.version_id for p in latest.values())],
+            )
+            eng.execute("DELETE FROM wh_person_batch")
+            schema.set_meta(eng, "persons_watermark", str(mark))
+
+    def _linked(self) -> dict[tuple[str, str], str]:
+        """Person keys of the batch's records the master person index has linked."""
+        rows = self.engine.query(
+            "SELECT m.facility, m.ma_lk, m.person_key FROM map_person m "
+            "JOIN wh_batch_keys k ON k.facility = m.facility AND k.ma_lk = m.ma_lk"
+        )
+        return {(str(f), str(m)): str(p) for f, m, p in rows}
+
     # -- loading --------------------------------------------------------------------------
-    def refresh(self, source: VersionSource, batch_size: int = BATCH) -> LoadReport:
-        """Load every version after the watermark."""
+    def refresh(
+        self, source: VersionSource, batch_size: int = BATCH, persons: PersonSource | None = None
+    ) -> LoadReport:
+        """Load the person index's changes, then every version after the watermark (records
+        then find their person key in ``map_person``: a first load writes each key once)."""
+        with self._lock:
+            got = self.refresh_persons(persons) if persons is not None else (0, 0)
+            report = self._refresh(source, batch_size)
+            report.persons, report.persons_watermark = got
+            return report
+
+    def _refresh(self, source: VersionSource, batch_size: int) -> LoadReport:
         with self._lock:
             report = LoadReport(watermark=self.watermark())
             report.facilities, report.registry_watermark = self.refresh_registry(source)
@@ -164,17 +250,19 @@ class Loader:
                 )
             return report
 
-    def rebuild(self, source: VersionSource) -> LoadReport:
-        """Drop the facts and load everything again; the registry is fed again from the start
-        (rows the source no longer has are kept: facts may still name them)."""
+    def rebuild(self, source: VersionSource, persons: PersonSource | None = None) -> LoadReport:
+        """Drop the facts and load everything again; the registry and the person index are
+        fed again from the start (registry rows the source no longer has are kept: facts may
+        still name them)."""
         with self._lock, self.engine.transaction():
-            for t in (*schema.CURRENT_TABLES, "fact_submission", *schema.AGGREGATES):
+            for t in (*schema.CURRENT_TABLES, "fact_submission", *schema.AGGREGATES,
+                      "map_person"):  # fmt: skip
                 self.engine.execute(f"DELETE FROM {t}")
             self.engine.execute(
-                "DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of') "
+                "DELETE FROM wh_meta WHERE key IN ('watermark', 'as_of', 'persons_watermark') "
                 "OR key LIKE 'registry_watermark:%'"
             )
-        return self.refresh(source)
+        return self.refresh(source, persons=persons)
 
     def rebuild_aggregates(self) -> None:
         """Compute every aggregate table again from the facts (one GROUP BY each)."""
@@ -264,6 +352,7 @@ class Loader:
                 keys = list(newest)
                 self._set_keys(_obj([k[0] for k in keys]), _obj([k[1] for k in keys]))
                 existing = self._existing()
+                linked = self._linked()
                 batch = Batch()
                 replace: list[int] = []
                 loaded_ids: list[int] = []
@@ -276,7 +365,7 @@ class Loader:
                         report.superseded += 1
                         replace.append(have[1])
                     try:
-                        add_record(batch, rv, self.key)
+                        add_record(batch, rv, self.key, linked.get(k))
                     except LookupError:  # no XML1: nothing to count
                         report.rejected += 1
                         continue
@@ -327,9 +416,11 @@ class Loader:
             *schema.AGGREGATES,
             "dim_facility",
             "dim_icd10",
+            "map_person",
         ):
             out[t] = int(self.engine.query(f"SELECT COUNT(*) FROM {t}")[0][0])
         out["as_of"] = self.as_of()
+        out["persons_watermark"] = self.persons_watermark()
         out["registry_watermarks"] = {
             str(k).split(":", 1)[1]: int(v)
             for k, v in self.engine.query(

@@ -9,9 +9,10 @@ No direct identifier is stored: ``person_key`` is a keyed hash (see ``transform.
 from __future__ import annotations
 
 from khoyte.registry.agebands import AGE_BANDS
+from khoyte.warehouse import papers
 from khoyte.warehouse.engine import AnalyticsEngine
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"  # 4: the paper tables and map_person
 # version of the set of aggregate tables: a store whose ``wh_meta.aggregates`` differs gets
 # them (re)built from its facts when a loader opens it (4: agg_icd_day and agg_month added)
 AGGREGATES_VERSION = "4"
@@ -32,7 +33,7 @@ TABLES: dict[str, str] = {
         "icd10_chapter VARCHAR, emergency BOOLEAN, death BOOLEAN, ket_qua_dtri VARCHAR, "
         "bed_days INTEGER, t_tongchi_bv BIGINT, t_bhtt BIGINT, patient_paid BIGINT, "
         "bhyt BOOLEAN, so_ngay_dtri_sent INTEGER, ngay_giuong INTEGER, drug_cost BIGINT, "
-        "drug_cost_basis VARCHAR"
+        "drug_cost_basis VARCHAR, ma_loai_rv VARCHAR, person BIGINT"
     ),
     "fact_diagnosis": (
         "facility VARCHAR, ma_lk VARCHAR, code VARCHAR, main BOOLEAN, chapter VARCHAR, "
@@ -54,6 +55,11 @@ TABLES: dict[str, str] = {
         "version_id BIGINT, facility VARCHAR, ma_lk VARCHAR, version INTEGER, "
         "submission_id VARCHAR, received_at TIMESTAMP, status VARCHAR, ngay_vao DATE"
     ),
+    # the papers (XML6, XML7, XML9, XML12, XML13, XML15), fields typed per the standard
+    **{name: papers.ddl(name) for name in papers.PAPER_TABLES},
+    # record → pseudonymous person key from the master person index (fed by the hand-off)
+    "map_person": "facility VARCHAR, ma_lk VARCHAR, person_key VARCHAR",
+    "wh_person_batch": "facility VARCHAR, ma_lk VARCHAR, person_key VARCHAR, person BIGINT",
     # keys of one load batch (scratch; empty between loads)
     "wh_batch_keys": "facility VARCHAR, ma_lk VARCHAR",
     "wh_batch_ids": "version_id BIGINT",  # version ids of one delta (scratch)
@@ -127,7 +133,10 @@ for _name, (_fact, _keys, _measures) in AGGREGATES.items():
 # Tables that hold the current version only; each row carries the ``version_id`` of its episode
 # version, so a superseded version is deleted by id (ids grow with arrival: DuckDB's zone maps
 # skip every row group but the ones holding it, where a key comparison would scan the table).
-CURRENT_TABLES = ("fact_episode", "fact_diagnosis", "fact_drug", "fact_service", "fact_lab")
+CURRENT_TABLES = (
+    "fact_episode", "fact_diagnosis", "fact_drug", "fact_service", "fact_lab",
+    *papers.PAPER_TABLES,
+)  # fmt: skip
 
 INDEXES_POSTGRES = (
     "CREATE INDEX IF NOT EXISTS ix_ep_date ON fact_episode (ngay_vao)",
@@ -140,6 +149,9 @@ INDEXES_POSTGRES = (
     "CREATE INDEX IF NOT EXISTS ix_agg_sub ON agg_submission (ngay_vao, facility)",
     "CREATE INDEX IF NOT EXISTS ix_agg_icd ON agg_icd_day (ngay_vao, facility)",
     "CREATE INDEX IF NOT EXISTS ix_agg_month ON agg_month (ngay_vao, facility)",
+    "CREATE INDEX IF NOT EXISTS ix_ep_person ON fact_episode (person)",
+    "CREATE INDEX IF NOT EXISTS ix_map_person ON map_person (facility, ma_lk)",
+    *(f"CREATE INDEX IF NOT EXISTS ix_{n}_vid ON {n} (version_id)" for n in papers.PAPER_TABLES),
 )
 
 
@@ -150,7 +162,11 @@ ADDED_COLUMNS = {
     # measures comparable across exporters (issue 11): a store loaded before them gets NULL
     # until `khoyte warehouse rebuild`, which also recomputes bed_days from the dates
     "fact_episode": ("so_ngay_dtri_sent INTEGER", "ngay_giuong INTEGER", "drug_cost BIGINT",
-                     "drug_cost_basis VARCHAR"),
+                     "drug_cost_basis VARCHAR",
+                     # re-admissions leave out transfers (MA_LOAI_RV 2): NULL until a rebuild
+                     "ma_loai_rv VARCHAR",
+                     # person_key's first 64 bits (transform.person_number): what people count
+                     "person BIGINT"),
 }  # fmt: skip
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from khoyte.config import Settings
-from khoyte.handoff import KnowsLatest, VersionSource
+from khoyte.handoff import KnowsLatest, PersonSource, VersionSource
 from khoyte.warehouse.engine import AnalyticsEngine, DuckDBEngine
 from khoyte.warehouse.loader import Loader, LoadReport
 
@@ -39,16 +39,19 @@ class Warehouse:
 
     ``source`` is handed in by the composition root (``khoyte.services``): the operational
     store, or a folder of files (``KHOYTE_WAREHOUSE_SOURCE``). The warehouse never looks its
-    upstream up itself."""
+    upstream up itself. ``persons`` (also handed in) is the master person index: each refresh
+    applies its changes of health IDs after the records (``Loader.refresh_persons``)."""
 
     def __init__(
         self,
         settings: Settings,
         engine: AnalyticsEngine | None = None,
         source: VersionSource | None = None,
+        persons: PersonSource | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
+        self.persons = persons
         self.engine: AnalyticsEngine = engine or DuckDBEngine(settings.duckdb_path)
         self.loader = Loader(self.engine, pseudonym_key(settings))
         self._stop = threading.Event()
@@ -62,13 +65,14 @@ class Warehouse:
         source = source or self.source
         if source is None:
             return LoadReport(watermark=self.loader.watermark())
-        return self.loader.refresh(source)  # the registry's changes first, then the records
+        # the registry's changes first, then the records, then the person index's changes
+        return self.loader.refresh(source, persons=self.persons)
 
     def rebuild(self, source: VersionSource | None = None) -> LoadReport:
         source = source or self.source
         if source is None:
             raise LookupError("no source to rebuild from")
-        return self.loader.rebuild(source)
+        return self.loader.rebuild(source, persons=self.persons)
 
     def stats(self) -> dict[str, Any]:
         return self.loader.stats()

@@ -36,6 +36,7 @@ from khoyte.registry.agebands import band_of
 from khoyte.standards.days import bed_days, died_or_transferred, treatment_days
 from khoyte.standards.model import Record, Row, Standard
 from khoyte.validate.codelists import INPATIENT_TYPES
+from khoyte.warehouse import papers
 
 DEATH_CODES = frozenset({"5", "8"})
 
@@ -52,6 +53,7 @@ FIELDS: dict[str, frozenset[str]] = {
     "XML2": frozenset({"MA_THUOC", "SO_LUONG", "THANH_TIEN_BV"}),
     "XML3": frozenset({"MA_DICH_VU", "MA_VAT_TU", "SO_LUONG", "THANH_TIEN_BV"}),
     "XML4": frozenset({"MA_DICH_VU", "MA_CHI_SO", "GIA_TRI", "DON_VI_DO"}),
+    **papers.fields(),
 }  # fmt: skip
 
 
@@ -81,6 +83,21 @@ def drug_cost(rec: Record, ep: Row) -> tuple[int | None, str | None]:
     return (cents(total), "xml1") if total is not None else (None, None)
 
 
+def person_key_of(key: bytes, health_id: str) -> str:
+    """The warehouse's key of a person of the master person index: a keyed hash of the health
+    ID (the ID itself is meaningless, but it opens the person's record in the operational
+    store, so the warehouse keeps it pseudonymous too)."""
+    return hmac.new(key, f"hid:{health_id}".encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def person_number(person_key: str | None) -> int | None:
+    """The person key's first 64 bits as a signed integer (``fact_episode.person``): what the
+    people measures count and join on (an integer hashes and compares several times faster than
+    the 24-character text; two persons share one with a chance of about 10⁻⁷ in a province of
+    2 million)."""
+    return None if person_key is None else int(person_key[:16], 16) - (1 << 63)
+
+
 def person_key(key: bytes, episode: Row, facility: str) -> str | None:
     """A keyed hash (HMAC-SHA-256) of the best identifier the record carries: CCCD, else the
     10-digit BHXH number inside the card, else the facility's patient number. Without the key,
@@ -104,6 +121,16 @@ def _code(v: str | None) -> str | None:
         return None
     v = v.strip()
     return v.zfill(2) if v.isascii() and v.isdigit() and len(v) < 2 else v
+
+
+def _one_digit(v: object) -> str | None:
+    """A one-digit code (``MA_LOAI_RV``): ``2``, ``02`` and 2 are the same code."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    if isinstance(v, str) and v.strip():
+        t = v.strip()
+        return t.lstrip("0") or "0" if t.isascii() and t.isdigit() else t
+    return None
 
 
 def naive_utc(v: datetime) -> datetime:
@@ -146,7 +173,7 @@ EPISODE_COLS = (
     "ngay_ra", "ma_loai_kcb", "inpatient", "gioi_tinh", "age", "age_band", "person_key",
     "ma_xa_cu_tru", "ma_benh_chinh", "icd10_chapter", "emergency", "death", "ket_qua_dtri",
     "bed_days", "t_tongchi_bv", "t_bhtt", "patient_paid", "bhyt", "so_ngay_dtri_sent",
-    "ngay_giuong", "drug_cost", "drug_cost_basis",
+    "ngay_giuong", "drug_cost", "drug_cost_basis", "ma_loai_rv", "person",
 )  # fmt: skip
 SUBMISSION_COLS = (
     "version_id", "facility", "ma_lk", "version", "submission_id", "received_at", "status",
@@ -177,6 +204,7 @@ class Batch:
         self.lab = Columns(
             ("facility", "ma_lk", "ma_dich_vu", "ma_chi_so", "gia_tri", "don_vi_do", "version_id")
         )
+        self.papers = {n: Columns(papers.column_names(n)) for n in papers.PAPER_TABLES}
         # codes seen in this batch: dim_icd10 gets their catalogue names (never CHAN_DOAN_RV)
         self.icd_codes: set[str] = set()
 
@@ -187,6 +215,7 @@ class Batch:
             "fact_drug": self.drug,
             "fact_service": self.service,
             "fact_lab": self.lab,
+            **self.papers,
         }
 
 
@@ -194,7 +223,10 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, Decimal | int) else None
 
 
-def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
+def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None = None) -> None:
+    """The rows of one record version; ``person`` is the pseudonymous key of its health ID
+    when the master person index has linked it (``person_key_of``), else the key falls back
+    to the record's own identifiers (``person_key``)."""
     rec: Record = rv.record
     ep = rec.episode
     fac = rv.facility
@@ -214,6 +246,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
     sent = ep.integer("SO_NGAY_DTRI")
     discharged = ep.discharged
     drugs, drug_basis = drug_cost(rec, ep)
+    pkey = person or person_key(key, ep, fac)
     bnt, bncct = ep.decimal("T_BNTT"), ep.decimal("T_BNCCT")
     batch.episode.add(
         fac,
@@ -229,7 +262,7 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
         ep.sex,
         age,
         age_band(age),
-        person_key(key, ep, fac),
+        pkey,
         ep.text("MAXA_CU_TRU"),
         main_code,
         icd10.chapter(main_code) if main_code else None,
@@ -251,6 +284,8 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
         ),
         drugs,
         drug_basis,
+        _one_digit(ep.get("MA_LOAI_RV")),
+        person_number(pkey),
     )
     if main_code:
         # The facility's free text (CHAN_DOAN_RV) is never loaded: it named codes for the whole
@@ -275,6 +310,10 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes) -> None:
             fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_CHI_SO"),
             lab_value(r.get("GIA_TRI")), r.text("DON_VI_DO"), rv.version_id,
         )  # fmt: skip
+    for name, xml in papers.PAPER_TABLES.items():
+        rows = rec.tables.get(xml)
+        if rows:
+            batch.papers[name].rows.extend(papers.rows_of(name, rows, fac, rv.ma_lk, rv.version_id))
 
 
 _NUMBER = re.compile(r"[<>≤≥]?=?\s*[-+]?\d{1,9}(?:[.,]\d{1,6})?")

@@ -70,8 +70,9 @@ def create_app(
     hooks.authenticators.append(gateway_api.make_authenticator(services.intake))
     if settings.open_dashboard:
         hooks.authenticators.append(dashboard.open_dashboard_authenticator)
-    hooks.after_submission.append(dashboard.wake_warehouse(services))
+    # link first: the warehouse then loads the record with its person already known
     hooks.after_submission.append(persons_web.link_after_submission(services))
+    hooks.after_submission.append(dashboard.wake_warehouse(services))
     errors.install(app)
     docs.install(app)
     layout.install(app)  # /static: the stylesheet, scripts and vendor libraries of every page

@@ -19,7 +19,7 @@ from fastapi.responses import RedirectResponse, Response
 from khoyte import i18n
 from khoyte.access import Permission, Principal, Scope, SubmissionHook, requires
 from khoyte.analytics import completeness as comp
-from khoyte.analytics import export, kcb
+from khoyte.analytics import export, kcb, people
 from khoyte.analytics.contracts import (
     MAX_DAYS,
     BreakdownTwin,
@@ -27,6 +27,7 @@ from khoyte.analytics.contracts import (
     DailyTwin,
     FilterParams,
     KcbTwin,
+    PeopleTwin,
 )
 from khoyte.analytics.disclosure import small_for
 from khoyte.analytics.filters import Filters
@@ -199,6 +200,16 @@ def kcb_twin(
     fresh, eng = wh.freshness(), wh.engine  # read before the numbers (see ``TWIN``)
     flt, small = filters_from(params, eng, principal), small_for(principal, settings)
     return {**kcb.kcb(eng, principal.scope, flt, small), **fresh}
+
+
+@router.get("/api/v1/dashboards/kcb/people", response_model=PeopleTwin, **TWIN)  # type: ignore[arg-type]
+def kcb_people(
+    principal: View, params: Params, wh: WarehouseDep, settings: SettingsDep
+) -> dict[str, Any]:
+    """Số người, tái nhập viện, chuyển tuyến / persons served, re-admissions, referral flows."""
+    fresh, eng = wh.freshness(), wh.engine  # read before the numbers (see ``TWIN``)
+    flt, small = filters_from(params, eng, principal), small_for(principal, settings)
+    return {**people.people(eng, principal.scope, flt, small), **fresh}
 
 
 @router.get("/api/v1/dashboards/kcb/daily", response_model=DailyTwin, **TWIN)  # type: ignore[arg-type]

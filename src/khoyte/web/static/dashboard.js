@@ -190,14 +190,17 @@
     return Promise.all([
       getJSON("/api/v1/dashboards/kcb?" + qs()),
       getJSON("/api/v1/dashboards/kcb/daily?" + qs()),
-      getJSON("/api/v1/dashboards/kcb/breakdown?" + qs({ by: by }))
+      getJSON("/api/v1/dashboards/kcb/breakdown?" + qs({ by: by })),
+      getJSON("/api/v1/dashboards/kcb/people?" + qs())
     ]).then(function (res) {
-      var d = res[0], daily = res[1].daily, rows = res[2].rows;
+      var d = res[0], daily = res[1].daily, rows = res[2].rows, ppl = res[3];
       var v = d.visits;
       var kpi = {
         facilities_reporting: d.facilities_reporting, visits: v.total, outpatient: v.outpatient,
         inpatient: v.inpatient, emergencies: d.emergencies, deaths: d.deaths, bed_days: d.bed_days,
-        bhyt_records: d.bhyt_records, cost_total: d.costs.total, cost_bhyt: d.costs.bhyt, cost_patient: d.costs.patient
+        bhyt_records: d.bhyt_records, cost_total: d.costs.total, cost_bhyt: d.costs.bhyt, cost_patient: d.costs.patient,
+        persons_served: ppl.persons.served, visits_per_person: ppl.persons.visits_per_person,
+        readmission_rate: ppl.persons.readmissions.rate === null ? null : ppl.persons.readmissions.rate * 100
       };
       Object.keys(kpi).forEach(function (k) {
         var node = document.querySelector('[data-kpi="' + k + '"] .value');
@@ -208,6 +211,9 @@
         } else { node.textContent = fmt(kpi[k]); }
       });
       document.getElementById("as-of").textContent = d.as_of || "–";
+      var rr = ppl.persons.readmissions;
+      var rateNode = document.querySelector('[data-kpi="readmission_rate"] .value');
+      if (rateNode) { rateNode.setAttribute("title", fmt(rr.readmitted) + " / " + fmt(rr.discharges)); }
 
       trend("monthly", d.monthly, "month");
       table("table-monthly", [
@@ -235,6 +241,27 @@
       var top = d.top_icd10.map(function (r) { return { code: r.code, name: lang === "en" ? r.name_en : r.name_vi, count: r.count }; });
       bar("top_icd10", top.map(function (r) { return r.code + " " + r.name; }), top.map(function (r) { return r.count; }), true);
       table("table-top_icd10", [{ key: "code", label: t.code }, { key: "name", label: t.name }, { key: "count", label: t.count }], top);
+
+      var ref = ppl.referrals;
+      var flows = ref.flows.map(function (r) {
+        return { from: r.from, from_name: r.from_name, to: r.to, to_name: r.to_name, count: r.count, followed_up: r.followed_up };
+      });
+      var seen = t.followed_up + " " + t.within_days.replace("{n}", ref.followup_days);
+      chart("referrals", {
+        tooltip: { trigger: "axis" },
+        legend: { bottom: 0 },
+        grid: { left: 220, right: 20, top: 20, bottom: 40 },
+        xAxis: { type: "value" },
+        yAxis: { type: "category", inverse: true, data: flows.slice(0, 15).map(function (r) { return r.from_name + " → " + r.to_name; }), axisLabel: { width: 210, overflow: "truncate" } },
+        series: [
+          { type: "bar", name: t.count, data: flows.slice(0, 15).map(function (r) { return r.count; }) },
+          { type: "bar", name: seen, data: flows.slice(0, 15).map(function (r) { return r.followed_up; }) }
+        ]
+      });
+      table("table-referrals", [
+        { key: "from", label: t.code }, { key: "from_name", label: t.ref_from },
+        { key: "to", label: t.code }, { key: "to_name", label: t.ref_to },
+        { key: "count", label: t.count }, { key: "followed_up", label: seen }], flows);
 
       var cols = [{ key: "code", label: t.code }, {
         key: "name", label: by === "commune" ? t.commune : t.facility,
