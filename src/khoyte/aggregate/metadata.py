@@ -113,6 +113,18 @@ class Form:
 
 
 @dataclass(frozen=True)
+class FormMeasure:
+    """A claims measure of a statutory form (``forms.toml`` ``[measures]``): a count of the rows
+    of a fact table (or a sum of one column) under conditions, for ``aggregate/form_claims.py``."""
+
+    code: str
+    table: str
+    count: str  # rows | sum:COLUMN
+    where: tuple[tuple[str, str, Any], ...]
+    source: str
+
+
+@dataclass(frozen=True)
 class ClaimsMeasure:
     """A money measure of the claims warehouse (a column of ``agg_month``), for the IOC."""
 
@@ -165,6 +177,7 @@ class Metadata:
     rules: dict[str, Rule] = field(default_factory=dict)
     claims: dict[str, ClaimsMeasure] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
+    measures: dict[str, FormMeasure] = field(default_factory=dict)
 
     def combinations(self, element: str) -> tuple[str, ...]:
         return self.combos[self.elements[element].combo].combinations
@@ -257,6 +270,12 @@ def load() -> Metadata:
         )
         for code, f in forms_doc["forms"].items()
     }
+    measures = {
+        code: FormMeasure(code, m["table"], m.get("count", "rows"),
+                          tuple((str(c), str(op), v) for c, op, v in m.get("where", ())),
+                          m["source"])
+        for code, m in forms_doc.get("measures", {}).items()
+    }  # fmt: skip
     dhis2 = {
         (r["kind"], r["code"]): r["uid"]
         for r in csv.DictReader(io.StringIO(texts["dhis2_map.csv"]))
@@ -280,6 +299,7 @@ def load() -> Metadata:
         rules=rules,
         claims=claims,
         groups=groups,
+        measures=measures,
     )
     check(md)
     return md
@@ -319,5 +339,26 @@ def check(md: Metadata) -> None:
                 element, _, coc = ref.partition(".")
                 if element not in md.elements or (coc and coc not in md.combinations(element)):
                     problems.append(f"rule {r.code}: unknown reference #{{{ref}}}")
+    problems += _form_problems(md)
     if problems:
         raise ValueError("aggregate metadata: " + "; ".join(problems))
+
+
+def _form_problems(md: Metadata) -> list[str]:
+    """A form's row names a measure of ``[measures]`` or an element (with an option of its
+    combination); a measure's table and columns are the warehouse's."""
+    from khoyte.aggregate.form_claims import measure_problems
+
+    problems = [p for m in md.measures.values() for p in measure_problems(m)]
+    for f in md.forms.values():
+        for r in f.rows:
+            where = f"form {f.code} row {r.get('code')}"
+            if "measure" in r and r["measure"] not in md.measures and f.code not in ("b9", "b14"):
+                problems.append(f"{where}: unknown measure {r['measure']!r}")
+            if "element" in r:
+                e = r["element"]
+                if e not in md.elements:
+                    problems.append(f"{where}: unknown element {e!r}")
+                elif "option" in r and r["option"] not in md.combinations(e):
+                    problems.append(f"{where}: unknown option {r['option']!r}")
+    return problems

@@ -44,7 +44,9 @@ def render(
     assert ws is not None  # a new workbook has one sheet
     ws.title = f"Biểu {form.code}"
     icd = form.code == "b14"
+    units = any("unit_vi" in r for r in form.rows)  # a unit per row (b4–b8, b10, b12)
     fixed = ["STT", form.row_header_vi] + (["Mã ICD-10"] if icd else [])
+    fixed += ["Đơn vị tính"] if units else []
     ncols = len(fixed) + len(form.columns)
     last = get_column_letter(ncols)
     half = max(2, ncols // 2)
@@ -94,7 +96,8 @@ def render(
         else:
             groups.append((g, j, j))
         put(f"{get_column_letter(j)}{top + 1}", c["label_vi"], _BOLD)
-        put(f"{get_column_letter(j)}{top + 2}", f"({c.get('unit_vi', '')})", _PLAIN)
+        unit = c.get("unit_vi", "")
+        put(f"{get_column_letter(j)}{top + 2}", f"({unit})" if unit else "", _PLAIN)
     for g, a, b in groups:
         if b > a:
             ws.merge_cells(f"{get_column_letter(a)}{top}:{get_column_letter(b)}{top}")
@@ -111,6 +114,8 @@ def render(
         put(f"B{r}", row["label_vi"], bold, Alignment(wrap_text=True, vertical="center"))
         if icd:
             put(f"C{r}", row.get("icd", ""), bold)
+        if units:
+            put(f"C{r}", row.get("unit_vi", ""), bold)
         for j, c in enumerate(form.columns, start=len(fixed) + 1):
             ws.cell(row=r, column=j, value=values.get((row["code"], c["code"])))
             ws.cell(row=r, column=j).font = bold

@@ -285,6 +285,11 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
         out / "truth" / "residence.csv",
         ("month", "maxa_cu_tru", "ma_loai_kcb", "gioi_tinh", "age_band"),
     )
+    truth.conditions.write_csv(
+        out / "truth" / "conditions.csv",
+        ("month", "ma_cskcb", "ma_loai_kcb", "age_band", "ma_benh_chinh"),
+    )
+    truth.write_papers(out / "truth" / "papers.csv")
     _write_persons(out / "truth" / "persons.csv", prov, seen)
     manifest = _manifest(cfg, prov, truth, defects, files, size, by_std, int(seen.sum()))
     if assignment:
