@@ -32,7 +32,7 @@ from khoyte.warehouse import papers
 EPISODE_COLUMNS = frozenset({"gioi_tinh", "age", "age_band", "inpatient", "death", "emergency",
                              "ma_loai_kcb", "ma_benh_chinh", "icd10_chapter", "ma_loai_rv"})  # fmt: skip
 COMPARE = ("=", "!=", "<", "<=", ">", ">=")
-OPS = (*COMPARE, "in", "icd", "period")
+OPS = (*COMPARE, "in", "icd", "period", "has")
 COLLECTED_SOURCE = "báo cáo tổng hợp / aggregate report: {ref} (nhập liệu, tệp, DHIS2)"
 WRITTEN_SOURCE = "đơn vị báo cáo ghi / written by the reporting unit"
 
@@ -72,9 +72,10 @@ def measure_problems(m: FormMeasure) -> list[str]:
     return problems
 
 
-def _condition(
-    alias: str, column: str, op: str, value: Any, period: Period
+def condition(
+    alias: str, column: str, op: str, value: Any, period: Period | None
 ) -> tuple[str, list[Any]]:
+    """SQL of one condition (``alias``: the table's alias) and its parameters."""
     # the column was checked against the warehouse's names when the metadata loaded
     ref = column if column.startswith("e.") else f"{alias}.{column}"
     if op == "in":
@@ -84,7 +85,11 @@ def _condition(
         text = " OR ".join(f"SUBSTR({ref}, 1, 3) BETWEEN ? AND ?" for _ in spans)
         return f"({text})", [v for span in spans for v in span]
     if op == "period":
+        if period is None:
+            raise ValueError("a 'period' condition needs a period")
         return f"{ref} BETWEEN ? AND ?", [period.start, period.end]
+    if op == "has":  # one code of a ';'-separated list (XML12 MA_DOI_TUONG)
+        return f"(';' || {ref} || ';') LIKE ?", [f"%;{value};%"]
     return f"{ref} {op} ?", [value]
 
 
@@ -92,7 +97,7 @@ def _aggregate(m: FormMeasure, period: Period) -> tuple[str, list[Any]]:
     alias = "e" if m.table == "fact_episode" else "p"
     parts, params = [], []
     for column, op, value in m.where:
-        sql, p = _condition(alias, column, op, value, period)
+        sql, p = condition(alias, column, op, value, period)
         parts.append(sql)
         params += p
     kind, _, col = m.count.partition(":")

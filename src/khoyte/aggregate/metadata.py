@@ -137,10 +137,29 @@ class ClaimsMeasure:
 
 
 @dataclass(frozen=True)
+class PaperMeasure:
+    """Papers of the warehouse counted by month of a date of their own and by option of a
+    category (``ioc.toml`` ``[papers]``; e.g. XML12 medical assessments by kind, dated by the
+    meeting): each paper counts in the first option whose conditions hold, the last option has
+    none (the rest). ``plan`` names the indicator whose targets apply."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    table: str
+    date: str
+    unit_vi: str
+    unit_en: str
+    category: str
+    plan: str
+    options: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...]
+
+
+@dataclass(frozen=True)
 class Panel:
     """One panel of an IOC dashboard: an indicator, a claims measure or service groups."""
 
-    kind: str  # indicator | claims | service_groups
+    kind: str  # indicator | claims | service_groups | papers
     code: str
     chart: str = "bar"
     by_option: bool = False
@@ -178,6 +197,7 @@ class Metadata:
     claims: dict[str, ClaimsMeasure] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
     measures: dict[str, FormMeasure] = field(default_factory=dict)
+    papers: dict[str, PaperMeasure] = field(default_factory=dict)
 
     def combinations(self, element: str) -> tuple[str, ...]:
         return self.combos[self.elements[element].combo].combinations
@@ -205,10 +225,24 @@ def _panel(p: dict[str, Any]) -> Panel:
         kind, code = "service_groups", "service_groups"
     elif "claims" in p:
         kind, code = "claims", str(p["claims"])
+    elif "papers" in p:
+        kind, code = "papers", str(p["papers"])
     else:
         kind, code = "indicator", str(p["indicator"])
     return Panel(kind, code, str(p.get("chart", "bar")), bool(p.get("by_option", False)),
                  bool(p.get("breakdown", True)))  # fmt: skip
+
+
+def _papers(doc: dict[str, Any]) -> dict[str, PaperMeasure]:
+    return {
+        code: PaperMeasure(
+            code, m["name_vi"], m["name_en"], m["table"], m["date"], m["unit_vi"], m["unit_en"],
+            m["category"], m["plan"],
+            tuple((str(o["code"]), tuple((str(c), str(op), v) for c, op, v in o.get("where", ())))
+                  for o in m["options"]),
+        )
+        for code, m in doc.get("papers", {}).items()
+    }  # fmt: skip
 
 
 def _ioc(doc: dict[str, Any]) -> tuple[dict[str, ClaimsMeasure], dict[str, Group]]:
@@ -285,7 +319,8 @@ def load() -> Metadata:
                    r.get("missing", "skip_if_any"))
         for code, r in tomllib.loads(texts["rules.toml"])["rules"].items()
     }  # fmt: skip
-    claims, groups = _ioc(tomllib.loads(texts["ioc.toml"]))
+    ioc_doc = tomllib.loads(texts["ioc.toml"])
+    claims, groups = _ioc(ioc_doc)
     md = Metadata(
         version=f"{meta['version']}+{digest}",
         regime=forms_doc["regime"],
@@ -300,6 +335,7 @@ def load() -> Metadata:
         claims=claims,
         groups=groups,
         measures=measures,
+        papers=_papers(ioc_doc),
     )
     check(md)
     return md
@@ -328,7 +364,7 @@ def check(md: Metadata) -> None:
     for g in md.groups.values():
         for p in g.panels:
             known: dict[str, set[str]] = {"indicator": set(md.indicators),
-                                          "claims": set(md.claims)}  # fmt: skip
+                                          "claims": set(md.claims), "papers": set(md.papers)}  # fmt: skip
             if (p.kind in known and p.code not in known[p.kind]) or p.chart not in ("line", "bar"):
                 problems.append(f"ioc {g.code}: unknown {p.kind} {p.code!r} / chart {p.chart!r}")
     for r in md.rules.values():
@@ -350,6 +386,15 @@ def _form_problems(md: Metadata) -> list[str]:
     from khoyte.aggregate.form_claims import measure_problems
 
     problems = [p for m in md.measures.values() for p in measure_problems(m)]
+    for pm in md.papers.values():
+        as_measure = FormMeasure(pm.code, pm.table, "rows",
+                                 (*(w for _, ws in pm.options for w in ws), (pm.date, "=", "")), "")  # fmt: skip
+        problems += measure_problems(as_measure)
+        cat = md.combos.get(pm.category)
+        if cat is None or [o for o, _ in pm.options] != list(cat.combinations):
+            problems.append(f"papers {pm.code}: options are not those of combo {pm.category!r}")
+        if pm.plan not in md.indicators:
+            problems.append(f"papers {pm.code}: unknown plan indicator {pm.plan!r}")
     for f in md.forms.values():
         for r in f.rows:
             where = f"form {f.code} row {r.get('code')}"

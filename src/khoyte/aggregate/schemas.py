@@ -107,7 +107,7 @@ class IocOption(BaseModel):
 
 class IocPanel(BaseModel):
     code: str
-    kind: Literal["indicator", "claims", "service_groups"]
+    kind: Literal["indicator", "claims", "service_groups", "papers"]
     chart: str
     name_vi: str
     name_en: str
