@@ -167,7 +167,10 @@ class IocTwin(BaseModel):
 class EntryValueIn(BaseModel):
     dataElement: str = Field(max_length=64)
     categoryOptionCombo: str = Field("", max_length=64)
-    value: str = Field(max_length=64, description="canonical number: 1234 or 12.5 (dot)")
+    value: str = Field(
+        max_length=64,
+        description="canonical number: 1234 or 12.5 (dot); empty: delete the stored value",
+    )
 
 
 class EntryIn(BaseModel):

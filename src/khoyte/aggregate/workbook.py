@@ -47,7 +47,9 @@ def render(
     units = any("unit_vi" in r for r in form.rows)  # a unit per row (b4–b8, b10, b12)
     fixed = ["STT", form.row_header_vi] + (["Mã ICD-10"] if icd else [])
     fixed += ["Đơn vị tính"] if units else []
-    ncols = len(fixed) + len(form.columns)
+    # at least four columns: the two header blocks need two each (a form collected whole, b1…,
+    # has no rows or columns khoyte knows: its workbook is the blank frame)
+    ncols = max(4, len(fixed) + len(form.columns))
     last = get_column_letter(ncols)
     half = max(2, ncols // 2)
 
