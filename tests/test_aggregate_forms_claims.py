@@ -193,7 +193,7 @@ def test_workbook_of_a_claims_form(client: TestClient) -> None:
     assert [ws.cell(row=12 + i, column=4).value for i in range(len(values))] == values
     sources = [row[3] for row in wb["Nguồn số liệu"].iter_rows(min_row=9, values_only=True)]
     assert "claims XML9: GIOI_TINH_CON = 1" in sources
-    assert "đơn vị báo cáo ghi / written by the reporting unit" in sources
+    assert any(str(x).startswith("đơn vị báo cáo ghi trên biểu") for x in sources)
 
 
 def _programme_record(ma_lk: str, at: datetime) -> Record:
@@ -258,3 +258,76 @@ def test_papers_the_synth_does_not_write(tmp_path: Any) -> None:
     sources = {c["row"]: c["source"] for c in cells(eng, one, "b10", q1, Target())}
     assert sources["lao_khoi"].startswith("claims XML15")
     assert sources["hiv_duong_tinh"].startswith("báo cáo tổng hợp")
+
+
+def _workbook(client: TestClient, code: str, period: str) -> Any:
+    r = client.get(f"/api/v1/forms/{code}.xlsx", params={"period": period},
+                   headers={"x-test-scope": "province"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return load_workbook(io.BytesIO(r.content))
+
+
+def _upload(client: TestClient, wb: Any, who: str = "province") -> dict[str, Any]:
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = client.post("/api/v1/aggregate/uploads", content=buf.getvalue(),
+                    headers={"x-test-scope": who, "x-filename": "b4.xlsx"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _row(ws: Any, label: str) -> int:
+    return next(r for r in range(12, ws.max_row + 1) if ws.cell(row=r, column=2).value == label)
+
+
+def test_the_forms_own_workbook_round_trip(client: TestClient) -> None:
+    """A specialist writes the province's own rows in the generated workbook and uploads it:
+    the values are stored and the form (and its next workbook) shows them; the same upload
+    twice changes nothing; a damaged workbook is refused whole, naming each bad cell."""
+    md = load()
+    b4 = md.forms["b4"]
+    labels = {r["code"]: r["label_vi"] for r in b4.rows}
+    wb = _workbook(client, "b4", "2025")
+    ws = wb["Biểu b4"]
+    ws.cell(row=_row(ws, labels["kham_thai_3_lan"]), column=4, value=1234)
+    ws.cell(row=_row(ws, labels["cham_soc_sau_sinh"]), column=4, value=56)
+    claims_row = _row(ws, labels["de_co_giay_chung_sinh"])
+    ws.cell(row=claims_row, column=4, value=999999)  # a claims row: computed, not read
+    receipt = _upload(client, wb)
+    assert receipt["status"] == "loaded", receipt
+    assert receipt["importCount"]["imported"] == 2
+    assert _upload(client, wb)["status"] == "unchanged"  # the same upload twice
+    body = client.get("/api/v1/forms/b4", params={"period": "2025"},
+                      headers={"x-test-scope": "province"}).json()  # fmt: skip
+    got = {c["row"]: c["value"] for c in body["cells"]}
+    assert (got["kham_thai_3_lan"], got["cham_soc_sau_sinh"]) == (1234, 56)
+    assert got["de_co_giay_chung_sinh"] != 999999
+    again = _workbook(client, "b4", "2025")["Biểu b4"]
+    assert again.cell(row=_row(again, labels["kham_thai_3_lan"]), column=4).value == 1234
+    # damaged: a word where a number goes, a row moved; nothing is stored
+    bad = _workbook(client, "b4", "2025")
+    ws = bad["Biểu b4"]
+    r1 = _row(ws, labels["kham_thai_3_lan"])
+    ws.cell(row=r1, column=4, value="nhiều")
+    r2 = _row(ws, labels["cham_soc_sau_sinh"])
+    ws.cell(row=r2, column=4, value=7)
+    ws.cell(row=r2, column=2, value="Dòng khác")
+    receipt = _upload(client, bad)
+    assert receipt["status"] == "rejected"
+    assert {(p["sheet"], p["row"], p["column"], p["value"], p["code"])
+            for p in receipt["problems"]} == {
+        ("Biểu b4", r1, "D", "nhiều", "not_a_number"),
+        ("Biểu b4", r2, "B", "Dòng khác", "layout"),
+    }  # fmt: skip
+    body = client.get("/api/v1/forms/b4", params={"period": "2025"},
+                      headers={"x-test-scope": "province"}).json()  # fmt: skip
+    assert {c["row"]: c["value"] for c in body["cells"]}["kham_thai_3_lan"] == 1234
+    # a commune-scoped specialist cannot write the province's form
+    wb2 = _workbook(client, "b12", "2025")
+    ws = wb2["Biểu b12"]
+    row = _row(ws, next(r["label_vi"] for r in md.forms["b12"].rows if r["code"] == "quan_ly_thay"))
+    ws.cell(row=row, column=4, value=3)
+    refused = _upload(client, wb2, who="commune:00000")
+    assert refused["status"] == "rejected"
+    assert {p["code"] for p in refused["problems"]} == {"out_of_scope"}

@@ -9,7 +9,9 @@ A row of such a form is one of three kinds (``forms.toml``):
 - ``element``: collected — the stored aggregate values of a data element (web entry, uploads,
   DHIS2), summed over the period's months and the org units of the target in the caller's scope;
   ``None`` when nothing was reported;
-- neither: written by the reporting unit on the form (``None`` here).
+  the rows the province writes on the form itself are the elements of the data set
+  ``bieu_tinh`` (web entry, DHIS2, or the form's own workbook uploaded back:
+  ``aggregate/form_import.py``).
 
 The measures are data: table, count and conditions are checked against the warehouse's columns
 when the metadata loads (:func:`measure_problems`), and every value is a bound parameter.
@@ -34,7 +36,7 @@ EPISODE_COLUMNS = frozenset({"gioi_tinh", "age", "age_band", "inpatient", "death
 COMPARE = ("=", "!=", "<", "<=", ">", ">=")
 OPS = (*COMPARE, "in", "icd", "period", "has")
 COLLECTED_SOURCE = "báo cáo tổng hợp / aggregate report: {ref} (nhập liệu, tệp, DHIS2)"
-WRITTEN_SOURCE = "đơn vị báo cáo ghi / written by the reporting unit"
+WRITTEN_SOURCE = "đơn vị báo cáo ghi trên biểu / written on the form by the reporting unit: {ref}"
 
 
 def _columns(table: str) -> frozenset[str]:
@@ -168,10 +170,10 @@ def collected_values(
 def source_of(md: Metadata, row: dict[str, Any]) -> str:
     if "measure" in row:
         return "claims " + md.measures[row["measure"]].source
-    if "element" in row:
-        ref = row["element"] + (f".{row['option']}" if "option" in row else "")
-        return COLLECTED_SOURCE.format(ref=ref)
-    return WRITTEN_SOURCE
+    ref = row["element"] + (f".{row['option']}" if "option" in row else "")
+    if md.elements[row["element"]].dataset == "bieu_tinh":  # the form's own rows
+        return WRITTEN_SOURCE.format(ref=ref)
+    return COLLECTED_SOURCE.format(ref=ref)
 
 
 def fill(
