@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from khoyte.aggregate import targets
 from khoyte.aggregate.metadata import load
@@ -183,3 +184,32 @@ def test_group_7_counts_the_xml12_papers_by_kind(
     commune = next(iter(senders.values()))
     mine = _twin(client, "giam_dinh", f"commune:{commune}")["giam_dinh_xml12"]
     assert mine["actual"] == sum(inside.values()) * sum(1 for c in senders.values() if c == commune)
+
+
+def test_targets_command_imports_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from khoyte.aggregate.models import AggTarget
+    from khoyte.cli import app
+
+    monkeypatch.setenv("KHOYTE_DATA_DIR", str(tmp_path / "data"))
+    good, bad = tmp_path / "plan.csv", tmp_path / "bad.csv"
+    good.write_text("indicator,orgunit,year,target\ngiam_dinh_y_khoa,82,2025,40\n", "utf-8")
+    bad.write_text("indicator,orgunit,year,target\ngiam_dinh_y_khoa,82,2026,41\n"
+                   "khong_co,82,2025,1\n", "utf-8")  # fmt: skip
+    runner = CliRunner()
+    r = runner.invoke(app, ["aggregate", "targets", str(good)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["aggregate", "targets", str(bad)])
+    assert r.exit_code == 1
+    assert '"row": 3, "column": "indicator", "value": "khong_co"' in r.output
+    services = build_services(Settings(data_dir=tmp_path / "data"), warehouse=False)
+    try:
+        with session_scope(services.sessions) as s:
+            stored = {(t.indicator, t.year): t.target for t in s.scalars(select(AggTarget))}
+            assert targets.effective(s, load())[("giam_dinh_y_khoa", "82", 2025)] == 40
+    finally:
+        services.close()
+    assert stored == {("giam_dinh_y_khoa", 2025): "40"}  # nothing of the refused file
