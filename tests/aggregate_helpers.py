@@ -57,7 +57,8 @@ def make_quarter(root: Path, data: Path) -> Quarter:
 
 
 def scoped(request: Request) -> Principal | None:
-    """``X-Test-Scope: province`` / ``commune:CODE`` / ``facility:CODE`` / ``viewer``."""
+    """``X-Test-Scope: province`` / ``commune:CODE`` / ``facility:CODE`` / ``viewer`` /
+    ``approver:CODE`` (a commune's, who may also approve)."""
     value = request.headers.get("x-test-scope")
     if value is None:
         return None
@@ -65,12 +66,15 @@ def scoped(request: Request) -> Principal | None:
     scope = {
         "facility": Scope(facilities=frozenset({code})),
         "commune": Scope(communes=frozenset({code})),
+        "approver": Scope(communes=frozenset({code})),
         "province": Scope.whole_province(),
         "viewer": Scope.whole_province(),
     }.get(kind, Scope())
     perms = {Permission.VIEW_DASHBOARD, Permission.EXPORT, Permission.ENTER_AGGREGATE}
     if kind == "viewer":
         perms = {Permission.VIEW_DASHBOARD}
+    if kind == "approver":
+        perms.add(Permission.APPROVE_AGGREGATE)
     return Principal(kind="user", name=value, permissions=frozenset(perms), scope=scope)
 
 

@@ -8,6 +8,7 @@ province and for a commune-scoped caller.
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
@@ -291,6 +292,69 @@ def test_web_entry_saves_refuses_locked_and_is_audited(
     assert outcomes == ["success", "failure", "denied"]
     twin = _twin(client, "dan_so", f"commune:{commune}", **{"from": "2025-04", "to": "2025-04"})
     assert _panels(twin)["nguoi_su_dung_bptt"]["actual"] == 1234  # the locked value stands
+
+
+def test_an_emptied_cell_deletes_the_value_audited_unless_locked(
+    quarter: Quarter, client: TestClient
+) -> None:
+    rows = _files(quarter)
+    commune = sorted({r["ma_don_vi"] for r in rows if r["bao_cao"] == "khhgd"})[7]
+    who = {"x-test-scope": f"commune:{commune}"}
+    q = {"dataSet": "khhgd", "period": "202505", "orgUnit": commune}
+
+    def post(value: str) -> Any:
+        return client.post("/api/v1/aggregate/entry", headers=who, json={**q, "values": [
+            {"dataElement": "nguoi_su_dung", "categoryOptionCombo": "que_cay", "value": value}]})  # fmt: skip
+
+    def stored() -> Any:
+        cells = client.get("/api/v1/aggregate/entry", params=q, headers=who).json()["cells"]
+        return next(c["value"] for c in cells if c["categoryOptionCombo"] == "que_cay")
+
+    assert post("77").json()["importCount"]["imported"] == 1
+    assert stored() == "77"
+    gone = post("")
+    assert gone.status_code == 200, gone.text
+    assert gone.json()["importCount"]["deleted"] == 1
+    assert stored() is None
+    assert post("").json()["importCount"]["deleted"] == 0  # nothing left to delete
+    assert post("12").status_code == 200
+    services = build_services(quarter.settings, warehouse=False)
+    try:
+        with session_scope(services.sessions) as s:
+            approval.approve(s, load(), ("khhgd", "202505", commune), "commune", "t", "",
+                             datetime.now())  # fmt: skip
+        assert post("").status_code == 409  # a locked report keeps its value
+        assert stored() == "12"
+        with session_scope(services.sessions) as s:
+            audited = [
+                (e.outcome, json.loads(e.details or "{}").get("deleted"))
+                for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "aggregate.entry"))
+                if e.target == f"report:khhgd/202505/{commune}"
+            ]
+    finally:
+        services.close()
+    assert audited == [("success", 0), ("success", 1), ("success", 0), ("success", 0),
+                       ("denied", 0)]  # fmt: skip
+
+
+def test_the_entry_page_offers_periods_and_approval_to_approvers(
+    quarter: Quarter, client: TestClient
+) -> None:
+    commune = sorted({r["ma_don_vi"] for r in _files(quarter) if r["bao_cao"] == "khhgd"})[8]
+    q = {"dataSet": "khhgd", "period": "202503", "orgUnit": commune}
+    page = client.get("/aggregate/entry", params=q, headers={"x-test-scope": f"commune:{commune}"})
+    assert page.status_code == 200, page.text
+    assert '<select name="period" id="e-period" required>' in page.text
+    assert '<option value="202503" selected>Tháng 03/2025</option>' in page.text
+    assert 'id="e-approve"' not in page.text  # entering is not approving
+    mine = client.get("/aggregate/entry", params=q, headers={"x-test-scope": f"approver:{commune}"})
+    assert 'id="e-approve"' in mine.text
+    assert '"approve_level": "commune"' in mine.text
+    r = client.post("/api/v1/aggregate/approvals", json=q,
+                    headers={"x-test-scope": f"approver:{commune}"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert client.get("/api/v1/aggregate/entry", params=q,
+                      headers={"x-test-scope": f"commune:{commune}"}).json()["locked"]  # fmt: skip
 
 
 def test_entry_needs_its_permission(client: TestClient, quarter: Quarter) -> None:

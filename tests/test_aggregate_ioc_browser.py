@@ -44,6 +44,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Env, Path, 
         import_file(s, synth / "facilities.csv")
     _import_aggregates(services, synth / "aggregates", lambda _m: None)  # as `khoyte demo` does
     env.add_user("chuyenvien", ["doh_specialist"], ["province"])
+    env.add_user("duyet", ["doh_specialist", "province_leader"], ["province"])  # enters, approves
     with serve(env.app) as base:
         yield env, synth, base
     services.close()
@@ -116,7 +117,7 @@ def test_keyboard_data_entry_reaches_the_twin(
         # choose the report through the form, by keyboard
         p.page.goto(f"{base}/aggregate/entry")
         p.page.select_option("#e-dataset", "khhgd")
-        p.page.fill("#e-period", "202504")
+        p.page.select_option("#e-period", "202504")  # the picker offers the data set's periods
         p.page.select_option("#e-orgunit", commune)
         p.page.focus("#e-period")
         p.page.keyboard.press("Enter")  # submits the form
@@ -146,6 +147,44 @@ def test_keyboard_data_entry_reaches_the_twin(
         assert panel["actual"] == 1290
         by = {o["code"]: o["value"] for o in panel["by_option"]}
         assert (by["dat_vong"], by["thuoc_uong"]) == (1234, 56)
+        assert p.errors == [], p.errors
+    finally:
+        p.close()
+
+
+def test_an_approver_empties_a_cell_and_approves_from_the_page(
+    site: tuple[Env, Path, str], browser: Any, artifacts_dir: Path
+) -> None:
+    _, synth, base = site
+    with (synth / "aggregates" / "2025-03.csv").open(encoding="utf-8") as fh:
+        commune = sorted({r["ma_don_vi"] for r in csv.DictReader(fh) if r["bao_cao"] == "khhgd"})[4]
+    p = Person(browser)
+    try:
+        p.sign_in(base, "duyet")
+        # a commune's report: the province approves it after the commune (no button yet)
+        p.page.goto(f"{base}/aggregate/entry?dataSet=khhgd&period=202503&orgUnit={commune}")
+        p.page.wait_for_selector("body[data-ready]", timeout=30000)
+        assert p.page.locator("#e-approve").is_hidden()
+        # the province's food-safety report: chosen with the picker, a cell emptied, approved
+        p.page.select_option("#e-dataset", "attp")
+        p.page.select_option("#e-period", "202503")  # a month with the synth's values
+        p.page.select_option("#e-orgunit", "82")
+        p.page.click("#e-open")
+        p.page.wait_for_selector("body[data-ready]", timeout=30000)
+        row = p.page.locator("#entry tbody tr[data-de=nguoi_tu_vong]")
+        assert row.locator("input.cell").input_value() != ""
+        row.locator("input.cell").fill("")  # emptied: the stored value is deleted
+        row.locator("input.cell").press("Tab")
+        p.page.wait_for_selector("#entry tbody tr[data-de=nguoi_tu_vong][data-state=saved]")
+        got = p.page.request.get(
+            f"{base}/api/v1/aggregate/entry?dataSet=attp&period=202503&orgUnit=82"
+        ).json()
+        assert next(c["value"] for c in got["cells"] if c["dataElement"] == "nguoi_tu_vong") is None
+        p.page.click("#e-approve")
+        p.page.wait_for_selector("#entry-locked:not([hidden])")
+        assert row.locator("input.cell").get_attribute("readonly") is not None
+        assert p.page.locator("#e-approve").is_hidden()
+        p.page.screenshot(path=str(artifacts_dir / "aggregate-entry-approved.png"), full_page=True)
         assert p.errors == [], p.errors
     finally:
         p.close()

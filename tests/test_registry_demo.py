@@ -255,7 +255,8 @@ def test_the_demo_loads_the_aggregate_reports(demo: Demo) -> None:
     from khoyte.store.db import make_engine
 
     folder = demo.settings.data_dir / "demo-province" / "aggregates"
-    expected = sum(len(read(p.read_bytes(), p.name)[1]) for p in folder.glob("*.csv"))
+    reports = [p for p in folder.glob("*.csv") if p.name != "ke_hoach.csv"]  # the plan: below
+    expected = sum(len(read(p.read_bytes(), p.name)[1]) for p in reports)
     assert expected > 0
     engine = make_engine(demo.settings)
     try:
@@ -268,15 +269,27 @@ def test_the_demo_loads_the_aggregate_reports(demo: Demo) -> None:
 def test_the_ioc_groups_show_the_demos_aggregates(demo: Demo) -> None:
     """`khoyte demo` loads the synth's aggregate reports: the IOC twin counts their births."""
     folder = demo.settings.data_dir / "demo-province" / "aggregates"
-    births = 0
+    births = sprayed_in_files = 0
     for path in sorted(folder.glob("*.csv")):
+        if path.name == "ke_hoach.csv":
+            continue
         with path.open(encoding="utf-8") as fh:
-            births += sum(
-                int(r["gia_tri"]) for r in csv.DictReader(fh) if r["chi_tieu"] == "tre_sinh"
-            )
+            for r in csv.DictReader(fh):
+                births += int(r["gia_tri"]) if r["chi_tieu"] == "tre_sinh" else 0
+                sprayed_in_files += (
+                    int(r["gia_tri"]) if r["chi_tieu"] == "dan_so_bao_ve_hoa_chat" else 0
+                )
     r = demo.client.get("/api/v1/ioc/dan_so", params={"from": "2025-01", "to": "2025-03"},
                         headers=demo.leader)  # fmt: skip
     assert r.status_code == 200, r.text
     panels = {p["code"]: p for p in r.json()["panels"]}
     assert panels["dan_so_trung_binh"]["actual"]  # the population reports are there
     assert panels["so_tre_sinh"]["actual"] == births
+    # groups 6 and 7 have the synth's programme reports, against the plan at the demo's scale
+    with (folder / "ke_hoach.csv").open(encoding="utf-8") as fh:
+        plan = {(r["indicator"], r["year"]): float(r["target"]) for r in csv.DictReader(fh)}
+    r = demo.client.get("/api/v1/ioc/kiem_soat_benh", params={"from": "2025-01", "to": "2025-03"},
+                        headers=demo.leader)  # fmt: skip
+    sprayed = {p["code"]: p for p in r.json()["panels"]}["dan_so_bao_ve_hoa_chat"]
+    assert sprayed["actual"] == sprayed_in_files
+    assert sprayed["plan"] == pytest.approx(plan[("dan_so_bao_ve_hoa_chat", "2025")] / 4)

@@ -59,12 +59,12 @@ def prepare_demo(
     # aggregate reports from January (the IOC groups compare the year so far with its plan);
     # the claims stay the three months
     history = date(start.year, 1, 1) if start.month > 1 else None
-    stamp = f"{population}:{start}:{end}:{exporters}:{history}"
+    stamp = f"{population}:{start}:{end}:{exporters}:{history}:programmes"
     marker = out / ".demo-config"
     if not (marker.exists() and marker.read_text() == stamp):
         say(f"Sinh tỉnh giả lập / generating the province: {population} dân, {start} → {end}")
         run(SynthConfig(population=population, start=start, end=end, exporters=exporters,
-                        aggregates_from=history), out)  # fmt: skip
+                        aggregates_from=history, programmes=True), out)  # fmt: skip
         marker.write_text(stamp)
     services = build_services(settings)
     try:
@@ -94,6 +94,7 @@ def _import_aggregates(services: Services, folder: Path, say: Callable[[str], No
     from khoyte.aggregate import importer, store
 
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    files = [f for f in files if f.name != "ke_hoach.csv"]  # the plan: below
     values = 0
     for path in files:
         data = path.read_bytes()
@@ -105,6 +106,17 @@ def _import_aggregates(services: Services, folder: Path, say: Callable[[str], No
             raise RuntimeError(f"{path.name}: {receipt}")
         values += len(cells)
     say(f"{len(files)} tệp báo cáo tổng hợp, {values} giá trị / aggregate reports imported")
+    plan = folder / "ke_hoach.csv"
+    if plan.is_file():  # the plan at the synthetic province's scale (`khoyte aggregate targets`)
+        from khoyte.aggregate import targets
+        from khoyte.aggregate.metadata import load
+
+        with session_scope(services.sessions) as s:
+            receipt = targets.store(s, plan.read_bytes(), load(), source=plan.name, who="demo",
+                                    now=services.clock())  # fmt: skip
+        if receipt["status"] == "rejected":
+            raise RuntimeError(f"{plan.name}: {receipt}")
+        say(f"Kế hoạch theo quy mô tỉnh giả lập / plan at the province's scale: {plan.name}")
 
 
 DEMO_USER = "lanhdao"

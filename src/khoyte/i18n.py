@@ -190,6 +190,8 @@ _T: dict[str, tuple[str, str]] = {
     "save_failed": ("Chưa lưu được", "Not saved"),
     "not_a_number": ("không phải là số", "not a number"),
     "locked": ("Báo cáo đã duyệt và khóa: không sửa được", "Approved and locked: read only"),
+    "approve": ("Duyệt báo cáo", "Approve the report"),
+    "approved": ("Đã duyệt; báo cáo bị khóa", "Approved; the report is locked"),
     "entry_hint": (
         "Tab hoặc Enter để sang ô kế tiếp; số lưu tự động khi rời ô. Số viết kiểu Việt Nam: 1.234,5",
         "Tab or Enter moves to the next cell; a value is saved when you leave its cell. "

@@ -1,4 +1,5 @@
-"""``khoyte aggregate …``: import aggregate report files (CSV / XLSX in the synth's layout)."""
+"""``khoyte aggregate …``: import aggregate report files (CSV / XLSX in the synth's layout) and
+plan targets."""
 
 from __future__ import annotations
 
@@ -41,6 +42,31 @@ def import_(
     finally:
         services.close()
     if failed:
+        raise typer.Exit(1)
+
+
+@app.command("targets")
+def targets_(
+    file: Annotated[Path, typer.Argument(help="CSV: indicator, orgunit, year, target.")],
+) -> None:
+    """Nhập kế hoạch (chỉ tiêu × đơn vị × năm), trọn vẹn hoặc không / import plan targets,
+    all-or-nothing; they replace the package's targets.csv for the same key. Prints the receipt
+    (JSON); exit 1 when rejected."""
+    from khoyte.aggregate import targets
+    from khoyte.aggregate.metadata import load
+    from khoyte.config import Settings
+    from khoyte.services import build_services
+    from khoyte.store.db import session_scope
+
+    services = build_services(Settings(), warehouse=False)
+    try:
+        with session_scope(services.sessions) as s:
+            receipt = targets.store(s, file.read_bytes(), load(), source=file.name, who="cli",
+                                    now=services.clock())  # fmt: skip
+    finally:
+        services.close()
+    sys.stdout.write(json.dumps(receipt, ensure_ascii=False) + "\n")
+    if receipt["status"] == "rejected":
         raise typer.Exit(1)
 
 

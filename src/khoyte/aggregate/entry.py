@@ -78,22 +78,40 @@ def save(
     now: datetime,
 ) -> dict[str, Any]:
     """Store ``(element, combination, value)`` of one report, all-or-nothing, with a receipt;
-    audited whether stored or refused."""
-    cells = [
-        store.Cell(
-            de, coc, period.iso, orgunit, value, "web", i + 1, de + (f"|{coc}" if coc else "")
-        )
-        for i, (de, coc, value) in enumerate(values)
-    ]
+    an empty value deletes the stored one (a cell emptied on the form). Audited whether stored
+    or refused (``aggregate.entry``, with the values written and deleted)."""
+
+    def cell(i: int, de: str, coc: str, value: str) -> store.Cell:
+        return store.Cell(de, coc, period.iso, orgunit, value, "web", i + 1,
+                          de + (f"|{coc}" if coc else ""))  # fmt: skip
+
+    cells = [cell(i, de, coc, v) for i, (de, coc, v) in enumerate(values) if v.strip()]
+    gone = [cell(i, de, coc, "") for i, (de, coc, v) in enumerate(values) if not v.strip()]
     problems = [
         store.problem("unknown_element", "web", c.row, c.column, c.data_element)
-        for c in cells
+        for c in cells + gone
         if c.data_element not in ds.elements
     ]
+    gone = [c for c in gone if c.data_element in ds.elements]
+    problems += store.locked_problems(session, gone)
     data = json.dumps([ds.code, period.iso, orgunit, values], ensure_ascii=False).encode()
-    receipt = store.store(session, [c for c in cells if c.data_element in ds.elements], problems,
-                          data=data, filename=f"web:{ds.code}/{period.iso}/{orgunit}", fmt="web",
-                          who=principal.name, now=now, scope=principal.scope)  # fmt: skip
+    if cells or problems:
+        receipt = store.store(session, [c for c in cells if c.data_element in ds.elements],
+                              problems, data=data, filename=f"web:{ds.code}/{period.iso}/{orgunit}",
+                              fmt="web", who=principal.name, now=now, scope=principal.scope)  # fmt: skip
+    else:
+        receipt = {"status": "unchanged", "problems": [],
+                   "importCount": {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}}  # fmt: skip
+    if receipt["status"] != "rejected" and gone:
+        deleted = 0
+        for c in gone:
+            v = session.get(AggValue, (c.data_element, c.coc, c.period, c.orgunit))
+            if v is not None:
+                session.delete(v)
+                deleted += 1
+        receipt["importCount"]["deleted"] = deleted
+        if deleted and receipt["status"] == "unchanged":
+            receipt["status"] = "loaded"
     codes = {p["code"] for p in receipt["problems"]}
     outcome = "success" if not codes else ("denied" if "locked" in codes else "failure")
     audit.record(session, principal, "aggregate.entry", f"report:{ds.code}/{period.iso}/{orgunit}",

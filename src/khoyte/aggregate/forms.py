@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from khoyte.access import Scope
+from khoyte.aggregate import form_claims
 from khoyte.aggregate.metadata import Form, load
 from khoyte.aggregate.periods import Period
 from khoyte.analytics.filters import Filters, scope_sql, source, where
@@ -162,13 +163,24 @@ def source_of(form: Form, column: dict[str, Any]) -> str:
 
 
 def cells(
-    eng: AnalyticsEngine, scope: Scope, form_code: str, period: Period, target: Target
+    eng: AnalyticsEngine,
+    scope: Scope,
+    form_code: str,
+    period: Period,
+    target: Target,
+    collected: dict[str, float | None] | None = None,
 ) -> list[dict[str, Any]]:
-    """The API's cells: every cell of the form, each with its value and source."""
-    form = load().forms[form_code]
+    """The API's cells: every cell of the form, each with its value and source. The forms with
+    claims rows and collected rows (b4–b8, b10, b12) take the collected rows' stored values
+    (``form_claims.collected_values``)."""
+    md = load()
+    form = md.forms[form_code]
     filler = FILLERS.get(form_code)
     if filler is None:
-        return []
+        if not form.rows:
+            return []
+        flt = _filters(period, target)
+        return form_claims.fill(eng, scope, md, form, period, flt, collected or {})
     values = filler(eng, scope, period, target)
     return [
         {"row": r["code"], "column": c["code"], "value": values[(r["code"], c["code"])],

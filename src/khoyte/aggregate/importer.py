@@ -4,6 +4,8 @@
   line; ``thang`` ``2025-01``).
 - XLSX, wide: one sheet per report; row 1 the report's title and the month, row 2
   ``ma_don_vi, ten_don_vi`` then one column per ``chi_tieu|nhom``; one line per unit.
+- XLSX, a statutory form's own workbook (it has the sheet "Nguồn số liệu"):
+  :mod:`khoyte.aggregate.form_import`.
 
 Every cell remembers where it was read (sheet, row, column), so a receipt names the place of
 every problem. Storing is :func:`khoyte.aggregate.store.store` (all-or-nothing).
@@ -19,7 +21,9 @@ from typing import Any
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 
+from khoyte.aggregate.form_import import read_form
 from khoyte.aggregate.store import Cell, Problem, problem
+from khoyte.aggregate.workbook import PROVENANCE_SHEET
 
 CSV_COLUMNS = ("bao_cao", "thang", "ma_don_vi", "ten_don_vi", "chi_tieu", "nhom", "gia_tri")
 
@@ -68,6 +72,8 @@ def read_xlsx(data: bytes, name: str = "xlsx") -> tuple[list[Cell], list[Problem
     cells: list[Cell] = []
     problems: list[Problem] = []
     try:
+        if PROVENANCE_SHEET in wb.sheetnames:  # a form's own workbook
+            return read_form(wb)
         for ws in wb.worksheets:
             rows = list(ws.iter_rows(values_only=True))
             if len(rows) < 2:

@@ -57,6 +57,9 @@ class Selection:
     read_cache: dict[tuple[str, str], list[tuple[str, str, str, str, float]]] = field(
         default_factory=dict
     )  # (element, level) -> values, read once per request (panels share elements)
+    # plan targets in effect (targets.effective: the package's, with the stored ones over them);
+    # None: the package's
+    targets: dict[tuple[str, str, int], float] | None = None
 
     def plan_unit(self) -> str | None:
         """The org unit whose targets apply: the one chosen, or the scope's only commune."""
@@ -187,17 +190,24 @@ def value_of(ind: Indicator, t: Totals) -> tuple[float | None, float | None]:
 
 
 def plan(
-    md: Metadata, code: str, unit: str | None, months: Iterable[str], pro_rata: bool
+    md: Metadata,
+    code: str,
+    unit: str | None,
+    months: Iterable[str],
+    pro_rata: bool,
+    targets: dict[tuple[str, str, int], float] | None = None,
 ) -> float | None:
-    """The plan of ``code`` for org unit ``unit`` over ``months`` (see the module's rules)."""
+    """The plan of ``code`` for org unit ``unit`` over ``months`` (see the module's rules), from
+    ``targets`` (a selection's: the stored targets over the package's) or the package's."""
+    table = md.targets if targets is None else targets
     if unit is None:
         return None
     months = sorted(months)
     if not months:
         return None
     if not pro_rata:
-        return md.targets.get((code, unit, int(months[-1][:4])))
-    got = [md.targets.get((code, unit, int(m[:4]))) for m in months]
+        return table.get((code, unit, int(months[-1][:4])))
+    got = [table.get((code, unit, int(m[:4]))) for m in months]
     return None if any(g is None for g in got) else sum(g / 12 for g in got if g is not None)
 
 
@@ -246,18 +256,18 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
     for m in sel.months:
         val, num = value_of(ind, by_month.get(m, {}))
         monthly.append({"month": f"{m[:4]}-{m[4:]}", "actual": val, "numerator": num,
-                        "plan": _round(plan(md, ind.code, unit, [m], by_year))})  # fmt: skip
+                        "plan": _round(plan(md, ind.code, unit, [m], by_year, sel.targets))})  # fmt: skip
     breakdown: list[dict[str, Any]] = []
     for ou in units if panel.breakdown and len(units) > 1 else []:
         val, num = value_of(ind, _over_time(md, by_unit.get(ou, {})))
-        p = plan(md, ind.code, ou, sel.months, by_year)
+        p = plan(md, ind.code, ou, sel.months, by_year, sel.targets)
         breakdown.append({"code": ou, "name": sel.names.get(ou, ou), "level": level,
                           "actual": val, "numerator": num, "plan": _round(p)})  # fmt: skip
     options = _options(md, ind, by_month) if panel.by_option else None
     shown, monthly, breakdown, options = _suppress(
         counts, hide, (total, total_num), monthly, breakdown, options
     )
-    p_total = plan(md, ind.code, unit, sel.months, by_year)
+    p_total = plan(md, ind.code, unit, sel.months, by_year, sel.targets)
     for r in [*monthly, *breakdown]:
         r["achieved_pct"] = achieved(r["actual"], r["plan"])
         r["actual"] = _round(r["actual"])

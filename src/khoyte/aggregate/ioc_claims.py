@@ -1,6 +1,7 @@
-"""The claims panels of the IOC dashboards (group 4, finance): money of the warehouse's
-``agg_month`` by month and by commune or facility, and spending by group of service from the
-claim lines (XML2 drugs, XML3 services and supplies). Money in đồng; scoped by
+"""The claims panels of the IOC dashboards: money of the warehouse's ``agg_month`` by month and
+by commune or facility, spending by group of service from the claim lines (XML2 drugs, XML3
+services and supplies) — group 4, finance — and papers counted by kind (XML12 medical
+assessments, group 7). Money in đồng; scoped by
 :func:`khoyte.analytics.filters.where` like every dashboard. A month's or a row's money is
 hidden when its visits are a small count (as the KCB dashboard hides a hidden period's cost).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from khoyte.aggregate.form_claims import condition
 from khoyte.aggregate.ioc import Selection, _round, achieved, plan
 from khoyte.aggregate.metadata import Metadata, Panel
 from khoyte.analytics.disclosure import small as is_small
@@ -59,8 +61,8 @@ def claims_panel(
         total += _money(c)
         val = None if is_small(v, sel.small) else _money(c)
         monthly.append({"month": f"{mo[:4]}-{mo[4:]}", "actual": val,
-                        "plan": _round(plan(md, code, unit, [mo], True))})  # fmt: skip
-    p_total = plan(md, code, unit, sel.months, True)
+                        "plan": _round(plan(md, code, unit, [mo], True, sel.targets))})  # fmt: skip
+    p_total = plan(md, code, unit, sel.months, True, sel.targets)
     table = _breakdown(eng, md, code, sel, flt) if panel.breakdown else []
     for r in [*monthly, *table]:
         r["achieved_pct"] = achieved(r["actual"], r["plan"])
@@ -97,7 +99,7 @@ def _breakdown(
             "code": unit, "name": str(name or c or "—"),
             "level": "commune" if by_commune else "facility",
             "actual": None if is_small(int(n), sel.small) else _money(money),
-            "plan": _round(plan(md, code, unit, sel.months, True)),
+            "plan": _round(plan(md, code, unit, sel.months, True, sel.targets)),
         })  # fmt: skip
     return out
 
@@ -141,4 +143,71 @@ def service_groups_panel(eng: AnalyticsEngine, sel: Selection) -> dict[str, Any]
         "datasets": [], "actual": round(sum(totals.values()), 2), "plan": None,
         "achieved_pct": None, "reports": None, "monthly": monthly, "breakdown": [],
         "by_option": options,
+    }  # fmt: skip
+
+
+def papers_panel(
+    eng: AnalyticsEngine, md: Metadata, panel: Panel, sel: Selection
+) -> dict[str, Any]:
+    """Papers of the warehouse (``ioc.toml`` ``[papers]``, e.g. XML12 medical assessments) by
+    month of their own date and by option, with the plan of an indicator and a drill-down by the
+    sending facility's commune (the province, a scope of several communes) or by facility. Small
+    counts are hidden: a month, a row or an option of 1 … threshold − 1 papers."""
+    pm = md.papers[panel.code]
+    flt = _filters(sel)
+    date_col = f"p.{pm.date}"  # a column of the table, checked at load
+    w, p = where(sel.scope, flt, date_col=date_col, fac="p.facility", eng=eng)
+    cases, cp = [], []
+    for code, conds in pm.options[:-1]:
+        parts = [condition("p", c, op, v, None) for c, op, v in conds]
+        cases.append(f"WHEN {' AND '.join(s for s, _ in parts)} THEN ?")
+        cp += [x for _, ps in parts for x in ps] + [code]
+    option = f"CASE {' '.join(cases)} ELSE ? END"
+    cp.append(pm.options[-1][0])
+    month = f"EXTRACT(YEAR FROM {date_col}) * 100 + EXTRACT(MONTH FROM {date_col})"
+    by_commune = sel.level == "province" or (sel.level == "scope" and len(sel.scope.communes) > 1)
+    unit_col = "f.ma_xa" if by_commune else "p.facility"
+    # tables and columns are checked at load (metadata); values are bound
+    sql = (
+        f"SELECT {month} AS k, {option} AS o, {unit_col} AS u, COUNT(*) "  # nosec B608
+        f"FROM {pm.table} p LEFT JOIN dim_facility f ON f.ma_cskcb = p.facility "
+        f"WHERE {w} GROUP BY 1, 2, 3"
+    )
+    rows = eng.query(sql, cp + p)
+    months: dict[str, int] = {}
+    options: dict[str, int] = {}
+    units: dict[str | None, int] = {}
+    for k, o, u, n in rows:
+        mo = str(int(float(k)))
+        months[mo] = months.get(mo, 0) + int(n)
+        options[str(o)] = options.get(str(o), 0) + int(n)
+        key = str(u) if u else None
+        units[key] = units.get(key, 0) + int(n)
+
+    def shown(n: int) -> int | None:
+        return None if is_small(n, sel.small) else n
+
+    unit = sel.plan_unit()
+    monthly: list[dict[str, Any]] = [{"month": f"{mo[:4]}-{mo[4:]}", "actual": shown(months.get(mo, 0)),
+                "plan": _round(plan(md, pm.plan, unit, [mo], True, sel.targets))} for mo in sel.months]  # fmt: skip
+    total = sum(months.get(mo, 0) for mo in sel.months)
+    table: list[dict[str, Any]] = [
+        {"code": u, "name": sel.names.get(u, u) if u else "—",
+         "level": "commune" if by_commune else "facility", "actual": shown(n),
+         "plan": _round(plan(md, pm.plan, u, sel.months, True, sel.targets))}
+        for u, n in sorted(units.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+    ] if panel.breakdown else []  # fmt: skip
+    for r in [*monthly, *table]:
+        r["achieved_pct"] = achieved(r["actual"], r["plan"])
+    combo = md.combos[pm.category]
+    by_option = [{"code": o, "name_vi": combo.labels_vi[o], "name_en": combo.labels_en[o],
+                  "value": shown(options.get(o, 0))} for o, _ in pm.options]  # fmt: skip
+    p_total = plan(md, pm.plan, unit, sel.months, True, sel.targets)
+    actual = shown(total)
+    return {
+        "code": pm.code, "kind": "papers", "chart": panel.chart, "name_vi": pm.name_vi,
+        "name_en": pm.name_en, "unit_vi": pm.unit_vi, "unit_en": pm.unit_en, "additive": True,
+        "level": "facility", "datasets": [], "actual": actual, "plan": _round(p_total),
+        "achieved_pct": achieved(actual, p_total), "reports": None, "monthly": monthly,
+        "breakdown": table, "by_option": by_option if panel.by_option else None,
     }  # fmt: skip

@@ -113,6 +113,18 @@ class Form:
 
 
 @dataclass(frozen=True)
+class FormMeasure:
+    """A claims measure of a statutory form (``forms.toml`` ``[measures]``): a count of the rows
+    of a fact table (or a sum of one column) under conditions, for ``aggregate/form_claims.py``."""
+
+    code: str
+    table: str
+    count: str  # rows | sum:COLUMN
+    where: tuple[tuple[str, str, Any], ...]
+    source: str
+
+
+@dataclass(frozen=True)
 class ClaimsMeasure:
     """A money measure of the claims warehouse (a column of ``agg_month``), for the IOC."""
 
@@ -125,10 +137,29 @@ class ClaimsMeasure:
 
 
 @dataclass(frozen=True)
+class PaperMeasure:
+    """Papers of the warehouse counted by month of a date of their own and by option of a
+    category (``ioc.toml`` ``[papers]``; e.g. XML12 medical assessments by kind, dated by the
+    meeting): each paper counts in the first option whose conditions hold, the last option has
+    none (the rest). ``plan`` names the indicator whose targets apply."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    table: str
+    date: str
+    unit_vi: str
+    unit_en: str
+    category: str
+    plan: str
+    options: tuple[tuple[str, tuple[tuple[str, str, Any], ...]], ...]
+
+
+@dataclass(frozen=True)
 class Panel:
     """One panel of an IOC dashboard: an indicator, a claims measure or service groups."""
 
-    kind: str  # indicator | claims | service_groups
+    kind: str  # indicator | claims | service_groups | papers
     code: str
     chart: str = "bar"
     by_option: bool = False
@@ -165,6 +196,8 @@ class Metadata:
     rules: dict[str, Rule] = field(default_factory=dict)
     claims: dict[str, ClaimsMeasure] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
+    measures: dict[str, FormMeasure] = field(default_factory=dict)
+    papers: dict[str, PaperMeasure] = field(default_factory=dict)
 
     def combinations(self, element: str) -> tuple[str, ...]:
         return self.combos[self.elements[element].combo].combinations
@@ -192,10 +225,24 @@ def _panel(p: dict[str, Any]) -> Panel:
         kind, code = "service_groups", "service_groups"
     elif "claims" in p:
         kind, code = "claims", str(p["claims"])
+    elif "papers" in p:
+        kind, code = "papers", str(p["papers"])
     else:
         kind, code = "indicator", str(p["indicator"])
     return Panel(kind, code, str(p.get("chart", "bar")), bool(p.get("by_option", False)),
                  bool(p.get("breakdown", True)))  # fmt: skip
+
+
+def _papers(doc: dict[str, Any]) -> dict[str, PaperMeasure]:
+    return {
+        code: PaperMeasure(
+            code, m["name_vi"], m["name_en"], m["table"], m["date"], m["unit_vi"], m["unit_en"],
+            m["category"], m["plan"],
+            tuple((str(o["code"]), tuple((str(c), str(op), v) for c, op, v in o.get("where", ())))
+                  for o in m["options"]),
+        )
+        for code, m in doc.get("papers", {}).items()
+    }  # fmt: skip
 
 
 def _ioc(doc: dict[str, Any]) -> tuple[dict[str, ClaimsMeasure], dict[str, Group]]:
@@ -257,6 +304,12 @@ def load() -> Metadata:
         )
         for code, f in forms_doc["forms"].items()
     }
+    measures = {
+        code: FormMeasure(code, m["table"], m.get("count", "rows"),
+                          tuple((str(c), str(op), v) for c, op, v in m.get("where", ())),
+                          m["source"])
+        for code, m in forms_doc.get("measures", {}).items()
+    }  # fmt: skip
     dhis2 = {
         (r["kind"], r["code"]): r["uid"]
         for r in csv.DictReader(io.StringIO(texts["dhis2_map.csv"]))
@@ -266,7 +319,8 @@ def load() -> Metadata:
                    r.get("missing", "skip_if_any"))
         for code, r in tomllib.loads(texts["rules.toml"])["rules"].items()
     }  # fmt: skip
-    claims, groups = _ioc(tomllib.loads(texts["ioc.toml"]))
+    ioc_doc = tomllib.loads(texts["ioc.toml"])
+    claims, groups = _ioc(ioc_doc)
     md = Metadata(
         version=f"{meta['version']}+{digest}",
         regime=forms_doc["regime"],
@@ -280,6 +334,8 @@ def load() -> Metadata:
         rules=rules,
         claims=claims,
         groups=groups,
+        measures=measures,
+        papers=_papers(ioc_doc),
     )
     check(md)
     return md
@@ -308,7 +364,7 @@ def check(md: Metadata) -> None:
     for g in md.groups.values():
         for p in g.panels:
             known: dict[str, set[str]] = {"indicator": set(md.indicators),
-                                          "claims": set(md.claims)}  # fmt: skip
+                                          "claims": set(md.claims), "papers": set(md.papers)}  # fmt: skip
             if (p.kind in known and p.code not in known[p.kind]) or p.chart not in ("line", "bar"):
                 problems.append(f"ioc {g.code}: unknown {p.kind} {p.code!r} / chart {p.chart!r}")
     for r in md.rules.values():
@@ -319,5 +375,35 @@ def check(md: Metadata) -> None:
                 element, _, coc = ref.partition(".")
                 if element not in md.elements or (coc and coc not in md.combinations(element)):
                     problems.append(f"rule {r.code}: unknown reference #{{{ref}}}")
+    problems += _form_problems(md)
     if problems:
         raise ValueError("aggregate metadata: " + "; ".join(problems))
+
+
+def _form_problems(md: Metadata) -> list[str]:
+    """A form's row names a measure of ``[measures]`` or an element (with an option of its
+    combination); a measure's table and columns are the warehouse's."""
+    from khoyte.aggregate.form_claims import measure_problems
+
+    problems = [p for m in md.measures.values() for p in measure_problems(m)]
+    for pm in md.papers.values():
+        as_measure = FormMeasure(pm.code, pm.table, "rows",
+                                 (*(w for _, ws in pm.options for w in ws), (pm.date, "=", "")), "")  # fmt: skip
+        problems += measure_problems(as_measure)
+        cat = md.combos.get(pm.category)
+        if cat is None or [o for o, _ in pm.options] != list(cat.combinations):
+            problems.append(f"papers {pm.code}: options are not those of combo {pm.category!r}")
+        if pm.plan not in md.indicators:
+            problems.append(f"papers {pm.code}: unknown plan indicator {pm.plan!r}")
+    for f in md.forms.values():
+        for r in f.rows:
+            where = f"form {f.code} row {r.get('code')}"
+            if "measure" in r and r["measure"] not in md.measures and f.code not in ("b9", "b14"):
+                problems.append(f"{where}: unknown measure {r['measure']!r}")
+            if "element" in r:
+                e = r["element"]
+                if e not in md.elements:
+                    problems.append(f"{where}: unknown element {e!r}")
+                elif "option" in r and r["option"] not in md.combinations(e):
+                    problems.append(f"{where}: unknown option {r['option']!r}")
+    return problems

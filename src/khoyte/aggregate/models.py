@@ -58,3 +58,19 @@ class AggReport(Base):
     level: Mapped[str | None] = mapped_column(String(16))  # None = not approved
     approved_by: Mapped[str | None] = mapped_column(String(64))
     approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AggTarget(Base):
+    """A plan target stored in the database (``khoyte aggregate targets FILE``): it overrides the
+    package's ``targets.csv`` for the same indicator × org unit × year (a province's own plan,
+    or the demo's plan scaled to its synthetic population)."""
+
+    __tablename__ = "ag_target"
+
+    indicator: Mapped[str] = mapped_column(String(64), primary_key=True)
+    orgunit: Mapped[str] = mapped_column(String(16), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(String(64))  # canonical number text
+    source: Mapped[str] = mapped_column(String(255))  # the file it came from
+    stored_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

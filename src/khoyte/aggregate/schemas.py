@@ -107,7 +107,7 @@ class IocOption(BaseModel):
 
 class IocPanel(BaseModel):
     code: str
-    kind: Literal["indicator", "claims", "service_groups"]
+    kind: Literal["indicator", "claims", "service_groups", "papers"]
     chart: str
     name_vi: str
     name_en: str
@@ -167,7 +167,10 @@ class IocTwin(BaseModel):
 class EntryValueIn(BaseModel):
     dataElement: str = Field(max_length=64)
     categoryOptionCombo: str = Field("", max_length=64)
-    value: str = Field(max_length=64, description="canonical number: 1234 or 12.5 (dot)")
+    value: str = Field(
+        max_length=64,
+        description="canonical number: 1234 or 12.5 (dot); empty: delete the stored value",
+    )
 
 
 class EntryIn(BaseModel):

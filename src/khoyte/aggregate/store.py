@@ -76,6 +76,9 @@ MESSAGES = {
     "bad_header": ("Tiêu đề cột không đúng mẫu", "the header is not the expected one"),
     "locked": ("Báo cáo của đơn vị trong kỳ này đã được duyệt và khóa; cần mở khóa trước khi sửa",
                "this report of the org unit for the period is approved and locked; unlock it first"),
+    "unknown_form": ("Không có biểu này", "no such form"),
+    "missing_sheet": ("Thiếu trang tính của biểu", "the form's sheet is missing"),
+    "layout": ("Dòng không đúng mẫu biểu (tên chỉ tiêu khác)", "the row is not the form's (another label)"),
 }  # fmt: skip
 
 

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from khoyte.access import Permission, Principal, deny_out_of_scope, requires
-from khoyte.aggregate import dhis2, forms, importer, periods, store, workbook
+from khoyte.aggregate import dhis2, form_claims, forms, importer, periods, store, workbook
 from khoyte.aggregate.metadata import Form, load
 from khoyte.deps import EngineDep, ServicesDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.registry import adminunits
+from khoyte.services import Services
 from khoyte.store.db import session_scope
 from khoyte.warehouse.engine import AnalyticsEngine
 
@@ -87,12 +88,22 @@ def list_forms(_: View) -> list[dict[str, str]]:
 
 
 def _filled(
-    eng: AnalyticsEngine, principal: Principal, code: str, period: str, orgunit: str | None
+    eng: AnalyticsEngine,
+    services: Services,
+    principal: Principal,
+    code: str,
+    period: str,
+    orgunit: str | None,
 ) -> tuple[Form, periods.Period, str, str, list[dict[str, Any]]]:
     form = _form(code)
     p = _period(period)
     unit, name, target = resolve(eng, principal, orgunit)
-    return form, p, unit, name, forms.cells(eng, principal.scope, code, p, target)
+    with session_scope(services.sessions) as s:
+        collected = form_claims.collected_values(
+            s, principal.scope, form, p, target.commune or target.facility
+        )
+    cells = forms.cells(eng, principal.scope, code, p, target, collected)
+    return form, p, unit, name, cells
 
 
 @router.get("/api/v1/forms/{form}.xlsx")
@@ -105,7 +116,7 @@ def form_xlsx(
     orgunit: UnitQ = None,
 ) -> Response:
     """The form as an official-layout workbook, with a sheet saying where each number came from."""
-    spec, p, unit, name, cells = _filled(eng, principal, form, period, orgunit)
+    spec, p, unit, name, cells = _filled(eng, services, principal, form, period, orgunit)
     label = unit or ",".join(sorted(principal.scope.communes | principal.scope.facilities))
     data = workbook.render(spec, cells, p, name, label, services.clock())
     return Response(
@@ -117,10 +128,16 @@ def form_xlsx(
 
 @router.get("/api/v1/forms/{form}")
 def form_json(
-    form: str, period: PeriodQ, eng: EngineDep, principal: View, orgunit: UnitQ = None
+    form: str,
+    period: PeriodQ,
+    eng: EngineDep,
+    services: ServicesDep,
+    principal: View,
+    orgunit: UnitQ = None,
 ) -> dict[str, Any]:
-    """Every cell of the form with its value and source (empty for forms khoyte cannot fill)."""
-    spec, p, unit, _, cells = _filled(eng, principal, form, period, orgunit)
+    """Every cell of the form with its value and source (empty for forms khoyte cannot fill):
+    claims rows from the warehouse, collected rows from the stored aggregates."""
+    spec, p, unit, _, cells = _filled(eng, services, principal, form, period, orgunit)
     return {"form": spec.code, "period": p.iso, "orgunit": unit or None, "cells": cells}
 
 

@@ -4,6 +4,7 @@ uploads (``enter_aggregate``, org units of the caller's scope; another answers 4
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -85,6 +86,27 @@ def entry_save(
                          problems=[])  # fmt: skip
 
 
+PICKER = {"month": 36, "quarter": 12, "year": 6}  # how many periods the picker offers
+
+
+def period_choices(today: date, lang: str) -> dict[str, list[dict[str, str]]]:
+    """The periods of each type up to the current one, newest first (the page's picker)."""
+    out: dict[str, list[dict[str, str]]] = {k: [] for k in PICKER}
+    y, m = today.year, today.month
+    for _ in range(PICKER["month"]):
+        out["month"].append({"code": f"{y}{m:02d}",
+                             "label": f"{m:02d}/{y}" if lang == "en" else f"Tháng {m:02d}/{y}"})  # fmt: skip
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    y, q = today.year, (today.month - 1) // 3 + 1
+    for _ in range(PICKER["quarter"]):
+        out["quarter"].append({"code": f"{y}Q{q}",
+                               "label": f"Q{q} {y}" if lang == "en" else f"Quý {q}/{y}"})  # fmt: skip
+        y, q = (y - 1, 4) if q == 1 else (y, q - 1)
+    out["year"] = [{"code": str(today.year - i), "label": str(today.year - i)}
+                   for i in range(PICKER["year"])]  # fmt: skip
+    return out
+
+
 def _choices(s: Session, principal: Principal) -> list[dict[str, str]]:
     """The org units the caller may enter for, with their level."""
     province = registry_province(s)
@@ -130,10 +152,19 @@ def entry_page(
          "period_type": d.period_type, "level": d.orgunit_level}
         for d in md.datasets.values()
     ]  # fmt: skip
-    config = {"lang": lang, "t": i18n.texts(lang), "chosen": chosen}
+    periods_by_type = period_choices(services.clock().date(), lang)
+    # the level the caller approves at (the approval API's rule), when they may approve
+    approve_level = (("province" if principal.scope.province else "commune")
+                     if Permission.APPROVE_AGGREGATE in principal.permissions else None)  # fmt: skip
+    config = {"lang": lang, "t": i18n.texts(lang), "chosen": chosen,
+              "periods": periods_by_type, "approve_level": approve_level}  # fmt: skip
+    kind = chosen.get("period_type") or next(iter(md.datasets.values())).period_type
+    if chosen and all(x["code"] != chosen["period"] for x in periods_by_type[kind]):
+        periods_by_type[kind].insert(0, {"code": chosen["period"], "label": chosen["period"]})
     return templates.TemplateResponse(
         request,
         "aggregate/entry.html",
         {"lang": lang, "t": config["t"], "config": config, "datasets": datasets, "units": units,
-         "chosen": chosen, "title": i18n.texts(lang)["nav_entry"]},
+         "chosen": chosen, "title": i18n.texts(lang)["nav_entry"],
+         "period_choices": periods_by_type[kind]},
     )  # fmt: skip

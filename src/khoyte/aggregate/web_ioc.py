@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from khoyte import i18n
 from khoyte.access import Permission, Principal, deny_out_of_scope, requires
-from khoyte.aggregate import ioc, ioc_claims, quality, store
+from khoyte.aggregate import ioc, ioc_claims, quality, store, targets
 from khoyte.aggregate.metadata import Group, Metadata, load
 from khoyte.aggregate.models import AggReport, AggValue
 from khoyte.aggregate.quality_report import registry_province
@@ -125,7 +125,8 @@ def selection(
         if unit is None or not store.allowed(scope, orgunit, unit):
             deny_out_of_scope(principal, f"orgunit:{orgunit}")
         level, code = unit[0], orgunit
-    return ioc.Selection(months, code, level, province, scope, approved_only, small, units, names)
+    return ioc.Selection(months, code, level, province, scope, approved_only, small, units, names,
+                         targets=targets.effective(s, md))  # fmt: skip
 
 
 def twin(
@@ -137,8 +138,12 @@ def twin(
             panels.append(ioc.indicator_panel(s, md, p, sel))
         elif services.warehouse is not None:
             eng = services.warehouse.engine
-            panels.append(ioc_claims.claims_panel(eng, md, p, sel)
-                          if p.kind == "claims" else ioc_claims.service_groups_panel(eng, sel))  # fmt: skip
+            if p.kind == "claims":
+                panels.append(ioc_claims.claims_panel(eng, md, p, sel))
+            elif p.kind == "papers":
+                panels.append(ioc_claims.papers_panel(eng, md, p, sel))
+            else:
+                panels.append(ioc_claims.service_groups_panel(eng, sel))
     datasets = {d for p in panels for d in p["datasets"]}
     units = {
         (d, u) for d in datasets for u in ioc.units_of(sel, md.datasets[d].orgunit_level)

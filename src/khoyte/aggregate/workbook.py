@@ -21,6 +21,19 @@ _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _BOLD = Font(name="Times New Roman", bold=True, size=12)
 _PLAIN = Font(name="Times New Roman", size=12)
 PROVENANCE_SHEET = "Nguồn số liệu"
+HEADER_ROW = 8  # column groups; labels, units and column numbers below; the rows from row 12
+FIRST_ROW = HEADER_ROW + 4
+
+
+def sheet_name(form: Form) -> str:
+    return f"Biểu {form.code}"
+
+
+def fixed_columns(form: Form) -> list[str]:
+    """The columns before the values: STT, the row's name, the ICD-10 range (b14) or the unit
+    (forms with a unit per row)."""
+    fixed = ["STT", form.row_header_vi] + (["Mã ICD-10"] if form.code == "b14" else [])
+    return fixed + (["Đơn vị tính"] if any("unit_vi" in r for r in form.rows) else [])
 
 
 def period_label(p: Period) -> str:
@@ -42,10 +55,13 @@ def render(
     wb = Workbook()
     ws = wb.active
     assert ws is not None  # a new workbook has one sheet
-    ws.title = f"Biểu {form.code}"
+    ws.title = sheet_name(form)
     icd = form.code == "b14"
-    fixed = ["STT", form.row_header_vi] + (["Mã ICD-10"] if icd else [])
-    ncols = len(fixed) + len(form.columns)
+    units = any("unit_vi" in r for r in form.rows)  # a unit per row (b4–b8, b10, b12)
+    fixed = fixed_columns(form)
+    # at least four columns: the two header blocks need two each (a form collected whole, b1…,
+    # has no rows or columns khoyte knows: its workbook is the blank frame)
+    ncols = max(4, len(fixed) + len(form.columns))
     last = get_column_letter(ncols)
     half = max(2, ncols // 2)
 
@@ -81,7 +97,7 @@ def render(
         f"Đơn vị báo cáo: {unit_name} — Đơn vị nhận báo cáo: Bộ Y tế (Vụ Kế hoạch - Tài chính)",
     )
     # header: rows 8 (groups), 9 (labels), 10 (units), 11 (column numbers)
-    top = 8
+    top = HEADER_ROW
     for i, title in enumerate(fixed, start=1):
         col = get_column_letter(i)
         ws.merge_cells(f"{col}{top}:{col}{top + 2}")
@@ -94,7 +110,8 @@ def render(
         else:
             groups.append((g, j, j))
         put(f"{get_column_letter(j)}{top + 1}", c["label_vi"], _BOLD)
-        put(f"{get_column_letter(j)}{top + 2}", f"({c.get('unit_vi', '')})", _PLAIN)
+        unit = c.get("unit_vi", "")
+        put(f"{get_column_letter(j)}{top + 2}", f"({unit})" if unit else "", _PLAIN)
     for g, a, b in groups:
         if b > a:
             ws.merge_cells(f"{get_column_letter(a)}{top}:{get_column_letter(b)}{top}")
@@ -111,6 +128,8 @@ def render(
         put(f"B{r}", row["label_vi"], bold, Alignment(wrap_text=True, vertical="center"))
         if icd:
             put(f"C{r}", row.get("icd", ""), bold)
+        if units:
+            put(f"C{r}", row.get("unit_vi", ""), bold)
         for j, c in enumerate(form.columns, start=len(fixed) + 1):
             ws.cell(row=r, column=j, value=values.get((row["code"], c["code"])))
             ws.cell(row=r, column=j).font = bold

@@ -79,6 +79,15 @@ def synth(
             "referrals followed by a visit at the destination (truth/episodes.csv)."
         ),
     ] = 0.0,
+    programmes: Annotated[
+        bool,
+        typer.Option(
+            "--programmes",
+            help="Báo cáo chương trình (kiểm soát bệnh, giám định) và kế hoạch theo quy mô dân "
+            "số / programme reports (disease control, assessment) and a plan at the province's "
+            "scale (aggregates/*-chuong-trinh.csv, aggregates/ke_hoach.csv).",
+        ),
+    ] = False,
 ) -> None:
     """Sinh dữ liệu tỉnh giả lập / write a synthetic province (claim XML, manifest, aggregates)."""
     console = Console(stderr=True)
@@ -96,6 +105,7 @@ def synth(
             exporters=exporters,
             exporter_cdata=exporter_cdata,
             referral_followup=referral_followup,
+            programmes=programmes,
             aggregates_from=date.fromisoformat(aggregates_from) if aggregates_from else None,
         )
         if exporters not in MODES:

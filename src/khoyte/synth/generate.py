@@ -50,6 +50,9 @@ class SynthConfig:
     # share of same-day referrals (XML13) followed by a visit of the person at the destination
     # that day (0: none, the outputs of a seed unchanged; truth/episodes.csv says who went)
     referral_followup: float = 0.0
+    # programme reports of IOC groups 6 and 7 and a plan at the synthetic province's scale
+    # (synth/programmes.py; off: the outputs of a seed unchanged)
+    programmes: bool = False
 
     def days(self) -> Iterator[date]:
         d = self.start
@@ -285,6 +288,11 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
         out / "truth" / "residence.csv",
         ("month", "maxa_cu_tru", "ma_loai_kcb", "gioi_tinh", "age_band"),
     )
+    truth.conditions.write_csv(
+        out / "truth" / "conditions.csv",
+        ("month", "ma_cskcb", "ma_loai_kcb", "age_band", "ma_benh_chinh"),
+    )
+    truth.write_papers(out / "truth" / "papers.csv")
     _write_persons(out / "truth" / "persons.csv", prov, seen)
     manifest = _manifest(cfg, prov, truth, defects, files, size, by_std, int(seen.sum()))
     if assignment:
@@ -297,6 +305,10 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
         from khoyte.synth.aggregates import write_aggregates
 
         manifest["aggregates"] = write_aggregates(out / "aggregates", cfg, prov, truth)
+        if cfg.programmes:
+            from khoyte.synth.programmes import write_programmes
+
+            manifest["aggregates"]["programmes"] = write_programmes(out / "aggregates", cfg, prov)
     (out / "manifest.json").write_text(
         json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )

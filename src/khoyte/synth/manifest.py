@@ -84,6 +84,10 @@ class Truth:
         self.monthly = Cube()  # (month, facility, MA_LOAI_KCB, GIOI_TINH, age band, ICD chapter)
         self.residence = Cube()  # (month, MAXA_CU_TRU, MA_LOAI_KCB, GIOI_TINH, age band)
         self.codes: Counter[tuple[str, str]] = Counter()  # (month, MA_BENH_CHINH)
+        # (month, facility, MA_LOAI_KCB, age band, MA_BENH_CHINH): truth/conditions.csv
+        self.conditions = Cube()
+        # (month, facility, table, field, value) → papers: truth/papers.csv
+        self.papers: Counter[tuple[str, str, str, str, str]] = Counter()
         self.other: Counter[str] = Counter()
         self.outbreak_cases: Counter[tuple[int, str]] = Counter()  # (outbreak, ISO week start)
 
@@ -94,6 +98,9 @@ class Truth:
         self.monthly.add((month, facility, f.visit_type, f.sex, f.band, f.chapter), vec)
         self.residence.add((month, commune, f.visit_type, f.sex, f.band), vec)
         self.codes[(month, f.code)] += 1
+        self.conditions.add((month, facility, f.visit_type, f.band, f.code), vec)
+        for table, name, value in f.papers:
+            self.papers[(month, facility, table, name, value)] += 1
         o = self.other
         o["qd130_visits"] += f.standard == "QD130"
         o["qd130_with_cccd"] += f.cccd
@@ -111,8 +118,20 @@ class Truth:
         self.monthly.merge(other.monthly)
         self.residence.merge(other.residence)
         self.codes.update(other.codes)
+        self.conditions.merge(other.conditions)
+        self.papers.update(other.papers)
         self.other.update(other.other)
         self.outbreak_cases.update(other.outbreak_cases)
+
+    def write_papers(self, path: Path) -> None:
+        """``truth/papers.csv``: papers generated per month (of the visit's ``NGAY_VAO``) ×
+        facility × table, and among them how many carry each value of the fields counted
+        (``visits.PAPER_FACTS``; field ``*`` counts the rows)."""
+        with path.open("w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh, lineterminator="\n")
+            w.writerow(["month", "ma_cskcb", "table", "field", "value", "papers"])
+            for key, n in sorted(self.papers.items()):
+                w.writerow([*key, n])
 
     def by(self, index: int) -> dict[str, dict[str, Any]]:
         """Totals by one column of the monthly cube (0 month, 1 facility, 2 type, 3 sex, 4 band,

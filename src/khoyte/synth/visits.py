@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from khoyte.registry import icd10
-from khoyte.standards.model import Record, Standard
+from khoyte.standards.model import Record, Row, Standard
 from khoyte.synth import clinical
 from khoyte.synth.clinical import Dx
 from khoyte.synth.names import misspell
@@ -82,6 +82,33 @@ class Fact:
     name_variant: int  # -1 exact, else the kind of misspelling
     end_day: date | None = None  # date of NGAY_RA
     referred_to: str | None = None  # MA_NOI_DEN of the referral paper (XML13) written
+    papers: tuple[tuple[str, str, str], ...] = ()  # (table, field, value) of the papers written
+
+
+# what truth/papers.csv counts of each paper: one ("*", "") per row, then these fields' values
+PAPER_FACTS: dict[str, tuple[str, ...]] = {
+    "XML7": ("MA_DINH_CHI_THAI",),
+    "XML9": ("GIOI_TINH_CON", "LAN_SINH", "SINHCON_PHAUTHUAT", "SINHCON_DUOI32TUAN", "SO_CON_SONG",
+             "CAN_NANG_CON"),
+    "XML13": ("MA_LYDO_CT",),
+}  # fmt: skip
+
+
+def paper_facts(tables: dict[str, list[Row]]) -> tuple[tuple[str, str, str], ...]:
+    """(table, field, value) of every paper row generated; a weight is told as under 2,500 g or
+    not (``<2500`` / ``>=2500``)."""
+    out: list[tuple[str, str, str]] = []
+    for table, fields in PAPER_FACTS.items():
+        for row in tables.get(table, ()):
+            out.append((table, "*", ""))
+            for name in fields:
+                v = row.get(name)
+                weight = row.decimal(name) if name == "CAN_NANG_CON" else None
+                if weight is not None:
+                    out.append((table, name, "<2500" if weight < 2500 else ">=2500"))
+                else:
+                    out.append((table, name, "" if v is None else str(v)))
+    return tuple(out)
 
 
 def standard_for(day: date) -> Standard:
@@ -318,6 +345,7 @@ def _visit(
         name_variant=variant,
         end_day=end.date(),
         referred_to=referred_to if "XML13" in record.tables else None,
+        papers=paper_facts(record.tables),
     )
     return record, fact
 

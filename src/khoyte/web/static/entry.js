@@ -51,9 +51,9 @@
   function save(row, input) {
     var raw = input.value.trim();
     if (raw === input.getAttribute("data-saved")) { return; }
-    var value = parse(raw);
     var state = row.querySelector("td.state");
-    if (raw === "") { return; }
+    // an emptied cell deletes the stored value (the server audits it)
+    var value = raw === "" ? "" : parse(raw);
     if (value === null) {
       row.setAttribute("data-state", "error");
       state.textContent = t.save_failed + ": " + t.not_a_number;
@@ -87,6 +87,60 @@
       row.setAttribute("data-state", "error");
       state.textContent = t.save_failed;
     });
+  }
+
+  /* The period picker: the periods of the chosen data set's type, newest first (a select, so
+     the keyboard picks one by its first letters or the arrows). */
+  function periodsFollowDataSet() {
+    var ds = document.getElementById("e-dataset");
+    var sel = document.getElementById("e-period");
+    if (!ds || !sel) { return; }
+    function fill(keep) {
+      var kind = ds.options[ds.selectedIndex].getAttribute("data-period-type");
+      var current = keep ? sel.value : null;
+      sel.textContent = "";
+      (config.periods[kind] || []).forEach(function (p) {
+        var o = el("option", { value: p.code }, p.label);
+        if (p.code === current) { o.selected = true; }
+        sel.appendChild(o);
+      });
+    }
+    ds.addEventListener("change", function () { fill(false); });
+    fill(true);
+  }
+
+  /* Approve the report (APPROVE_AGGREGATE): it is then locked; the form is drawn again. */
+  function approveButton(d) {
+    var btn = document.getElementById("e-approve");
+    if (!btn) { return; }
+    var mine = config.approve_level;
+    var ds = document.getElementById("e-dataset");
+    var communeSet = ds && ds.options[ds.selectedIndex].getAttribute("data-level") === "commune";
+    // commune → province: the province approves a commune's report after the commune did
+    var ready = mine === "commune" ? communeSet && !d.approvalLevel
+      : !communeSet ? !d.approvalLevel : d.approvalLevel === "commune";
+    btn.hidden = !mine || !ready;
+    btn.onclick = function () {
+      btn.disabled = true;
+      fetch("/api/v1/aggregate/approvals", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": csrf() },
+        body: JSON.stringify({ dataSet: chosen.dataSet, period: chosen.period, orgUnit: chosen.orgUnit })
+      }).then(function (r) {
+        return r.json().then(function (body) { return { ok: r.ok, body: body }; });
+      }).then(function (res) {
+        var status = document.getElementById("approve-status");
+        btn.disabled = false;
+        if (res.ok) {
+          status.textContent = t.approved;
+          start();
+        } else {
+          var err = res.body && res.body.error;
+          status.textContent = t.save_failed + (err ? ": " + (lang === "en" ? err.message_en : err.message_vi) : "");
+        }
+      });
+    };
   }
 
   function draw(d) {
@@ -126,11 +180,11 @@
       });
     });
     document.getElementById("entry-locked").hidden = !d.locked;
+    approveButton(d);
     if (inputs.length) { inputs[0].focus(); inputs[0].select(); }
   }
 
   function start() {
-    unitsFollowDataSet();
     if (!chosen || !chosen.dataSet) { return; }
     var status = document.getElementById("status");
     var q = new URLSearchParams({ dataSet: chosen.dataSet, period: chosen.period, orgUnit: chosen.orgUnit });
@@ -149,5 +203,23 @@
       });
   }
 
-  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
+  /* Keyboard first: Enter on a choice of the form opens the report (as in a text field). */
+  function enterSubmits() {
+    var form = document.getElementById("entry-choose");
+    if (!form) { return; }
+    Array.prototype.forEach.call(form.querySelectorAll("select"), function (sel) {
+      sel.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter") { ev.preventDefault(); form.requestSubmit(); }
+      });
+    });
+  }
+
+  function init() {
+    unitsFollowDataSet();
+    periodsFollowDataSet();
+    enterSubmits();
+    start();
+  }
+
+  if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", init); } else { init(); }
 }());

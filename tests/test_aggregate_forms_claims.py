@@ -1,0 +1,333 @@
+"""The claims rows of b4–b8, b10, b12 against the synth's ground truth (``truth/conditions.csv``:
+visits and deaths by month × facility × visit type × age band × main code; ``truth/papers.csv``:
+the papers generated and their fields' values), for the province and a commune-scoped user; the
+collected rows against the synth's aggregate files; the papers the synth does not write (XML6,
+XML15, a termination in XML7) from a record made here; the workbook."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from khoyte.access import Scope
+from khoyte.aggregate import form_claims, periods
+from khoyte.aggregate.forms import Target, cells
+from khoyte.aggregate.metadata import FormMeasure, load
+from khoyte.demo import _import_aggregates
+from khoyte.handoff import RecordVersion
+from khoyte.services import build_services
+from khoyte.standards.model import BirthDate, Record, Standard, make_row
+from khoyte.warehouse.engine import DuckDBEngine
+from khoyte.warehouse.loader import Loader
+from tests.aggregate_helpers import INPATIENT, Quarter, busiest_commune, client_for, make_quarter
+
+FORMS = ("b4", "b5", "b6", "b7", "b8", "b10", "b12")
+MONTHS = {"2025-01", "2025-02", "2025-03"}
+
+
+@pytest.fixture(scope="module")
+def quarter(tmp_path_factory: pytest.TempPathFactory) -> Quarter:
+    q = make_quarter(tmp_path_factory.mktemp("fc"), tmp_path_factory.mktemp("fc-data"))
+    services = build_services(q.settings, warehouse=False)
+    try:
+        _import_aggregates(services, q.root / "aggregates", lambda _m: None)
+    finally:
+        services.close()
+    return q
+
+
+@pytest.fixture(scope="module")
+def client(quarter: Quarter) -> Iterator[TestClient]:
+    with client_for(quarter.settings) as c:
+        yield c
+
+
+def _csv(q: Quarter, name: str) -> list[dict[str, str]]:
+    with (q.root / "truth" / name).open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _episode_ok(r: dict[str, str], column: str, op: str, value: Any) -> bool:
+    """One condition on a row of truth/conditions.csv (deaths are its own measure)."""
+    name = column.removeprefix("e.")
+    if name == "inpatient":
+        return (r["ma_loai_kcb"] in INPATIENT) == bool(value)
+    if name == "ma_benh_chinh" and op == "icd":
+        code = r["ma_benh_chinh"][:3]
+        return any(lo <= code <= hi for lo, hi in form_claims._ranges(value))
+    have = r[name]
+    return have in value if op == "in" else have == value
+
+
+def _expected_episodes(m: FormMeasure, rows: list[dict[str, str]]) -> int:
+    death = any(c == "e.death" for c, _, _ in m.where)
+    others = [w for w in m.where if w[0] != "e.death"]
+    return sum(
+        int(r["deaths" if death else "visits"])
+        for r in rows
+        if all(_episode_ok(r, *w) for w in others)
+    )
+
+
+def _paper_ok(value: str, op: str, want: Any) -> bool:
+    if op == "=":
+        return value == str(want)
+    if op == ">=":
+        return int(value) >= int(want)
+    if op == "<":  # the truth tells weights as under 2,500 g or not
+        return value == f"<{want}"
+    raise AssertionError(op)
+
+
+def _expected_paper(m: FormMeasure, rows: list[dict[str, str]]) -> int:
+    table = {"fact_birth": "XML9", "fact_discharge": "XML7", "fact_referral": "XML13"}.get(m.table)
+    mine = [r for r in rows if r["table"] == table]
+    if m.count.startswith("sum:"):
+        field = m.count.removeprefix("sum:").upper()
+        return sum(int(r["value"]) * int(r["papers"]) for r in mine if r["field"] == field)
+    if not m.where:
+        return sum(int(r["papers"]) for r in mine if r["field"] == "*")
+    counted = {r["field"] for r in mine}
+    each = [
+        sum(int(r["papers"]) for r in mine
+            if r["field"] == column.upper() and _paper_ok(r["value"], op, want))
+        for column, op, want in m.where
+        if column.upper() in counted
+    ]  # fmt: skip
+    # the truth counts one field at a time: several conditions are exact only when one is never
+    # met (a table the synth does not write has no field counted: 0)
+    assert len(m.where) == 1 or not each or min(each) == 0, m.code
+    return min(each) if each else 0
+
+
+def _aggregates(q: Quarter) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for m in sorted(MONTHS):
+        with (q.root / "aggregates" / f"{m}.csv").open(encoding="utf-8") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
+
+
+def expected(q: Quarter, commune: str | None) -> dict[tuple[str, str], float | None]:
+    """Every cell of the seven forms from the truth files and the aggregate files."""
+    md = load()
+    keep = lambda code: commune is None or q.facilities[code]["ma_xa"] == commune  # noqa: E731
+    conditions = [r for r in _csv(q, "conditions.csv")
+                  if r["month"] in MONTHS and keep(r["ma_cskcb"])]  # fmt: skip
+    paper_rows = [r for r in _csv(q, "papers.csv") if r["month"] in MONTHS and keep(r["ma_cskcb"])]
+    files = _aggregates(q)
+    out: dict[tuple[str, str], float | None] = {}
+    for code in FORMS:
+        form = md.forms[code]
+        for row in form.rows:
+            value: float | None = None
+            if "measure" in row:
+                m = md.measures[row["measure"]]
+                value = (_expected_episodes(m, conditions) if m.table == "fact_episode"
+                         else _expected_paper(m, paper_rows))  # fmt: skip
+            elif "element" in row:
+                got = [float(r["gia_tri"]) for r in files
+                       if r["chi_tieu"] == row["element"]
+                       and (commune is None or r["ma_don_vi"] == commune)
+                       and ("option" not in row or r["nhom"] == row["option"])]  # fmt: skip
+                value = sum(got) if got else None
+            for col in form.columns:
+                out[(f"{code}.{row['code']}", col["code"])] = value
+    return out
+
+
+def served(client: TestClient, who: str, **params: str) -> dict[tuple[str, str], float | None]:
+    out: dict[tuple[str, str], float | None] = {}
+    for code in FORMS:
+        r = client.get(f"/api/v1/forms/{code}", params={"period": "2025Q1", **params},
+                       headers={"x-test-scope": who})  # fmt: skip
+        assert r.status_code == 200, r.text
+        for c in r.json()["cells"]:
+            assert c["source"], c
+            out[(f"{code}.{c['row']}", c["column"])] = c["value"]
+    return out
+
+
+def test_claims_and_collected_rows_equal_the_truth_for_the_province(
+    client: TestClient, quarter: Quarter
+) -> None:
+    want = expected(quarter, None)
+    assert served(client, "province") == want
+    # the synth's province gives these rows numbers (the comparison is not of zeros only)
+    for key in ("b4.de_co_giay_chung_sinh", "b4.tre_de_song", "b8.tre_trai", "b8.tre_gai",
+                "b8.con_thu_3", "b8.kcb_duoi_5", "b12.tang_huyet_ap", "b12.dai_thao_duong",
+                "b10.tntt", "b10.tam_than", "b4.tre_sinh_xa", "b7.dat_vong"):  # fmt: skip
+        assert want[(key, "so_luong")], key
+    assert want[("b4.kham_thai_3_lan", "so_luong")] is None  # written by the reporting unit
+
+
+def test_a_commune_user_gets_their_commune(client: TestClient, quarter: Quarter) -> None:
+    commune = busiest_commune(quarter)
+    mine = served(client, f"commune:{commune}", orgunit=commune)
+    assert mine == expected(quarter, commune)
+    assert mine != served(client, "province")
+    assert mine[("b4.tre_sinh_xa", "so_luong")] is not None
+    r = client.get("/api/v1/forms/b4", params={"period": "2025", "orgunit": "82"},
+                   headers={"x-test-scope": f"commune:{commune}"})  # fmt: skip
+    assert r.status_code == 404
+
+
+def test_workbook_of_a_claims_form(client: TestClient) -> None:
+    r = client.get("/api/v1/forms/b8.xlsx", params={"period": "2025Q1"},
+                   headers={"x-test-scope": "province"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    wb = load_workbook(io.BytesIO(r.content))
+    ws = wb["Biểu b8"]
+    assert ws["A4"].value == "TÌNH HÌNH SỨC KHỎE TRẺ EM"
+    assert ws["C8"].value == "Đơn vị tính"
+    body = client.get("/api/v1/forms/b8", params={"period": "2025Q1"},
+                      headers={"x-test-scope": "province"}).json()  # fmt: skip
+    values = [c["value"] for c in body["cells"]]
+    assert [ws.cell(row=12 + i, column=4).value for i in range(len(values))] == values
+    sources = [row[3] for row in wb["Nguồn số liệu"].iter_rows(min_row=9, values_only=True)]
+    assert "claims XML9: GIOI_TINH_CON = 1" in sources
+    assert any(str(x).startswith("đơn vị báo cáo ghi trên biểu") for x in sources)
+
+
+def _programme_record(ma_lk: str, at: datetime) -> Record:
+    """A record with the papers the synth does not write: HIV care (XML6, diagnosed in the
+    period), TB treatment (XML15, cured, with HIV), a termination (XML7, 10 weeks)."""
+    tables = {
+        "XML1": [make_row("XML1", {"MA_LK": ma_lk, "NGAY_VAO": at, "NGAY_RA": at,
+                                   "MA_LOAI_KCB": "03", "NGAY_SINH": BirthDate(1990, 1, 5),
+                                   "GIOI_TINH": "2", "MA_BENH_CHINH": "B20"})],
+        "XML6": [make_row("XML6", {"MA_LK": ma_lk, "NGAYKD_HIV": date(2025, 2, 1)}),
+                 make_row("XML6", {"MA_LK": ma_lk, "NGAYKD_HIV": date(2019, 2, 1)})],
+        "XML7": [make_row("XML7", {"MA_LK": ma_lk, "MA_DINH_CHI_THAI": "1", "TUOI_THAI": 10})],
+        "XML15": [make_row("XML15", {"MA_LK": ma_lk, "STT": 1, "KET_QUA_DTRI_LAO": "1",
+                                     "PHANLOAI_LAO_HIV": "1"})],
+    }  # fmt: skip
+    return Record(ma_lk, Standard.QD130, tables)
+
+
+class _Source:
+    registry_key = "test"
+
+    def __init__(self, versions: list[RecordVersion]) -> None:
+        self.versions = versions
+
+    def facilities_since(self, revision: int = 0) -> list[Any]:
+        return []
+
+    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
+        yield from (v for v in self.versions if v.version_id > since_id)
+
+
+def test_papers_the_synth_does_not_write(tmp_path: Any) -> None:
+    at = datetime(2025, 2, 10, 8, 0)
+    versions = [
+        RecordVersion(i, fac, f"LK{i}", 1, f"s{i}", datetime(2025, 2, 11, tzinfo=UTC),
+                      "accepted", _programme_record(f"LK{i}", at))
+        for i, fac in ((1, "82001"), (2, "82002"))
+    ]  # fmt: skip
+    loader = Loader(DuckDBEngine(tmp_path / "wh.duckdb"), b"k" * 32)
+    loader.refresh(_Source(versions))
+    eng = loader.engine
+    q1 = periods.parse("2025Q1")
+    got = {(c["row"], c["column"]): c["value"]
+           for c in cells(eng, Scope.whole_province(), "b10", q1, Target())}  # fmt: skip
+    assert got[("hiv_dieu_tri", "so_luong")] == 4  # two XML6 rows of two records
+    assert got[("hiv_moi_phat_hien", "so_luong")] == 2  # diagnosed in the quarter
+    assert got[("hiv_icd", "so_luong")] == 2
+    assert got[("lao_dieu_tri", "so_luong")] == 2
+    assert got[("lao_khoi", "so_luong")] == 2
+    assert got[("lao_hiv", "so_luong")] == 2
+    one = Scope(facilities=frozenset({"82001"}))
+    mine = {(c["row"], c["column"]): c["value"] for c in cells(eng, one, "b10", q1, Target())}
+    assert mine[("hiv_dieu_tri", "so_luong")] == 2
+    b7 = {(c["row"], c["column"]): c["value"]
+          for c in cells(eng, one, "b7", q1, Target())}  # fmt: skip
+    assert b7[("dinh_chi_thai", "so_luong")] == 1
+    assert b7[("dinh_chi_thai_12", "so_luong")] == 1
+    later = periods.parse("2025Q2")  # admitted in Q1: nothing in Q2
+    assert {
+        c["value"] for c in cells(eng, one, "b10", later, Target()) if c["row"] == "lao_khoi"
+    } == {0}
+    sources = {c["row"]: c["source"] for c in cells(eng, one, "b10", q1, Target())}
+    assert sources["lao_khoi"].startswith("claims XML15")
+    assert sources["hiv_duong_tinh"].startswith("báo cáo tổng hợp")
+
+
+def _workbook(client: TestClient, code: str, period: str) -> Any:
+    r = client.get(f"/api/v1/forms/{code}.xlsx", params={"period": period},
+                   headers={"x-test-scope": "province"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    return load_workbook(io.BytesIO(r.content))
+
+
+def _upload(client: TestClient, wb: Any, who: str = "province") -> dict[str, Any]:
+    buf = io.BytesIO()
+    wb.save(buf)
+    r = client.post("/api/v1/aggregate/uploads", content=buf.getvalue(),
+                    headers={"x-test-scope": who, "x-filename": "b4.xlsx"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+def _row(ws: Any, label: str) -> int:
+    return next(r for r in range(12, ws.max_row + 1) if ws.cell(row=r, column=2).value == label)
+
+
+def test_the_forms_own_workbook_round_trip(client: TestClient) -> None:
+    """A specialist writes the province's own rows in the generated workbook and uploads it:
+    the values are stored and the form (and its next workbook) shows them; the same upload
+    twice changes nothing; a damaged workbook is refused whole, naming each bad cell."""
+    md = load()
+    b4 = md.forms["b4"]
+    labels = {r["code"]: r["label_vi"] for r in b4.rows}
+    wb = _workbook(client, "b4", "2025")
+    ws = wb["Biểu b4"]
+    ws.cell(row=_row(ws, labels["kham_thai_3_lan"]), column=4, value=1234)
+    ws.cell(row=_row(ws, labels["cham_soc_sau_sinh"]), column=4, value=56)
+    claims_row = _row(ws, labels["de_co_giay_chung_sinh"])
+    ws.cell(row=claims_row, column=4, value=999999)  # a claims row: computed, not read
+    receipt = _upload(client, wb)
+    assert receipt["status"] == "loaded", receipt
+    assert receipt["importCount"]["imported"] == 2
+    assert _upload(client, wb)["status"] == "unchanged"  # the same upload twice
+    body = client.get("/api/v1/forms/b4", params={"period": "2025"},
+                      headers={"x-test-scope": "province"}).json()  # fmt: skip
+    got = {c["row"]: c["value"] for c in body["cells"]}
+    assert (got["kham_thai_3_lan"], got["cham_soc_sau_sinh"]) == (1234, 56)
+    assert got["de_co_giay_chung_sinh"] != 999999
+    again = _workbook(client, "b4", "2025")["Biểu b4"]
+    assert again.cell(row=_row(again, labels["kham_thai_3_lan"]), column=4).value == 1234
+    # damaged: a word where a number goes, a row moved; nothing is stored
+    bad = _workbook(client, "b4", "2025")
+    ws = bad["Biểu b4"]
+    r1 = _row(ws, labels["kham_thai_3_lan"])
+    ws.cell(row=r1, column=4, value="nhiều")
+    r2 = _row(ws, labels["cham_soc_sau_sinh"])
+    ws.cell(row=r2, column=4, value=7)
+    ws.cell(row=r2, column=2, value="Dòng khác")
+    receipt = _upload(client, bad)
+    assert receipt["status"] == "rejected"
+    assert {(p["sheet"], p["row"], p["column"], p["value"], p["code"])
+            for p in receipt["problems"]} == {
+        ("Biểu b4", r1, "D", "nhiều", "not_a_number"),
+        ("Biểu b4", r2, "B", "Dòng khác", "layout"),
+    }  # fmt: skip
+    body = client.get("/api/v1/forms/b4", params={"period": "2025"},
+                      headers={"x-test-scope": "province"}).json()  # fmt: skip
+    assert {c["row"]: c["value"] for c in body["cells"]}["kham_thai_3_lan"] == 1234
+    # a commune-scoped specialist cannot write the province's form
+    wb2 = _workbook(client, "b12", "2025")
+    ws = wb2["Biểu b12"]
+    row = _row(ws, next(r["label_vi"] for r in md.forms["b12"].rows if r["code"] == "quan_ly_thay"))
+    ws.cell(row=row, column=4, value=3)
+    refused = _upload(client, wb2, who="commune:00000")
+    assert refused["status"] == "rejected"
+    assert {p["code"] for p in refused["problems"]} == {"out_of_scope"}
