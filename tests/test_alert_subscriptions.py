@@ -151,10 +151,14 @@ def test_the_command_line_sets_a_contact_audited_like_the_page(
     done = runner.invoke(app, ["alerts", "contact", "xa1", "--email", "xa1@soyte.example.vn"])
     assert done.exit_code == 0, done.output
     bad = runner.invoke(app, ["alerts", "contact", "xa1", "--email", "not an address"])
-    assert bad.exit_code == 2 and "email_invalid" in bad.output
+    assert bad.exit_code == 2
+    assert "email_invalid" in bad.output
     nobody = runner.invoke(app, ["alerts", "contact", "khong-co", "--email", "a@b.vn"])
-    assert nobody.exit_code == 2 and "user_unknown" in nobody.output
+    assert nobody.exit_code == 2
+    assert "user_unknown" in nobody.output
     with session_scope(services(env).sessions) as s:
         assert s.get(Contact, "xa1").email == "xa1@soyte.example.vn"  # type: ignore[union-attr]
-        entries = s.scalars(select(AuditEntry).where(AuditEntry.action == "alert_contact.set")).all()
+        entries = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "alert_contact.set")
+        ).all()
         assert [(e.actor.startswith("cli:"), e.target) for e in entries] == [(True, "user:xa1")]
