@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Generator, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -282,15 +282,18 @@ class Loader:
             report = LoadReport(watermark=self.watermark())
             report.facilities, report.registry_watermark = self.refresh_registry(source)
             chunks = _read_ahead(_chunks(source.iter_versions(report.watermark), batch_size))
-            try:
+            with ExitStack() as stack:
+                stack.callback(chunks.close)  # stops the reader when a batch failed
                 while True:
                     with _gc_paused():
                         chunk = next(chunks, None)
                         if chunk is None:
                             break
                         self._apply(chunk, report)
-            finally:
-                chunks.close()  # stops the reader when a batch failed
+                    one_thread = getattr(self.engine, "one_thread", None)
+                    if report.versions == batch_size and one_thread is not None:
+                        # a full first batch: a backlog (a first load), not a few new records
+                        stack.enter_context(one_thread())
             if report.loaded and not self.engine.query("SELECT 1 FROM dim_facility LIMIT 1"):
                 log.warning(
                     "Kho có hồ sơ nhưng danh mục cơ sở trống: bảng điều khiển không có tên, xã, "
