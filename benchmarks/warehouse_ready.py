@@ -59,9 +59,12 @@ def time_to_ready(settings: Settings) -> tuple[float, float, int]:
     services = build_services(settings)
     assert services.warehouse is not None
     with TestClient(create_app(services=services)):  # the lifespan starts the poller
-        while not services.warehouse.freshness()["ready"]:
+        # what ``freshness()["ready"]`` reads, without its query of DuckDB every 5 ms (CPU
+        # that would be counted as the load's)
+        while services.warehouse.catching_up_since is not None:
             time.sleep(0.005)
         seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+        assert services.warehouse.freshness()["ready"]
         loaded = services.warehouse.loader.watermark()
     services.close()
     return seconds, cpu, loaded
