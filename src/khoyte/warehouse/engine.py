@@ -83,19 +83,6 @@ class DuckDBEngine:
             cur.unregister("_batch")
 
     @contextmanager
-    def one_thread(self) -> Iterator[None]:
-        """DuckDB works on one thread meanwhile (the whole database: ``threads`` is global).
-        A long load's statements are small; spread over both cores they cost more CPU than
-        they save, and the other core is reading and decoding the next batch."""
-        cur = self._cursor()
-        was = int(cur.execute("SELECT current_setting('threads')").fetchall()[0][0])
-        cur.execute("SET threads = 1")
-        try:
-            yield
-        finally:
-            cur.execute(f"SET threads = {was}")
-
-    @contextmanager
     def transaction(self) -> Iterator[None]:
         cur = self._cursor()
         cur.execute("BEGIN TRANSACTION")

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import gc
 import logging
-import queue
 import threading
-from collections.abc import Generator, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -90,51 +89,6 @@ def _chunks(it: Iterable[_T], size: int) -> Iterator[list[_T]]:
     i = iter(it)
     while chunk := list(islice(i, size)):
         yield chunk
-
-
-_END = object()
-
-
-def _read_ahead(chunks: Iterator[list[_T]]) -> Generator[list[_T], None, None]:
-    """The same chunks, the next one read (and decoded) by a second thread while this one
-    applies the last: DuckDB's statements and SQLite's reads release the GIL, so a load then
-    uses both cores for part of its time. One chunk ahead at most; an error in the reader is
-    raised here, and stopping early (an error in the writer) stops the reader."""
-    ahead: queue.Queue[object] = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                ahead.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
-        try:
-            for chunk in chunks:
-                if not put(chunk):
-                    return
-            put(_END)
-        except BaseException as e:  # handed to the writer, which raises it
-            put(e)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-
-    reader = threading.Thread(target=read, name="warehouse-read-ahead", daemon=True)
-    reader.start()
-    try:
-        while (item := ahead.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        reader.join()
 
 
 class Loader:
@@ -281,19 +235,13 @@ class Loader:
         with self._lock:
             report = LoadReport(watermark=self.watermark())
             report.facilities, report.registry_watermark = self.refresh_registry(source)
-            chunks = _read_ahead(_chunks(source.iter_versions(report.watermark), batch_size))
-            with ExitStack() as stack:
-                stack.callback(chunks.close)  # stops the reader when a batch failed
-                while True:
-                    with _gc_paused():
-                        chunk = next(chunks, None)
-                        if chunk is None:
-                            break
-                        self._apply(chunk, report)
-                    one_thread = getattr(self.engine, "one_thread", None)
-                    if report.versions == batch_size and one_thread is not None:
-                        # a full first batch: a backlog (a first load), not a few new records
-                        stack.enter_context(one_thread())
+            chunks = _chunks(source.iter_versions(report.watermark), batch_size)
+            while True:
+                with _gc_paused():
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        break
+                    self._apply(chunk, report)
             if report.loaded and not self.engine.query("SELECT 1 FROM dim_facility LIMIT 1"):
                 log.warning(
                     "Kho có hồ sơ nhưng danh mục cơ sở trống: bảng điều khiển không có tên, xã, "
