@@ -131,7 +131,11 @@ def test_every_field_the_transform_names_is_listed() -> None:
 
     source = Path(transform.__file__).read_text(encoding="utf-8")
     named = set(
-        re.findall(r'\.(?:text|decimal|integer|moment|day|items|get)\("([A-Z0-9_]+)"\)', source)
+        # through a row's accessors, or straight from its values (``get``, ``g``: bound ``.get``)
+        re.findall(
+            r'(?:\.(?:text|decimal|integer|moment|day|items|get)|\bget|\bg)\("([A-Z0-9_]+)"\)',
+            source,
+        )
     )
     assert named, "the pattern no longer finds the transform's field reads"
     assert named <= set().union(*FIELDS.values()), sorted(named - set().union(*FIELDS.values()))

@@ -137,6 +137,23 @@ def _opened(data: dict[str, Any], unseal: Unseal | None) -> dict[str, Any]:
     return data
 
 
+# what orjson gives that is stored as it is (everything else is a tagged value, or a float)
+PLAIN: frozenset[type] = frozenset({str, int, list, bool, type(None)})
+
+
+def decode_value(v: Any) -> Value:
+    """One stored value that is not ``PLAIN`` decoded as ``_row_values`` decodes it, for a
+    reader that picks a few values of a row (``gateway.versions.project``)."""
+    if type(v) is dict and len(v) == 1:
+        for tag, payload in v.items():
+            f = _DECODERS.get(tag)
+            if f is not None:
+                return f(payload)  # type: ignore[no-any-return]
+    if type(v) is float:
+        raise _Inexact
+    raise ValueError(f"unknown tagged value {v!r}")
+
+
 def record_from_json(text: str | bytes, unseal: Unseal | None = None) -> Record:
     # orjson parses without calling back into Python (the stdlib parser's object_hook ran
     # for each of ~60 objects per record); the warehouse's first load reads millions of

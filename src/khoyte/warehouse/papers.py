@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from khoyte.registry import icd10
@@ -133,40 +134,84 @@ def _icd(v: str | None) -> str | None:
     return icd10.normalize(v) if v else None
 
 
-def _value(row: Row, c: PaperColumn) -> Any:
+def _text(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _int(v: Any) -> int | None:
+    return v if isinstance(v, int) else None
+
+
+def _float(v: Any) -> float | None:
+    return float(v) if isinstance(v, Decimal) else None
+
+
+def _date(v: Any) -> date | None:
+    if isinstance(v, datetime):
+        return v.date()
+    return v if isinstance(v, date) else None
+
+
+def _naive(v: Any) -> datetime | None:
+    return v.replace(tzinfo=None) if isinstance(v, datetime) else None
+
+
+def _codes(v: Any) -> str | None:
+    items = [str(x) for x in v] if isinstance(v, list) else [v] if isinstance(v, str) else []
+    return ";".join(x for x in (_icd(i) for i in items) if x) or None
+
+
+def _icd_text(v: Any) -> str | None:
+    return _icd(v) if isinstance(v, str) else None
+
+
+def _reader(c: PaperColumn) -> Callable[[Any], Any] | None:
+    """What turns the stored value of ``c`` into the column's (``None``: a code or text kept
+    as it is when it is a string: most paper columns, read inline by ``rows_of``)."""
     if c.kind is Kind.INT:
-        return row.integer(c.field)
+        return _int
     if c.kind is Kind.DECIMAL:
-        d = row.decimal(c.field)
-        return float(d) if d is not None else None
+        return _float
     if c.kind is Kind.DATE:
-        return row.day(c.field)
+        return _date
     if c.kind is Kind.DATETIME:
-        m = row.moment(c.field)
-        return m.replace(tzinfo=None) if m is not None else None
+        return _naive
     if c.kind is Kind.LIST:
-        codes = [x for x in (_icd(i) for i in row.items(c.field)) if x]
-        return ";".join(codes) or None
-    if c.field in ICD_CODES:
-        return _icd(row.text(c.field))
-    return row.text(c.field)
+        return _codes
+    return _icd_text if c.field in ICD_CODES else None
 
 
-_DERIVE: dict[str, Callable[[Row], Any]] = {
-    "tuoi_me": lambda r: _age(r.day("NGAYSINH_NND"), r.day("NGAY_SINH_CON")),
-    "tuoi": lambda r: _age(r.day("NGAY_SINH"), r.day("NGAY_HOP")),
+# per warehouse table: (field, reader) per column, in column order
+_READERS: dict[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {
+    name: tuple((c.field, _reader(c)) for c in COLUMNS[name]) for name in PAPER_TABLES
+}
+_DERIVE: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "tuoi_me": lambda v: _age(_date(v.get("NGAYSINH_NND")), _date(v.get("NGAY_SINH_CON"))),
+    "tuoi": lambda v: _age(_date(v.get("NGAY_SINH")), _date(v.get("NGAY_HOP"))),
+}
+# XML table -> (warehouse table, derived columns' functions)
+BY_XML: dict[str, tuple[str, tuple[Callable[[dict[str, Any]], Any], ...]]] = {
+    xml: (name, tuple(_DERIVE[d] for d in DERIVED.get(xml, {})))
+    for name, xml in PAPER_TABLES.items()
 }
 
 
 def rows_of(
     name: str, row_list: list[Row], facility: str, ma_lk: str, version_id: int
 ) -> list[tuple[Any, ...]]:
-    """The warehouse rows of one record's paper table ``name``."""
-    xml = PAPER_TABLES[name]
-    cols = COLUMNS[name]
-    derive = [_DERIVE[d] for d in DERIVED.get(xml, {})]
+    """The warehouse rows of one record's paper table ``name``: the values read straight from
+    each row's dict, a code kept inline, other kinds through one reader each (a first load
+    reads millions of these values)."""
+    readers = _READERS[name]
+    derive = BY_XML[PAPER_TABLES[name]][1]
     out = []
     for i, r in enumerate(row_list, start=1):
-        values = [_value(r, c) for c in cols] + [f(r) for f in derive]
-        out.append((facility, ma_lk, version_id, i, *values))
+        values = r.values
+        get = values.get
+        out.append((
+            facility, ma_lk, version_id, i,
+            *[(v if isinstance(v, str) else None) if f is None else f(v)
+              for field, f in readers for v in (get(field),)],
+            *[d(values) for d in derive],
+        ))  # fmt: skip
     return out

@@ -19,13 +19,13 @@ A value that could not be read (``NaN``, ``null``, an empty date) is missing (NU
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,7 @@ from khoyte.handoff import RecordVersion
 from khoyte.registry import icd10
 from khoyte.registry.agebands import band_of
 from khoyte.standards.days import bed_days, died_or_transferred, treatment_days
-from khoyte.standards.model import Record, Row, Standard
+from khoyte.standards.model import BirthDate, Record, Standard, Value
 from khoyte.validate.codelists import INPATIENT_TYPES
 from khoyte.warehouse import papers
 
@@ -65,29 +65,11 @@ def cents(v: Decimal | None) -> int:
     return int((v * 100).to_integral_value()) if v is not None else 0
 
 
-def cents_or_none(v: Decimal | None) -> int | None:
-    """Money that may be missing: an unreadable amount is NULL, not 0."""
-    return int((v * 100).to_integral_value()) if v is not None else None
-
-
-def drug_cost(rec: Record, ep: Row) -> tuple[int | None, str | None]:
-    """Drug spending and its basis: Σ XML2 ``THANH_TIEN_BV`` when drug lines were sent (NULL if
-    one of them is unreadable), else XML1 ``T_THUOC`` (exporters differ on its basis:
-    real-world profile §2.3, ``T_THUOC_FUND_BASIS``)."""
-    if rec.drugs:
-        amounts = [r.decimal("THANH_TIEN_BV") for r in rec.drugs]
-        if any(a is None for a in amounts):
-            return None, "lines"
-        return sum(cents(a) for a in amounts), "lines"
-    total = ep.decimal("T_THUOC")
-    return (cents(total), "xml1") if total is not None else (None, None)
-
-
 def person_key_of(key: bytes, health_id: str) -> str:
     """The warehouse's key of a person of the master person index: a keyed hash of the health
     ID (the ID itself is meaningless, but it opens the person's record in the operational
     store, so the warehouse keeps it pseudonymous too)."""
-    return hmac.new(key, f"hid:{health_id}".encode(), hashlib.sha256).hexdigest()[:24]
+    return hmac.digest(key, f"hid:{health_id}".encode(), "sha256").hex()[:24]
 
 
 def person_number(person_key: str | None) -> int | None:
@@ -96,23 +78,6 @@ def person_number(person_key: str | None) -> int | None:
     the 24-character text; two persons share one with a chance of about 10⁻⁷ in a province of
     2 million)."""
     return None if person_key is None else int(person_key[:16], 16) - (1 << 63)
-
-
-def person_key(key: bytes, episode: Row, facility: str) -> str | None:
-    """A keyed hash (HMAC-SHA-256) of the best identifier the record carries: CCCD, else the
-    10-digit BHXH number inside the card, else the facility's patient number. Without the key,
-    which never leaves the settings, the hash cannot be turned back into a person."""
-    cccd = episode.text("SO_CCCD")
-    cards = episode.items("MA_THE_BHYT")
-    if cccd:
-        ident = f"cccd:{cccd}"
-    elif cards and len(cards[0]) >= 10:
-        ident = f"bhxh:{cards[0][-10:]}"
-    elif episode.text("MA_BN"):
-        ident = f"bn:{facility}:{episode.text('MA_BN')}"
-    else:
-        return None
-    return hmac.new(key, ident.encode(), hashlib.sha256).hexdigest()[:24]
 
 
 def _code(v: str | None) -> str | None:
@@ -219,101 +184,165 @@ class Batch:
         }
 
 
-def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, Decimal | int) else None
+# ICD-10 codes as sent -> normalised (a province sends a few thousand distinct codes)
+_icd = lru_cache(maxsize=1 << 16)(icd10.normalize)
 
 
 def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None = None) -> None:
     """The rows of one record version; ``person`` is the pseudonymous key of its health ID
     when the master person index has linked it (``person_key_of``), else the key falls back
-    to the record's own identifiers (``person_key``)."""
+    to the record's own identifiers (``person_key``).
+
+    The values are read straight from each row's dict (``Row.text`` and its kin, a Python call
+    per field, were half of a first load's CPU): the same reads, the same types accepted."""
     rec: Record = rv.record
     ep = rec.episode
-    fac = rv.facility
-    admitted = _day(ep.admitted)
-    birth = ep.birth
-    age = birth.age_on(admitted) if birth is not None and admitted is not None else None
-    visit_type = _code(ep.visit_type)
-    mains = ep.items("MA_BENH_CHINH")
-    main = mains[0] if mains else None
-    main_code = icd10.normalize(main) if main else None
-    emergency = ep.text("MA_DOITUONG_KCB") == "2" or (
-        rec.standard is Standard.QD4210 and _code(ep.text("MA_LYDO_VVIEN")) in ("2", "02")
+    v = ep.values
+    get = v.get
+    fac, ma_lk, vid = rv.facility, rv.ma_lk, rv.version_id
+    at, out, ward = get("NGAY_VAO"), get("NGAY_RA"), get("NGAY_VAO_NOI_TRU")
+    at = at if isinstance(at, datetime) else None
+    out = out if isinstance(out, datetime) else None
+    ward = ward if isinstance(ward, datetime) else None
+    admitted = at.date() if at is not None else None
+    birth = get("NGAY_SINH")
+    age = birth.age_on(admitted) if isinstance(birth, BirthDate) and admitted is not None else None
+    visit_type = get("MA_LOAI_KCB")
+    visit_type = _code(visit_type) if isinstance(visit_type, str) else None
+    mains = _items(get("MA_BENH_CHINH"))
+    main_code = _icd(mains[0]) if mains and mains[0] else None
+    reason = get("MA_LYDO_VVIEN")
+    emergency = get("MA_DOITUONG_KCB") == "2" or (
+        rec.standard is Standard.QD4210 and isinstance(reason, str) and _code(reason) in ("2", "02")
     )
-    result = ep.text("KET_QUA_DTRI") or (
-        str(ep.integer("KET_QUA_DTRI")) if ep.integer("KET_QUA_DTRI") is not None else None
-    )
-    sent = ep.integer("SO_NGAY_DTRI")
-    discharged = ep.discharged
-    drugs, drug_basis = drug_cost(rec, ep)
-    pkey = person or person_key(key, ep, fac)
-    bnt, bncct = ep.decimal("T_BNTT"), ep.decimal("T_BNCCT")
-    batch.episode.add(
-        fac,
-        rv.ma_lk,
-        rv.version,
-        rv.version_id,
-        naive_utc(rv.received_at),
-        rec.standard.value,
-        admitted,
-        _day(discharged),
-        visit_type,
-        visit_type in INPATIENT_TYPES,
-        ep.sex,
-        age,
-        age_band(age),
-        pkey,
-        ep.text("MAXA_CU_TRU"),
-        main_code,
-        icd10.chapter(main_code) if main_code else None,
-        emergency,
-        result in DEATH_CODES,
-        result,
-        treatment_days(visit_type, ep.admitted, discharged, sent),
-        cents_or_none(ep.total_cost),
-        cents_or_none(ep.insurance_paid),
-        cents(bnt) + cents(bncct) if bnt is not None and bncct is not None else None,
-        bool(ep.cards),
-        sent,
-        bed_days(
-            visit_type,
-            ep.moment("NGAY_VAO_NOI_TRU"),
-            ep.admitted,
-            discharged,
-            died_or_transferred(result, ep.get("MA_LOAI_RV")),
-        ),
-        drugs,
-        drug_basis,
-        _one_digit(ep.get("MA_LOAI_RV")),
-        person_number(pkey),
-    )
+    result = get("KET_QUA_DTRI")
+    result = (
+        (result or None) if isinstance(result, str)
+        else str(result) if isinstance(result, int) else None
+    )  # fmt: skip
+    sent = get("SO_NGAY_DTRI")
+    sent = sent if isinstance(sent, int) else None
+    discharged_or_moved = get("MA_LOAI_RV")
+    cards = _items(get("MA_THE_BHYT"))
+    pkey = person or person_key(key, v, cards, fac)
+    total, fund = get("T_TONGCHI_BV"), get("T_BHTT")
+    bnt, bncct = get("T_BNTT"), get("T_BNCCT")
+    # drug lines: their rows and the drug spending (Σ THANH_TIEN_BV; NULL if one is unreadable)
+    drug_rows = batch.drug.rows
+    drugs = rec.drugs
+    drugs_cost: int | None
+    drug_basis: str | None
+    if drugs:
+        drug_sum: int | None = 0
+        for r in drugs:
+            g = r.values.get
+            code, qty, amount = g("MA_THUOC"), g("SO_LUONG"), g("THANH_TIEN_BV")
+            if isinstance(amount, Decimal):
+                c = int((amount * 100).to_integral_value())
+                if drug_sum is not None:
+                    drug_sum += c
+            else:
+                c, drug_sum = 0, None
+            drug_rows.append((
+                fac, ma_lk, code if isinstance(code, str) else None,
+                float(qty) if isinstance(qty, Decimal | int) else None, c, vid,
+            ))  # fmt: skip
+        drugs_cost, drug_basis = drug_sum, "lines"
+    else:
+        t_thuoc = get("T_THUOC")
+        drugs_cost, drug_basis = (
+            (cents(t_thuoc), "xml1") if isinstance(t_thuoc, Decimal) else (None, None)
+        )
+    batch.episode.rows.append((
+        fac, ma_lk, rv.version, vid, naive_utc(rv.received_at), rec.standard.value,
+        admitted, out.date() if out is not None else None, visit_type,
+        visit_type in INPATIENT_TYPES, _text(get("GIOI_TINH")), age, age_band(age), pkey,
+        _text(get("MAXA_CU_TRU")), main_code, icd10.chapter(main_code) if main_code else None,
+        emergency, result in DEATH_CODES, result, treatment_days(visit_type, at, out, sent),
+        cents(total) if isinstance(total, Decimal) else None,
+        cents(fund) if isinstance(fund, Decimal) else None,
+        cents(bnt) + cents(bncct)
+        if isinstance(bnt, Decimal) and isinstance(bncct, Decimal) else None,
+        bool(cards), sent,
+        bed_days(visit_type, ward, at, out, died_or_transferred(result, discharged_or_moved)),
+        drugs_cost, drug_basis, _one_digit(discharged_or_moved), person_number(pkey),
+    ))  # fmt: skip
     if main_code:
         # The facility's free text (CHAN_DOAN_RV) is never loaded: it named codes for the whole
         # province and carried names, CCCD and phone numbers into the warehouse (F7).
         batch.icd_codes.add(main_code)
-    for dx in ep.diagnoses:
-        code = icd10.normalize(dx.code)
+    dx_rows = batch.diagnosis.rows
+    for i, dx in enumerate((*mains[:1], *_items(get("MA_BENH_KT")))):
+        code = _icd(dx)
         if code:
-            batch.diagnosis.add(fac, rv.ma_lk, code, dx.main, icd10.chapter(code), rv.version_id)
-    for r in rec.drugs:
-        batch.drug.add(
-            fac, rv.ma_lk, r.text("MA_THUOC"), _num(r.get("SO_LUONG")),
-            cents(r.decimal("THANH_TIEN_BV")), rv.version_id,
-        )  # fmt: skip
-    for r in rec.services:
-        batch.service.add(
-            fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_VAT_TU"),
-            _num(r.get("SO_LUONG")), cents(r.decimal("THANH_TIEN_BV")), rv.version_id,
-        )  # fmt: skip
-    for r in rec.labs:
-        batch.lab.add(
-            fac, rv.ma_lk, r.text("MA_DICH_VU"), r.text("MA_CHI_SO"),
-            lab_value(r.get("GIA_TRI")), r.text("DON_VI_DO"), rv.version_id,
-        )  # fmt: skip
-    for name, xml in papers.PAPER_TABLES.items():
-        rows = rec.tables.get(xml)
-        if rows:
-            batch.papers[name].rows.extend(papers.rows_of(name, rows, fac, rv.ma_lk, rv.version_id))
+            dx_rows.append((fac, ma_lk, code, i == 0 and bool(mains), icd10.chapter(code), vid))
+    services = rec.services
+    if services:
+        rows = batch.service.rows
+        for r in services:
+            g = r.values.get
+            code, supply, qty, amount = (
+                g("MA_DICH_VU"),
+                g("MA_VAT_TU"),
+                g("SO_LUONG"),
+                g("THANH_TIEN_BV"),
+            )
+            rows.append((
+                fac, ma_lk, code if isinstance(code, str) else None,
+                supply if isinstance(supply, str) else None,
+                float(qty) if isinstance(qty, Decimal | int) else None,
+                int((amount * 100).to_integral_value()) if isinstance(amount, Decimal) else 0,
+                vid,
+            ))  # fmt: skip
+    labs = rec.labs
+    if labs:
+        rows = batch.lab.rows
+        for r in labs:
+            g = r.values.get
+            code, index, value, unit = (
+                g("MA_DICH_VU"),
+                g("MA_CHI_SO"),
+                g("GIA_TRI"),
+                g("DON_VI_DO"),
+            )
+            rows.append((
+                fac, ma_lk, code if isinstance(code, str) else None,
+                index if isinstance(index, str) else None, lab_value(value),
+                unit if isinstance(unit, str) else None, vid,
+            ))  # fmt: skip
+    for xml, rows_sent in rec.tables.items():  # a dozen at most: most records carry no paper
+        paper = papers.BY_XML.get(xml)
+        if paper is not None and rows_sent:
+            batch.papers[paper[0]].rows.extend(papers.rows_of(paper[0], rows_sent, fac, ma_lk, vid))
+
+
+def _text(v: Value) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _items(v: Value) -> list[str]:
+    """``Row.items`` on a value."""
+    if isinstance(v, list):
+        return [str(x) for x in v]
+    return [v] if isinstance(v, str) else []
+
+
+def person_key(key: bytes, values: dict[str, Value], cards: list[str], facility: str) -> str | None:
+    """A keyed hash (HMAC-SHA-256) of the best identifier the episode (its values; ``cards``
+    its ``MA_THE_BHYT``) carries: CCCD, else the 10-digit BHXH number inside the card, else the
+    facility's patient number. Without the key, which never leaves the settings, the hash
+    cannot be turned back into a person."""
+    cccd, bn = values.get("SO_CCCD"), values.get("MA_BN")
+    if isinstance(cccd, str) and cccd:
+        ident = f"cccd:{cccd}"
+    elif cards and len(cards[0]) >= 10:
+        ident = f"bhxh:{cards[0][-10:]}"
+    elif isinstance(bn, str) and bn:
+        ident = f"bn:{facility}:{bn}"
+    else:
+        return None
+    # the one-shot C digest: the same HMAC-SHA-256 without an HMAC object per record
+    return hmac.digest(key, ident.encode(), "sha256").hex()[:24]
 
 
 _NUMBER = re.compile(r"[<>≤≥]?=?\s*[-+]?\d{1,9}(?:[.,]\d{1,6})?")
