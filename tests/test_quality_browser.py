@@ -108,7 +108,7 @@ def test_facility_list_filters_exports_and_links_receipts(
     try:
         p.sign_in(base, "nhanvien")
         page = p.page
-        assert rows(page, "#site-nav a", "href") == ["/findings"]
+        assert rows(page, "#site-nav a", "href") == ["/findings", "/requests"]
         page.goto(f"{base}/findings?{PERIOD}")
         assert page.inner_text("#page-title") == "Hồ sơ có lỗi"
         assert set(rows(page, "#f-records tbody tr[data-ma-lk]", "data-facility")) == {FAC_A}

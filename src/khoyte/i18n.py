@@ -34,7 +34,7 @@ _T: dict[str, tuple[str, str]] = {
     "title": ("Khám chữa bệnh toàn tỉnh", "Examination and treatment, whole province"),
     "site": ("Kho dữ liệu y tế tỉnh", "Provincial health data hub"),
     "nav_kcb": ("Khám chữa bệnh", "Examination & treatment"),
-    "nav_completeness": ("Tính đầy đủ, kịp thời", "Completeness & timeliness"),
+    "nav_completeness": ("Đầy đủ, kịp thời", "Completeness & timeliness"),
     "nav_users": ("Người dùng", "Users"),
     "nav_audit": ("Nhật ký kiểm toán", "Audit trail"),
     "lang_other": ("English", "Tiếng Việt"),

@@ -54,9 +54,7 @@ NAV: list[NavItem] = [
         Permission.REQUEST_REPORTS,
         Permission.ANSWER_REPORTS,
     ),
-    NavItem(
-        "/persons/review", ("Ghép hồ sơ người bệnh", "Person matching"), Permission.LINK_PERSONS
-    ),
+    NavItem("/persons/review", ("Ghép hồ sơ", "Person matching"), Permission.LINK_PERSONS),
     NavItem("/admin/users", i18n.WORDS["nav_users"], Permission.ADMIN_USERS),
     NavItem("/admin/facilities", ("Cơ sở KCB", "Facilities"), Permission.ADMIN_FACILITIES),
     NavItem("/admin/alert-delivery", ("Gửi cảnh báo", "Alert delivery"), Permission.ADMIN_USERS),
