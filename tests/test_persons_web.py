@@ -179,6 +179,7 @@ def test_review_queue_and_record_page_in_chromium(env: Env, browser: Any) -> Non
         doh.page.keyboard.press("s")
         doh.page.wait_for_url(f"{base}/persons/review")
         doh.page.wait_for_function("document.querySelectorAll('.review-item').length === 1")
+        doh.page.wait_for_load_state("load")  # the new page's key handler is in place
         doh.page.keyboard.press("d")  # the other: different people
         doh.page.wait_for_selector("#review-empty")
         assert doh.fits()
