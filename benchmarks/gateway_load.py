@@ -31,7 +31,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import create_engine, text
 from tests.conftest import PG_ADMIN_URL
 from tests.factories import record
@@ -66,41 +65,73 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))]
 
 
+async def _post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, bytes]:
+    """One HTTP/1.1 request on a kept-alive connection: (status, body)."""
+    writer.write(request)
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
 async def _load(
     url: str, clients: list[tuple[str, list[bytes]]], duration: float
 ) -> dict[str, Any]:
+    """``len(clients)`` concurrent clients, each sending its files back to back on one kept-alive
+    connection. The client is lean on purpose (pre-built requests on raw asyncio streams, not an
+    HTTP library): on this 2-core machine the load generator shares the cores with the server,
+    and its own CPU (printed) must not be what is measured."""
+    host, port = url.removeprefix("http://").split(":")
     lat: list[float] = []
     kinds: list[str] = []
     errors = 0
     done = 0
     stop_at = time.monotonic() + duration
-    limits = httpx.Limits(max_connections=len(clients) + 5)
-    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
 
-        async def client(token: str, files: list[bytes]) -> None:
-            nonlocal errors, done
-            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
+    async def client(token: str, files: list[bytes]) -> None:
+        nonlocal errors, done
+        reader, writer = await asyncio.open_connection(host, int(port))
+        head = (
+            f"POST /api/v1/submissions HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/xml\r\n"
+        ).encode()
+        try:
             for data in files:
                 if time.monotonic() >= stop_at:
                     return
+                request = head + b"Content-Length: %d\r\n\r\n" % len(data) + data
                 t0 = time.perf_counter()
                 try:
-                    r = await http.post(url + "/api/v1/submissions", content=data, headers=headers)
-                    ok = r.status_code == 201
+                    status, body = await _post(reader, writer, request)
+                    ok = status == 201
                     if not ok:
-                        kinds.append(f"{r.status_code} {r.text[:300]}")
-                except httpx.HTTPError as exc:
+                        kinds.append(f"{status} {body[:300]!r}")
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     ok = False
                     kinds.append(f"{type(exc).__name__}: {exc}")
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
                 lat.append(time.perf_counter() - t0)
                 if ok:
                     done += 1
                 else:
                     errors += 1
+        finally:
+            writer.close()
 
-        t0 = time.monotonic()
-        await asyncio.gather(*(client(tok, files) for tok, files in clients))
-        elapsed = time.monotonic() - t0
+    c0 = _cpu()
+    t0 = time.monotonic()
+    await asyncio.gather(*(client(tok, files) for tok, files in clients))
+    elapsed = time.monotonic() - t0
+    client_cpu = _cpu() - c0
     return {
         "submissions": done,
         "elapsed": elapsed,
@@ -111,12 +142,40 @@ async def _load(
         "p99_ms": pct(lat, 99) * 1000,
         "errors": errors,
         "kinds": kinds,
+        "client_cpu_ms": client_cpu / max(1, done + errors) * 1000,
     }
 
 
 def _cpu() -> float:
     t = os.times()
     return t.user + t.system
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a live process and its live descendants (Linux /proc;
+    NaN elsewhere): the server's cost, its worker processes included."""
+    stats: dict[int, tuple[int, float]] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    if not stats:
+        return float("nan")
+    tree, total, grew = {pid}, 0.0, True
+    while grew:
+        grew = False
+        for p, (ppid, _) in stats.items():
+            if ppid in tree and p not in tree:
+                tree.add(p)
+                grew = True
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
 
 
 def read_rate(files: list[bytes]) -> float:
@@ -128,7 +187,12 @@ def read_rate(files: list[bytes]) -> float:
 
 
 def run_load(
-    label: str, db_url: str | None, n_clients: int, duration: float, per_client: int
+    label: str,
+    db_url: str | None,
+    n_clients: int,
+    duration: float,
+    per_client: int,
+    serve_args: tuple[str, ...] = (),
 ) -> None:
     baseline = read_rate(make_files("82001", 100, uuid.uuid4().hex[:6]))
     with tempfile.TemporaryDirectory() as tmp:
@@ -145,24 +209,38 @@ def run_load(
         svc.engine.dispose()
         salt = uuid.uuid4().hex[:6]
         prepared = [(tok, make_files(code, per_client, salt)) for tok, code in clients]
-        server = Server(data_dir, db_url, KHOYTE_RATE_LIMIT_PER_MINUTE="0")
-        server.start(timeout=300)  # a loaded shared machine can take minutes to start it
+        # With the intake tier the full server runs beside it, as deployed: it loads the
+        # warehouse and links persons for everything the tier takes, and its CPU counts too.
+        full = Server(data_dir, db_url) if "--intake-only" in serve_args else None
+        server = Server(data_dir, db_url, *serve_args, KHOYTE_RATE_LIMIT_PER_MINUTE="0")
         try:
+            for srv in (full, server):
+                if srv is not None:  # a loaded shared machine can take minutes to start one
+                    srv.start(timeout=300)
+            time.sleep(2)  # every worker process up (/healthz answers from the first one)
+            pids = [srv.proc.pid for srv in (full, server) if srv is not None and srv.proc]
+            s0 = sum(_tree_cpu(pid) for pid in pids)
             res = asyncio.run(_load(server.url, prepared, duration))
+            server_cpu = sum(_tree_cpu(pid) for pid in pids) - s0
         finally:
             server.stop()
+            if full is not None:
+                full.stop()
         for kind in res["kinds"][:5]:
             print(f"  error: {kind}")
         if res["errors"]:
             log = server.log.read_text(errors="replace")
             print("  server log tail:\n" + log[-3000:])
     exhausted = res["submissions"] + res["errors"] >= n_clients * per_client
+    requests = max(1, res["submissions"] + res["errors"])
     print(
-        f"{label:<10} {n_clients} clients {res['elapsed']:.1f}s: {res['subs_per_s']:.1f} submissions/s, "
+        f"{label:<10} {' '.join(serve_args) or '1 process'}, "
+        f"{n_clients} clients {res['elapsed']:.1f}s: {res['subs_per_s']:.1f} submissions/s, "
         f"{res['records_per_s']:.1f} records/s, p50 {res['p50_ms']:.0f} ms, p95 "
         f"{res['p95_ms']:.0f} ms, p99 {res['p99_ms']:.0f} ms, errors {res['errors']:.0f}; "
         f"same-run read+validate {baseline:,.0f} records/s, server/read ratio "
-        f"{res['records_per_s'] / baseline:.2f}"
+        f"{res['records_per_s'] / baseline:.2f}; CPU per request: server "
+        f"{server_cpu / requests * 1000:.1f} ms, load client {res['client_cpu_ms']:.1f} ms"
         + (" (ran out of distinct files)" if exhausted else "")
     )
 
@@ -257,6 +335,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, help="seconds of load per database")
     ap.add_argument("--no-ingest", action="store_true", help="skip the one-process ratio")
     ap.add_argument("--threads", type=int, default=8, help="threads of the concurrent ingest")
+    ap.add_argument(
+        "--intake-workers",
+        type=int,
+        default=2,
+        help="also load an intake tier of this many processes beside the full server (0: no)",
+    )
     args = ap.parse_args(argv)
     duration, per_client = (3.0, 20) if args.quick else (60.0, 120)
     if args.duration:
@@ -264,14 +348,18 @@ def main(argv: list[str] | None = None) -> None:
     runs, n_files = (1, 30) if args.quick else (3, 200)
     if not args.no_ingest:
         ingest_ratio(n_files, runs, args.threads, not args.no_pg)
-    run_load("SQLite", None, args.clients, duration, per_client)
-    if not args.no_pg:
-        pg = _pg_database()
-        if pg is not None:
-            try:
-                run_load("PostgreSQL", pg[1], args.clients, duration, per_client)
-            finally:
-                _drop(pg[0])
+    setups: list[tuple[str, ...]] = [()]
+    if args.intake_workers:
+        setups.append(("--intake-only", "--workers", str(args.intake_workers)))
+    for serve_args in setups:
+        run_load("SQLite", None, args.clients, duration, per_client, serve_args)
+        if not args.no_pg:
+            pg = _pg_database()
+            if pg is not None:
+                try:
+                    run_load("PostgreSQL", pg[1], args.clients, duration, per_client, serve_args)
+                finally:
+                    _drop(pg[0])
 
 
 if __name__ == "__main__":

@@ -131,7 +131,8 @@ def free_port() -> int:
 class Server:
     """``khoyte serve`` in a subprocess (the real thing: uvicorn, a port, signals)."""
 
-    def __init__(self, data_dir: Path, db_url: str | None, **env: str) -> None:
+    def __init__(self, data_dir: Path, db_url: str | None, *args: str, **env: str) -> None:
+        self.args = list(args)  # more `khoyte serve` options (``--workers 2``)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "KHOYTE_DATA_DIR": str(data_dir), **env}
@@ -144,7 +145,7 @@ class Server:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as fh:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "khoyte.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "khoyte.cli", "serve", "--port", str(self.port), *self.args],
                 env=self.env,
                 stdout=fh,
                 stderr=subprocess.STDOUT,

@@ -225,3 +225,53 @@ def test_a_new_record_is_linked_when_it_is_received(tmp_path: Any) -> None:
         now = {r.ma_lk: (r.health_id, r.method) for r in s.scalars(select(PersonRecord))}
     assert now["N3"] == (first["N1"], "cccd")  # linked on arrival, by the CCCD it carries
     e.app.state.services.close()
+
+
+def test_the_linker_links_in_the_background_what_any_process_stored(tmp_path: Any) -> None:
+    """With the app running (its lifespan), linking is off the request path: the receipt does
+    not wait for it; a record stored by another process (the intake tier, ``khoyte ingest``:
+    here intake called directly) is linked within ``persons_link_seconds``."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from khoyte.gateway.facilities import new_token
+    from khoyte.persons.index import store_identities
+
+    mp = pytest.MonkeyPatch()
+    e = make_env(tmp_path, mp, persons_link_seconds=0.2, warehouse_refresh_seconds=0)
+    mp.undo()
+    intake: IntakeService = e.app.state.services.intake
+    with session_scope(intake.sessions) as s:
+        add_facility(s, "82001", "Cơ sở 82001", "huyen", "28261")
+        token = new_token(s, "82001")
+    post = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
+    first = envelope([_rec("B1", "82001", 1), _rec("B2", "82001", 2, **OTHER)], "82001",
+                     date(2025, 8, 28))  # fmt: skip
+    intake.submit(first)
+    with session_scope(intake.sessions) as s:
+        PersonIndex().batch(s, store_identities(intake.engine))  # trains the model
+        health = {r.ma_lk: r.health_id for r in s.scalars(select(PersonRecord))}
+
+    def linked(ma_lk: str) -> tuple[str, str] | None:
+        with session_scope(intake.sessions) as s:
+            row = s.scalars(select(PersonRecord).where(PersonRecord.ma_lk == ma_lk)).first()
+            return (row.health_id, row.method) if row is not None else None
+
+    def wait_for(ma_lk: str) -> tuple[str, str] | None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and linked(ma_lk) is None:
+            time.sleep(0.05)
+        return linked(ma_lk)
+
+    with TestClient(e.app) as client:  # the lifespan starts the linker
+        [linker] = [w for w in e.app.state.services.workers if hasattr(w, "linked")]
+        assert linker.running
+        body = envelope([_rec("B3", "82001", 20)], "82001", date(2025, 8, 28))
+        assert client.post("/api/v1/submissions", content=body, headers=post).status_code == 201
+        assert wait_for("B3") == (health["B1"], "cccd")
+        # stored by "another process": no hook wakes the linker, its interval does
+        intake.submit(envelope([_rec("B4", "82001", 21, **OTHER)], "82001", date(2025, 8, 28)))
+        assert wait_for("B4") == (health["B2"], "cccd")
+    assert not linker.running  # stopped with the app
+    e.app.state.services.close()

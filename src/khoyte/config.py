@@ -120,6 +120,12 @@ class Settings(BaseSettings):
         description="Chu kỳ cập nhật kho phân tích / seconds between warehouse refreshes "
         "in the web app (0: no background refresh).",
     )
+    persons_link_seconds: float = Field(
+        2.0,
+        description="Chu kỳ liên kết hồ sơ mới vào chỉ mục người bệnh / seconds between online "
+        "linking rounds of the web app (a submission to this process links at once; 0: only "
+        "then). Records taken by another process are linked within this time.",
+    )
     pseudonym_key: SecretStr | None = Field(
         None,
         description="Khóa băm mã người bệnh ẩn danh / key of the pseudonymous person key in the "

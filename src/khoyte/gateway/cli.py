@@ -114,12 +114,36 @@ def serve(
             "(comma-separated IPs or networks). Default: KHOYTE_FORWARDED_ALLOW_IPS, empty = none."
         ),
     ] = None,
+    intake_only: Annotated[
+        bool,
+        typer.Option(
+            "--intake-only",
+            help="Chỉ cổng tiếp nhận (chạy được nhiều tiến trình, cạnh một máy chủ đầy đủ) / the "
+            "intake tier only: submissions, receipts, health; any number of worker processes, "
+            "beside one full server (docs/operations.md).",
+        ),
+    ] = False,
 ) -> None:
     """Chạy máy chủ / run the server (migrations run on start; SIGTERM finishes in-flight work)."""
+    if workers > 1 and not intake_only:
+        # The full server holds the embedded DuckDB warehouse (one process may open it) and runs
+        # the background work (refresh, linking, alerts) that must run once: refuse rather than
+        # start workers that answer half the dashboards with 503 and send every alert twice.
+        _err(
+            "Máy chủ đầy đủ chạy một tiến trình (kho phân tích DuckDB chỉ mở được trong một tiến "
+            "trình). Để nhận nhiều hồ sơ hơn, chạy thêm cổng tiếp nhận: `khoyte serve "
+            "--intake-only --workers N --port 8001` và cho proxy chuyển /api/v1/submissions tới "
+            "đó (docs/operations.md).\n"
+            "The full server runs as one process (the embedded DuckDB warehouse opens in one "
+            "process only). To take more submissions, run the intake tier beside it: `khoyte "
+            "serve --intake-only --workers N --port 8001`, and let the proxy send "
+            "/api/v1/submissions there (docs/operations.md)."
+        )
+        raise typer.Exit(2)
     if workers > 1:
         _services().close()  # migrate once, before the workers start side by side
     # each app migrates on start (a no-op when up to date)
-    run_server(host, port, workers, forwarded_allow_ips)
+    run_server(host, port, workers, forwarded_allow_ips, intake_only=intake_only)
 
 
 def proxy_options(forwarded_allow_ips: str | None) -> tuple[bool, str]:
@@ -134,7 +158,12 @@ def proxy_options(forwarded_allow_ips: str | None) -> tuple[bool, str]:
 
 
 def run_server(
-    host: str, port: int, workers: int = 1, forwarded_allow_ips: str | None = None
+    host: str,
+    port: int,
+    workers: int = 1,
+    forwarded_allow_ips: str | None = None,
+    *,
+    intake_only: bool = False,
 ) -> None:
     import uvicorn
 
@@ -142,7 +171,7 @@ def run_server(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     uvicorn.run(
-        "khoyte.web.app:create_app",
+        "khoyte.web.app:create_intake_app" if intake_only else "khoyte.web.app:create_app",
         factory=True,
         host=host,
         port=port,

@@ -76,23 +76,6 @@ def review_api(services: ServicesDep, _: Linker) -> dict[str, Any]:
                 "review_weight": mdl.REVIEW_WEIGHT}  # fmt: skip
 
 
-def link_after_submission(services: Any) -> Any:
-    """The after-submission hook: a newly accepted record is linked online against the
-    blocking index, once a first batch (``khoyte persons link``) has trained the model; before
-    that, the batch links everything. One at a time: two submissions never link the same
-    record twice."""
-    import threading
-
-    lock = threading.Lock()
-
-    def link(_request: Request, _principal: Principal, _receipt: dict[str, Any]) -> None:
-        with lock, session_scope(services.sessions) as s:
-            if load_model(s) is not None:
-                PersonIndex().catch_up(s, services.engine)
-
-    return link
-
-
 def _render(request: Request, name: str, **ctx: Any) -> HTMLResponse:
     from khoyte.security.middleware import CSRF_COOKIE, csrf_base, csrf_token
     from khoyte.security.web import state

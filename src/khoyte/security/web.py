@@ -393,8 +393,10 @@ def me(principal: Signed) -> Me:
 # --- installation ----------------------------------------------------------------------------
 
 
-def install(app: FastAPI, services: Services) -> None:
-    """Called last by ``create_app``: the store is the services' (migrated once, there)."""
+def install(app: FastAPI, services: Services, *, pages: bool = True) -> None:
+    """Called last by ``create_app``: the store is the services' (migrated once, there).
+    ``pages``: false for the intake tier (``create_intake_app``), which serves no sign-in,
+    account or admin pages but guards its routes the same way."""
     settings = services.settings
     check_settings(settings)
     app.state.security = SecurityState(
@@ -411,8 +413,9 @@ def install(app: FastAPI, services: Services) -> None:
     # submissions are audited by intake itself, in the transaction that stores them (F16)
     from khoyte.security import admin  # its routes use this module's helpers
 
-    app.include_router(router)
-    app.include_router(admin.router)
+    if pages:
+        app.include_router(router)
+        app.include_router(admin.router)
     # Outermost last: headers on every answer (errors included), the sign-in gate, then CSRF,
     # then the guard.
     app.add_middleware(RouteGuard, fastapi_app=app)

@@ -23,6 +23,7 @@ from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
 from khoyte.persons import requests_web as persons_requests_web
 from khoyte.persons import web as persons_web
+from khoyte.persons.linker import PersonLinker
 from khoyte.quality import web as quality_web
 from khoyte.registry import web as registry_web
 from khoyte.security import web as security_web
@@ -71,8 +72,11 @@ def create_app(
     hooks.authenticators.append(gateway_api.make_authenticator(services.intake))
     if settings.open_dashboard:
         hooks.authenticators.append(dashboard.open_dashboard_authenticator)
-    # link first: the warehouse then loads the record with its person already known
-    hooks.after_submission.append(persons_web.link_after_submission(services))
+    # link first: the warehouse then loads the record with its person already known, when the
+    # linker is quicker than the warehouse's next refresh (else the persons feed updates it)
+    linker = PersonLinker(services.sessions, services.engine, settings.persons_link_seconds)
+    services.workers.append(linker)
+    hooks.after_submission.append(linker.hook)
     hooks.after_submission.append(dashboard.wake_warehouse(services))
     errors.install(app)
     docs.install(app)
@@ -92,4 +96,35 @@ def create_app(
         component(app, services)
     security_web.install(app, services)  # last: middleware, hooks, the route-table check
     bodylimit.install(app, settings)  # added last = outermost: bounds every body first
+    return app
+
+
+def create_intake_app(
+    settings: Settings | None = None, *, services: Services | None = None
+) -> FastAPI:
+    """The intake tier (``khoyte serve --intake-only``): the gateway's routes only — submit,
+    receipts, records, health and metrics — over the same store and security, with no
+    warehouse, pages or background work, so any number of these processes can run beside the
+    one full server (which holds the DuckDB warehouse and links, loads and alerts for all of
+    them, within its polling intervals). A reverse proxy sends ``/api/v1/submissions``,
+    ``/api/v1/checkins`` and their receipts here (docs/operations.md)."""
+    settings = services.settings if services is not None else (settings or Settings())
+    security_web.check_settings(settings)
+    services = services or build_services(settings, warehouse=False)
+    app = FastAPI(
+        title="khoyte intake",
+        version=__version__,
+        description="Cổng tiếp nhận hồ sơ / the intake tier of the provincial health data hub.",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.settings = settings
+    app.state.hooks = services.hooks
+    services.hooks.authenticators.append(gateway_api.make_authenticator(services.intake))
+    errors.install(app)
+    app.include_router(gateway_api.router)
+    security_web.install(app, services, pages=False)
+    bodylimit.install(app, settings)
     return app
