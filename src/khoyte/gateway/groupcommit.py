@@ -19,7 +19,7 @@ import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -31,6 +31,11 @@ class _Slot(Generic[T, R]):
     item: T
     done: bool = False
     outcome: object = None
+    # set when the slot's batch is committed, or when it reaches the front and must lead: each
+    # writer waits on its own event, so a finished batch wakes its writers and the next leader,
+    # not every thread queued (a shared condition's notify_all woke them all, to go back to
+    # sleep: 5 % of the server's CPU under 50 clients)
+    turn: threading.Event = field(default_factory=threading.Event)
 
 
 class GroupCommit(Generic[T, R]):
@@ -44,7 +49,7 @@ class GroupCommit(Generic[T, R]):
     def __init__(self, run: Callable[[list[T]], Sequence[R | BaseException]], max_batch: int = 64):
         self._run = run
         self._max = max_batch
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: deque[_Slot[T, R]] = deque()
         self.batches = 0  # counters for benchmarks and tests: how much sharing happened
         self.items = 0
@@ -52,17 +57,19 @@ class GroupCommit(Generic[T, R]):
     @property
     def waiting(self) -> int:
         """Writers queued now (the one leading a batch included)."""
-        with self._cond:
+        with self._lock:
             return len(self._queue)
 
     def submit(self, item: T) -> R:
         slot: _Slot[T, R] = _Slot(item)
-        with self._cond:
+        with self._lock:
             self._queue.append(slot)
-            while not slot.done and self._queue[0] is not slot:
-                self._cond.wait()
+            leads = self._queue[0] is slot
+        if not leads:
+            slot.turn.wait()  # committed by a leader, or promoted to lead
             if slot.done:
                 return _result(slot)
+        with self._lock:
             batch = list(itertools.islice(self._queue, self._max))
         outcomes: Sequence[object]
         try:
@@ -71,13 +78,17 @@ class GroupCommit(Generic[T, R]):
                 raise RuntimeError(f"group commit: {len(outcomes)} outcomes for {len(batch)}")
         except BaseException as exc:  # every writer of this batch must hear of it
             outcomes = [exc] * len(batch)
-        with self._cond:
+        with self._lock:
             for s, outcome in zip(batch, outcomes, strict=True):
                 s.outcome, s.done = outcome, True
                 self._queue.popleft()  # the batch is the front of the queue, in order
             self.batches += 1
             self.items += len(batch)
-            self._cond.notify_all()
+            following = self._queue[0] if self._queue else None
+        for s in batch:
+            s.turn.set()
+        if following is not None:
+            following.turn.set()  # the front of the queue leads the next batch
         return _result(slot)
 
 
