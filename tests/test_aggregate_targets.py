@@ -71,7 +71,9 @@ def stored(settings: Settings) -> dict[tuple[str, str, int], str]:
     services = build_services(settings, warehouse=False)
     try:
         with session_scope(services.sessions) as s:
-            return {(t.indicator, t.orgunit, t.year): t.target for t in s.scalars(select(AggTarget))}
+            return {
+                (t.indicator, t.orgunit, t.year): t.target for t in s.scalars(select(AggTarget))
+            }
     finally:
         services.close()
 
@@ -94,7 +96,9 @@ def twin_plans(client: TestClient, group: str = "dan_so", **q: str) -> dict[str,
     return {p["code"]: p["plan"] for p in r.json()["panels"]}
 
 
-def upload(client: TestClient, data: bytes, name: str = "ke_hoach.csv", who: str = "province") -> Any:
+def upload(
+    client: TestClient, data: bytes, name: str = "ke_hoach.csv", who: str = "province"
+) -> Any:
     return client.post(f"{API}/uploads", content=data, headers={**as_(who), "X-Filename": name})
 
 
@@ -108,7 +112,11 @@ def test_an_edit_reaches_the_ioc_twin_and_a_deletion_restores_the_package(
     assert r.status_code == 200, r.text
     row = r.json()
     assert (row["target"], row["stored"], row["storedBy"], row["source"]) == (
-        "31250.5", True, "province", "web")
+        "31250.5",
+        True,
+        "province",
+        "web",
+    )
     assert row["name_vi"] == load().indicators["so_tre_sinh"].name_vi
     assert 5 in row["iocGroups"]
     # a twelfth a month over the twelve months of 2025: the year's new plan
@@ -157,14 +165,15 @@ def test_missing_ioc_plans_are_listed_for_the_year(client: TestClient) -> None:
 def test_a_bad_cell_is_named_and_nothing_changes(client: TestClient, settings: Settings) -> None:
     before = client.get(API, headers=PROV).json()
     twin = twin_plans(client)
-    data = ("indicator,orgunit,year,target\nso_tre_sinh,82,2025,30000\n"
-            "ty_le_con_thu_3,82,2025,\"12,5\"\nnguoi_su_dung_bptt,82,2025,13000\n").encode()  # fmt: skip
+    data = (b"indicator,orgunit,year,target\nso_tre_sinh,82,2025,30000\n"
+            b"ty_le_con_thu_3,82,2025,\"12,5\"\nnguoi_su_dung_bptt,82,2025,13000\n")  # fmt: skip
     r = upload(client, data)
     assert r.status_code == 200
     receipt = r.json()
     assert receipt["status"] == "rejected"
     assert [(p["row"], p["column"], p["value"], p["code"]) for p in receipt["problems"]] == [
-        (3, "target", "12,5", "not_a_number")]
+        (3, "target", "12,5", "not_a_number")
+    ]
     assert receipt["problems"][0]["message_vi"] == "Giá trị không phải là số"
     assert receipt["problems"][0]["message_en"] == "value is not a number"
     # the same in a workbook: the sheet's row and the column's header are named
@@ -179,7 +188,9 @@ def test_a_bad_cell_is_named_and_nothing_changes(client: TestClient, settings: S
     receipt = upload(client, buf.getvalue(), "ke_hoach.xlsx").json()
     assert receipt["status"] == "rejected"
     assert {(p["row"], p["column"], p["value"]) for p in receipt["problems"]} == {
-        (3, "year", "20x5"), (3, "target", "nhiều")}
+        (3, "year", "20x5"),
+        (3, "target", "nhiều"),
+    }
     assert stored(settings) == {}
     assert client.get(API, headers=PROV).json() == before
     assert twin_plans(client) == twin
@@ -192,7 +203,10 @@ def test_the_same_file_twice_changes_nothing(client: TestClient, settings: Setti
     first = upload(client, data).json()
     assert (first["status"], first["imported"], first["updated"]) == ("loaded", 2, 0)
     after = stored(settings)
-    assert after == {("so_tre_sinh", "82", 2027): "24000", ("hiv_duong_tinh", COMMUNES[0], 2027): "12"}
+    assert after == {
+        ("so_tre_sinh", "82", 2027): "24000",
+        ("hiv_duong_tinh", COMMUNES[0], 2027): "12",
+    }
     second = upload(client, data).json()
     assert (second["status"], second["imported"], second["updated"]) == ("unchanged", 0, 0)
     assert stored(settings) == after
@@ -233,8 +247,14 @@ def test_who_may_read_and_write(client: TestClient, settings: Settings) -> None:
     got = client.get(API, headers=as_(f"commune:{mine}")).json()
     assert {r["orgUnit"] for r in got["rows"]} == {mine}
     assert got["canEdit"] is False
-    assert client.get(API, params={"orgunit": PROVINCE}, headers=as_(f"commune:{mine}")).status_code == 404
-    assert client.get(API, params={"orgunit": other}, headers=as_(f"commune:{mine}")).status_code == 404
+    assert (
+        client.get(API, params={"orgunit": PROVINCE}, headers=as_(f"commune:{mine}")).status_code
+        == 404
+    )
+    assert (
+        client.get(API, params={"orgunit": other}, headers=as_(f"commune:{mine}")).status_code
+        == 404
+    )
     denied = len(audits(settings, "scope.denied"))
     assert denied >= 2
     # ... and writes nothing, even for its own commune (plans are the province's): audited
@@ -248,11 +268,15 @@ def test_who_may_read_and_write(client: TestClient, settings: Settings) -> None:
     assert audits(settings, "aggregate.target.upload")[-1].outcome == "denied"
     # a viewer of the dashboards reads every plan of the province, may not write or export
     viewer = client.get(API, headers=as_("viewer")).json()
-    assert viewer["canEdit"] is False and len(viewer["rows"]) == len(package()) + 2
+    assert viewer["canEdit"] is False
+    assert len(viewer["rows"]) == len(package()) + 2
     assert client.put(API, json=body, headers=as_("viewer")).status_code == 403
     assert client.get(f"{API}.csv", headers=as_("viewer")).status_code == 403
     assert client.get(API).status_code == 401
-    assert stored(settings) == {("so_tre_sinh", mine, 2025): "100", ("so_tre_sinh", other, 2025): "100"}
+    assert stored(settings) == {
+        ("so_tre_sinh", mine, 2025): "100",
+        ("so_tre_sinh", other, 2025): "100",
+    }
 
 
 def test_the_page_in_both_languages_and_its_links(client: TestClient) -> None:
@@ -264,9 +288,11 @@ def test_the_page_in_both_languages_and_its_links(client: TestClient) -> None:
     assert 'class="missing"' in html  # dan_so_trung_binh has no plan: highlighted
     assert 'id="t-upload"' in html
     en = client.get("/aggregate/targets", params={"year": "2025", "lang": "en"}, headers=PROV).text
-    assert "Plans (targets)" in en and 'value="25,000"' in en
+    assert "Plans (targets)" in en
+    assert 'value="25,000"' in en
     viewer = client.get("/aggregate/targets", headers=as_("viewer")).text
-    assert 'id="t-upload"' not in viewer and "input class=\"cell\"" not in viewer
+    assert 'id="t-upload"' not in viewer
+    assert 'input class="cell"' not in viewer
     ioc = client.get("/ioc/dan_so", params={"from": "2025-01", "to": "2025-12"}, headers=PROV).text
     assert 'href="/aggregate/targets?year=2025"' in ioc
     entry = client.get("/aggregate/entry", headers=PROV).text
