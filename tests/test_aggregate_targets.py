@@ -166,13 +166,15 @@ def test_a_bad_cell_is_named_and_nothing_changes(client: TestClient, settings: S
     before = client.get(API, headers=PROV).json()
     twin = twin_plans(client)
     data = (b"indicator,orgunit,year,target\nso_tre_sinh,82,2025,30000\n"
-            b"ty_le_con_thu_3,82,2025,\"12,5\"\nnguoi_su_dung_bptt,82,2025,13000\n")  # fmt: skip
+            b"ty_le_con_thu_3,82,2025,\"12,5\"\nnguoi_su_dung_bptt,82,2025,13000\n"
+            b"so_tre_sinh,8X001,2025,10\n")  # fmt: skip
     r = upload(client, data)
     assert r.status_code == 200
     receipt = r.json()
     assert receipt["status"] == "rejected"
     assert [(p["row"], p["column"], p["value"], p["code"]) for p in receipt["problems"]] == [
-        (3, "target", "12,5", "not_a_number")
+        (3, "target", "12,5", "not_a_number"),
+        (5, "orgunit", "8X001", "unknown_orgunit"),  # not in the registry
     ]
     assert receipt["problems"][0]["message_vi"] == "Giá trị không phải là số"
     assert receipt["problems"][0]["message_en"] == "value is not a number"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -29,7 +30,7 @@ from khoyte.aggregate.ioc import unit_label
 from khoyte.aggregate.metadata import Metadata
 from khoyte.aggregate.models import AggTarget
 from khoyte.aggregate.store import MESSAGES as STORE_MESSAGES
-from khoyte.aggregate.store import canonical
+from khoyte.aggregate.store import canonical, known_orgunits
 
 COLUMNS = ("indicator", "orgunit", "year", "target")
 # written after the columns read, for people (ignored when the file comes back)
@@ -37,7 +38,8 @@ INFO_COLUMNS = ("ten_chi_so", "don_vi_tinh", "ten_don_vi")
 PACKAGE = "targets.csv"  # the ``source`` of a package row (not stored)
 Key = tuple[str, str, int]
 MESSAGES: dict[str, tuple[str, str]] = {
-    **{k: STORE_MESSAGES[k] for k in ("not_a_number", "negative", "unreadable", "empty_file")},
+    **{k: STORE_MESSAGES[k]
+       for k in ("not_a_number", "negative", "unreadable", "empty_file", "unknown_orgunit")},
     "duplicate": ("Dòng trùng chỉ số × đơn vị × năm với một dòng trước",
                   "the same indicator × org unit × year as an earlier row"),
     "encoding": ("Tệp không phải văn bản UTF-8", "the file is not UTF-8 text"),
@@ -56,13 +58,18 @@ def problem(code: str, row: int, column: str, value: str) -> dict[str, Any]:
             "message_en": en}  # fmt: skip
 
 
-def check(md: Metadata, ind: str, unit: str, year: str, target: str) -> tuple[str | None, list[tuple[str, str, str]]]:  # fmt: skip
-    """The canonical target and the problems ``(code, column, value)`` of one plan value."""
+def check(
+    md: Metadata, ind: str, unit: str, year: str, target: str, units: Collection[str] | None = None
+) -> tuple[str | None, list[tuple[str, str, str]]]:
+    """The canonical target and the problems ``(code, column, value)`` of one plan value; with
+    ``units`` (the registry's org units) the org unit must be one of them."""
     bad = []
     if ind not in md.indicators and ind not in md.claims:
         bad.append(("unknown_indicator", "indicator", ind))
     if not unit or len(unit) > 16:
         bad.append(("bad_orgunit", "orgunit", unit))
+    elif units is not None and unit not in units:
+        bad.append(("unknown_orgunit", "orgunit", unit))
     if not (year.isdigit() and 2000 <= int(year) <= 2100):
         bad.append(("bad_year", "year", year))
     value, err = canonical(target, "number")
@@ -105,9 +112,12 @@ def _xlsx_rows(data: bytes) -> Lines | dict[str, Any]:
     return header, out
 
 
-def read(data: bytes, md: Metadata) -> tuple[list[tuple[str, str, int, str]], list[dict[str, Any]]]:
+def read(
+    data: bytes, md: Metadata, units: Collection[str] | None = None
+) -> tuple[list[tuple[str, str, int, str]], list[dict[str, Any]]]:
     """Rows (indicator, org unit, year, canonical target) and problems (``row``: the file's
-    line, or the sheet's row of an XLSX); an XLSX is a zip archive."""
+    line, or the sheet's row of an XLSX); an XLSX is a zip archive. With ``units``, every org
+    unit must be one of them."""
     got = _xlsx_rows(data) if data[:4] == b"PK\x03\x04" else _csv_rows(data)
     if isinstance(got, dict):
         return [], [got]
@@ -120,7 +130,7 @@ def read(data: bytes, md: Metadata) -> tuple[list[tuple[str, str, int, str]], li
     seen: set[Key] = set()
     for line, r in lines:
         ind, unit, year, target = (str(r.get(c) or "").strip() for c in COLUMNS)
-        value, bad = check(md, ind, unit, year, target)
+        value, bad = check(md, ind, unit, year, target, units)
         problems += [problem(c, line, col, v) for c, col, v in bad]
         if value is not None:
             if (ind, unit, int(year)) in seen:
@@ -136,8 +146,9 @@ def store(
     session: Session, data: bytes, md: Metadata, *, source: str, who: str, now: datetime
 ) -> dict[str, Any]:
     """All or nothing: the receipt (``status`` loaded | unchanged | rejected, ``rows``,
-    ``imported``, ``updated``, ``problems``)."""
-    rows, problems = read(data, md)
+    ``imported``, ``updated``, ``problems``). Org units must be the registry's (provinces and
+    communes of the 2025 list, facilities of the registry)."""
+    rows, problems = read(data, md, known_orgunits(session))
     if problems:
         return {"status": "rejected", "rows": len(rows), "imported": 0, "updated": 0,
                 "problems": problems}  # fmt: skip

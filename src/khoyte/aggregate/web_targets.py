@@ -191,9 +191,10 @@ def target_put(
     _refuse(services, request, principal, "aggregate.target.put", what)
     md = load()
     key = (body.indicator, body.orgUnit, body.year)
-    value, bad = targets.check(md, *key[:2], str(body.year), body.value)
     row = None
     with session_scope(services.sessions) as s:
+        value, bad = targets.check(md, *key[:2], str(body.year), body.value,
+                                   store.known_orgunits(s))  # fmt: skip
         if value is None:
             audit.record(s, principal, "aggregate.target.put", what, "failure", _ip(request),
                          details={"problems": sorted(c for c, _, _ in bad)})  # fmt: skip
@@ -239,7 +240,8 @@ def _upload(services: Services, request: Request, principal: Principal, data: by
             name: str) -> dict[str, Any]:  # fmt: skip
     md = load()
     what = f"file:{name}"
-    _, problems = targets.read(data, md)
+    with session_scope(services.sessions) as s:
+        _, problems = targets.read(data, md, store.known_orgunits(s))
     if not problems:  # a file that could be stored: only the province may
         _refuse(services, request, principal, "aggregate.target.upload", what)
     with session_scope(services.sessions) as s:
