@@ -61,6 +61,7 @@ def test_a_plan_edited_by_keyboard_is_saved(
         assert not cell.evaluate("e => e === document.activeElement")
         assert p.page.evaluate("document.activeElement.classList.contains('cell')")
         assert row.locator("td.who").inner_text() == "chuyenvien"
+        assert row.locator("button.t-delete").count() == 1  # stored now: it may be deleted
         # a cell that is not a number is refused in place, nothing sent
         missing = p.page.locator("#targets tbody tr.missing").first
         missing.locator("input.cell").focus()

@@ -24,6 +24,7 @@ from khoyte.aggregate.schemas import TargetIn, TargetRowOut, TargetsOut, Targets
 from khoyte.aggregate.web import _body
 from khoyte.aggregate.web_entry import orgunit_choices
 from khoyte.aggregate.web_quality import _ip
+from khoyte.analytics.export import XLSX_TYPE as XLSX
 from khoyte.deps import ServicesDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
 from khoyte.layout import TEMPLATES as templates
@@ -38,12 +39,11 @@ Export = Annotated[Principal, Depends(requires(Permission.EXPORT))]
 Enter = Annotated[Principal, Depends(requires(Permission.ENTER_AGGREGATE))]
 YearQ = Annotated[str | None, Query(description="2026; empty: every year", pattern=r"^(\d{4})?$")]
 UnitQ = Annotated[str | None, Query(description="mã tỉnh, xã hoặc cơ sở / org unit", max_length=16)]
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TEXTS = {
     "saving": ("Đang lưu…", "Saving…"), "saved": ("Đã lưu", "Saved"),
     "save_failed": ("Không lưu được", "Not saved"),
     "not_a_number": ("không phải là số", "not a number"),
-    "deleted": ("Đã xóa", "Deleted"), "confirm_delete": ("Xóa kế hoạch này?", "Delete this plan?"),
+    "deleted": ("Đã xóa", "Deleted"), "delete": ("Xóa", "Delete"), "confirm_delete": ("Xóa kế hoạch này?", "Delete this plan?"),
     "uploading": ("Đang tải lên…", "Uploading…"), "row": ("Dòng", "Row"),
     "column": ("Cột", "Column"), "value": ("Giá trị", "Value"), "problem": ("Lỗi", "Problem"),
     "loaded": ("Đã lưu: {imported} mới, {updated} sửa.", "Stored: {imported} new, {updated} changed."),
@@ -146,7 +146,8 @@ def _download(services: Services, principal: Principal, year: str | None, orguni
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
 
-@router.get("/api/v1/aggregate/targets.csv")
+@router.get("/api/v1/aggregate/targets.csv", response_class=Response,
+            responses={200: {"description": "CSV", "content": {"text/csv": {}}}})  # fmt: skip
 def targets_csv(
     services: ServicesDep, principal: Export, year: YearQ = None, orgunit: UnitQ = None
 ) -> Response:
@@ -155,7 +156,8 @@ def targets_csv(
     return _download(services, principal, year, orgunit, "csv")
 
 
-@router.get("/api/v1/aggregate/targets.xlsx")
+@router.get("/api/v1/aggregate/targets.xlsx", response_class=Response,
+            responses={200: {"description": "XLSX", "content": {XLSX: {}}}})  # fmt: skip
 def targets_xlsx(
     services: ServicesDep, principal: Export, year: YearQ = None, orgunit: UnitQ = None
 ) -> Response:

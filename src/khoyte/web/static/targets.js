@@ -64,6 +64,14 @@
       if (badge) { badge.remove(); }
       row.querySelector("td.source").textContent = res.body.source;
       row.querySelector("td.who").textContent = res.body.storedBy;
+      var act = row.querySelector("td.act");
+      if (!act.querySelector("button")) {  // stored now: it may be deleted
+        var b = el("button", t.delete);
+        b.type = "button";
+        b.className = "t-delete";
+        b.addEventListener("click", function () { remove(row, b); });
+        act.appendChild(b);
+      }
       state(row, "saved", t.saved);
     }).catch(function () { input.removeAttribute("data-pending"); state(row, "error", t.save_failed); });
   }
