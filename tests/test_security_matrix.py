@@ -169,6 +169,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/aggregate/entry"): Rule(P.ENTER_AGGREGATE),
     ("GET", "/api/v1/aggregate/entry"): Rule(P.ENTER_AGGREGATE, success=422),
     ("POST", "/api/v1/aggregate/entry"): Rule(P.ENTER_AGGREGATE),
+    # plans (targets): read in the caller's scope (an org unit outside it in the query answers
+    # 404, tested in tests/test_aggregate_targets.py); written by a whole-province scope only
+    # (403 otherwise); downloads are exports; without parameters a write answers 422
+    ("GET", "/aggregate/targets"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/aggregate/targets"): Rule(P.VIEW_DASHBOARD),
+    ("GET", "/api/v1/aggregate/targets.csv"): Rule(P.EXPORT),
+    ("GET", "/api/v1/aggregate/targets.xlsx"): Rule(P.EXPORT),
+    ("PUT", "/api/v1/aggregate/targets"): Rule(P.ENTER_AGGREGATE),
+    ("DELETE", "/api/v1/aggregate/targets"): Rule(P.ENTER_AGGREGATE),
+    ("POST", "/api/v1/aggregate/targets/uploads"): Rule(P.ENTER_AGGREGATE),
     # the sample component of these tests (scoped routes over an ORM model)
     ("GET", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.VIEW_SUBMISSIONS, "code"),
     ("POST", "/api/v1/sample/facilities/{code}/submissions"): Rule(P.SUBMIT, "code"),

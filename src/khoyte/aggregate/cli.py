@@ -47,7 +47,9 @@ def import_(
 
 @app.command("targets")
 def targets_(
-    file: Annotated[Path, typer.Argument(help="CSV: indicator, orgunit, year, target.")],
+    file: Annotated[
+        Path, typer.Argument(help="CSV hoặc XLSX / CSV or XLSX: indicator, orgunit, year, target.")
+    ],
 ) -> None:
     """Nhập kế hoạch (chỉ tiêu × đơn vị × năm), trọn vẹn hoặc không / import plan targets,
     all-or-nothing; they replace the package's targets.csv for the same key. Prints the receipt

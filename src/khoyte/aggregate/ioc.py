@@ -274,15 +274,15 @@ def indicator_panel(session: Session, md: Metadata, panel: Panel, sel: Selection
         r.pop("numerator", None)
     return {
         "code": ind.code, "kind": "indicator", "chart": panel.chart,
-        "name_vi": ind.name_vi, "name_en": ind.name_en, "unit_vi": _unit(md, ind, "vi"),
-        "unit_en": _unit(md, ind, "en"), "additive": by_year, "level": level,
+        "name_vi": ind.name_vi, "name_en": ind.name_en, "unit_vi": unit_label(md, ind, "vi"),
+        "unit_en": unit_label(md, ind, "en"), "additive": by_year, "level": level,
         "datasets": sorted(datasets), "actual": _round(shown), "plan": _round(p_total),
         "achieved_pct": achieved(shown, p_total), "reports": len(reports),
         "monthly": monthly, "breakdown": breakdown, "by_option": options,
     }  # fmt: skip
 
 
-def _unit(md: Metadata, ind: Indicator, lang: str) -> str:
+def unit_label(md: Metadata, ind: Indicator, lang: str) -> str:
     if ind.denominator.strip() != "1":
         return "%" if ind.factor == 100 else ("‰" if ind.factor == 1000 else "")
     el = md.elements[sorted(quality.refs(ind.numerator))[0]]

@@ -211,3 +211,59 @@ class EntrySavedOut(BaseModel):
     status: str
     importCount: dict[str, int]
     problems: list[dict[str, Any]]
+
+
+class TargetRowOut(BaseModel):
+    """One plan (kế hoạch, chỉ tiêu): indicator × org unit × year."""
+
+    indicator: str
+    name_vi: str
+    name_en: str
+    unit_vi: str
+    unit_en: str
+    orgUnit: str
+    orgUnitName: str
+    year: int
+    target: str | None = Field(description="canonical number (dot); null: no plan (missing)")
+    source: str | None = Field(description="the file it came from, web, or targets.csv")
+    stored: bool = Field(description="false: the package's default (targets.csv)")
+    storedBy: str | None
+    updatedAt: datetime | None
+    iocGroups: list[int] = Field(description="numbers of the IOC groups showing this plan")
+
+
+class TargetsOut(BaseModel):
+    year: int | None = Field(description="the year asked for; null: every year")
+    orgUnit: str | None
+    canEdit: bool = Field(description="the caller may edit, delete and upload plans")
+    missingYear: int
+    missingOrgUnit: str | None = Field(description="the org unit whose missing plans are listed")
+    rows: list[TargetRowOut]
+    missing: list[TargetRowOut] = Field(
+        description="plans an IOC group shows that have none for the year and org unit"
+    )
+
+
+class TargetIn(BaseModel):
+    indicator: str = Field(max_length=64)
+    orgUnit: str = Field(max_length=16)
+    year: int = Field(ge=2000, le=2100)
+    value: str = Field(max_length=64, description="canonical number: 1234 or 12.5 (dot)")
+
+
+class TargetProblemOut(BaseModel):
+    code: str
+    row: int
+    column: str
+    value: str
+    message_vi: str
+    message_en: str
+
+
+class TargetsReceiptOut(BaseModel):
+    status: Literal["loaded", "unchanged", "rejected"]
+    file: str
+    rows: int = Field(description="plan values read")
+    imported: int
+    updated: int
+    problems: list[TargetProblemOut]

@@ -107,7 +107,7 @@ def period_choices(today: date, lang: str) -> dict[str, list[dict[str, str]]]:
     return out
 
 
-def _choices(s: Session, principal: Principal) -> list[dict[str, str]]:
+def orgunit_choices(s: Session, principal: Principal) -> list[dict[str, str]]:
     """The org units the caller may enter for, with their level."""
     province = registry_province(s)
     scope = principal.scope
@@ -141,7 +141,7 @@ def entry_page(
     lang = i18n.lang_of(request.query_params.get("lang"))
     md = load()
     with session_scope(services.sessions) as s:
-        units = _choices(s, principal)
+        units = orgunit_choices(s, principal)
         chosen: dict[str, Any] = {}
         if dataSet and period and orgUnit:
             ds, p = _report_key(s, principal, dataSet, period, orgUnit)

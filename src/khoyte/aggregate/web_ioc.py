@@ -250,6 +250,9 @@ def ioc_page(
         "aggregate/ioc.html",
         {"lang": lang, "t": config["t"], "group": g, "config": config, "flt": flt, "tabs": tabs,
          "links": links,
+         "targets_href": "/aggregate/targets?" + urlencode(
+             {"year": flt["to"][:4], **({"orgunit": flt["orgunit"]} if flt["orgunit"] else {}),
+              **({"lang": "en"} if lang == "en" else {})}),
          "communes": communes, "facilities": facilities, "sel": sel,
          "unit_name": sel.names.get(sel.orgunit, "") if flt["orgunit"] else "",
          "title": i18n.pair((g.name_vi, g.name_en), lang)},

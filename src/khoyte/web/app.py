@@ -19,6 +19,7 @@ from khoyte.aggregate import web as aggregate_web
 from khoyte.aggregate import web_entry as aggregate_entry_web
 from khoyte.aggregate import web_ioc as aggregate_ioc_web
 from khoyte.aggregate import web_quality as aggregate_quality_web
+from khoyte.aggregate import web_targets as aggregate_targets_web
 from khoyte.config import Settings
 from khoyte.gateway import api as gateway_api
 from khoyte.persons import requests_web as persons_requests_web
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(aggregate_quality_web.router)  # aggregate data quality and approval
     app.include_router(aggregate_ioc_web.router)  # the IOC dashboards of groups 4–8
     app.include_router(aggregate_entry_web.router)  # the web data-entry form
+    app.include_router(aggregate_targets_web.router)  # plans (targets): page, API, files
     app.include_router(persons_web.router)  # the master person index and health records
     app.include_router(persons_requests_web.router)  # data subjects' requests (Decree 13)
     for component in components:

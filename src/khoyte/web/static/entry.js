@@ -1,6 +1,6 @@
 /* khoyte aggregate data entry: one report's cells from the keyboard. Tab or Enter moves to the
    next cell, Shift+Enter back; a changed cell is saved when it is left (autosave). Numbers are
-   read and shown the Vietnamese way (1.234,5) on Vietnamese pages. No inline script (CSP). */
+   read and shown the Vietnamese way (1.234,5) on Vietnamese pages (numbers.js). No inline script (CSP). */
 (function () {
   "use strict";
 
@@ -8,26 +8,15 @@
   var t = config.t;
   var lang = config.lang;
   var chosen = config.chosen;
-  var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: 4 });
+  var shown = window.khoyte.numberFormat(lang);
+  var parse = function (text) { return window.khoyte.parseNumber(text, lang); };
+  var csrf = window.khoyte.csrf;
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
     if (text !== undefined && text !== null) { e.textContent = text; }
     return e;
-  }
-  function shown(v) { return v === null || v === undefined || v === "" ? "" : nf.format(Number(v)); }
-
-  /* "1.234,5" (vi) or "1,234.5" (en) → "1234.5"; null when not a number. */
-  function parse(text) {
-    var s = text.replace(/[\s\u00a0]/g, "");
-    if (lang === "en") { s = s.replace(/,/g, ""); } else { s = s.replace(/\./g, "").replace(",", "."); }
-    return /^\d+(\.\d+)?$/.test(s) ? s.replace(/^0+(?=\d)/, "") : null;
-  }
-
-  function csrf() {
-    var input = document.querySelector("#logout-form input[name=csrf_token]");
-    return input ? input.value : "";
   }
 
   function unitsFollowDataSet() {
