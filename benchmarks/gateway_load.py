@@ -37,6 +37,7 @@ from tests.factories import record
 from tests.gateway_helpers import Server
 
 from khoyte.config import Settings
+from khoyte.gateway.bulk import BulkIntake
 from khoyte.gateway.facilities import add_facility, new_token
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.standards.writer import envelope
@@ -151,6 +152,12 @@ def _cpu() -> float:
     return t.user + t.system
 
 
+def _children_cpu() -> float:
+    """CPU of this process's ended children (the bulk reader's worker processes, once shut)."""
+    t = os.times()
+    return t.children_user + t.children_system
+
+
 def _tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a live process and its live descendants (Linux /proc;
     NaN elsewhere): the server's cost, its worker processes included."""
@@ -255,16 +262,30 @@ def _ingest(files: list[bytes], db_url: str | None, threads: int) -> tuple[float
         svc = IntakeService(Settings(data_dir=Path(tmp), database_url=pg[1] if pg else None))
         try:
             ensure_schema(svc.engine)
-            c0, t0 = _cpu(), time.perf_counter()
-            if threads == 1:
+            bulk = BulkIntake(svc, jobs=-threads - 1) if threads < 0 else None
+            if bulk is not None and bulk.jobs:  # its start (≈ 1–2 s, once a command) apart
+                pool = bulk._workers()
+                assert pool is not None
+                pool.submit(int).result()
+            c0, k0, t0 = _cpu(), _children_cpu(), time.perf_counter()
+            if bulk is not None:  # bulk intake (khoyte ingest): -threads - 1 reader processes
+                with bulk:
+                    items = [(data, f"f{i}.xml") for i, data in enumerate(files)]
+                    for outcome in bulk.submit_many(items):
+                        assert not isinstance(outcome, Exception), outcome
+            elif threads == 1:
                 for data in files:
                     svc.submit(data, channel="ingest")
             else:
                 with ThreadPoolExecutor(threads) as pool:
                     list(pool.map(lambda d: svc.submit(d, channel="ingest"), files))
-            wall, cpu = time.perf_counter() - t0, _cpu() - c0
+            # the reading processes (bulk) count too: reaped when the pool shut down
+            wall = time.perf_counter() - t0
+            cpu = _cpu() - c0 + _children_cpu() - k0
             group = getattr(svc, "group", None)  # absent before group commit
             per_commit = group.items / group.batches if group and group.batches else 1.0
+            if bulk is not None:
+                per_commit = float(bulk.chunk)
         finally:
             svc.engine.dispose()
             if pg:
@@ -288,7 +309,7 @@ def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
         base_t.append(time.perf_counter() - t0)
         base_c.append(_cpu() - c0)
         for store in stores:
-            for n in (1, threads):
+            for n in (1, threads, -1, -2):  # -1: bulk, read here; -2: bulk, one reader process
                 url = "pg" if store == "PostgreSQL" else None
                 got.setdefault((store, n), []).append(_ingest(files, url, n))
     b, bc = statistics.median(base_t), statistics.median(base_c)
@@ -300,8 +321,10 @@ def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
         wall = statistics.median(v[0] for v in values)
         cpu = statistics.median(v[1] for v in values)
         share = statistics.median(v[2] for v in values)
+        how = (f"{n} thread{'s' if n > 1 else ' '}" if n > 0
+               else f"bulk, {-n - 1} reader process{'es' if n < -2 else ''}")  # fmt: skip
         print(
-            f"  ingest {store:<10} {n} thread{'s' if n > 1 else ' '}: {n_records / wall:,.0f} "
+            f"  ingest {store:<10} {how}: {n_records / wall:,.0f} "
             f"records/s, ingest/read ratio {b / wall:.2f}; CPU {cpu / n_records * 1000:.2f} ms "
             f"per record ({cpu / bc:.2f}x read+validate); {share:.1f} submissions per commit"
         )

@@ -35,3 +35,17 @@ def test_a_failed_write_leaves_no_partial_file(
         arch.put(b"abc")
     assert [p for p in (tmp_path / "a").rglob("*") if p.is_file()] == []
     assert not arch.exists(hashlib.sha256(b"abc").hexdigest())
+
+
+def test_put_many_stores_each_file_once_in_order(tmp_path: Path) -> None:
+    archive = Archive(tmp_path / "archive")
+    first = archive.put(b"<a/>")
+    items = [b"<b/>", b"<a/>", b"<c/>", b"<b/>"]
+    shas = archive.put_many(items)
+    assert shas == [hashlib.sha256(x).hexdigest() for x in items]
+    assert shas[1] == first
+    for data, sha in zip(items, shas, strict=True):
+        assert archive.get(sha) == data
+    leftovers = [p for p in (tmp_path / "archive").rglob("*") if p.name.startswith(".tmp-")]
+    assert leftovers == []  # every temporary file renamed into place
+    assert archive.put_many([]) == []

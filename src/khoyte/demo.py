@@ -14,8 +14,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from khoyte.config import Settings
+from khoyte.gateway.bulk import BulkIntake, default_jobs
 from khoyte.gateway.facilities import new_token
-from khoyte.gateway.ingest import IngestSummary, ingest, iter_files, local_submitter
+from khoyte.gateway.ingest import IngestSummary, bulk_submitter, ingest, iter_files
 from khoyte.registry.facilities import import_file
 from khoyte.security import service as security
 from khoyte.services import Services, build_services
@@ -76,7 +77,8 @@ def prepare_demo(
         say(f"{n} cơ sở đã đăng ký / facilities registered")
         files = list(iter_files([out / "xml"]))
         say(f"Tiếp nhận {len(files)} tệp / ingesting {len(files)} files")
-        summary = ingest([out / "xml"], local_submitter(services.intake, channel="demo"), on_file)
+        with BulkIntake(services.intake, jobs=default_jobs()) as bulk:
+            summary = ingest([out / "xml"], bulk_submitter(bulk, [out / "xml"], "demo"), on_file)
         _import_aggregates(services, out / "aggregates", say)
         warehouse = services.warehouse is not None
         if services.warehouse is not None:

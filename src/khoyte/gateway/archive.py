@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 
@@ -40,11 +41,48 @@ class Archive:
         _fsync_dir(final.parent)
         return digest
 
+    def put_many(self, items: list[bytes]) -> list[str]:
+        """Store several files; their sha256s, in order. Durable when this returns, like
+        ``put``, but the flushes run side by side: every file is written first, then all are
+        fsynced from a few threads (a journaling file system commits concurrent fsyncs
+        together), renamed into place, and each folder fsynced once. Bulk intake's group of
+        files pays about one flush instead of two per file."""
+        digests = [hashlib.sha256(data).hexdigest() for data in items]
+        todo: dict[str, tuple[Path, str]] = {}  # sha → (final path, temporary file)
+        try:
+            for data, digest in zip(items, digests, strict=True):
+                final = self.path(digest)
+                if digest in todo or (final.exists() and final.stat().st_size == len(data)):
+                    continue
+                final.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
+                todo[digest] = (final, tmp)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+            with ThreadPoolExecutor(min(8, len(todo) or 1)) as flush:
+                list(flush.map(_fsync_file, [tmp for _, tmp in todo.values()]))
+                for final, tmp in todo.values():
+                    os.replace(tmp, final)
+                list(flush.map(_fsync_dir, {final.parent for final, _ in todo.values()}))
+        except BaseException:
+            for _, tmp in todo.values():
+                Path(tmp).unlink(missing_ok=True)
+            raise
+        return digests
+
     def get(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()
 
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
+
+
+def _fsync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(folder: Path) -> None:

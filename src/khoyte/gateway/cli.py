@@ -235,11 +235,19 @@ def ingest(
         str | None,
         typer.Option(help="Mã truy cập / credential (with --url).", envvar="KHOYTE_TOKEN"),
     ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            help="Số tiến trình đọc và kiểm tra tệp (0: trong tiến trình này) / processes that "
+            "read and validate the files in-process (0: none). Default: cores − 1, at most 4."
+        ),
+    ] = None,
 ) -> None:
     """Nạp tệp vào kho / ingest files (in-process, or into a running server with --url)."""
     import httpx
 
-    from khoyte.gateway.ingest import iter_files, local_submitter, remote_submitter
+    from khoyte.gateway.bulk import BulkIntake, default_jobs
+    from khoyte.gateway.ingest import bulk_submitter, iter_files, remote_submitter
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
     if not any(True for _ in iter_files(paths)):
@@ -253,8 +261,10 @@ def ingest(
             summary = progress_ingest(console, paths, remote_submitter(client, url, token))
     else:
         services = _services()
+        n = jobs if jobs is not None else default_jobs()
         try:
-            summary = progress_ingest(console, paths, local_submitter(services.intake))
+            with BulkIntake(services.intake, jobs=n) as bulk:
+                summary = progress_ingest(console, paths, bulk_submitter(bulk, paths))
         finally:
             services.close()
     print_summary(console, summary)

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, literal, select, text
+from sqlalchemy import Connection, Engine, Table, bindparam, literal, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +48,7 @@ from khoyte.standards.serialize import record_from_json
 from khoyte.store.crypto import keyring
 from khoyte.store.db import make_engine, migrate, session_factory, session_scope
 from khoyte.validate.engine import FileResult, RecordResult, complete_record, iter_file
-from khoyte.validate.policy import load_policy
+from khoyte.validate.policy import Policy, load_policy
 
 __all__ = ["IntakeRefused", "IntakeService", "Receipt", "StoreBusy", "ensure_schema"]
 
@@ -57,6 +57,7 @@ _HEAD = cast(Table, RecordHead.__table__)
 log = logging.getLogger("khoyte.gateway")
 _SUB = cast(Table, Submission.__table__)
 
+RECEIVED = select(_SUB.c.sha256).where(_SUB.c.sha256.in_(bindparam("shas", expanding=True)))
 _PG_LOCK = 0x6B686F79  # "khoy": the store-wide intake write lock
 
 
@@ -110,6 +111,22 @@ def _record_facility(res: FileResult, records: list[RecordResult]) -> str | None
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def resend(
+    sha: str, size: int, credential_id: str | None, channel: str, who: Principal | str, ip: str
+) -> Pending:
+    """Bytes received before: their stored receipt answers; only this resend's audit entry is
+    written."""
+    return Pending(sha, size, "", credential_id, channel, None, [], who, ip)
+
+
+def parse_file(data: bytes, name: str, policy: Policy) -> tuple[FileResult, list[RecordResult]]:
+    """Read and validate one file (a pure function of its bytes: it also runs in another
+    process, ``khoyte.gateway.bulk``)."""
+    res = FileResult(name)
+    records = list(iter_file(data, name, max_bytes=len(data) + 1, result=res, policy=policy))
+    return res, records
 
 
 class IntakeService:
@@ -183,29 +200,70 @@ class IntakeService:
         trusted local intake: ``khoyte ingest``/``watch`` run by the operator). ``actor`` and
         ``ip`` go into the audit entry (default ``system:<channel>``)."""
         started = time.perf_counter()
-        sha = hashlib.sha256(data).hexdigest()
-        self.archive.put(data, sha)  # durable before anything else happens
+        sha = self.archive_put(data)
         who = actor if actor is not None else f"system:{channel}"
+        resent = self.resent(data, sha, facility, credential_id, channel, declared_facility,
+                             who, ip)  # fmt: skip
+        if resent is not None:
+            return self.group.submit(resent)
+        res, records = parse_file(data, name or f"{sha[:16]}.xml", self.policy)
+        pending = self.pending(data, sha, res, records, facility=facility,
+                               credential_id=credential_id, channel=channel, expect=expect,
+                               declared_facility=declared_facility, who=who, ip=ip)  # fmt: skip
+        receipt = self.group.submit(pending)
+        self.log_receipt(receipt, channel, len(data), started)
+        return receipt
+
+    def archive_put(self, data: bytes) -> str:
+        """The bytes durable in the archive, before anything else happens: their sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        self.archive.put(data, sha)
+        return sha
+
+    def received(self, shas: list[str]) -> set[str]:
+        """Which of these bytes were received before (one query)."""
+        with self.engine.connect() as conn:
+            return {row[0] for row in conn.execute(RECEIVED, {"shas": sorted(set(shas))})}
+
+    def resent(
+        self,
+        data: bytes,
+        sha: str,
+        facility: str | None,
+        credential_id: str | None,
+        channel: str,
+        declared_facility: str | None,
+        who: Principal | str,
+        ip: str,
+    ) -> Pending | None:
+        """The same bytes already receipted: what answers them again (its receipt, checked
+        against the sender), else None."""
         try:
             seen = self.receipt_by_sha(sha)
         except OperationalError as exc:  # the store is down: not the sender's fault
-            raise _busy(sha, None, exc) from exc
-        if seen is not None:
-            _check_declared(declared_facility, seen.get("facility"))
-            self._check_owner(seen.get("facility"), facility, credential_id, sha)
-            resent = Pending(sha, len(data), "", credential_id, channel, None, [], who, ip)
-            return self.group.submit(resent)
+            raise store_busy(sha, None, exc) from exc
+        if seen is None:
+            return None
+        _check_declared(declared_facility, seen.get("facility"))
+        self._check_owner(seen.get("facility"), facility, credential_id, sha)
+        return resend(sha, len(data), credential_id, channel, who, ip)
 
-        res = FileResult(name or sha[:16])
-        records = list(
-            iter_file(
-                data,
-                name or f"{sha[:16]}.xml",
-                max_bytes=len(data) + 1,
-                result=res,
-                policy=self.policy,
-            )
-        )
+    def pending(
+        self,
+        data: bytes,
+        sha: str,
+        res: FileResult,
+        records: list[RecordResult],
+        *,
+        facility: str | None,
+        credential_id: str | None,
+        channel: str,
+        expect: DocumentKind | None,
+        declared_facility: str | None,
+        who: Principal | str,
+        ip: str,
+    ) -> Pending:
+        """A parsed, validated file checked against its sender, ready to be stored."""
         if res.unusable:
             records = []  # a file that breaks off cannot vouch for what came before the break
         doc_facility = _record_facility(res, records)
@@ -223,19 +281,24 @@ class IntakeService:
                 "it to the endpoint for its kind.",
                 {"kind": res.kind.value, "expected": expect.value},
             )
-        receipt = self.group.submit(
-            Pending(sha, len(data), owner, credential_id, channel, res, records, who, ip)
-        )
+        return Pending(sha, len(data), owner, credential_id, channel, res, records, who, ip)
+
+    def store_in_order(self, batch: list[Pending]) -> list[Receipt | BaseException]:
+        """Store ``batch`` as one group, in its order (versions follow it exactly as separate
+        commits in that order would): bulk intake (``khoyte.gateway.bulk``)."""
+        return self._commit_batch(batch)
+
+    def log_receipt(self, receipt: Receipt, channel: str, size: int, started: float) -> None:
         c = receipt.data["counts"]
         log.info(
             json.dumps(
                 {
                     "event": "submission",
                     "id": receipt.id,
-                    "facility": owner,
-                    "sha256": sha,
+                    "facility": receipt.data.get("facility"),
+                    "sha256": receipt.data.get("sha256"),
                     "channel": channel,
-                    "bytes": len(data),
+                    "bytes": size,
                     "status": receipt.data["status"],
                     "records": c["records"],
                     "accepted": c["accepted"],
@@ -247,7 +310,6 @@ class IntakeService:
                 ensure_ascii=False,
             )
         )
-        return receipt
 
     def _join_partial(self, owner: str, records: list[RecordResult]) -> list[RecordResult]:
         """Records sent without XML1 (one table per file) joined to the current stored version
@@ -334,7 +396,7 @@ class IntakeService:
             except OperationalError as exc:  # e.g. SQLite busy beyond busy_timeout
                 last = exc
                 time.sleep(0.05)
-        raise _busy(p.sha, p.facility or None, last)
+        raise store_busy(p.sha, p.facility or None, last)
 
     def _write_group(self, s: Session, batch: list[Pending]) -> list[Receipt]:
         """The submissions of ``batch`` and their audit entries, in queue order, in ``s``'s
@@ -369,7 +431,7 @@ def _audit_entry(p: Pending, receipt: Receipt) -> audit.Entry:
     )
 
 
-def _busy(sha: str, facility: str | None, cause: Exception | None) -> StoreBusy:
+def store_busy(sha: str, facility: str | None, cause: Exception | None) -> StoreBusy:
     return StoreBusy(
         "store_busy",
         "Kho dữ liệu đang bận hoặc không truy cập được; tệp đã được lưu nguyên vẹn trong kho "

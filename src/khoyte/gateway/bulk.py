@@ -1,0 +1,262 @@
+"""Bulk intake: many files in one process (``khoyte ingest``), stored exactly as one file after
+another would be, at a fraction of the cost.
+
+One file at a time, each file paid its own transaction, flush and audit-chain move, and the
+reading ran on the one core the storing used. Here a *group* of files (``chunk``, 32 by default)
+goes through intake's same steps (``IntakeService``: archive first, the receipt of bytes already
+received, checks against the sender, the same ``GroupWrite``), but:
+
+- the group's files are read and validated in ``jobs`` worker processes (a pure function of the
+  bytes, ``intake.parse_file``; results come back in the files' order), so reading the next
+  group overlaps storing this one and leaves the storing process's GIL;
+- the group is stored in ONE transaction, in the files' order: versions of a record sent in
+  several files follow the files' order exactly as separate commits would (the group is one
+  ``GroupWrite`` batch; if anything in it fails, each file is stored alone, as the group commit
+  does, so only the culprit fails).
+
+Every receipt is written before ``submit_many`` returns, and the bytes of every file are durable
+in the archive before its group is read. A worker process that dies (a hostile file that
+crashes the reader) breaks only the group it was reading: its files are read again in this
+process, one by one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy.exc import OperationalError
+
+from khoyte.errors import KhoyteError, TransientError
+from khoyte.gateway.batch import Pending, Receipt
+from khoyte.gateway.intake import IntakeService, parse_file, resend, store_busy
+from khoyte.validate.engine import FileResult, RecordResult
+from khoyte.validate.policy import Policy, load_policy
+
+Parsed = tuple[FileResult, list[RecordResult]]
+Outcome = Receipt | KhoyteError
+Item = tuple[bytes, str] | KhoyteError
+DEPTH = 2  # groups archived, and groups being read, ahead of the group being stored
+
+_POLICY: Policy | None = None  # a worker process's policy, loaded once by ``_init``
+
+
+def default_jobs() -> int:
+    """Worker processes for reading when none is asked for: the cores but one, at most 4."""
+    return min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+def _init(profile: str, policy_file: Path | None) -> None:
+    global _POLICY
+    _POLICY = load_policy(profile, policy_file)
+
+
+def _parse_all(items: list[tuple[bytes, str]]) -> list[Parsed]:
+    assert _POLICY is not None, "worker not initialised"
+    return [parse_file(data, name, _POLICY) for data, name in items]
+
+
+def _archive_down(exc: OSError) -> KhoyteError:
+    return TransientError(
+        "archive_unavailable",
+        f"Không ghi được kho lưu trữ tệp gốc ({exc.strerror or exc}); chưa nhận tệp nào của "
+        "nhóm này — xử lý sự cố (ổ đầy?) rồi chạy lại lệnh.",
+        f"The raw archive cannot be written ({exc.strerror or exc}); no file of this group was "
+        "taken in — fix it (disk full?) and run the command again.",
+        {"reason": str(exc)[:200]},
+    )
+
+
+def _unread(
+    group: list[Item], prepared: list[Pending | KhoyteError | str]
+) -> list[tuple[bytes, str]]:
+    """The files of a group still to read (archived, not received before)."""
+    return [item for item, p in zip(group, prepared, strict=True)
+            if isinstance(p, str) and not isinstance(item, KhoyteError)]  # fmt: skip
+
+
+class BulkIntake:
+    """``submit_many`` stores files group by group; ``jobs`` worker processes read them (0: read
+    in this process). Use as a context manager (the workers stop at the end)."""
+
+    def __init__(self, service: IntakeService, jobs: int = 0, chunk: int = 32) -> None:
+        self.service = service
+        self.chunk = max(1, chunk)
+        self.jobs = jobs
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> BulkIntake:
+        return self
+
+    def __exit__(
+        self,
+        _t: type[BaseException] | None,
+        _e: BaseException | None,
+        _tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _workers(self) -> ProcessPoolExecutor | None:
+        if self.jobs <= 0:
+            return None
+        if self._pool is None:
+            s = self.service.settings
+            self._pool = ProcessPoolExecutor(
+                self.jobs,
+                # spawn: a fresh interpreter, never a fork of a process with threads and an open
+                # store connection
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init,
+                initargs=(s.validation_profile, s.validation_policy),
+            )
+        return self._pool
+
+    def submit_many(
+        self, files: Iterable[tuple[bytes, str] | KhoyteError], channel: str = "ingest"
+    ) -> Iterator[Outcome]:
+        """One outcome per item, in order: its receipt, or why it was refused or deferred (an
+        item that is already an error — a file too large or unreadable — is passed through).
+
+        A pipeline of three stages, each group passing through them in order: archiving (a
+        thread: the flushes wait on the disk, not the CPU), reading (the worker processes) and
+        storing (here). While group k is stored, group k+1 is read and groups k+2, k+3 are
+        archived. Memory holds at most 2 × ``DEPTH`` + 1 groups, whatever the count."""
+        items = iter(files)
+        with ThreadPoolExecutor(1, thread_name_prefix="bulk-archive") as archiving:
+            archived: deque[Future[tuple[list[Item], list[Pending | KhoyteError | str]]]]
+            archived = deque()
+            reading: deque[
+                tuple[list[Item], list[Pending | KhoyteError | str], Future[list[Parsed]] | None]
+            ]
+            reading = deque()
+            more = True
+
+            def archive_more() -> None:
+                nonlocal more
+                while more and len(archived) < DEPTH:
+                    group = list(itertools.islice(items, self.chunk))
+                    if not group:
+                        more = False
+                        return
+                    archived.append(archiving.submit(self._archive_group, group, channel))
+
+            while True:
+                archive_more()
+                while archived and len(reading) < DEPTH:  # read only what is archived
+                    group, prepared = archived.popleft().result()
+                    pool = self._workers()
+                    todo = _unread(group, prepared)
+                    ahead = pool.submit(_parse_all, todo) if pool is not None and todo else None
+                    reading.append((group, prepared, ahead))
+                archive_more()  # the next groups flush while this one is stored
+                if not reading:
+                    return
+                group, prepared, ahead = reading.popleft()
+                parsed = self._read(_unread(group, prepared), ahead)
+                yield from self._store(group, prepared, parsed, channel)
+
+    def _archive_group(
+        self, group: list[Item], channel: str
+    ) -> tuple[list[Item], list[Pending | KhoyteError | str]]:
+        return group, self._archive(group, channel)
+
+    def _archive(self, group: list[Item], channel: str) -> list[Pending | KhoyteError | str]:
+        """The group's files durable in the archive (flushed together); for each, a resend's
+        answer, the error it already is, or its sha256 (to read)."""
+        svc = self.service
+        datas = [item[0] for item in group if not isinstance(item, KhoyteError)]
+        try:
+            digests = iter(svc.archive.put_many(datas))
+        except OSError as exc:  # the archive unwritable (full?): nothing of the group is taken
+            return [item if isinstance(item, KhoyteError) else _archive_down(exc)
+                    for item in group]  # fmt: skip
+        shas = {}
+        for item in group:
+            if not isinstance(item, KhoyteError):
+                shas[id(item)] = next(digests)
+        try:
+            known = svc.received(list(shas.values()))
+        except OperationalError as exc:
+            return [item if isinstance(item, KhoyteError) else store_busy(shas[id(item)], None, exc)
+                    for item in group]  # fmt: skip
+        who = f"system:{channel}"
+        out: list[Pending | KhoyteError | str] = []
+        for item in group:
+            if isinstance(item, KhoyteError):
+                out.append(item)
+                continue
+            sha = shas[id(item)]
+            out.append(resend(sha, len(item[0]), None, channel, who, "") if sha in known else sha)
+        return out
+
+    def _read(
+        self, todo: list[tuple[bytes, str]], ahead: Future[list[Parsed]] | None
+    ) -> list[Parsed]:
+        if not todo:
+            return []
+        pool = self._workers()
+        try:
+            if ahead is not None:
+                return ahead.result()
+            if pool is not None:
+                return pool.submit(_parse_all, todo).result()
+        except BrokenProcessPool:  # a worker died on one of these files: read them here
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        policy = self.service.policy
+        return [parse_file(data, name, policy) for data, name in todo]
+
+    def _store(
+        self,
+        group: list[Item],
+        prepared: list[Pending | KhoyteError | str],
+        parsed: list[Parsed],
+        channel: str,
+    ) -> Iterator[Outcome]:
+        started = time.perf_counter()
+        svc, who = self.service, f"system:{channel}"
+        outcomes: list[Outcome | None] = [None] * len(group)
+        batch: list[tuple[int, Pending]] = []
+        reading = iter(parsed)
+        for i, (item, p) in enumerate(zip(group, prepared, strict=True)):
+            if isinstance(p, KhoyteError):
+                outcomes[i] = p
+                continue
+            if isinstance(p, str):
+                assert not isinstance(item, KhoyteError)
+                data = item[0]
+                res, records = next(reading)
+                try:
+                    p = svc.pending(data, p, res, records, facility=None,
+                                    credential_id=None, channel=channel, expect=None,
+                                    declared_facility=None, who=who, ip="")  # fmt: skip
+                except KhoyteError as err:
+                    outcomes[i] = err
+                    continue
+            batch.append((i, p))
+        stored = svc.store_in_order([p for _, p in batch]) if batch else []
+        for (i, p), result in zip(batch, stored, strict=True):
+            if isinstance(result, Receipt):
+                svc.log_receipt(result, channel, p.size, started)
+                outcomes[i] = result
+            elif isinstance(result, KhoyteError):
+                outcomes[i] = result
+            else:  # a store error the single retries could not get past
+                raise result
+        for outcome in outcomes:
+            assert outcome is not None
+            yield outcome
