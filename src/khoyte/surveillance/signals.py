@@ -56,6 +56,18 @@ class Signal:
                 params.append(item.replace(".", "") + "%")
         return "(" + " OR ".join(parts) + ")", params
 
+    def matches(self, code: str) -> bool:
+        """Whether a main diagnosis as written (``B08.4``, ``b084``) is the signal's, as
+        :meth:`sql` says it in SQL."""
+        norm = code.strip().upper().replace(".", "")
+        for item in self.icd10:
+            lo, _, hi = item.partition("-")
+            if hi and lo.strip() <= norm[:3] <= hi.strip():
+                return True
+            if not hi and norm.startswith(item.replace(".", "")):
+                return True
+        return False
+
 
 def _check(item: str) -> str:
     for end in item.split("-"):
