@@ -180,7 +180,9 @@ def collected_values(
                    if e == r["element"] and ("option" not in r or coc == r["option"])
                    and want <= set(coc.split("|"))]  # fmt: skip
             total = float(sum(got))
-            out[(r["code"], c["code"])] = (int(total) if total.is_integer() else total) if got else None
+            out[(r["code"], c["code"])] = (
+                (int(total) if total.is_integer() else total) if got else None
+            )
     return out
 
 
@@ -210,7 +212,9 @@ def fill(
     for r in form.rows:
         for c in form.columns:
             key = (r["code"], c["code"])
-            value: float | int | None = claims[cell[key].code] if key in cell else collected.get(key)
+            value: float | int | None = (
+                claims[cell[key].code] if key in cell else collected.get(key)
+            )
             out.append({"row": r["code"], "column": c["code"], "value": value,
                         "source": source_of(md, r, c)})  # fmt: skip
     return out

@@ -263,7 +263,9 @@ def _signals_text() -> str:
     return resources.files("khoyte.surveillance").joinpath("data/signals.toml").read_text("utf-8")
 
 
-def _signal_rows(form: str, source: str) -> tuple[tuple[dict[str, Any], ...], dict[str, FormMeasure]]:
+def _signal_rows(
+    form: str, source: str
+) -> tuple[tuple[dict[str, Any], ...], dict[str, FormMeasure]]:
     """A form's rows from the surveillance module's signals (``rows_from = "signals"``): one
     row per disease, counted by a measure ``<form>_<signal>`` whose condition is the signal's own
     ICD-10 mapping (op ``signal``), so the two never disagree."""
@@ -432,8 +434,8 @@ def _form_problems(md: Metadata) -> list[str]:
                 if "option" in r and r["option"] not in md.combinations(e):
                     problems.append(f"{where}: unknown option {r['option']!r}")
                 parts = {p for coc in md.combinations(e) for p in coc.split("|")}
-                for c in f.columns:
-                    if not set(c.get("match", ())) <= parts:
+                for c in f.columns:  # an element without disaggregation fills "all" only
+                    if md.elements[e].combo != "default" and not set(c.get("match", ())) <= parts:
                         problems.append(f"{where}: column {c['code']} matches {c['match']!r}")
             if "measure" in r and r["measure"] in md.measures:
                 for c in f.columns:

@@ -44,10 +44,17 @@ REPORTS_VI = {
 }
 # Deaths in the community (the commune's register A6/YTCS, biểu b13): a crude death rate of
 # 6.3 per 1,000 a year (Vietnam, 2019–2023), two thirds of them outside a facility; by age at
-# death, then sex (55 % male), then main cause group by age. Only non-zero cells are written
-# (as DHIS2 stores them: zero is not significant).
+# death, then sex (55 % male), then main cause group by age. The register's total is written for
+# every commune and month (zero included); of the cells by cause, age and sex only the non-zero
+# (as DHIS2 stores them: zero is not significant), the workbook leaving the others blank.
 COMMUNITY_DEATHS = 0.0063 * 0.65
-_DEATH_AGES = (("duoi_1", 0.02), ("1_4", 0.01), ("5_14", 0.015), ("15_59", 0.22), ("60_tro_len", 0.735))
+_DEATH_AGES = (
+    ("duoi_1", 0.02),
+    ("1_4", 0.01),
+    ("5_14", 0.015),
+    ("15_59", 0.22),
+    ("60_tro_len", 0.735),
+)
 _CAUSES = ("truyen_nhiem", "tim_mach", "ung_thu", "khong_lay_khac", "tntt", "khac")
 _CAUSE_BY_AGE = {
     "duoi_1": (0.30, 0.02, 0.01, 0.07, 0.10, 0.50), "1_4": (0.25, 0.02, 0.05, 0.08, 0.45, 0.15),
@@ -167,7 +174,11 @@ def write_aggregates(
 
 
 def _community_deaths(
-    seed: int, month: date, days: int, residents: np.ndarray, prov: Province,
+    seed: int,
+    month: date,
+    days: int,
+    residents: np.ndarray,
+    prov: Province,
     deaths: dict[str, int],
 ) -> list[tuple[Any, ...]]:
     """The month's deaths of each commune's register (its own random stream: the other
@@ -179,6 +190,9 @@ def _community_deaths(
          for age, share in _DEATH_AGES for sex in ("1", "2") for k in range(len(_CAUSES))]  # fmt: skip
     p = [x / sum(p) for x in p]
     rows: list[tuple[Any, ...]] = []
+    for i, c in enumerate(prov.geo.communes):  # the register's total: every commune, every month
+        rows.append(("tu_vong_cong_dong", f"{month:%Y-%m}", c.code, c.name, "tu_vong_tong", "",
+                     int(n[i])))  # fmt: skip
     for i in np.flatnonzero(n):
         c = prov.geo.communes[int(i)]
         for (age, sex, cause), k in zip(cells, rng.multinomial(int(n[i]), p), strict=True):
@@ -205,7 +219,7 @@ def _write_xlsx(path: Path, rows: list[tuple[Any, ...]], month: date) -> None:
         ws.append([title, f"{month:%Y-%m}"])
         ws.append(["ma_don_vi", "ten_don_vi", *columns])
         for (unit, name), values in units.items():
-            ws.append([unit, name, *(values.get(c, 0) for c in columns)])
+            ws.append([unit, name, *(values.get(c) for c in columns)])  # blank: not reported
     fixed = datetime(month.year, month.month, 1)
     wb.properties.created = fixed
     wb.properties.modified = fixed

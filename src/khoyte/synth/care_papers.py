@@ -24,6 +24,10 @@ HIV_CODES = ("B24", "B24", "B24", "B20.9")  # the main codes an HIV care visit i
 # month each: most stable patients take 3 months of ARV at a time), spread over the clinics
 HIV_VISITS_PER_PERSON_DAY = 0.0025 * 0.5 / 30.4
 HIV_NEW = 0.08  # share of HIV care visits of a person confirmed within the last 60 days
+# NHOM_DOI_TUONG: drug users, sex workers, men who have sex with men, partners and families,
+# partners of people with HIV, mobile people, others
+_GROUPS = ("0", "1", "2", "4", "5", "7", "11")
+_GROUP_SHARES = (20, 5, 15, 25, 10, 10, 15)
 
 
 def _rng(seed: int, ma_lk: str, what: str) -> random.Random:
@@ -80,8 +84,7 @@ def hiv_row(
         "KQ_DTRI_LAO": "1" if tb != "0" else "7",
         "MA_LOAI_BN": "1",
         "GIAI_DOAN_LAM_SANG": r.choices(("1", "2", "3", "4"), (70, 15, 10, 5))[0],
-        "NHOM_DOI_TUONG": r.choices(("0", "1", "2", "4", "5", "7", "11"),
-                                    (20, 5, 15, 25, 10, 10, 15))[0],  # fmt: skip
+        "NHOM_DOI_TUONG": r.choices(_GROUPS, _GROUP_SHARES)[0],
         "MA_TINH_TRANG_DK": "9",
         "MA_XU_TRI": "1",
         "NGAY_BAT_DAU_XU_TRI": day,
@@ -99,9 +102,7 @@ def hiv_row(
     return make_row("XML6", values)
 
 
-def tb_row(
-    seed: int, fac: str, ma_lk: str, name: str, code: str, age: int, start: datetime
-) -> Row:
+def tb_row(seed: int, fac: str, ma_lk: str, name: str, code: str, age: int, start: datetime) -> Row:
     """One XML15 row: the treatment the person is under, its result when this visit ends it."""
     r = _rng(seed, ma_lk, "tb")
     day = start.date()
