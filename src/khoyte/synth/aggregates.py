@@ -193,9 +193,9 @@ def _community_deaths(
     for i, c in enumerate(prov.geo.communes):  # the register's total: every commune, every month
         rows.append(("tu_vong_cong_dong", f"{month:%Y-%m}", c.code, c.name, "tu_vong_tong", "",
                      int(n[i])))  # fmt: skip
-    for i in np.flatnonzero(n):
-        c = prov.geo.communes[int(i)]
-        for (age, sex, cause), k in zip(cells, rng.multinomial(int(n[i]), p), strict=True):
+    for j in np.flatnonzero(n).tolist():
+        c = prov.geo.communes[j]
+        for (age, sex, cause), k in zip(cells, rng.multinomial(int(n[j]), p), strict=True):
             if k:
                 rows.append(("tu_vong_cong_dong", f"{month:%Y-%m}", c.code, c.name,
                              f"tu_vong_{cause}", f"{age}|{sex}", int(k)))  # fmt: skip
