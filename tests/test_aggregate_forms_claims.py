@@ -456,3 +456,7 @@ def test_b13_collected_from_the_communes_registers(client: TestClient, quarter: 
     again = client.get("/api/v1/forms/b13", params={"period": "2025Q1"},
                        headers={"x-test-scope": "province"}).json()  # fmt: skip
     assert {(c["row"], c["column"]): c["value"] for c in again["cells"]} == want
+    ws = _workbook(client, "b13", "2025Q1")["Biểu b13"]  # the official-layout workbook
+    assert ws["A4"].value == "TÌNH HÌNH TỬ VONG TẠI CỘNG ĐỒNG"
+    labels = [ws.cell(row=12 + i, column=2).value for i in range(len(load().forms["b13"].rows))]
+    assert labels == [r["label_vi"] for r in load().forms["b13"].rows]

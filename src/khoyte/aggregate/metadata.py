@@ -259,17 +259,13 @@ def _ioc(doc: dict[str, Any]) -> tuple[dict[str, ClaimsMeasure], dict[str, Group
     return claims, dict(sorted(groups.items(), key=lambda kv: kv[1].number))
 
 
-def _signals_text() -> str:
-    return resources.files("khoyte.surveillance").joinpath("data/signals.toml").read_text("utf-8")
-
-
 def _signal_rows(
     form: str, source: str
 ) -> tuple[tuple[dict[str, Any], ...], dict[str, FormMeasure]]:
     """A form's rows from the surveillance module's signals (``rows_from = "signals"``): one
     row per disease, counted by a measure ``<form>_<signal>`` whose condition is the signal's own
     ICD-10 mapping (op ``signal``), so the two never disagree."""
-    from khoyte.surveillance.signals import load_signals
+    from khoyte.surveillance.signals import load_signals  # its module reads the warehouse
 
     rows, measures = [], {}
     for sig in load_signals():
@@ -324,7 +320,9 @@ def load() -> Metadata:
         if f.get("rows_from") == "signals":
             rows, own = _signal_rows(code, f["source"])
             measures.update(own)
-            digest = hashlib.sha256((digest + _signals_text()).encode()).hexdigest()[:12]
+            from khoyte.surveillance.signals import packaged_text
+
+            digest = hashlib.sha256((digest + packaged_text()).encode()).hexdigest()[:12]
         forms[code] = Form(
             code=code,
             name_vi=f["name_vi"],

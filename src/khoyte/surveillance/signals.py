@@ -76,15 +76,15 @@ def _check(item: str) -> str:
     return item
 
 
+def packaged_text() -> str:
+    """The packaged ``data/signals.toml``."""
+    return resources.files("khoyte.surveillance").joinpath("data/signals.toml").read_text("utf-8")
+
+
 @cache
 def load_signals(path: Path | None = None) -> tuple[Signal, ...]:
     """The signals of ``path`` (default: the packaged ``data/signals.toml``)."""
-    if path is None:
-        text = (
-            resources.files("khoyte.surveillance").joinpath("data/signals.toml").read_text("utf-8")
-        )
-    else:
-        text = path.read_text(encoding="utf-8")
+    text = packaged_text() if path is None else path.read_text(encoding="utf-8")
     out = []
     for s in tomllib.loads(text)["signal"]:
         out.append(
