@@ -141,7 +141,7 @@ def test_data_value_sets_round_trip_exactly(
 ) -> None:
     upload(client, (quarter.root / "aggregates" / "2025-01.csv").read_bytes(), "2025-01.csv")
     h = {"x-test-scope": "province", "accept": accept}
-    for ds in ("dan_so", "sinh", "khhgd", "attp", "nhan_luc", "giuong"):
+    for ds in ("dan_so", "sinh", "khhgd", "attp", "nhan_luc", "giuong", "tu_vong_cong_dong"):
         out = client.get(
             "/api/v1/dataValueSets", params={"dataSet": ds, "period": "202501"}, headers=h
         )

@@ -1,13 +1,15 @@
-"""The claims rows of the forms b4–b8, b10, b12, and their collected rows (issue 13, item 2).
+"""The claims rows of the forms b4–b8, b10–b13, and their collected rows (issue 13, item 2).
 
 A row of such a form is one of three kinds (``forms.toml``):
 
 - ``measure``: filled from the warehouse — a count of the rows of ``fact_episode`` (XML1) or of a
   paper table (XML6, XML7, XML9, XML12, XML13, XML15), or a sum of one of its columns, under
   conditions; always of current episodes admitted (``NGAY_VAO``) in the period, in the caller's
-  scope (``analytics.filters.where`` on the episode, as every dashboard);
+  scope (``analytics.filters.where`` on the episode, as every dashboard); a column's ``where``
+  adds its conditions to the row's measure (b11: deaths);
 - ``element``: collected — the stored aggregate values of a data element (web entry, uploads,
-  DHIS2), summed over the period's months and the org units of the target in the caller's scope;
+  DHIS2), summed over the period's months and the org units of the target in the caller's scope,
+  a column keeping the option combinations that hold its options (``match``, b13: age and sex);
   ``None`` when nothing was reported;
   the rows the province writes on the form itself are the elements of the data set
   ``bieu_tinh`` (web entry, DHIS2, or the form's own workbook uploaded back:
@@ -25,16 +27,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from khoyte.access import Scope
-from khoyte.aggregate.metadata import Form, FormMeasure, Metadata
+from khoyte.aggregate.metadata import Form, FormMeasure, Metadata, cell_measure
 from khoyte.aggregate.periods import Period
 from khoyte.analytics.filters import Filters, source, where
+from khoyte.surveillance.signals import Signal, load_signals
 from khoyte.warehouse import papers
 
 # the episode's columns a condition may read (``e.NAME``)
 EPISODE_COLUMNS = frozenset({"gioi_tinh", "age", "age_band", "inpatient", "death", "emergency",
                              "ma_loai_kcb", "ma_benh_chinh", "icd10_chapter", "ma_loai_rv"})  # fmt: skip
 COMPARE = ("=", "!=", "<", "<=", ">", ">=")
-OPS = (*COMPARE, "in", "icd", "period", "has")
+OPS = (*COMPARE, "in", "icd", "period", "has", "signal")
 COLLECTED_SOURCE = "báo cáo tổng hợp / aggregate report: {ref} (nhập liệu, tệp, DHIS2)"
 WRITTEN_SOURCE = "đơn vị báo cáo ghi trên biểu / written on the form by the reporting unit: {ref}"
 
@@ -71,7 +74,13 @@ def measure_problems(m: FormMeasure) -> list[str]:
             problems.append(f"{where_}: ICD-10 ranges {value!r}")
         elif op == "in" and not isinstance(value, list):
             problems.append(f"{where_}: 'in' needs a list")
+        elif op == "signal" and value not in _signals():
+            problems.append(f"{where_}: unknown signal {value!r}")
     return problems
+
+
+def _signals() -> dict[str, Signal]:
+    return {s.code: s for s in load_signals()}
 
 
 def condition(
@@ -92,6 +101,9 @@ def condition(
         return f"{ref} BETWEEN ? AND ?", [period.start, period.end]
     if op == "has":  # one code of a ';'-separated list (XML12 MA_DOI_TUONG)
         return f"(';' || {ref} || ';') LIKE ?", [f"%;{value};%"]
+    if op == "signal":  # a notifiable disease of the surveillance module: its ICD-10 mapping
+        sql, params = _signals()[value].sql(ref)
+        return sql, list(params)
     return f"{ref} {op} ?", [value]
 
 
@@ -110,16 +122,16 @@ def _aggregate(m: FormMeasure, period: Period) -> tuple[str, list[Any]]:
 
 
 def claims_values(
-    eng: Any, scope: Scope, md: Metadata, codes: list[str], flt: Filters, period: Period
+    eng: Any, scope: Scope, measures: list[FormMeasure], flt: Filters, period: Period
 ) -> dict[str, int]:
-    """Measure → value, one query per table read."""
+    """Measure code → value, one query per table read."""
     by_table: dict[str, list[FormMeasure]] = defaultdict(list)
-    for code in codes:
-        by_table[md.measures[code].table].append(md.measures[code])
+    for m in measures:
+        by_table[m.table].append(m)
     out: dict[str, int] = {}
-    for table, measures in by_table.items():
+    for table, mine in by_table.items():
         exprs, params = [], []
-        for m in measures:
+        for m in mine:
             e, p = _aggregate(m, period)
             exprs.append(e)
             params += p
@@ -132,16 +144,18 @@ def claims_values(
         # tables and columns are the warehouse's names checked at load; values are parameters
         sql = f"SELECT {', '.join(exprs)} FROM {frm} WHERE {w}"  # noqa: S608  # nosec B608
         row = eng.query(sql, params + wp)[0]
-        for m, v in zip(measures, row, strict=True):
+        for m, v in zip(mine, row, strict=True):
             out[m.code] = int(v or 0)
     return out
 
 
 def collected_values(
     session: Session, scope: Scope, form: Form, period: Period, unit: str | None
-) -> dict[str, float | None]:
-    """Row → the stored values of its element (and option) summed over the period's months and
-    the org units of the target (``unit``: a commune or a facility; ``None``: the scope)."""
+) -> dict[tuple[str, str], float | None]:
+    """(row, column) → the stored values of the row's element (and option) whose option
+    combination holds the column's options (``match``; none: all), summed over the period's
+    months and the org units of the target (``unit``: a commune or a facility; ``None``: the
+    scope)."""
     from khoyte.aggregate import store
 
     rows = [r for r in form.rows if "element" in r]
@@ -158,18 +172,23 @@ def collected_values(
                 acc[(v.data_element, v.coc)] += float(v.value)
             except ValueError:
                 continue
-    out: dict[str, float | None] = {}
+    out: dict[tuple[str, str], float | None] = {}
     for r in rows:
-        got = [n for (e, coc), n in acc.items()
-               if e == r["element"] and ("option" not in r or coc == r["option"])]  # fmt: skip
-        total = float(sum(got))
-        out[r["code"]] = (int(total) if total.is_integer() else total) if got else None
+        for c in form.columns:
+            want = set(c.get("match", ()))
+            got = [n for (e, coc), n in acc.items()
+                   if e == r["element"] and ("option" not in r or coc == r["option"])
+                   and want <= set(coc.split("|"))]  # fmt: skip
+            total = float(sum(got))
+            out[(r["code"], c["code"])] = (
+                (int(total) if total.is_integer() else total) if got else None
+            )
     return out
 
 
-def source_of(md: Metadata, row: dict[str, Any]) -> str:
+def source_of(md: Metadata, row: dict[str, Any], column: dict[str, Any] | None = None) -> str:
     if "measure" in row:
-        return "claims " + md.measures[row["measure"]].source
+        return "claims " + cell_measure(md, row, column or {}).source
     ref = row["element"] + (f".{row['option']}" if "option" in row else "")
     if md.elements[row["element"]].dataset == "bieu_tinh":  # the form's own rows
         return WRITTEN_SOURCE.format(ref=ref)
@@ -183,16 +202,19 @@ def fill(
     form: Form,
     period: Period,
     flt: Filters,
-    collected: dict[str, float | None],
+    collected: dict[tuple[str, str], float | None],
 ) -> list[dict[str, Any]]:
-    codes = sorted({r["measure"] for r in form.rows if "measure" in r})
-    claims = claims_values(eng, scope, md, codes, flt, period) if codes else {}
+    cell = {(r["code"], c["code"]): cell_measure(md, r, c)
+            for r in form.rows if "measure" in r for c in form.columns}  # fmt: skip
+    wanted = list({m.code: m for m in cell.values()}.values())
+    claims = claims_values(eng, scope, wanted, flt, period) if wanted else {}
     out = []
     for r in form.rows:
-        value: float | int | None = (
-            claims[r["measure"]] if "measure" in r else collected.get(r["code"])
-        )
         for c in form.columns:
+            key = (r["code"], c["code"])
+            value: float | int | None = (
+                claims[cell[key].code] if key in cell else collected.get(key)
+            )
             out.append({"row": r["code"], "column": c["code"], "value": value,
-                        "source": source_of(md, r)})  # fmt: skip
+                        "source": source_of(md, r, c)})  # fmt: skip
     return out

@@ -168,7 +168,7 @@ def cells(
     form_code: str,
     period: Period,
     target: Target,
-    collected: dict[str, float | None] | None = None,
+    collected: dict[tuple[str, str], float | None] | None = None,
 ) -> list[dict[str, Any]]:
     """The API's cells: every cell of the form, each with its value and source. The forms with
     claims rows and collected rows (b4–b8, b10, b12) take the collected rows' stored values

@@ -3,7 +3,8 @@
 - CSV, long: ``bao_cao, thang, ma_don_vi, ten_don_vi, chi_tieu, nhom, gia_tri`` (one value a
   line; ``thang`` ``2025-01``).
 - XLSX, wide: one sheet per report; row 1 the report's title and the month, row 2
-  ``ma_don_vi, ten_don_vi`` then one column per ``chi_tieu|nhom``; one line per unit.
+  ``ma_don_vi, ten_don_vi`` then one column per ``chi_tieu|nhom``; one line per unit; a blank
+  cell is a value not reported.
 - XLSX, a statutory form's own workbook (it has the sheet "Nguồn số liệu"):
   :mod:`khoyte.aggregate.form_import`.
 
@@ -93,6 +94,8 @@ def read_xlsx(data: bytes, name: str = "xlsx") -> tuple[list[Cell], list[Problem
                     continue
                 for j, element, coc in columns:
                     raw = row[j - 1] if j - 1 < len(row) else None
+                    if raw is None or _text(raw) == "":
+                        continue  # a blank cell: not reported (DHIS2 stores no value either)
                     letter = get_column_letter(j)
                     places = ((2, letter), (2, letter), (1, "B"), (i, "A"), (i, letter))
                     cells.append(Cell(element, coc, month, unit, _text(raw), ws.title, i, letter,

@@ -259,6 +259,24 @@ def _ioc(doc: dict[str, Any]) -> tuple[dict[str, ClaimsMeasure], dict[str, Group
     return claims, dict(sorted(groups.items(), key=lambda kv: kv[1].number))
 
 
+def _signal_rows(
+    form: str, source: str
+) -> tuple[tuple[dict[str, Any], ...], dict[str, FormMeasure]]:
+    """A form's rows from the surveillance module's signals (``rows_from = "signals"``): one
+    row per disease, counted by a measure ``<form>_<signal>`` whose condition is the signal's own
+    ICD-10 mapping (op ``signal``), so the two never disagree."""
+    from khoyte.surveillance.signals import load_signals  # its module reads the warehouse
+
+    rows, measures = [], {}
+    for sig in load_signals():
+        code, icd = f"{form}_{sig.code}", ", ".join(sig.icd10)
+        rows.append({"code": sig.code, "label_vi": f"{sig.name_vi} ({icd})",
+                     "label_en": f"{sig.name_en} ({icd})", "unit_vi": "lượt", "measure": code})  # fmt: skip
+        measures[code] = FormMeasure(code, "fact_episode", "rows",
+                                     (("e.ma_benh_chinh", "signal", sig.code),), f"{source} {icd}")  # fmt: skip
+    return tuple(rows), measures
+
+
 @cache
 def load() -> Metadata:
     texts = {name: _text(name) for name in FILES}
@@ -290,8 +308,22 @@ def load() -> Metadata:
         (r["indicator"], r["orgunit"], int(r["year"])): float(r["target"])
         for r in csv.DictReader(io.StringIO(texts["targets.csv"]))
     }
-    forms = {
-        code: Form(
+    measures = {
+        code: FormMeasure(code, m["table"], m.get("count", "rows"),
+                          tuple((str(c), str(op), v) for c, op, v in m.get("where", ())),
+                          m["source"])
+        for code, m in forms_doc.get("measures", {}).items()
+    }  # fmt: skip
+    forms = {}
+    for code, f in forms_doc["forms"].items():
+        rows = tuple(f.get("rows", ()))
+        if f.get("rows_from") == "signals":
+            rows, own = _signal_rows(code, f["source"])
+            measures.update(own)
+            from khoyte.surveillance.signals import packaged_text
+
+            digest = hashlib.sha256((digest + packaged_text()).encode()).hexdigest()[:12]
+        forms[code] = Form(
             code=code,
             name_vi=f["name_vi"],
             name_en=f["name_en"],
@@ -299,17 +331,9 @@ def load() -> Metadata:
             claims=bool(f.get("claims", False)),
             row_header_vi=f.get("row_header_vi", ""),
             row_header_en=f.get("row_header_en", ""),
-            rows=tuple(f.get("rows", ())),
+            rows=rows,
             columns=tuple(f.get("columns", ())),
         )
-        for code, f in forms_doc["forms"].items()
-    }
-    measures = {
-        code: FormMeasure(code, m["table"], m.get("count", "rows"),
-                          tuple((str(c), str(op), v) for c, op, v in m.get("where", ())),
-                          m["source"])
-        for code, m in forms_doc.get("measures", {}).items()
-    }  # fmt: skip
     dhis2 = {
         (r["kind"], r["code"]): r["uid"]
         for r in csv.DictReader(io.StringIO(texts["dhis2_map.csv"]))
@@ -404,6 +428,25 @@ def _form_problems(md: Metadata) -> list[str]:
                 e = r["element"]
                 if e not in md.elements:
                     problems.append(f"{where}: unknown element {e!r}")
-                elif "option" in r and r["option"] not in md.combinations(e):
+                    continue
+                if "option" in r and r["option"] not in md.combinations(e):
                     problems.append(f"{where}: unknown option {r['option']!r}")
+                parts = {p for coc in md.combinations(e) for p in coc.split("|")}
+                for c in f.columns:  # an element without disaggregation fills "all" only
+                    if md.elements[e].combo != "default" and not set(c.get("match", ())) <= parts:
+                        problems.append(f"{where}: column {c['code']} matches {c['match']!r}")
+            if "measure" in r and r["measure"] in md.measures:
+                for c in f.columns:
+                    if c.get("where"):
+                        problems += measure_problems(cell_measure(md, r, c))
     return problems
+
+
+def cell_measure(md: Metadata, row: dict[str, Any], column: dict[str, Any]) -> FormMeasure:
+    """The measure of one cell: the row's, with the column's conditions (``where``) added."""
+    m = md.measures[row["measure"]]
+    extra = tuple((str(c), str(op), v) for c, op, v in column.get("where", ()))
+    if not extra:
+        return m
+    source = f"{m.source}; {column['source']}" if column.get("source") else m.source
+    return FormMeasure(f"{m.code}.{column['code']}", m.table, m.count, m.where + extra, source)

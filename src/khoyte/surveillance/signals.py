@@ -56,6 +56,18 @@ class Signal:
                 params.append(item.replace(".", "") + "%")
         return "(" + " OR ".join(parts) + ")", params
 
+    def matches(self, code: str) -> bool:
+        """Whether a main diagnosis as written (``B08.4``, ``b084``) is the signal's, as
+        :meth:`sql` says it in SQL."""
+        norm = code.strip().upper().replace(".", "")
+        for item in self.icd10:
+            lo, _, hi = item.partition("-")
+            if hi and lo.strip() <= norm[:3] <= hi.strip():
+                return True
+            if not hi and norm.startswith(item.replace(".", "")):
+                return True
+        return False
+
 
 def _check(item: str) -> str:
     for end in item.split("-"):
@@ -64,15 +76,15 @@ def _check(item: str) -> str:
     return item
 
 
+def packaged_text() -> str:
+    """The packaged ``data/signals.toml``."""
+    return resources.files("khoyte.surveillance").joinpath("data/signals.toml").read_text("utf-8")
+
+
 @cache
 def load_signals(path: Path | None = None) -> tuple[Signal, ...]:
     """The signals of ``path`` (default: the packaged ``data/signals.toml``)."""
-    if path is None:
-        text = (
-            resources.files("khoyte.surveillance").joinpath("data/signals.toml").read_text("utf-8")
-        )
-    else:
-        text = path.read_text(encoding="utf-8")
+    text = packaged_text() if path is None else path.read_text(encoding="utf-8")
     out = []
     for s in tomllib.loads(text)["signal"]:
         out.append(

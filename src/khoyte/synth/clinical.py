@@ -117,8 +117,13 @@ DIAGNOSES: tuple[Dx, ...] = (
     Dx("R10.4", "Đau bụng không xác định", 1.0, (0.8, 1.2, 1.2, 0.9, 0.8), "A", "", 0, False, ("gi",), ("echo",)),
     Dx("Z00.0", "Khám sức khỏe tổng quát", 1.5, (0.2, 0.5, 1.5, 1.2, 0.8), "A", "", 0, False, (), ("cbc", "glucose", "urine")),
 )
+# Seen only at the visits planned for them (``care_papers``: HIV care), never drawn: weight 0.
+CARE_ONLY: tuple[Dx, ...] = (
+    Dx("B24", "Bệnh do HIV không xác định", 0.0, _K, "A", "", 0, True, ("arv",), ("cbc",)),
+    Dx("B20.9", "Bệnh do HIV gây bệnh nhiễm trùng và ký sinh trùng", 0.0, _K, "A", "", 1, True, ("arv",), ("cbc",)),
+)
 # fmt: on
-BY_CODE = {d.code: d for d in DIAGNOSES}
+BY_CODE = {d.code: d for d in (*DIAGNOSES, *CARE_ONLY)}
 
 # How a facility's specialty tilts the case mix: multiplier by code prefix, "*" for the rest.
 PROFILE_BIAS: dict[str, dict[str, float]] = {
@@ -221,6 +226,7 @@ DRUGS: dict[str, tuple[Drug, ...]] = {
     "obs": (Drug("40.1065", "Oxytocin", "5UI/ml", "Ống", "2.10", "VN-19874-16", 6000, 2),
             Drug("40.208", "Cefazolin", "1g", "Lọ", "2.10", "VD-25883-16", 12000, 2)),
     "obs_oral": (Drug("40.720", "Sắt fumarat + acid folic", "200mg + 1mg", "Viên", "1.01", "VD-25098-16", 1000, 1),),
+    "arv": (Drug("40.139", "Tenofovir + Lamivudin + Dolutegravir", "300mg + 300mg + 50mg", "Viên", "1.01", "VN3-264-20", 9000, 1),),
     "iron": (Drug("40.720", "Sắt fumarat + acid folic", "200mg + 1mg", "Viên", "1.01", "VD-25098-16", 1000, 1),),
 }
 

@@ -1,5 +1,6 @@
 """The papers of a visit (QĐ 130/4750 only): discharge paper (XML7), record summary (XML8),
-birth certificate (XML9), referral (XML13) and re-visit appointment (XML14). XML13 and XML14 are
+birth certificate (XML9), referral (XML13), re-visit appointment (XML14), and the programme papers
+HIV care (XML6) and TB treatment (XML15) of ``care_papers``. XML6, XML13, XML14 and XML15 are
 written from 2024-07-01, when QĐ 4750 applied officially."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from khoyte.standards.model import BirthDate, Row, make_row
+from khoyte.synth.care_papers import add_care_papers
 from khoyte.synth.clinical import Dx
 from khoyte.synth.costs import money
 from khoyte.synth.facilities import Facility
@@ -122,6 +124,7 @@ def add_papers(
         ]
     if start.date() < _PAPERS_FROM:
         return
+    add_care_papers(tables, prov.seed, fac.code, ma_lk, name, born, male, card, dx.code, start)
     if referred_to:
         tables["XML13"] = [
             make_row(

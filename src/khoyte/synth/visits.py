@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from khoyte.registry import icd10
 from khoyte.standards.model import Record, Row, Standard
-from khoyte.synth import clinical
+from khoyte.synth import care_papers, clinical
 from khoyte.synth.clinical import Dx
 from khoyte.synth.names import misspell
 from khoyte.synth.people import BENEFIT, mix, report_band
@@ -91,12 +91,14 @@ PAPER_FACTS: dict[str, tuple[str, ...]] = {
     "XML9": ("GIOI_TINH_CON", "LAN_SINH", "SINHCON_PHAUTHUAT", "SINHCON_DUOI32TUAN", "SO_CON_SONG",
              "CAN_NANG_CON"),
     "XML13": ("MA_LYDO_CT",),
+    "XML6": ("NGAYKD_HIV",),
+    "XML15": ("KET_QUA_DTRI_LAO", "PHANLOAI_LAO_HIV"),
 }  # fmt: skip
 
 
 def paper_facts(tables: dict[str, list[Row]]) -> tuple[tuple[str, str, str], ...]:
     """(table, field, value) of every paper row generated; a weight is told as under 2,500 g or
-    not (``<2500`` / ``>=2500``)."""
+    not (``<2500`` / ``>=2500``), a date by its month (``2025-02``)."""
     out: list[tuple[str, str, str]] = []
     for table, fields in PAPER_FACTS.items():
         for row in tables.get(table, ()):
@@ -106,6 +108,8 @@ def paper_facts(tables: dict[str, list[Row]]) -> tuple[tuple[str, str, str], ...
                 weight = row.decimal(name) if name == "CAN_NANG_CON" else None
                 if weight is not None:
                     out.append((table, name, "<2500" if weight < 2500 else ">=2500"))
+                elif isinstance(v, date):
+                    out.append((table, name, f"{v:%Y-%m}"))
                 else:
                     out.append((table, name, "" if v is None else str(v)))
     return tuple(out)
@@ -135,7 +139,8 @@ def generate_day(
     r = random.Random(mix(prov.seed, 2, fac_index, day.toordinal()))
     fac = prov.facilities[fac_index]
     n = poisson(r, prov.expected(fac_index, day))
-    if n == 0 and not outbreaks:
+    hiv = hiv_visits(prov, fac_index, day)  # a generator of their own: the others unchanged
+    if n == 0 and not outbreaks and not hiv:
         return []
     people = prov.catchments[fac_index].sample(r, n)
     types, probs = _TYPES[fac.kind]
@@ -145,10 +150,25 @@ def generate_day(
     ]
     for k, ob in enumerate(outbreaks):
         plan += _outbreak_cases(prov, fac_index, day, ob, k, r)
+    plan += hiv  # last: the visits before them draw what they drew without them
     return [
         _visit(prov, fac_index, day, seq, pid, vtype, forced, ob_index, r)
         for seq, (pid, vtype, forced, ob_index) in enumerate(plan, start=1)
     ]
+
+
+def hiv_visits(prov: Province, fac_index: int, day: date) -> list[tuple[int, str, str | None, int]]:
+    """The HIV care visits of a facility-day (``care_papers``), planned as the other visits:
+    (person, visit type 05 or 07, main code B20–B24, no outbreak); none on Sundays or at a
+    facility without a clinic."""
+    clinics = care_papers.hiv_clinics(prov)
+    if fac_index not in clinics or day.weekday() == 6:
+        return []
+    r = random.Random(mix(prov.seed, 9, fac_index, day.toordinal()))
+    lam = prov.pop.size * care_papers.HIV_VISITS_PER_PERSON_DAY * 7 / 6 / len(clinics)
+    people = prov.catchments[fac_index].sample(r, poisson(r, lam))
+    return [(p, "05" if r.random() < 0.8 else "07", r.choice(care_papers.HIV_CODES), -1)
+            for p in people]  # fmt: skip
 
 
 _TYPES: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
