@@ -8,6 +8,7 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,11 +109,15 @@ def test_every_hook_is_declared_and_documented() -> None:
 
 @pytest.fixture
 def engines() -> Iterator[dict[str, Any]]:
-    """Every SQLAlchemy engine that opens a connection, and every Alembic version check."""
+    """Every SQLAlchemy engine that opens a connection, and every Alembic version check —
+    from this test's threads: a background thread another test of this worker process left
+    running (a daemon poller of an app whose lifespan never ended) is not this process's app."""
     seen: dict[str, Any] = {"engines": set(), "migrations": 0}
+    earlier = {t.ident for t in threading.enumerate()} - {threading.get_ident()}
 
     def on_connect(conn: Any) -> None:
-        seen["engines"].add(id(conn.engine))
+        if threading.get_ident() not in earlier:
+            seen["engines"].add(id(conn.engine))
 
     def on_sql(_conn: Any, _cur: Any, statement: str, *_: Any) -> None:
         if statement.startswith("SELECT alembic_version.version_num"):  # once per upgrade run
