@@ -1,34 +1,38 @@
 """Bulk intake: many files in one process (``khoyte ingest``), stored exactly as one file after
 another would be, at a fraction of the cost.
 
-One file at a time, each file paid its own transaction, flush and audit-chain move, and the
-reading ran on the one core the storing used. Here a *group* of files (``chunk``, 32 by default)
-goes through intake's same steps (``IntakeService``: archive first, the receipt of bytes already
-received, checks against the sender, the same ``GroupWrite``), but:
+One file at a time, each file paid its own transaction, its flushes and its audit-chain move, and
+the reading ran on the one core the storing used. Here a *group* of files (``chunk``, 32 by
+default) goes through intake's same steps (``IntakeService``: the bytes durable in the archive
+before their records are stored, the receipt of bytes already received, the same
+``GroupWrite``), but:
 
-- the group's files are read and validated in ``jobs`` worker processes (a pure function of the
-  bytes, ``intake.parse_file``; results come back in the files' order), so reading the next
-  group overlaps storing this one and leaves the storing process's GIL;
+- the bytes already received are found with one query per group (they are in the archive, and
+  their stored receipt answers);
+- the group's other files are archived (flushed together: ``Archive.put_many``) and read and
+  validated (``intake.parse_file``, a pure function of the bytes) in ``jobs`` worker processes;
+  results come back in the files' order, and the next groups are archived and read while this
+  one is stored;
 - the group is stored in ONE transaction, in the files' order: versions of a record sent in
   several files follow the files' order exactly as separate commits would (the group is one
   ``GroupWrite`` batch; if anything in it fails, each file is stored alone, as the group commit
   does, so only the culprit fails).
 
-Every receipt is written before ``submit_many`` returns, and the bytes of every file are durable
-in the archive before its group is read. A worker process that dies (a hostile file that
-crashes the reader) breaks only the group it was reading: its files are read again in this
-process, one by one.
+Every receipt is written before ``submit_many`` returns. A worker process that dies (a hostile
+file that crashes the reader) breaks only the groups it held: their files are archived and read
+again in this process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
@@ -44,7 +48,7 @@ from khoyte.validate.policy import Policy, load_policy
 Parsed = tuple[FileResult, list[RecordResult]]
 Outcome = Receipt | KhoyteError
 Item = tuple[bytes, str] | KhoyteError
-DEPTH = 2  # groups archived, and groups being read, ahead of the group being stored
+DEPTH = 3  # groups archived and read ahead of the group being stored
 
 _POLICY: Policy | None = None  # a worker process's policy, loaded once by ``_init``
 
@@ -59,9 +63,14 @@ def _init(profile: str, policy_file: Path | None) -> None:
     _POLICY = load_policy(profile, policy_file)
 
 
-def _parse_all(items: list[tuple[bytes, str]]) -> list[Parsed]:
+def read_all(items: list[tuple[bytes, str]], policy: Policy) -> list[Parsed]:
+    """Read and validate files: what a reader does (in a worker process, or here)."""
+    return [parse_file(data, name, policy) for data, name in items]
+
+
+def _worker(items: list[tuple[bytes, str]]) -> list[Parsed]:
     assert _POLICY is not None, "worker not initialised"
-    return [parse_file(data, name, _POLICY) for data, name in items]
+    return read_all(items, _POLICY)
 
 
 def _archive_down(exc: OSError) -> KhoyteError:
@@ -78,7 +87,7 @@ def _archive_down(exc: OSError) -> KhoyteError:
 def _unread(
     group: list[Item], prepared: list[Pending | KhoyteError | str]
 ) -> list[tuple[bytes, str]]:
-    """The files of a group still to read (archived, not received before)."""
+    """The files of a group still to archive and read (not received before)."""
     return [item for item, p in zip(group, prepared, strict=True)
             if isinstance(p, str) and not isinstance(item, KhoyteError)]  # fmt: skip
 
@@ -129,68 +138,51 @@ class BulkIntake:
     ) -> Iterator[Outcome]:
         """One outcome per item, in order: its receipt, or why it was refused or deferred (an
         item that is already an error — a file too large or unreadable — is passed through).
-
-        A pipeline of three stages, each group passing through them in order: archiving (a
-        thread: the flushes wait on the disk, not the CPU), reading (the worker processes) and
-        storing (here). While group k is stored, group k+1 is read and groups k+2, k+3 are
-        archived. Memory holds at most 2 × ``DEPTH`` + 1 groups, whatever the count."""
+        While group k is stored, groups k+1 … k+``DEPTH`` are archived and read: memory holds
+        ``DEPTH`` + 1 groups, whatever the count."""
         items = iter(files)
-        with ThreadPoolExecutor(1, thread_name_prefix="bulk-archive") as archiving:
-            archived: deque[Future[tuple[list[Item], list[Pending | KhoyteError | str]]]]
-            archived = deque()
-            reading: deque[
-                tuple[list[Item], list[Pending | KhoyteError | str], Future[list[Parsed]] | None]
-            ]
-            reading = deque()
-            more = True
+        ahead: deque[
+            tuple[list[Item], list[Pending | KhoyteError | str], Future[list[Parsed]] | None]
+        ]
+        ahead = deque()
+        more = True
+        while True:
+            while more and len(ahead) < DEPTH:
+                group = list(itertools.islice(items, self.chunk))
+                if not group:
+                    more = False
+                    break
+                prepared = self._prepare(group, channel)
+                todo = _unread(group, prepared)
+                pool = self._workers()
+                reader = pool.submit(_worker, todo) if pool is not None and todo else None
+                ahead.append((group, prepared, reader))
+            if not ahead:
+                return
+            group, prepared, reader = ahead.popleft()
+            parsed = self._read(_unread(group, prepared), reader)
+            yield from self._store(group, prepared, parsed, channel)
 
-            def archive_more() -> None:
-                nonlocal more
-                while more and len(archived) < DEPTH:
-                    group = list(itertools.islice(items, self.chunk))
-                    if not group:
-                        more = False
-                        return
-                    archived.append(archiving.submit(self._archive_group, group, channel))
-
-            while True:
-                archive_more()
-                while archived and len(reading) < DEPTH:  # read only what is archived
-                    group, prepared = archived.popleft().result()
-                    pool = self._workers()
-                    todo = _unread(group, prepared)
-                    ahead = pool.submit(_parse_all, todo) if pool is not None and todo else None
-                    reading.append((group, prepared, ahead))
-                archive_more()  # the next groups flush while this one is stored
-                if not reading:
-                    return
-                group, prepared, ahead = reading.popleft()
-                parsed = self._read(_unread(group, prepared), ahead)
-                yield from self._store(group, prepared, parsed, channel)
-
-    def _archive_group(
-        self, group: list[Item], channel: str
-    ) -> tuple[list[Item], list[Pending | KhoyteError | str]]:
-        return group, self._archive(group, channel)
-
-    def _archive(self, group: list[Item], channel: str) -> list[Pending | KhoyteError | str]:
-        """The group's files durable in the archive (flushed together); for each, a resend's
-        answer, the error it already is, or its sha256 (to read)."""
+    def _prepare(self, group: list[Item], channel: str) -> list[Pending | KhoyteError | str]:
+        """The group's new files durable in the archive (flushed together); for each file, the
+        answer to bytes received before (one query for the group), the error it already is, or
+        its sha256 (to read)."""
         svc = self.service
-        datas = [item[0] for item in group if not isinstance(item, KhoyteError)]
-        try:
-            digests = iter(svc.archive.put_many(datas))
-        except OSError as exc:  # the archive unwritable (full?): nothing of the group is taken
-            return [item if isinstance(item, KhoyteError) else _archive_down(exc)
-                    for item in group]  # fmt: skip
-        shas = {}
-        for item in group:
-            if not isinstance(item, KhoyteError):
-                shas[id(item)] = next(digests)
+        shas = {id(item): hashlib.sha256(item[0]).hexdigest()
+                for item in group if not isinstance(item, KhoyteError)}  # fmt: skip
         try:
             known = svc.received(list(shas.values()))
         except OperationalError as exc:
             return [item if isinstance(item, KhoyteError) else store_busy(shas[id(item)], None, exc)
+                    for item in group]  # fmt: skip
+        new = [item for item in group
+               if not isinstance(item, KhoyteError) and shas[id(item)] not in known]  # fmt: skip
+        try:  # durable before anything of the group is stored
+            self.service.archive.put_many(
+                [item[0] for item in new if not isinstance(item, KhoyteError)]
+            )
+        except OSError as exc:  # the archive unwritable (full?): nothing of the group is taken
+            return [item if isinstance(item, KhoyteError) else _archive_down(exc)
                     for item in group]  # fmt: skip
         who = f"system:{channel}"
         out: list[Pending | KhoyteError | str] = []
@@ -203,22 +195,20 @@ class BulkIntake:
         return out
 
     def _read(
-        self, todo: list[tuple[bytes, str]], ahead: Future[list[Parsed]] | None
+        self, todo: list[tuple[bytes, str]], reader: Future[list[Parsed]] | None
     ) -> list[Parsed]:
+        """The group's new files read: by the worker, or here (no workers, or the worker
+        died)."""
         if not todo:
             return []
-        pool = self._workers()
-        try:
-            if ahead is not None:
-                return ahead.result()
-            if pool is not None:
-                return pool.submit(_parse_all, todo).result()
-        except BrokenProcessPool:  # a worker died on one of these files: read them here
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-        policy = self.service.policy
-        return [parse_file(data, name, policy) for data, name in todo]
+        if reader is not None:
+            try:
+                return reader.result()
+            except BrokenProcessPool:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+        return read_all(todo, self.service.policy)
 
     def _store(
         self,
