@@ -7,16 +7,10 @@
   var config = JSON.parse(document.getElementById("config").textContent);
   var t = config.t;
   var lang = config.lang;
-  var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: 1 });
   var charts = [];
 
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined && text !== null) { e.textContent = text; }
-    return e;
-  }
-  function fmt(v) { return typeof v === "number" ? nf.format(v) : (v === null || v === undefined ? "—" : String(v)); }
+  var el = window.khoyte.el;
+  var fmt = window.khoyte.formatter(lang, 1);
   function name(s) { return lang === "en" ? s.name_en : s.name_vi; }
 
   function draw(node, s) {

@@ -7,18 +7,11 @@
   var config = JSON.parse(document.getElementById("config").textContent);
   var t = config.t;
   var lang = config.lang;
-  var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: 2 });
   var nf1 = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
   var compact = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { notation: "compact", maximumFractionDigits: 1 });
   var charts = [];
-
-  function el(tag, attrs, text) {
-    var e = document.createElement(tag);
-    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
-    if (text !== undefined && text !== null) { e.textContent = text; }
-    return e;
-  }
-  function fmt(v) { return typeof v === "number" ? nf.format(v) : (v === null || v === undefined ? "—" : String(v)); }
+  var el = window.khoyte.el;
+  var fmt = window.khoyte.formatter(lang, 2);
   function name(x) { return lang === "en" ? x.name_en : x.name_vi; }
   function unit(x) { return lang === "en" ? x.unit_en : x.unit_vi; }
 

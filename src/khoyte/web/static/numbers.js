@@ -1,6 +1,7 @@
-/* khoyte: numbers as people type and read them, shared by the data-entry and plan pages.
-   Vietnamese pages write 1.234,5 (dot for thousands, comma for decimals), English 1,234.5;
-   the server takes the canonical form 1234.5. Also the CSRF token of the signed-in page. */
+/* khoyte: numbers as people type and read them, shared by the data-entry, plan, IOC and
+   epidemic pages. Vietnamese pages write 1.234,5 (dot for thousands, comma for decimals),
+   English 1,234.5; the server takes the canonical form 1234.5. Also the CSRF token of the
+   signed-in page and the one small DOM helper the pages' scripts share. */
 (function () {
   "use strict";
   var khoyte = window.khoyte = window.khoyte || {};
@@ -16,6 +17,20 @@
   khoyte.numberFormat = function (lang) {
     var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: 4 });
     return function (v) { return v === null || v === undefined || v === "" ? "" : nf.format(Number(v)); };
+  };
+
+  /* A number of a twin shown the page's way, with at most `digits` decimals ("—" for none). */
+  khoyte.formatter = function (lang, digits) {
+    var nf = new Intl.NumberFormat(lang === "en" ? "en-US" : "vi-VN", { maximumFractionDigits: digits });
+    return function (v) { return typeof v === "number" ? nf.format(v) : (v === null || v === undefined ? "—" : String(v)); };
+  };
+
+  /* An element with attributes and text (text, never HTML: values come from the data). */
+  khoyte.el = function (tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    return e;
   };
 
   khoyte.csrf = function () {
