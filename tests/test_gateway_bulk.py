@@ -18,9 +18,12 @@ from khoyte.gateway.ingest import IngestSummary, bulk_submitter, ingest, local_s
 from khoyte.gateway.intake import IntakeService, ensure_schema, parse_file
 from khoyte.gateway.models import RecordHead, RecordVersionRow, Submission
 from khoyte.security.models import AuditEntry
+from khoyte.standards.serialize import record_from_json, record_to_json
 from khoyte.standards.writer import envelope
+from khoyte.store.crypto import keyring
 from khoyte.store.db import session_scope
 from tests.factories import record
+from tests.xmlkit import hoso_files, raw_envelope
 
 
 def _folder(root: Path) -> Path:
@@ -36,6 +39,12 @@ def _folder(root: Path) -> Path:
             again.episode.values["LY_DO_VV"] = f"Sốt, ho (lần gửi {i})"
             recs.append(again)
         (root / f"f{i:03d}.xml").write_bytes(envelope(recs, "82001", date(2025, 8, 28)))
+    # a portal download's table sent alone, right after its record (same group): joined to it
+    drugs = record("B0210", facility="82001", start=datetime(2025, 8, 22, 8))
+    drugs.tables["XML2"][0].values["LIEU_DUNG"] = "1 viên * 3 lần/ngày * 5 ngày"
+    (root / "f021_drugs.xml").write_bytes(
+        raw_envelope([[("XML2", dict(hoso_files(drugs))["XML2"])]])
+    )
     (root / "f005_copy.xml").write_bytes((root / "f005.xml").read_bytes())
     (root / "f010_bad.xml").write_bytes(b"<GIAMDINHHS><THONGTINDONVI>")  # breaks off
     (root / "f011_big.xml").write_bytes(b"<x>" + b" " * 3000000 + b"</x>")
@@ -47,10 +56,12 @@ def _folder(root: Path) -> Path:
 def _state(svc: IntakeService) -> dict[str, Any]:
     with session_scope(svc.sessions) as s:
         subs = sorted((r.sha256, r.status, r.facility) for r in s.scalars(select(Submission)))
-        versions = [
-            (v.facility, v.ma_lk, v.version, v.content_sha)
+        unseal = keyring(svc.engine).unseal
+        versions = [  # the record as stored, opened (sealed where it was read, with bulk)
+            (v.facility, v.ma_lk, v.version, v.content_sha,
+             record_to_json(record_from_json(v.record, unseal)))
             for v in s.scalars(select(RecordVersionRow).order_by(RecordVersionRow.id))
-        ]
+        ]  # fmt: skip
         heads = sorted(
             (h.facility, h.ma_lk, h.latest_version) for h in s.scalars(select(RecordHead))
         )
@@ -81,8 +92,8 @@ def test_bulk_intake_leaves_the_store_as_one_file_after_another(tmp_path: Path, 
     folder = _folder(tmp_path / "in")
     one, one_state = _run(tmp_path / "one", folder, None)
     bulk, bulk_state = _run(tmp_path / "bulk", folder, jobs)
-    assert one.files == 27
-    assert (one.new, one.duplicates, one.refused, one.rejected_files) == (25, 1, 1, 1)
+    assert one.files == 28
+    assert (one.new, one.duplicates, one.refused, one.rejected_files) == (26, 1, 1, 1)
     for field in ("files", "new", "duplicates", "refused", "rejected_files", "records",
                   "accepted", "warnings", "rejected"):  # fmt: skip
         assert getattr(bulk, field) == getattr(one, field), field
@@ -109,8 +120,8 @@ def test_ingesting_the_same_folder_again_stores_nothing_new(tmp_path: Path) -> N
         after = _state(svc)
     finally:
         svc.engine.dispose()
-    assert first.new == 25
-    assert (again.new, again.duplicates) == (0, 26)
+    assert first.new == 26
+    assert (again.new, again.duplicates) == (0, 27)
     assert after["subs"] == before["subs"]
     assert after["versions"] == before["versions"]
 
@@ -127,8 +138,8 @@ def test_a_worker_that_dies_only_costs_reading_in_this_process(tmp_path: Path) -
         assert bulk._pool is None  # a new pool for the next group
         assert bulk._workers() is not None
     want = [parse_file(d, n, svc.policy) for d, n in files]
-    assert [(r.kind, len(recs)) for r, recs in got] == [(r.kind, len(recs)) for r, recs in want]
-    assert [[rr.ma_lk for rr in recs] for _, recs in got] == [
+    assert [(r.kind, len(recs)) for r, recs, _ in got] == [(r.kind, len(recs)) for r, recs in want]
+    assert [[rr.ma_lk for rr in recs] for _, recs, _ in got] == [
         [rr.ma_lk for rr in recs] for _, recs in want
     ]
     svc.engine.dispose()

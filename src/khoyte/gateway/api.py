@@ -174,7 +174,7 @@ async def receive(
         def store() -> intake.Receipt:  # one trip to the thread pool: under load each trip queues
             limit = settings.archive_quota_bytes_per_day  # F13
             quota.check(service, principal.facility, data, limit, principal.credential_id)
-            return service.submit(
+            stored = service.submit(
                 data,
                 facility=principal.facility,
                 credential_id=principal.credential_id,
@@ -184,6 +184,8 @@ async def receive(
                 actor=principal,  # the audit entry is written in the submission's transaction
                 ip=request.client.host if request.client else "",
             )
+            after_submission(request, principal, stored.data)  # in the same trip
+            return stored
 
         receipt = await run_in_threadpool(store)
     except KhoyteError as err:  # refused (terminal) or not now (transient): counted, answered
@@ -207,7 +209,6 @@ async def receive(
         for k in ("accepted", "accepted_with_warnings", "rejected"):
             metrics.records.labels(k).inc(c[k])
     metrics.duration.observe(time.perf_counter() - started)
-    await run_in_threadpool(after_submission, request, principal, receipt.data)
     location = {"Location": f"/api/v1/submissions/{receipt.id}"}
     if receipt.data["status"] == "rejected":
         # Stored and receipted, but nothing in it can be used: a 4xx in the one error shape,

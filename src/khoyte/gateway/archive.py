@@ -7,11 +7,12 @@ bytes always land at the same path, so writing them twice is harmless.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
 import sys
-import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import cast
 class Archive:
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._folders: set[str] = set()  # folders made (or found) by this process
 
     def path(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.xml"
@@ -28,21 +30,18 @@ class Archive:
     def put(self, data: bytes, sha256: str | None = None) -> str:
         """Store ``data``; return its sha256 (hex). Durable when this returns."""
         digest = sha256 or hashlib.sha256(data).hexdigest()
-        final = self.path(digest)
-        if final.exists() and final.stat().st_size == len(data):
+        place = self._place(digest, len(data))
+        if place is None:
             return digest
-        final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
+        folder, final = place
+        tmp = self._write(folder, digest, data)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+            _fsync_file(tmp)
             os.replace(tmp, final)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            _unlink(tmp)
             raise
-        _fsync_dir(final.parent)
+        _fsync_dir(Path(folder))
         return digest
 
     def put_many(self, items: list[bytes]) -> list[str]:
@@ -53,33 +52,62 @@ class Archive:
         that file system too); elsewhere every file and folder is fsynced from a few threads.
         Bulk intake's group of files pays two flushes instead of two per file."""
         digests = [hashlib.sha256(data).hexdigest() for data in items]
-        todo: dict[str, tuple[Path, str]] = {}  # sha → (final path, temporary file)
+        todo: dict[str, tuple[str, str, str]] = {}  # sha → (folder, final path, temporary file)
         try:
             for data, digest in zip(items, digests, strict=True):
-                final = self.path(digest)
-                if digest in todo or (final.exists() and final.stat().st_size == len(data)):
-                    continue
-                final.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=".tmp-", suffix=".part")
-                todo[digest] = (final, tmp)
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
+                place = None if digest in todo else self._place(digest, len(data))
+                if place is not None:
+                    folder, final = place
+                    todo[digest] = (folder, final, self._write(folder, digest, data))
             if todo and _SYNCFS is not None:  # Linux: the file system flushed at once, twice
                 self._syncfs()  # every temporary file's bytes on disk …
-                for final, tmp in todo.values():
+                for _, final, tmp in todo.values():
                     os.replace(tmp, final)
                 self._syncfs()  # … before, then with, the names that point at them
             else:
                 with ThreadPoolExecutor(min(8, len(todo) or 1)) as flush:
-                    list(flush.map(_fsync_file, [tmp for _, tmp in todo.values()]))
-                    for final, tmp in todo.values():
+                    list(flush.map(_fsync_file, [tmp for _, _, tmp in todo.values()]))
+                    for _, final, tmp in todo.values():
                         os.replace(tmp, final)
-                    list(flush.map(_fsync_dir, {final.parent for final, _ in todo.values()}))
+                    list(flush.map(_fsync_dir, {Path(f) for f, _, _ in todo.values()}))
         except BaseException:
-            for _, tmp in todo.values():
-                Path(tmp).unlink(missing_ok=True)
+            for _, _, tmp in todo.values():
+                _unlink(tmp)
             raise
         return digests
+
+    def _place(self, digest: str, size: int) -> tuple[str, str] | None:
+        """(folder, final path) of ``digest``; None when those bytes are already there."""
+        folder = f"{self.root}/{digest[:2]}/{digest[2:4]}"
+        final = f"{folder}/{digest}.xml"
+        try:
+            if os.stat(final).st_size == size:
+                return None
+        except FileNotFoundError:
+            pass
+        return folder, final
+
+    def _write(self, folder: str, digest: str, data: bytes) -> str:
+        """``data`` written (not yet flushed) to a temporary file of ``folder``, whose name is
+        this thread's own: writers of the same bytes never share one, and a crashed writer's
+        leftover is overwritten. Folders are made once per process (the two-level fan-out
+        makes a new folder for most files of a young archive)."""
+        tmp = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}.part"
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        try:
+            fd = os.open(tmp, _CREATE, 0o600)
+        except FileNotFoundError:  # the folder went away since (removed by hand?): again
+            os.makedirs(folder, exist_ok=True)
+            fd = os.open(tmp, _CREATE, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            _unlink(tmp)
+            raise
+        return tmp
 
     def _syncfs(self) -> None:
         assert _SYNCFS is not None
@@ -112,6 +140,17 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _SYNCFS = _load_syncfs()
+
+
+_CREATE = (
+    os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)  # fmt: skip
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def _fsync_file(path: str) -> None:

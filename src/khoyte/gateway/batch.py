@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,7 +33,7 @@ from khoyte.standards import serialize
 from khoyte.standards.model import Record
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
-from khoyte.store.crypto import keyring
+from khoyte.store.crypto import Keyring, keyring
 from khoyte.validate.engine import FileResult, RecordResult, RecordStatus
 
 _SUB = cast(Table, Submission.__table__)
@@ -88,6 +89,23 @@ class Pending:
     records: list[RecordResult]
     actor: Principal | str
     ip: str
+    # the stored form of records made where they were read (bulk intake's reader processes),
+    # by the record's index in the file; the others are made when stored
+    bodies: Mapping[int, Body] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A record as the store keeps it: the sha256 of its canonical JSON (``record_body``; an
+    unchanged resend is recognised by it) and that JSON with its identifying values sealed."""
+
+    content_sha: str
+    sealed: str
+
+
+def make_body(record: Record, ring: Keyring) -> Body:
+    body = record_body(record)
+    return Body(hashlib.sha256(body.encode("utf-8")).hexdigest(), ring.seal_record(body))
 
 
 def dumps(obj: Any) -> str:
@@ -142,8 +160,9 @@ def record_body(record: Record) -> str:
         return record_to_json(record)
 
 
-def _storable(rr: RecordResult, versioned: bool) -> bool:
-    return versioned and rr.record is not None and bool(rr.ma_lk) and len(rr.ma_lk or "") <= 100
+def storable(rr: RecordResult) -> bool:
+    """A record that can be versioned (of a claims document): read, with a usable ``MA_LK``."""
+    return rr.record is not None and bool(rr.ma_lk) and len(rr.ma_lk or "") <= 100
 
 
 class GroupWrite:
@@ -244,8 +263,9 @@ class GroupWrite:
             }
             rec_out.append(item)
             self.findings.extend(finding_row(sub_id, rr.index, rr.ma_lk, f) for f in findings)
-            if _storable(rr, versioned):
-                self._version(item, p.facility, cast(str, rr.ma_lk), rr, sub_id, received)
+            made = p.bodies.get(rr.index)
+            if versioned and (made is not None or storable(rr)):
+                self._version(item, p.facility, cast(str, rr.ma_lk), rr, sub_id, received, made)
         return {
             "id": sub_id,
             "received_at": received.isoformat(timespec="milliseconds"),
@@ -269,9 +289,10 @@ class GroupWrite:
         rr: RecordResult,
         sub_id: str,
         received: datetime,
+        made: Body | None,
     ) -> None:
-        body = record_body(cast(Record, rr.record))
-        csha = hashlib.sha256(body.encode("utf-8")).hexdigest()
+        body = record_body(cast(Record, rr.record)) if made is None else ""
+        csha = made.content_sha if made else hashlib.sha256(body.encode("utf-8")).hexdigest()
         key = (facility, ma_lk)
         prev = self.state.get(key)
         if prev is not None and prev[1] == csha:
@@ -288,7 +309,7 @@ class GroupWrite:
                 "received_at": received,
                 "status": rr.status.value,
                 "content_sha": csha,  # of the plaintext: an unchanged resend is still "unchanged"
-                "record": self.ring.seal_record(body),
+                "record": made.sealed if made else self.ring.seal_record(body),
             }
         )
         ref = ("new", len(self.versions) - 1)

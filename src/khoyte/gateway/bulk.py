@@ -32,25 +32,38 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from sqlalchemy.exc import OperationalError
 
 from khoyte.errors import KhoyteError, TransientError
-from khoyte.gateway.batch import Pending, Receipt
-from khoyte.gateway.intake import IntakeService, parse_file, resend, store_busy
+from khoyte.gateway.batch import Body, Pending, Receipt, make_body, storable
+from khoyte.gateway.intake import (
+    IntakeService,
+    parse_file,
+    partial,
+    record_facility,
+    resend,
+    store_busy,
+)
+from khoyte.standards.model import Record
+from khoyte.standards.reader import DocumentKind
+from khoyte.store.crypto import Keyring, keyring
 from khoyte.validate.engine import FileResult, RecordResult
 from khoyte.validate.policy import Policy, load_policy
 
-Parsed = tuple[FileResult, list[RecordResult]]
+Parsed = tuple[FileResult, list[RecordResult], dict[int, Body]]
 Outcome = Receipt | KhoyteError
 Item = tuple[bytes, str] | KhoyteError
+Prepared = list[Pending | KhoyteError | str]
 DEPTH = 3  # groups archived and read ahead of the group being stored
 
 _POLICY: Policy | None = None  # a worker process's policy, loaded once by ``_init``
+_RING: Keyring | None = None  # and the store's keys (the records' stored form is made there)
 
 
 def default_jobs() -> int:
@@ -58,19 +71,46 @@ def default_jobs() -> int:
     return min(4, max(0, (os.cpu_count() or 1) - 1))
 
 
-def _init(profile: str, policy_file: Path | None) -> None:
-    global _POLICY
+def _init(profile: str, policy_file: Path | None, keys: dict[str, bytes], source: str) -> None:
+    global _POLICY, _RING
     _POLICY = load_policy(profile, policy_file)
+    _RING = Keyring(keys, source)
 
 
-def read_all(items: list[tuple[bytes, str]], policy: Policy) -> list[Parsed]:
-    """Read and validate files: what a reader does (in a worker process, or here)."""
-    return [parse_file(data, name, policy) for data, name in items]
+def read_all(
+    items: list[tuple[bytes, str]], policy: Policy, ring: Keyring | None = None
+) -> list[Parsed]:
+    """Read and validate files: what a reader does (in a worker process, or here). With
+    ``ring``, each record that will be stored as read also gets its stored form made here
+    (``ahead``)."""
+    out: list[Parsed] = []
+    for data, name in items:
+        res, records = parse_file(data, name, policy)
+        out.append((res, records, ahead(res, records, ring) if ring is not None else {}))
+    return out
+
+
+def ahead(res: FileResult, records: list[RecordResult], ring: Keyring) -> dict[int, Body]:
+    """The stored form (``batch.Body``) of the records a claims document stores as read, made
+    by the reader: the storing process then only writes them. Their parsed contents are
+    dropped (sending them back cost the storing process as much CPU as storing); what intake
+    still reads of them — the document's facility — is kept on ``res``. A record sent without
+    XML1 keeps its contents: it is joined to the stored version when stored."""
+    if res.facility is None:
+        res.facility = record_facility(res, records)
+    if res.kind is not DocumentKind.CLAIMS or res.unusable:
+        return {}
+    bodies: dict[int, Body] = {}
+    for rr in records:
+        if storable(rr) and not partial(rr):
+            bodies[rr.index] = make_body(cast(Record, rr.record), ring)
+            rr.record = None
+    return bodies
 
 
 def _worker(items: list[tuple[bytes, str]]) -> list[Parsed]:
     assert _POLICY is not None, "worker not initialised"
-    return read_all(items, _POLICY)
+    return read_all(items, _POLICY, _RING)
 
 
 def _archive_down(exc: OSError) -> KhoyteError:
@@ -132,13 +172,14 @@ class BulkIntake:
             return None
         if self._pool is None:
             s = self.service.settings
+            ring = keyring(self.service.engine)
             self._pool = ProcessPoolExecutor(
                 self.jobs,
                 # spawn: a fresh interpreter, never a fork of a process with threads and an open
                 # store connection
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(s.validation_profile, s.validation_policy),
+                initargs=(s.validation_profile, s.validation_policy, ring.keys, ring.source),
             )
         return self._pool
 
@@ -150,51 +191,59 @@ class BulkIntake:
         While group k is stored, groups k+1 … k+``DEPTH`` are archived and read: memory holds
         ``DEPTH`` + 1 groups, whatever the count."""
         items = iter(files)
-        ahead: deque[
-            tuple[list[Item], list[Pending | KhoyteError | str], Future[list[Parsed]] | None]
-        ]
-        ahead = deque()
+        self._workers()
+        ahead: deque[tuple[list[Item], Future[Prepared], Future[list[Parsed]] | None]] = deque()
         more = True
-        while True:
-            while more and len(ahead) < DEPTH:
-                group = list(itertools.islice(items, self.chunk))
-                if not group:
-                    more = False
-                    break
-                prepared = self._prepare(group, channel)
-                todo = _unread(group, prepared)
-                pool = self._workers()
-                reader = pool.submit(_worker, todo) if pool is not None and todo else None
-                ahead.append((group, prepared, reader))
-            if not ahead:
-                return
-            group, prepared, reader = ahead.popleft()
-            parsed = self._read(_unread(group, prepared), reader)
-            yield from self._store(group, prepared, parsed, channel)
+        with ThreadPoolExecutor(1, thread_name_prefix="khoyte-archive") as archiver:
+            while True:
+                while more and len(ahead) < DEPTH:
+                    group = list(itertools.islice(items, self.chunk))
+                    if not group:
+                        more = False
+                        break
+                    ahead.append((group, *self._launch(group, channel, archiver)))
+                if not ahead:
+                    return
+                group, archived, reader = ahead.popleft()
+                prepared = archived.result()  # the group's files durable before it is stored
+                parsed = self._read(_unread(group, prepared), reader)
+                yield from self._store(group, prepared, parsed, channel)
 
-    def _prepare(self, group: list[Item], channel: str) -> list[Pending | KhoyteError | str]:
-        """The group's new files durable in the archive (flushed together); for each file, the
-        answer to bytes received before (one query for the group), the error it already is, or
-        its sha256 (to read)."""
-        svc = self.service
+    def _launch(
+        self, group: list[Item], channel: str, archiver: ThreadPoolExecutor
+    ) -> tuple[Future[Prepared], Future[list[Parsed]] | None]:
+        """A group on its way: the bytes received before found (one query for the group); the
+        others handed to a reader and, at the same time, to the archiving thread, which makes
+        them durable (flushed together) while the groups before are stored."""
         shas = {id(item): hashlib.sha256(item[0]).hexdigest()
                 for item in group if not isinstance(item, KhoyteError)}  # fmt: skip
         try:
-            known = svc.received(list(shas.values()))
+            known = self.service.received(list(shas.values()))
         except OperationalError as exc:
-            return [item if isinstance(item, KhoyteError) else store_busy(shas[id(item)], None, exc)
-                    for item in group]  # fmt: skip
+            busy: Future[Prepared] = Future()
+            busy.set_result([item if isinstance(item, KhoyteError)
+                             else store_busy(shas[id(item)], None, exc) for item in group])  # fmt: skip
+            return busy, None
         new = [item for item in group
                if not isinstance(item, KhoyteError) and shas[id(item)] not in known]  # fmt: skip
+        pool = self._pool
+        reader = pool.submit(_worker, new) if pool is not None and new else None
+        return archiver.submit(self._archive, group, shas, known, channel), reader
+
+    def _archive(
+        self, group: list[Item], shas: dict[int, str], known: set[str], channel: str
+    ) -> Prepared:
+        """The group's new files durable in the archive (flushed together); for each file, the
+        answer to bytes received before, the error it already is, or its sha256 (to store)."""
         try:  # durable before anything of the group is stored
-            self.service.archive.put_many(
-                [item[0] for item in new if not isinstance(item, KhoyteError)]
-            )
+            self.service.archive.put_many([item[0] for item in group
+                                           if not isinstance(item, KhoyteError)
+                                           and shas[id(item)] not in known])  # fmt: skip
         except OSError as exc:  # the archive unwritable (full?): nothing of the group is taken
             return [item if isinstance(item, KhoyteError) else _archive_down(exc)
                     for item in group]  # fmt: skip
         who = f"system:{channel}"
-        out: list[Pending | KhoyteError | str] = []
+        out: Prepared = []
         for item in group:
             if isinstance(item, KhoyteError):
                 out.append(item)
@@ -230,6 +279,7 @@ class BulkIntake:
         svc, who = self.service, f"system:{channel}"
         outcomes: list[Outcome | None] = [None] * len(group)
         batch: list[tuple[int, Pending]] = []
+        keys: set[str] = set()  # the MA_LKs of the batch's records
         reading = iter(parsed)
         for i, (item, p) in enumerate(zip(group, prepared, strict=True)):
             if isinstance(p, KhoyteError):
@@ -238,17 +288,40 @@ class BulkIntake:
             if isinstance(p, str):
                 assert not isinstance(item, KhoyteError)
                 data = item[0]
-                res, records = next(reading)
+                res, records, bodies = next(reading)
+                if any(partial(rr) and rr.ma_lk in keys for rr in records):
+                    # a table sent alone whose record is earlier in this group: that is stored
+                    # first, so that the table joins it as it would one file after another
+                    self._commit(batch, outcomes, channel, started)
+                    batch, keys = [], set()
                 try:
                     p = svc.pending(data, p, res, records, facility=None,
                                     credential_id=None, channel=channel, expect=None,
-                                    declared_facility=None, who=who, ip="")  # fmt: skip
+                                    declared_facility=None, who=who, ip="",
+                                    bodies=bodies)  # fmt: skip
                 except KhoyteError as err:
                     outcomes[i] = err
                     continue
             batch.append((i, p))
-        stored = svc.store_in_order([p for _, p in batch]) if batch else []
-        for (i, p), result in zip(batch, stored, strict=True):
+            keys.update(rr.ma_lk for rr in p.records if rr.ma_lk)
+        self._commit(batch, outcomes, channel, started)
+        for outcome in outcomes:
+            assert outcome is not None
+            yield outcome
+
+    def _commit(
+        self,
+        batch: list[tuple[int, Pending]],
+        outcomes: list[Outcome | None],
+        channel: str,
+        started: float,
+    ) -> None:
+        """Store ``batch`` in one transaction, in its order; each file's outcome into
+        ``outcomes`` at its place in the group."""
+        if not batch:
+            return
+        svc = self.service
+        for (i, p), result in zip(batch, svc.store_in_order([p for _, p in batch]), strict=True):
             if isinstance(result, Receipt):
                 svc.log_receipt(result, channel, p.size, started)
                 outcomes[i] = result
@@ -256,6 +329,3 @@ class BulkIntake:
                 outcomes[i] = result
             else:  # a store error the single retries could not get past
                 raise result
-        for outcome in outcomes:
-            assert outcome is not None
-            yield outcome

@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +45,7 @@ from khoyte.access import Principal
 from khoyte.config import Settings
 from khoyte.errors import TerminalError, TransientError
 from khoyte.gateway.archive import Archive
-from khoyte.gateway.batch import RECEIPT_BY_SHA, GroupWrite, Pending, Receipt
+from khoyte.gateway.batch import RECEIPT_BY_SHA, Body, GroupWrite, Pending, Receipt
 from khoyte.gateway.groupcommit import GroupCommit
 from khoyte.gateway.models import IntakeEvent, RecordHead, RecordVersionRow, Submission
 from khoyte.security import audit
@@ -102,7 +102,7 @@ def _lock(session: Session) -> None:
         session.execute(text("UPDATE gw_record SET latest_version = latest_version WHERE 1 = 0"))
 
 
-def _record_facility(res: FileResult, records: list[RecordResult]) -> str | None:
+def record_facility(res: FileResult, records: list[RecordResult]) -> str | None:
     if res.facility:
         return res.facility.strip()
     for rr in records:
@@ -114,6 +114,16 @@ def _record_facility(res: FileResult, records: list[RecordResult]) -> str | None
                 if isinstance(v, str) and v.strip():
                     return v.strip()
     return None
+
+
+def partial(rr: RecordResult) -> bool:
+    """A record sent without XML1 (one table per file): stored joined to its stored version."""
+    return (
+        rr.record is not None
+        and bool(rr.record.tables)
+        and "XML1" not in rr.record.tables
+        and any(f.code == "HOSO.XML1.MISSING" for f in rr.findings)
+    )
 
 
 def utcnow() -> datetime:
@@ -292,11 +302,13 @@ class IntakeService:
         declared_facility: str | None,
         who: Principal | str,
         ip: str,
+        bodies: Mapping[int, Body] | None = None,
     ) -> Pending:
-        """A parsed, validated file checked against its sender, ready to be stored."""
+        """A parsed, validated file checked against its sender, ready to be stored (``bodies``:
+        the stored form of records already made by the reader, ``bulk.ahead``)."""
         if res.unusable:
             records = []  # a file that breaks off cannot vouch for what came before the break
-        doc_facility = _record_facility(res, records)
+        doc_facility = record_facility(res, records)
         _check_declared(declared_facility, doc_facility)
         owner = doc_facility or declared_facility or facility or ""
         self._check_owner(owner, facility, credential_id, sha)
@@ -311,7 +323,9 @@ class IntakeService:
                 "it to the endpoint for its kind.",
                 {"kind": res.kind.value, "expected": expect.value},
             )
-        return Pending(sha, len(data), owner, credential_id, channel, res, records, who, ip)
+        return Pending(
+            sha, len(data), owner, credential_id, channel, res, records, who, ip, bodies or {}
+        )
 
     def store_in_order(self, batch: list[Pending]) -> list[Receipt | BaseException]:
         """Store ``batch`` as one group, in its order (versions follow it exactly as separate
@@ -345,28 +359,20 @@ class IntakeService:
         """Records sent without XML1 (one table per file) joined to the current stored version
         of the same facility and ``MA_LK`` (``validate.engine.complete_record``); a record with
         nothing stored to join stays as read (rejected: it cannot be counted alone)."""
-        partial = {
-            rr.ma_lk: i
-            for i, rr in enumerate(records)
-            if rr.ma_lk
-            and rr.record is not None
-            and rr.record.tables
-            and "XML1" not in rr.record.tables
-            and any(f.code == "HOSO.XML1.MISSING" for f in rr.findings)
-        }
-        if not partial:
+        parts = {rr.ma_lk: i for i, rr in enumerate(records) if rr.ma_lk and partial(rr)}
+        if not parts:
             return records
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(_VER.c.ma_lk, _VER.c.version, _VER.c.record)
                 .join(_HEAD, _HEAD.c.current_version_id == _VER.c.id)
-                .where(_HEAD.c.facility == owner, _HEAD.c.ma_lk.in_(list(partial)))
+                .where(_HEAD.c.facility == owner, _HEAD.c.ma_lk.in_(list(parts)))
             ).all()
         out = list(records)
         now = self.clock()
         unseal = keyring(self.engine).unseal
         for ma_lk, version, body in rows:
-            i = partial[ma_lk]
+            i = parts[ma_lk]
             out[i] = complete_record(
                 records[i],
                 record_from_json(body, unseal),
