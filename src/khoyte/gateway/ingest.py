@@ -132,8 +132,7 @@ def remote_submitter(client: httpx.Client, url: str, token: str) -> Submitter:
 
     def submit(path: Path) -> tuple[dict[str, Any], bool]:
         data = path.read_bytes()
-        kind = kind_of(data) or DocumentKind.CLAIMS
-        endpoint = url.rstrip("/") + KIND_NAMES[kind][2]
+        endpoint = url.rstrip("/") + KIND_NAMES[kind_of(data) or DocumentKind.CLAIMS][2]
         for attempt in range(6):  # transient answers (429, 503) are retried, as they ask
             resp = client.post(endpoint, content=data, headers=headers)
             if resp.status_code not in (429, 503) or attempt == 5:
