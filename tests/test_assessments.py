@@ -115,7 +115,7 @@ def _one(doc: bytes, i: int, **change: str) -> bytes:
     recs = re.findall(r"<GIAM_DINH_YKHOA>.*?</GIAM_DINH_YKHOA>", text, re.S)
     rec = recs[i]
     for field, value in change.items():
-        rec = re.sub(f"<{field}>[^<]*</{field}>", f"<{field}>{value}</{field}>", rec)
+        rec = re.sub(f"<{field}(?:/>|>[^<]*</{field}>)", f"<{field}>{value}</{field}>", rec)
     head, _, _ = text.partition("<GIAM_DINH_YKHOA>")
     return (head + rec + "</DSACH_GIAM_DINH_YKHOA><CHUKYDONVI/></CHI_TIEU_GIAM_DINH_YKHOA>"
             ).encode("utf-8")  # fmt: skip
@@ -182,22 +182,24 @@ def test_a_document_of_another_kind_is_refused_in_both_languages(
 
 
 def test_receipts_hide_the_assessed_persons_identifiers(gw: Gateway, council: Council) -> None:
+    job = "Thợ hàn tại xưởng cơ khí " * 6  # NGHE_NGHIEP: at most 100 characters
     doc = _one(_docs(council)[0].read_bytes(), 0, DIEN_THOAI="0912345678901234567",
-               SO_CCCD="0820812345678999")  # fmt: skip
+               SO_CCCD="0820812345678999", NGHE_NGHIEP=job)  # fmt: skip
     resp = gw.post_xml(doc, council.code, "/api/v1/assessments")
     assert resp.status_code in (201, 422), resp.text
     body = resp.json() if resp.status_code == 201 else resp.json()["error"]["details"]["receipt"]
-    quoted = [f for f in body["records"][0]["findings"] if f["field"] in ("DIEN_THOAI", "SO_CCCD")]
-    assert quoted
-    assert all(f["value"] for f in quoted)
+    fields = ("DIEN_THOAI", "SO_CCCD", "NGHE_NGHIEP")
+    quoted = [f for f in body["records"][0]["findings"] if f["field"] in fields]
+    assert {f["field"] for f in quoted} == set(fields)
+    assert all(f["value"] for f in quoted)  # the council's own system sees them
     viewer = Principal(kind="user", name="so-y-te", permissions=frozenset({
         Permission.VIEW_SUBMISSIONS}))  # fmt: skip
     shown = receipts.for_principal(viewer, body)
-    hidden = [f for f in shown["records"][0]["findings"] if f["field"] in ("DIEN_THOAI", "SO_CCCD")]
-    assert hidden
+    hidden = [f for f in shown["records"][0]["findings"] if f["field"] in fields]
+    assert len(hidden) == len(quoted)
     assert all(f["value"] is None and f["redacted"] for f in hidden)
-    assert "0912345678901234567" not in str(shown)
-    assert "0820812345678999" not in str(shown)
+    for value in ("0912345678901234567", "0820812345678999", "Thợ hàn"):
+        assert value not in str(shown)
 
 
 def _fact_rows(wh: Warehouse) -> list[tuple[Any, ...]]:
@@ -326,3 +328,49 @@ def test_group_7_xml12_panel_equals_the_truth(
     finally:
         wh.close()
     assert got == Counter((r["month"], r["maxa_cu_tru"]) for r in c.truth)
+
+
+def test_form_measures_on_xml12_count_by_meeting_day_and_sender(
+    loaded: Settings, council: Council
+) -> None:
+    """A form cell on ``fact_assessment`` (none of the package's forms has one yet) counts the
+    council's records by ``NGAY_HOP`` and sender — not through an episode they do not have."""
+    from khoyte.access import Scope
+    from khoyte.aggregate.form_claims import claims_values, measure_problems
+    from khoyte.aggregate.metadata import FormMeasure
+    from khoyte.aggregate.periods import Period, parse
+    from khoyte.analytics.filters import Filters
+
+    c = council
+    measures = [
+        FormMeasure("all", "fact_assessment", "rows", (), "XML12"),
+        FormMeasure("nkt", "fact_assessment", "rows", (("ma_doi_tuong", "has", "NKT"),), "XML12"),
+        FormMeasure("first", "fact_assessment", "rows", (("kham_giam_dinh", "=", "1"),), "XML12"),
+        FormMeasure("rate", "fact_assessment", "sum:tyle_ttct_moi", (), "XML12"),
+    ]
+    assert all(measure_problems(m) == [] for m in measures)
+    bad = FormMeasure("x", "fact_assessment", "rows", (("e.age", ">", 60),), "XML12")
+    assert measure_problems(bad) == ["measure x: fact_assessment has no episode ('e.age')"]
+
+    def values(period: Period, scope: Scope) -> dict[str, int]:
+        wh = Warehouse(loaded)
+        try:
+            return claims_values(
+                wh.engine, scope, measures, Filters(period.start, period.end), period
+            )
+        finally:
+            wh.close()
+
+    province = Scope(province=True)
+    for period, rows in (
+        (parse("2025Q1"), c.truth),
+        (parse("202502"), [r for r in c.truth if r["month"] == "2025-02"]),
+    ):
+        got = values(period, province)
+        assert got["all"] == len(rows) > 0
+        assert got["nkt"] == sum(r["ma_doi_tuong"] == "NKT" for r in rows)
+        assert got["first"] == sum(r["kham_giam_dinh"] == "1" for r in rows)
+    assert values(parse("2025Q1"), Scope(communes=frozenset({c.commune})))["all"] == len(c.truth)
+    other = next(r["maxa_cu_tru"] for r in c.truth if r["maxa_cu_tru"] != c.commune)
+    assert values(parse("2025Q1"), Scope(communes=frozenset({other})))["all"] == 0
+    assert values(parse("2025Q2"), province)["all"] == 0
