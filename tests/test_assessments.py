@@ -374,3 +374,22 @@ def test_form_measures_on_xml12_count_by_meeting_day_and_sender(
     other = next(r["maxa_cu_tru"] for r in c.truth if r["maxa_cu_tru"] != c.commune)
     assert values(parse("2025Q1"), Scope(communes=frozenset({other})))["all"] == 0
     assert values(parse("2025Q2"), province)["all"] == 0
+
+
+def test_ingest_over_http_sends_each_file_to_the_endpoint_of_its_kind(
+    gw: Gateway, council: Council, tmp_path: Path
+) -> None:
+    from khoyte.gateway.ingest import remote_submitter
+
+    c = council
+    folder = tmp_path / "gui"
+    folder.mkdir()
+    (folder / "a-claims.xml").write_bytes(claim("LKHTTP1", facility=c.code))
+    (folder / "b-gdyk.xml").write_bytes(_docs(c)[2].read_bytes())
+    got = ingest([folder], remote_submitter(gw.client, "http://testserver", gw.tokens[c.code]))
+    assert (got.new, got.refused, got.errors) == (2, 0, [])
+    kinds = {
+        s["kind"]
+        for s in gw.client.get("/api/v1/submissions", headers=gw.auth(c.code)).json()["submissions"]
+    }
+    assert kinds == {"claims", "assessment"}
