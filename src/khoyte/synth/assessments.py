@@ -33,6 +33,7 @@ import numpy as np
 
 from khoyte.standards.model import Row, make_row
 from khoyte.standards.writer import standalone
+from khoyte.synth.aggregates import _months
 from khoyte.synth.names import full_name
 from khoyte.synth.programmes import ASSESSMENT_KINDS, PLAN_POPULATION, _plan_year
 
@@ -79,14 +80,6 @@ def council_row(prov: Province) -> list[Any]:
     return [c.code, c.name, "tinh", "other", commune.code, commune.name, prov.geo.province, 0, 15]
 
 
-def _months(start: date, end: date) -> list[tuple[int, int]]:
-    out, y, m = [], start.year, start.month
-    while (y, m) <= (end.year, end.month):
-        out.append((y, m))
-        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
-    return out
-
-
 def _meetings(y: int, m: int, start: date, end: date) -> tuple[list[date], int]:
     """The month's meeting days inside the period, and how many the whole month has."""
     days = [date(y, m, d) for d in range(1, calendar.monthrange(y, m)[1] + 1)]
@@ -110,7 +103,8 @@ def write_assessments(out: Path, cfg: SynthConfig, prov: Province) -> dict[str, 
     truth_rows: list[tuple[Any, ...]] = []
     eligible: np.ndarray | None = None
     serial = 0
-    for y, m in _months(cfg.start, cfg.end):
+    for first in _months(cfg.start, cfg.end):
+        y, m = first.year, first.month
         rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 7, y, m]))
         meetings, in_month = _meetings(y, m, cfg.start, cfg.end)
         if not meetings:
