@@ -30,6 +30,7 @@ def province(out: Path, population: int, end: date, seed: int = 3) -> Province:
     ids = [
         (v.version_id, identity_of(v.facility, v.record))
         for v in FileVersionSource(out).iter_versions()
+        if "XML1" in v.record.tables  # as store_identities: assessments (XML12) are not linked
     ]
     with (out / "truth" / "visits.csv").open(encoding="utf-8") as fh:
         truth = {f"{r['ma_cskcb']}|{r['ma_lk']}": int(r["person_id"]) for r in csv.DictReader(fh)}

@@ -73,7 +73,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings, dic
              programmes=True)  # fmt: skip
     with (root / "facilities.csv").open(encoding="utf-8") as fh:
         communes = {r["ma_cskcb"]: r["ma_xa"] for r in csv.DictReader(fh)}
-    two = sorted(communes)[:2]  # two facilities send the assessment papers
+    # two facilities (not the synth's own assessment council) send the assessment papers
+    two = sorted(c for c in communes if not c.endswith("000"))[:2]
     extra = [RecordVersion(10_000_000 + i, fac, f"GD{i}", 1, f"g{i}", datetime(2025, 4, 1, tzinfo=UTC),
                            "accepted", _assessment_record(f"GD{i}"))
              for i, fac in enumerate(two)]  # fmt: skip
@@ -166,24 +167,38 @@ def test_groups_6_and_7_show_the_programme_reports_against_the_scaled_plan(
 def test_group_7_counts_the_xml12_papers_by_kind(
     setup: tuple[Path, Settings, dict[str, str]], client: TestClient
 ) -> None:
-    _, _, senders = setup
+    root, _, senders = setup
     inside = Counter(k for _, _, m, k in ASSESSMENTS if m <= 3)
+    # and the synth's own council documents (truth/assessments.csv, tests/test_assessments.py)
+    with (root / "truth" / "assessments.csv").open(encoding="utf-8") as fh:
+        synth = list(csv.DictReader(fh))
+    with (root / "facilities.csv").open(encoding="utf-8") as fh:
+        council = next(r for r in csv.DictReader(fh) if r["loai"] == "other")
+    own = Counter(r["nhom"] for r in synth)
     panel = _twin(client, "giam_dinh", "province")["giam_dinh_xml12"]
     assert panel["kind"] == "papers"
-    assert panel["actual"] == 2 * sum(inside.values())
+    assert panel["actual"] == 2 * sum(inside.values()) + len(synth)
     assert {o["code"]: o["value"] for o in panel["by_option"]} == {
-        k: 2 * inside.get(k, 0) for k in load().combos["giam_dinh"].combinations
+        k: 2 * inside.get(k, 0) + own.get(k, 0) for k in load().combos["giam_dinh"].combinations
     }
     months = {m["month"]: m["actual"] for m in panel["monthly"]}
-    assert months == {f"2025-0{m}": 2 * sum(1 for a in ASSESSMENTS if a[2] == m) for m in (1, 2, 3)}
+    assert months == {
+        f"2025-0{m}": 2 * sum(1 for a in ASSESSMENTS if a[2] == m)
+        + sum(1 for r in synth if r["month"] == f"2025-0{m}")
+        for m in (1, 2, 3)
+    }
     by_unit: Counter[str] = Counter()
     for commune in senders.values():
         by_unit[commune] += sum(inside.values())
+    if synth:
+        by_unit[council["ma_xa"]] += len(synth)
     assert {r["code"]: r["actual"] for r in panel["breakdown"]} == dict(by_unit)
     # a commune-scoped caller sees its own commune's sender only
     commune = next(iter(senders.values()))
     mine = _twin(client, "giam_dinh", f"commune:{commune}")["giam_dinh_xml12"]
-    assert mine["actual"] == sum(inside.values()) * sum(1 for c in senders.values() if c == commune)
+    assert mine["actual"] == sum(inside.values()) * sum(
+        1 for c in senders.values() if c == commune
+    ) + (len(synth) if council["ma_xa"] == commune else 0)
 
 
 def test_targets_command_imports_all_or_nothing(

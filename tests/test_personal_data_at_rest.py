@@ -71,7 +71,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Manifest]:
     with (out / "truth" / "visits.csv").open(encoding="utf-8") as fh:
         m.truth = {f"{r['ma_cskcb']}|{r['ma_lk']}": int(r["person_id"]) for r in csv.DictReader(fh)}
     for v in FileVersionSource(out).iter_versions():  # what the records say (noise included)
-        x = v.record.tables["XML1"][0].values
+        # a claim's XML1, or the council's XML12 (the assessed person: same field names)
+        x = (v.record.tables.get("XML1") or v.record.tables["XML12"])[0].values
         for name, into in (("HO_TEN", m.names), ("SO_CCCD", m.cccd), ("DIEN_THOAI", m.phones),
                             ("DIA_CHI", m.addresses)):  # fmt: skip
             if isinstance(x.get(name), str):

@@ -90,6 +90,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     # gateway
     ("POST", "/api/v1/submissions"): Rule(P.SUBMIT),
     ("POST", "/api/v1/checkins"): Rule(P.SUBMIT),
+    ("POST", "/api/v1/assessments"): Rule(P.SUBMIT),
     ("GET", "/api/v1/submissions"): Rule(P.VIEW_SUBMISSIONS),
     ("GET", "/api/v1/submissions/{submission_id}"): Rule(P.VIEW_SUBMISSIONS, "submission_id"),
     ("GET", "/api/v1/records/{facility}/{ma_lk:path}"): Rule(P.VIEW_SUBMISSIONS, "facility"),

@@ -4,7 +4,8 @@ A row of such a form is one of three kinds (``forms.toml``):
 
 - ``measure``: filled from the warehouse — a count of the rows of ``fact_episode`` (XML1) or of a
   paper table (XML6, XML7, XML9, XML12, XML13, XML15), or a sum of one of its columns, under
-  conditions; always of current episodes admitted (``NGAY_VAO``) in the period, in the caller's
+  conditions; always of current episodes admitted (``NGAY_VAO``) in the period — XML12, sent as
+  its own document, by its meeting day (``NGAY_HOP``) and sender (``OWN_DATE``) — in the caller's
   scope (``analytics.filters.where`` on the episode, as every dashboard); a column's ``where``
   adds its conditions to the row's measure (b11: deaths);
 - ``element``: collected — the stored aggregate values of a data element (web entry, uploads,
@@ -36,6 +37,9 @@ from khoyte.warehouse import papers
 # the episode's columns a condition may read (``e.NAME``)
 EPISODE_COLUMNS = frozenset({"gioi_tinh", "age", "age_band", "inpatient", "death", "emergency",
                              "ma_loai_kcb", "ma_benh_chinh", "icd10_chapter", "ma_loai_rv"})  # fmt: skip
+# papers sent as documents of their own, not inside an episode (XML12: the assessment council's
+# records, docs/gateway.md): counted by their own date column and sender, without an episode
+OWN_DATE = {"fact_assessment": "ngay_hop"}
 COMPARE = ("=", "!=", "<", "<=", ">", ">=")
 OPS = (*COMPARE, "in", "icd", "period", "has", "signal")
 COLLECTED_SOURCE = "báo cáo tổng hợp / aggregate report: {ref} (nhập liệu, tệp, DHIS2)"
@@ -68,7 +72,9 @@ def measure_problems(m: FormMeasure) -> list[str]:
         problems.append(f"{where_}: count {m.count!r}")
     for column, op, value in m.where:
         table_cols = EPISODE_COLUMNS if column.startswith("e.") else own
-        if column.removeprefix("e.") not in table_cols or op not in OPS:
+        if column.startswith("e.") and m.table in OWN_DATE:  # no episode to read
+            problems.append(f"{where_}: {m.table} has no episode ({column!r})")
+        elif column.removeprefix("e.") not in table_cols or op not in OPS:
             problems.append(f"{where_}: condition {column!r} {op!r}")
         elif op == "icd" and not all(len(a) == 3 and len(b) == 3 for a, b in _ranges(value)):
             problems.append(f"{where_}: ICD-10 ranges {value!r}")
@@ -135,11 +141,16 @@ def claims_values(
             e, p = _aggregate(m, period)
             exprs.append(e)
             params += p
-        w, wp = where(scope, flt, eng=eng)
-        episodes = source("fact_episode", scope, flt, eng)
-        frm = episodes
-        if table != "fact_episode":  # a paper: of its current episode (same version)
-            frm = (f"{table} p JOIN {episodes} ON e.facility = p.facility "
+        own = OWN_DATE.get(table)
+        if own is not None:  # a paper of its own (XML12): its date, its sender, no episode
+            w, wp = where(scope, flt, date_col=f"p.{own}", fac="p.facility",
+                          with_visit_type=False, eng=eng)  # fmt: skip
+            frm = f"{table} p"
+        else:
+            w, wp = where(scope, flt, eng=eng)
+            frm = source("fact_episode", scope, flt, eng)
+        if own is None and table != "fact_episode":  # a paper: of its current episode
+            frm = (f"{table} p JOIN {frm} ON e.facility = p.facility "
                    "AND e.ma_lk = p.ma_lk AND e.version_id = p.version_id")  # fmt: skip
         # tables and columns are the warehouse's names checked at load; values are parameters
         sql = f"SELECT {', '.join(exprs)} FROM {frm} WHERE {w}"  # noqa: S608  # nosec B608

@@ -1,5 +1,5 @@
-"""HTTP intake: ``POST /api/v1/submissions`` and ``/checkins``, receipts, record history,
-health and metrics — one module-level ``router`` (included by ``khoyte.web.app.create_app``);
+"""HTTP intake: ``POST /api/v1/submissions``, ``/checkins`` and ``/assessments``, receipts,
+record history, health and metrics — one module-level ``router`` (included by ``khoyte.web.app.create_app``);
 routes take the intake service and the caller as dependencies (``khoyte.deps``)."""
 
 from __future__ import annotations
@@ -250,6 +250,24 @@ async def submit(request: Request, services: ServicesDep, principal: SubmitCalle
 )
 async def checkin(request: Request, services: ServicesDep, principal: SubmitCaller) -> Response:
     return await receive(request, services, principal, DocumentKind.CHECKIN)
+
+
+@router.post(
+    "/api/v1/assessments",
+    tags=["intake"],
+    summary="Gửi dữ liệu giám định y khoa (XML12) / submit a medical-assessment document",
+    description="Tài liệu `CHI_TIEU_GIAM_DINH_YKHOA` của hội đồng giám định y khoa (cổng BHXH: "
+    "`guiDuLieuGdykQd130`, `loaiHoSo` = 12). Mỗi `GIAM_DINH_YKHOA` là một hồ sơ của cơ sở gửi, "
+    "khóa `GDYK:` + `SO_BIEN_BAN`; gửi lại cùng số biên bản là cập nhật (phiên bản mới). / "
+    "An XML12 document of the medical-assessment council; each record is keyed `GDYK:` + "
+    "`SO_BIEN_BAN`, and resending the same minutes number updates it (a new version).",
+    openapi_extra=_BODY_DOC,
+    status_code=201,
+    response_model=Receipt,
+    responses=_RECEIPT_RESPONSES,
+)
+async def assessment(request: Request, services: ServicesDep, principal: SubmitCaller) -> Response:
+    return await receive(request, services, principal, DocumentKind.ASSESSMENT)
 
 
 @router.get(

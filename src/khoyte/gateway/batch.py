@@ -30,6 +30,7 @@ from khoyte.access import Principal
 from khoyte.dates import add_years
 from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow, Submission
 from khoyte.standards import serialize
+from khoyte.standards.assessment import is_assessment_key
 from khoyte.standards.model import Record
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
@@ -160,9 +161,18 @@ def record_body(record: Record) -> str:
         return record_to_json(record)
 
 
-def storable(rr: RecordResult) -> bool:
-    """A record that can be versioned (of a claims document): read, with a usable ``MA_LK``."""
-    return rr.record is not None and bool(rr.ma_lk) and len(rr.ma_lk or "") <= 100
+# the documents whose records are versioned, keyed by MA_LK (claims) or by the key of the
+# minutes number (medical assessments: ``standards.assessment``)
+VERSIONED = frozenset({DocumentKind.CLAIMS, DocumentKind.ASSESSMENT})
+
+
+def storable(rr: RecordResult, kind: DocumentKind | None) -> bool:
+    """A record of ``kind``'s document that is versioned if it was read: a usable key."""
+    key = rr.ma_lk
+    if kind not in VERSIONED or not key or len(key) > 100:
+        return False
+    # a claim's MA_LK may not take the assessments' reserved prefix (the keys never meet)
+    return is_assessment_key(key) is (kind is DocumentKind.ASSESSMENT)
 
 
 class GroupWrite:
@@ -197,9 +207,9 @@ class GroupWrite:
             {
                 (p.facility, rr.ma_lk)
                 for p in batch
-                if p.res is not None and p.res.kind is DocumentKind.CLAIMS
+                if p.res is not None
                 for rr in p.records
-                if rr.ma_lk and len(rr.ma_lk) <= 100
+                if storable(rr, p.res.kind)
             }
         )
         for i in range(0, len(keys), _CHUNK):
@@ -245,7 +255,6 @@ class GroupWrite:
                 "profile": res.profile,
             }
         )
-        versioned = res.kind is DocumentKind.CLAIMS
         file_findings = [f.as_dict() for f in res.findings]
         self.findings.extend(finding_row(sub_id, None, None, f) for f in file_findings)
         rec_out: list[dict[str, Any]] = []
@@ -263,8 +272,8 @@ class GroupWrite:
             }
             rec_out.append(item)
             self.findings.extend(finding_row(sub_id, rr.index, rr.ma_lk, f) for f in findings)
-            made = p.bodies.get(rr.index)
-            if versioned and (made is not None or storable(rr)):
+            made = p.bodies.get(rr.index)  # made by the reader (bulk), else here
+            if (made is not None or rr.record is not None) and storable(rr, res.kind):
                 self._version(item, p.facility, cast(str, rr.ma_lk), rr, sub_id, received, made)
         return {
             "id": sub_id,

@@ -41,7 +41,7 @@ from typing import cast
 from sqlalchemy.exc import OperationalError
 
 from khoyte.errors import KhoyteError, TransientError
-from khoyte.gateway.batch import Body, Pending, Receipt, make_body, storable
+from khoyte.gateway.batch import VERSIONED, Body, Pending, Receipt, make_body, storable
 from khoyte.gateway.intake import (
     IntakeService,
     parse_file,
@@ -51,7 +51,6 @@ from khoyte.gateway.intake import (
     store_busy,
 )
 from khoyte.standards.model import Record
-from khoyte.standards.reader import DocumentKind
 from khoyte.store.crypto import Keyring, keyring
 from khoyte.validate.engine import FileResult, RecordResult
 from khoyte.validate.policy import Policy, load_policy
@@ -91,18 +90,18 @@ def read_all(
 
 
 def ahead(res: FileResult, records: list[RecordResult], ring: Keyring) -> dict[int, Body]:
-    """The stored form (``batch.Body``) of the records a claims document stores as read, made
+    """The stored form (``batch.Body``) of the records a document stores as read, made
     by the reader: the storing process then only writes them. Their parsed contents are
     dropped (sending them back cost the storing process as much CPU as storing); what intake
     still reads of them — the document's facility — is kept on ``res``. A record sent without
     XML1 keeps its contents: it is joined to the stored version when stored."""
     if res.facility is None:
         res.facility = record_facility(res, records)
-    if res.kind is not DocumentKind.CLAIMS or res.unusable:
+    if res.kind not in VERSIONED or res.unusable:
         return {}
     bodies: dict[int, Body] = {}
     for rr in records:
-        if storable(rr) and not partial(rr):
+        if rr.record is not None and storable(rr, res.kind) and not partial(rr):
             bodies[rr.index] = make_body(cast(Record, rr.record), ring)
             rr.record = None
     return bodies

@@ -60,7 +60,9 @@ class Receipt(BaseModel):
     facility: str
     sha256: str
     size: int
-    kind: str | None = Field(description="`claims` (XML 130/4210) or `checkin` (XML0).")
+    kind: str | None = Field(
+        description="`claims` (XML 130/4210), `checkin` (XML0) or `assessment` (XML12)."
+    )
     standard: str | None
     profile: str | None = Field(
         description="Hồ sơ đánh giá đã áp dụng / the judging profile that decided every "

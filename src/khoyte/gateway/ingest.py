@@ -18,7 +18,8 @@ import httpx
 
 from khoyte.errors import KhoyteError, TerminalError, TransientError
 from khoyte.gateway.bulk import BulkIntake
-from khoyte.gateway.intake import IntakeService
+from khoyte.gateway.intake import KIND_NAMES, IntakeService
+from khoyte.standards.reader import DocumentKind, kind_of
 
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:
@@ -124,11 +125,14 @@ def bulk_submitter(bulk: BulkIntake, paths: list[Path], channel: str = "ingest")
 
 
 def remote_submitter(client: httpx.Client, url: str, token: str) -> Submitter:
-    endpoint = url.rstrip("/") + "/api/v1/submissions"
+    """Each file to the endpoint of its kind, told by its root element: claims to
+    ``/api/v1/submissions``, XML0 to ``/api/v1/checkins``, XML12 to ``/api/v1/assessments``
+    (a root of none of them goes to ``/submissions``, whose receipt says what is wrong)."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/xml"}
 
     def submit(path: Path) -> tuple[dict[str, Any], bool]:
         data = path.read_bytes()
+        endpoint = url.rstrip("/") + KIND_NAMES[kind_of(data) or DocumentKind.CLAIMS][2]
         for attempt in range(6):  # transient answers (429, 503) are retried, as they ask
             resp = client.post(endpoint, content=data, headers=headers)
             if resp.status_code not in (429, 503) or attempt == 5:

@@ -50,6 +50,7 @@ from khoyte.gateway.groupcommit import GroupCommit
 from khoyte.gateway.models import IntakeEvent, RecordHead, RecordVersionRow, Submission
 from khoyte.security import audit
 from khoyte.security.models import AuditEntry
+from khoyte.standards.assessment import sender_of_name
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_from_json
 from khoyte.store.crypto import keyring
@@ -66,6 +67,17 @@ _SUB = cast(Table, Submission.__table__)
 
 RECEIVED = select(_SUB.c.sha256).where(_SUB.c.sha256.in_(bindparam("shas", expanding=True)))
 _PG_LOCK = 0x6B686F79  # "khoy": the store-wide intake write lock
+
+
+# document kind -> (Vietnamese name, English name, the endpoint that takes it)
+KIND_NAMES = {
+    DocumentKind.CLAIMS: ("hồ sơ KCB (GIAMDINHHS)", "a claim file (GIAMDINHHS)",
+                          "/api/v1/submissions"),
+    DocumentKind.CHECKIN: ("chỉ tiêu trạng thái KCB (XML0)", "a check-in document (XML0)",
+                           "/api/v1/checkins"),
+    DocumentKind.ASSESSMENT: ("dữ liệu giám định y khoa (XML12)",
+                              "a medical-assessment document (XML12)", "/api/v1/assessments"),
+}  # fmt: skip
 
 
 class IntakeRefused(TerminalError):
@@ -311,17 +323,20 @@ class IntakeService:
         doc_facility = record_facility(res, records)
         _check_declared(declared_facility, doc_facility)
         owner = doc_facility or declared_facility or facility or ""
+        if not owner and res.kind is DocumentKind.ASSESSMENT:
+            # trusted local intake of an XML12 file, which names no sender: its file name's
+            # (standards.assessment; over the API the sender is the credential's facility)
+            owner = sender_of_name(res.file) or ""
         self._check_owner(owner, facility, credential_id, sha)
         if res.kind is DocumentKind.CLAIMS and owner:
             records = self._join_partial(owner, records)
         if expect is not None and res.kind is not None and res.kind is not expect:
+            got, want = KIND_NAMES[res.kind], KIND_NAMES[expect]
             raise IntakeRefused(
                 "wrong_document_kind",
-                f"Tệp là loại {res.kind.value}, điểm nhận này chỉ nhận {expect.value}; hãy gửi "
-                "tới điểm nhận của loại tệp đó.",
-                f"This is a {res.kind.value} document; this endpoint takes {expect.value}: send "
-                "it to the endpoint for its kind.",
-                {"kind": res.kind.value, "expected": expect.value},
+                f"Tệp là {got[0]}, điểm nhận này chỉ nhận {want[0]}; hãy gửi tệp tới {got[2]}.",
+                f"This is {got[1]}; this endpoint takes {want[1]}: send it to {got[2]}.",
+                {"kind": res.kind.value, "expected": expect.value, "endpoint": got[2]},
             )
         return Pending(
             sha, len(data), owner, credential_id, channel, res, records, who, ip, bodies or {}

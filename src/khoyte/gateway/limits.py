@@ -15,6 +15,7 @@ from khoyte.errors import ApiError
 LARGE_BODY_PATHS = (
     "/api/v1/submissions",
     "/api/v1/checkins",
+    "/api/v1/assessments",
     "/api/v1/aggregate/uploads",
     "/api/v1/dataValueSets",
 )

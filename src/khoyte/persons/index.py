@@ -73,14 +73,15 @@ class OnlineResult:
 
 def store_identities(engine: Engine, since_id: int = 0) -> Iterator[tuple[int, Identity]]:
     """The latest accepted version of every record in the operational store (rejected
-    versions say nothing about a person), with its version id."""
+    versions say nothing about a person), with its version id; medical assessments (XML12,
+    records without XML1) are not linked."""
     from khoyte.gateway.versions import StoreVersionSource
 
     communes = commune_map(engine)
     latest: dict[tuple[str, str], tuple[int, Identity]] = {}
     for v in StoreVersionSource(engine).iter_versions(since_id):
-        if v.status == "rejected":
-            continue
+        if v.status == "rejected" or "XML1" not in v.record.tables:
+            continue  # no XML1: a medical assessment (XML12), not linked (docs/persons.md)
         latest[(v.facility, v.ma_lk)] = (v.version_id, identity_of(v.facility, v.record, communes))
     yield from latest.values()
 

@@ -24,6 +24,7 @@ from typing import IO
 from lxml import etree
 
 from khoyte.findings import Finding
+from khoyte.standards.assessment import assessment_key
 from khoyte.standards.inner import documents
 from khoyte.standards.layout import (
     CHECKIN_ROOT,
@@ -120,6 +121,19 @@ _EVENT_TAGS = {
 }
 
 
+def kind_of(data: bytes) -> DocumentKind | None:
+    """The kind of document ``data`` is, from its root element alone (the head is mended as
+    the reader mends it); None when the root is none of the three documents' (a one-table file
+    is a claim)."""
+    try:
+        root = LimitedReader(io.BytesIO(data), len(data) + 1).prime()
+    except (EOFError, ValueError):
+        return None
+    if root in _TABLE_ROOTS:
+        return DocumentKind.CLAIMS
+    return _KINDS.get(root)
+
+
 @dataclass(slots=True)
 class RawRow:
     """One record element: child tag → text as sent (``None`` for an empty element)."""
@@ -150,7 +164,11 @@ class RawHoso:
 
     @property
     def ma_lk(self) -> str | None:
+        """The record's key: its ``MA_LK``; for a medical assessment (XML12, no ``MA_LK``) the
+        key derived from its minutes number (``standards.assessment``)."""
         for t in self.tables:
+            if t.table == "XML12" and t.rows:
+                return assessment_key(t.rows[0].values.get("SO_BIEN_BAN"))
             if t.table in ("XML1", "XML0") and t.rows:
                 v = t.rows[0].values.get("MA_LK")
                 return v.strip() or None if isinstance(v, str) else None

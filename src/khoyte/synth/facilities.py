@@ -6,6 +6,7 @@ so a 5,000-person demo province stays small; a 1.7 M province gets Đồng Tháp
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,9 +171,11 @@ _PRIVATE_NAMES = (
 )
 
 
-def write_facilities_csv(path: Path, facilities: list[Facility], geo: Geography) -> None:
+def write_facilities_csv(
+    path: Path, facilities: list[Facility], geo: Geography, extra: Sequence[Sequence[object]] = ()
+) -> None:
     """``facilities.csv`` for the gateway and warehouse to import (columns documented in
-    docs/synth.md)."""
+    docs/synth.md); ``extra`` lines after the facilities (the assessment council)."""
     with path.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(
@@ -183,3 +186,4 @@ def write_facilities_csv(path: Path, facilities: list[Facility], geo: Geography)
             w.writerow(
                 [f.code, f.name, f.tier, f.kind, c.code, c.name, geo.province, f.beds, f.staff]
             )
+        w.writerows(extra)

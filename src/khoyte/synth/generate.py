@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from khoyte.standards.model import Standard
+from khoyte.synth.assessments import council_row, write_assessments
 from khoyte.synth.defects import Defect, FileDefects, plan_file, render
 from khoyte.synth.exporter_bytes import document_writer, finish
 from khoyte.synth.exporters import MODES, Applied, apply, assign_families, families
@@ -235,7 +236,7 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
     prov = build_province(cfg.seed, cfg.province, cfg.population, cfg.start)
     for ob in cfg.outbreaks:
         prov.geo.index(ob.commune)  # fails early on a commune outside the province
-    write_facilities_csv(out / "facilities.csv", prov.facilities, prov.geo)
+    write_facilities_csv(out / "facilities.csv", prov.facilities, prov.geo, [council_row(prov)])
     _STATE.update(prov=prov, cfg=cfg, out=out)
     fams = families(cfg.exporter_cdata)
     assignment: dict[str, str] = {}
@@ -295,6 +296,9 @@ def run(cfg: SynthConfig, out: Path, progress: ProgressFn | None = None) -> dict
     truth.write_papers(out / "truth" / "papers.csv")
     _write_persons(out / "truth" / "persons.csv", prov, seen)
     manifest = _manifest(cfg, prov, truth, defects, files, size, by_std, int(seen.sum()))
+    # the council's XML12 documents (a stream of their own; not in "files", which counts claims)
+    manifest["assessments"] = write_assessments(out, cfg, prov)
+    manifest["truth_files"]["assessments"] = manifest["assessments"]["truth"]
     if assignment:
         manifest["parameters"].update(exporters=cfg.exporters, exporter_cdata=cfg.exporter_cdata)
         manifest["exporters"] = exporters_manifest(fams, assignment, exporter_counts)

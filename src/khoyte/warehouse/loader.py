@@ -22,6 +22,7 @@ import numpy as np
 
 from khoyte.handoff import PersonSource, RecordPerson, RecordVersion, VersionSource
 from khoyte.registry import icd10
+from khoyte.standards.assessment import PREFIX as ASSESSMENT_PREFIX
 from khoyte.warehouse import schema
 from khoyte.warehouse.engine import AnalyticsEngine
 from khoyte.warehouse.transform import (
@@ -316,13 +317,19 @@ class Loader:
         )
         eng.execute(f"DELETE FROM {delta}")
 
-    def _existing(self) -> dict[tuple[str, str], tuple[int, int]]:
-        """(version, version_id) held for the keys of the batch."""
+    def _existing(self) -> dict[tuple[str, str], tuple[int | None, int]]:
+        """(version, version_id) held for the keys of the batch: of the episode, or of a
+        medical assessment sent as its own document (its paper row alone, no version number:
+        its version id, which grows with arrival, orders it)."""
         rows = self.engine.query(
             "SELECT e.facility, e.ma_lk, e.version, e.version_id FROM fact_episode e "
-            "JOIN wh_batch_keys k ON k.facility = e.facility AND k.ma_lk = e.ma_lk"
+            "JOIN wh_batch_keys k ON k.facility = e.facility AND k.ma_lk = e.ma_lk "
+            "UNION ALL SELECT a.facility, a.ma_lk, NULL, a.version_id FROM fact_assessment a "
+            "JOIN wh_batch_keys k ON k.facility = a.facility AND k.ma_lk = a.ma_lk "
+            "WHERE a.ma_lk LIKE ?",
+            [f"{ASSESSMENT_PREFIX}%"],
         )
-        return {(str(f), str(m)): (int(v), int(i)) for f, m, v, i in rows}
+        return {(str(f), str(m)): (None if v is None else int(v), int(i)) for f, m, v, i in rows}
 
     def _set_keys(self, facility: np.ndarray[Any, Any], ma_lk: np.ndarray[Any, Any]) -> None:
         self.engine.execute("DELETE FROM wh_batch_keys")
@@ -358,7 +365,9 @@ class Loader:
                 loaded_ids: list[int] = []
                 for k, rv in newest.items():
                     have = existing.get(k)
-                    if have is not None and have[0] >= rv.version:
+                    if have is not None and (
+                        have[1] >= rv.version_id if have[0] is None else have[0] >= rv.version
+                    ):
                         report.stale += 1
                         continue
                     if have is not None:

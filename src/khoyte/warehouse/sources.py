@@ -1,4 +1,5 @@
-"""Where record versions come from, without the gateway: a folder of claim files.
+"""Where record versions come from, without the gateway: a folder of claim files (and of
+medical-assessment documents, XML12, whose sender is the file name's: ``standards.assessment``).
 
 :class:`FileVersionSource` reads a ``khoyte synth`` output folder (or any folder of QĐ 130/4210
 files) through the validator, numbering the records it meets in a fixed order — files sorted by
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from khoyte.handoff import RecordVersion
 from khoyte.registry.facilities import FacilityEntry, read_entries
+from khoyte.standards.assessment import is_assessment_key, sender_of_name
 from khoyte.validate.engine import FileResult, iter_file
 from khoyte.validate.policy import Policy
 
@@ -59,7 +61,13 @@ class FileVersionSource:
                                 policy=self.policy):  # fmt: skip
                 if rr.record is None or not rr.ma_lk:
                     continue
+                # an XML12 document's record (no claim envelope carries XML12)
+                assessment = rr.tables == ["XML12"]
+                if is_assessment_key(rr.ma_lk) is not assessment:
+                    continue  # a claim's MA_LK in the assessments' reserved prefix (as intake)
                 fac = header.facility or _facility_of(rr.record)
+                if assessment:  # the document names no sender: the file's name does
+                    fac = sender_of_name(path.name) or ""
                 k = (fac, rr.ma_lk)
                 entry.keys.append(k)
                 versions[k] = versions.get(k, 0) + 1

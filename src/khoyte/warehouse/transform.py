@@ -196,6 +196,9 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None =
     The values are read straight from each row's dict (``Row.text`` and its kin, a Python call
     per field, were half of a first load's CPU): the same reads, the same types accepted."""
     rec: Record = rv.record
+    if "XML1" not in rec.tables and "XML12" in rec.tables:
+        add_papers(batch, rec, rv.facility, rv.ma_lk, rv.version_id)  # a medical assessment
+        return
     ep = rec.episode
     v = ep.values
     get = v.get
@@ -310,6 +313,12 @@ def add_record(batch: Batch, rv: RecordVersion, key: bytes, person: str | None =
                 index if isinstance(index, str) else None, lab_value(value),
                 unit if isinstance(unit, str) else None, vid,
             ))  # fmt: skip
+    add_papers(batch, rec, fac, ma_lk, vid)
+
+
+def add_papers(batch: Batch, rec: Record, fac: str, ma_lk: str, vid: int) -> None:
+    """The rows of the record's papers (a medical assessment, XML12 sent as its own document,
+    is a record of its paper alone)."""
     for xml, rows_sent in rec.tables.items():  # a dozen at most: most records carry no paper
         paper = papers.BY_XML.get(xml)
         if paper is not None and rows_sent:

@@ -109,7 +109,7 @@ def create_intake_app(
     warehouse, pages or background work, so any number of these processes can run beside the
     one full server (which holds the DuckDB warehouse and links, loads and alerts for all of
     them, within its polling intervals). A reverse proxy sends ``/api/v1/submissions``,
-    ``/api/v1/checkins`` and their receipts here (docs/operations.md)."""
+    ``/api/v1/checkins``, ``/api/v1/assessments`` and their receipts here (docs/operations.md)."""
     settings = services.settings if services is not None else (settings or Settings())
     security_web.check_settings(settings)
     services = services or build_services(settings, warehouse=False)
