@@ -36,7 +36,6 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from types import TracebackType
-from typing import cast
 
 from sqlalchemy.exc import OperationalError
 
@@ -50,7 +49,6 @@ from khoyte.gateway.intake import (
     resend,
     store_busy,
 )
-from khoyte.standards.model import Record
 from khoyte.store.crypto import Keyring, keyring
 from khoyte.validate.engine import FileResult, RecordResult
 from khoyte.validate.policy import Policy, load_policy
@@ -102,7 +100,7 @@ def ahead(res: FileResult, records: list[RecordResult], ring: Keyring) -> dict[i
     bodies: dict[int, Body] = {}
     for rr in records:
         if rr.record is not None and storable(rr, res.kind) and not partial(rr):
-            bodies[rr.index] = make_body(cast(Record, rr.record), ring)
+            bodies[rr.index] = make_body(rr.record, ring)
             rr.record = None
     return bodies
 
