@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from khoyte.gateway.facilities import add_facility
@@ -178,7 +179,9 @@ def test_review_queue_and_record_page_in_chromium(env: Env, browser: Any) -> Non
         # S on the first pair: same person; the page comes back with one pair left.
         doh.page.keyboard.press("s")
         doh.page.wait_for_url(f"{base}/persons/review")
-        doh.page.wait_for_function("document.querySelectorAll('.review-item').length === 1")
+        # a locator waits without evaluating a string (the page's CSP forbids eval, and
+        # Chromium 156 applies it to wait_for_function's expression)
+        expect(doh.page.locator(".review-item")).to_have_count(1)
         doh.page.wait_for_load_state("load")  # the new page's key handler is in place
         doh.page.keyboard.press("d")  # the other: different people
         doh.page.wait_for_selector("#review-empty")
