@@ -34,9 +34,8 @@ class Archive:
         if place is None:
             return digest
         folder, final = place
-        tmp = self._write(folder, digest, data)
+        tmp = self._write(folder, digest, data, flush=True)
         try:
-            _fsync_file(tmp)
             os.replace(tmp, final)
         except BaseException:
             _unlink(tmp)
@@ -87,11 +86,12 @@ class Archive:
             pass
         return folder, final
 
-    def _write(self, folder: str, digest: str, data: bytes) -> str:
+    def _write(self, folder: str, digest: str, data: bytes, flush: bool = False) -> str:
         """``data`` written (not yet flushed) to a temporary file of ``folder``, whose name is
         this thread's own: writers of the same bytes never share one, and a crashed writer's
         leftover is overwritten. Folders are made once per process (the two-level fan-out
-        makes a new folder for most files of a young archive)."""
+        makes a new folder for most files of a young archive). ``flush``: on disk when this
+        returns (fsync)."""
         tmp = f"{folder}/.tmp-{digest[:16]}-{os.getpid()}-{threading.get_ident()}.part"
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
@@ -104,6 +104,9 @@ class Archive:
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
+                if flush:
+                    fh.flush()
+                    os.fsync(fh.fileno())
         except BaseException:
             _unlink(tmp)
             raise

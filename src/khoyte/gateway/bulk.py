@@ -191,7 +191,7 @@ class BulkIntake:
         self._workers()
         ahead: deque[tuple[list[Item], Future[Prepared], Future[list[Parsed]] | None]] = deque()
         more = True
-        with ThreadPoolExecutor(1, thread_name_prefix="khoyte-archive") as archiver:
+        with ThreadPoolExecutor(DEPTH, thread_name_prefix="khoyte-archive") as archiver:
             while True:
                 while more and len(ahead) < DEPTH:
                     group = list(itertools.islice(items, self.chunk))
@@ -210,8 +210,10 @@ class BulkIntake:
         self, group: list[Item], channel: str, archiver: ThreadPoolExecutor
     ) -> tuple[Future[Prepared], Future[list[Parsed]] | None]:
         """A group on its way: the bytes received before found (one query for the group); the
-        others handed to a reader and, at the same time, to the archiving thread, which makes
-        them durable (flushed together) while the groups before are stored."""
+        others handed to a reader and, at the same time, to an archiving thread, which makes
+        them durable (flushed together) while the groups before are stored. Groups are archived
+        side by side (waiting on the disk, not on the CPU); each is stored only once its own
+        files are durable, in the groups' order."""
         shas = {id(item): hashlib.sha256(item[0]).hexdigest()
                 for item in group if not isinstance(item, KhoyteError)}  # fmt: skip
         try:
