@@ -14,6 +14,7 @@ from typing import Any
 
 from khoyte.config import Settings
 from khoyte.standards.model import Record
+from khoyte.standards.reader import DocumentKind
 from khoyte.validate.engine import RecordStatus, validate_file
 from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
@@ -121,11 +122,14 @@ def twin_numbers(twin: dict[str, Any]) -> dict[str, Any]:
 
 
 def accepted_records(root: Path) -> list[tuple[str, Record]]:
-    """(sending facility, record) of every accepted record, current version only, read
-    straight from the files (no warehouse code involved)."""
+    """(sending facility, record) of every accepted claim record, current version only, read
+    straight from the files (no warehouse code involved; the assessment council's XML12
+    documents are not claims)."""
     current: dict[tuple[str, str], Record] = {}
     for path in sorted((root / "xml").rglob("*.xml")):
         res = validate_file(path, received_at=RECEIVED)
+        if res.kind is not DocumentKind.CLAIMS:
+            continue
         for rr in res.records:
             if rr.status is RecordStatus.REJECTED or rr.record is None or not rr.ma_lk:
                 continue
