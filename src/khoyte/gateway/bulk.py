@@ -9,14 +9,17 @@ before their records are stored, the receipt of bytes already received, the same
 
 - the bytes already received are found with one query per group (they are in the archive, and
   their stored receipt answers);
-- the group's other files are archived (flushed together: ``Archive.put_many``) and read and
-  validated (``intake.parse_file``, a pure function of the bytes) in ``jobs`` worker processes;
-  results come back in the files' order, and the next groups are archived and read while this
-  one is stored;
+- the group's other files are archived (flushed together: ``Archive.put_many``, in threads that
+  wait on the disk) and, at the same time, read and validated (``intake.parse_file``, a pure
+  function of the bytes) in ``jobs`` worker processes, which also make each record's stored
+  form (canonical JSON, its sha256, identifying values sealed: ``batch.Body``) and send back
+  only that and the findings; results come back in the files' order, and the next groups are
+  archived and read while this one is stored;
 - the group is stored in ONE transaction, in the files' order: versions of a record sent in
   several files follow the files' order exactly as separate commits would (the group is one
   ``GroupWrite`` batch; if anything in it fails, each file is stored alone, as the group commit
-  does, so only the culprit fails).
+  does, so only the culprit fails); a table sent alone (no XML1) whose record is earlier in
+  the same group is stored after it, so that it joins it as one file after another would.
 
 Every receipt is written before ``submit_many`` returns. A worker process that dies (a hostile
 file that crashes the reader) breaks only the groups it held: their files are archived and read
