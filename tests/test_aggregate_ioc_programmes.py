@@ -187,18 +187,15 @@ def test_group_7_counts_the_xml12_papers_by_kind(
         + sum(1 for r in synth if r["month"] == f"2025-0{m}")
         for m in (1, 2, 3)
     }
-    by_unit: Counter[str] = Counter()
-    for commune in senders.values():
-        by_unit[commune] += sum(inside.values())
-    if synth:
-        by_unit[council["ma_xa"]] += len(synth)
+    # by the assessed person's commune of residence: the records made here carry no
+    # MAXA_CU_TRU (the province's "commune unknown" row), the synth's council's do
+    by_unit: Counter[str | None] = Counter(r["maxa_cu_tru"] for r in synth)
+    by_unit[None] += 2 * sum(inside.values())
     assert {r["code"]: r["actual"] for r in panel["breakdown"]} == dict(by_unit)
-    # a commune-scoped caller sees its own commune's sender only
-    commune = next(iter(senders.values()))
-    mine = _twin(client, "giam_dinh", f"commune:{commune}")["giam_dinh_xml12"]
-    assert mine["actual"] == sum(inside.values()) * sum(
-        1 for c in senders.values() if c == commune
-    ) + (len(synth) if council["ma_xa"] == commune else 0)
+    # a commune-scoped caller sees its residents only, whoever sent the papers
+    for commune in {*senders.values(), council["ma_xa"], *(r["maxa_cu_tru"] for r in synth)}:
+        mine = _twin(client, "giam_dinh", f"commune:{commune}")["giam_dinh_xml12"]
+        assert mine["actual"] == by_unit[commune]
 
 
 def test_targets_command_imports_all_or_nothing(

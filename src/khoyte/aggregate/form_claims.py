@@ -5,8 +5,10 @@ A row of such a form is one of three kinds (``forms.toml``):
 - ``measure``: filled from the warehouse — a count of the rows of ``fact_episode`` (XML1) or of a
   paper table (XML6, XML7, XML9, XML12, XML13, XML15), or a sum of one of its columns, under
   conditions; always of current episodes admitted (``NGAY_VAO``) in the period — XML12, sent as
-  its own document, by its meeting day (``NGAY_HOP``) and sender (``OWN_DATE``) — in the caller's
-  scope (``analytics.filters.where`` on the episode, as every dashboard); a column's ``where``
+  its own document, by its meeting day (``NGAY_HOP``, ``OWN_DATE``) and the assessed person's
+  commune of residence (``MAXA_CU_TRU``, ``OWN_PLACE``: a commune's form counts its residents,
+  ``aggregate.residence``) — in the caller's scope (``analytics.filters.where`` on the episode, as
+  every dashboard); a column's ``where``
   adds its conditions to the row's measure (b11: deaths);
 - ``element``: collected — the stored aggregate values of a data element (web entry, uploads,
   DHIS2), summed over the period's months and the org units of the target in the caller's scope,
@@ -30,6 +32,7 @@ from sqlalchemy.orm import Session
 from khoyte.access import Scope
 from khoyte.aggregate.metadata import Form, FormMeasure, Metadata, cell_measure
 from khoyte.aggregate.periods import Period
+from khoyte.aggregate.residence import Residence, where_resident
 from khoyte.analytics.filters import Filters, source, where
 from khoyte.surveillance.signals import Signal, load_signals
 from khoyte.warehouse import papers
@@ -38,8 +41,11 @@ from khoyte.warehouse import papers
 EPISODE_COLUMNS = frozenset({"gioi_tinh", "age", "age_band", "inpatient", "death", "emergency",
                              "ma_loai_kcb", "ma_benh_chinh", "icd10_chapter", "ma_loai_rv"})  # fmt: skip
 # papers sent as documents of their own, not inside an episode (XML12: the assessment council's
-# records, docs/gateway.md): counted by their own date column and sender, without an episode
+# records, docs/gateway.md): counted by their own date column, without an episode, and placed by
+# the person's commune of residence (OWN_PLACE, read as aggregate/residence.py says) — a commune's
+# form counts its residents' papers, a facility's the papers it sent
 OWN_DATE = {"fact_assessment": "ngay_hop"}
+OWN_PLACE = {"fact_assessment": "maxa_cu_tru"}
 COMPARE = ("=", "!=", "<", "<=", ">", ">=")
 OPS = (*COMPARE, "in", "icd", "period", "has", "signal")
 COLLECTED_SOURCE = "báo cáo tổng hợp / aggregate report: {ref} (nhập liệu, tệp, DHIS2)"
@@ -128,9 +134,15 @@ def _aggregate(m: FormMeasure, period: Period) -> tuple[str, list[Any]]:
 
 
 def claims_values(
-    eng: Any, scope: Scope, measures: list[FormMeasure], flt: Filters, period: Period
+    eng: Any,
+    scope: Scope,
+    measures: list[FormMeasure],
+    flt: Filters,
+    period: Period,
+    residence: Residence | None = None,
 ) -> dict[str, int]:
-    """Measure code → value, one query per table read."""
+    """Measure code → value, one query per table read; ``residence`` reads the residence codes
+    of the papers placed by it (None: 2025 codes only)."""
     by_table: dict[str, list[FormMeasure]] = defaultdict(list)
     for m in measures:
         by_table[m.table].append(m)
@@ -142,9 +154,9 @@ def claims_values(
             exprs.append(e)
             params += p
         own = OWN_DATE.get(table)
-        if own is not None:  # a paper of its own (XML12): its date, its sender, no episode
-            w, wp = where(scope, flt, date_col=f"p.{own}", fac="p.facility",
-                          with_visit_type=False, eng=eng)  # fmt: skip
+        if own is not None:  # a paper of its own (XML12): its date, the person's commune
+            w, wp = where_resident(scope, flt, residence or Residence(), date_col=f"p.{own}",
+                                   place_col=f"p.{OWN_PLACE[table]}", eng=eng)  # fmt: skip
             frm = f"{table} p"
         else:
             w, wp = where(scope, flt, eng=eng)
@@ -214,11 +226,12 @@ def fill(
     period: Period,
     flt: Filters,
     collected: dict[tuple[str, str], float | None],
+    residence: Residence | None = None,
 ) -> list[dict[str, Any]]:
     cell = {(r["code"], c["code"]): cell_measure(md, r, c)
             for r in form.rows if "measure" in r for c in form.columns}  # fmt: skip
     wanted = list({m.code: m for m in cell.values()}.values())
-    claims = claims_values(eng, scope, wanted, flt, period) if wanted else {}
+    claims = claims_values(eng, scope, wanted, flt, period, residence) if wanted else {}
     out = []
     for r in form.rows:
         for c in form.columns:

@@ -17,6 +17,7 @@ from khoyte.access import Scope
 from khoyte.aggregate import form_claims
 from khoyte.aggregate.metadata import Form, load
 from khoyte.aggregate.periods import Period
+from khoyte.aggregate.residence import Residence
 from khoyte.analytics.filters import Filters, scope_sql, source, where
 from khoyte.validate.codelists import INPATIENT_TYPES
 from khoyte.warehouse.engine import AnalyticsEngine
@@ -169,10 +170,12 @@ def cells(
     period: Period,
     target: Target,
     collected: dict[tuple[str, str], float | None] | None = None,
+    residence: Residence | None = None,
 ) -> list[dict[str, Any]]:
     """The API's cells: every cell of the form, each with its value and source. The forms with
     claims rows and collected rows (b4–b8, b10, b12) take the collected rows' stored values
-    (``form_claims.collected_values``)."""
+    (``form_claims.collected_values``); ``residence`` places the papers counted by the person's
+    commune (XML12, ``form_claims.OWN_PLACE``)."""
     md = load()
     form = md.forms[form_code]
     filler = FILLERS.get(form_code)
@@ -180,7 +183,7 @@ def cells(
         if not form.rows:
             return []
         flt = _filters(period, target)
-        return form_claims.fill(eng, scope, md, form, period, flt, collected or {})
+        return form_claims.fill(eng, scope, md, form, period, flt, collected or {}, residence)
     values = filler(eng, scope, period, target)
     return [
         {"row": r["code"], "column": c["code"], "value": values[(r["code"], c["code"])],

@@ -32,6 +32,7 @@ from khoyte.access import Scope
 from khoyte.aggregate import quality, store
 from khoyte.aggregate.metadata import Indicator, Metadata, Panel
 from khoyte.aggregate.models import AggReport, AggValue
+from khoyte.aggregate.residence import Residence
 from khoyte.analytics import disclosure
 from khoyte.registry import adminunits
 
@@ -60,6 +61,8 @@ class Selection:
     # plan targets in effect (targets.effective: the package's, with the stored ones over them);
     # None: the package's
     targets: dict[tuple[str, str, int], float] | None = None
+    # how a person's commune of residence is read (papers placed by residence: XML12)
+    residence: Residence = field(default_factory=Residence)
 
     def plan_unit(self) -> str | None:
         """The org unit whose targets apply: the one chosen, or the scope's only commune."""

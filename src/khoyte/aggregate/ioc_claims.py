@@ -14,6 +14,7 @@ from typing import Any
 from khoyte.aggregate.form_claims import condition
 from khoyte.aggregate.ioc import Selection, _round, achieved, plan
 from khoyte.aggregate.metadata import Metadata, Panel
+from khoyte.aggregate.residence import UNKNOWN_EN, UNKNOWN_VI, where_resident
 from khoyte.analytics.disclosure import small as is_small
 from khoyte.analytics.filters import Filters, where
 from khoyte.analytics.kcb import AGG_MONTH, MONTH_KEY
@@ -150,13 +151,15 @@ def papers_panel(
     eng: AnalyticsEngine, md: Metadata, panel: Panel, sel: Selection
 ) -> dict[str, Any]:
     """Papers of the warehouse (``ioc.toml`` ``[papers]``, e.g. XML12 medical assessments) by
-    month of their own date and by option, with the plan of an indicator and a drill-down by the
-    sending facility's commune (the province, a scope of several communes) or by facility. Small
-    counts are hidden: a month, a row or an option of 1 … threshold − 1 papers."""
+    month of their own date and by option, with the plan of an indicator, placed by the person's
+    commune of residence (``aggregate.residence``): the drill-down is by that commune, a commune
+    (chosen or of the caller's scope) counts its residents, papers of no commune of the province
+    count in the province only (their own row). Small counts are hidden: a month, a row or an
+    option of 1 … threshold − 1 papers."""
     pm = md.papers[panel.code]
-    flt = _filters(sel)
-    date_col = f"p.{pm.date}"  # a column of the table, checked at load
-    w, p = where(sel.scope, flt, date_col=date_col, fac="p.facility", eng=eng)
+    date_col = f"p.{pm.date}"  # columns of the table, checked at load
+    w, p = where_resident(sel.scope, _filters(sel), sel.residence, date_col=date_col,
+                          place_col=f"p.{pm.commune}", eng=eng)  # fmt: skip
     cases, cp = [], []
     for code, conds in pm.options[:-1]:
         parts = [condition("p", c, op, v, None) for c, op, v in conds]
@@ -165,13 +168,10 @@ def papers_panel(
     option = f"CASE {' '.join(cases)} ELSE ? END"
     cp.append(pm.options[-1][0])
     month = f"EXTRACT(YEAR FROM {date_col}) * 100 + EXTRACT(MONTH FROM {date_col})"
-    by_commune = sel.level == "province" or (sel.level == "scope" and len(sel.scope.communes) > 1)
-    unit_col = "f.ma_xa" if by_commune else "p.facility"
     # tables and columns are checked at load (metadata); values are bound
     sql = (
-        f"SELECT {month} AS k, {option} AS o, {unit_col} AS u, COUNT(*) "  # nosec B608
-        f"FROM {pm.table} p LEFT JOIN dim_facility f ON f.ma_cskcb = p.facility "
-        f"WHERE {w} GROUP BY 1, 2, 3"
+        f"SELECT {month} AS k, {option} AS o, p.{pm.commune} AS u, COUNT(*) "  # nosec B608
+        f"FROM {pm.table} p WHERE {w} GROUP BY 1, 2, 3"
     )
     rows = eng.query(sql, cp + p)
     months: dict[str, int] = {}
@@ -181,7 +181,7 @@ def papers_panel(
         mo = str(int(float(k)))
         months[mo] = months.get(mo, 0) + int(n)
         options[str(o)] = options.get(str(o), 0) + int(n)
-        key = str(u) if u else None
+        key = sel.residence.commune(u, sel.province or None)  # no registry: any province
         units[key] = units.get(key, 0) + int(n)
 
     def shown(n: int) -> int | None:
@@ -192,10 +192,10 @@ def papers_panel(
                 "plan": _round(plan(md, pm.plan, unit, [mo], True, sel.targets))} for mo in sel.months]  # fmt: skip
     total = sum(months.get(mo, 0) for mo in sel.months)
     table: list[dict[str, Any]] = [
-        {"code": u, "name": sel.names.get(u, u) if u else "—",
-         "level": "commune" if by_commune else "facility", "actual": shown(n),
+        {"code": u, "name": sel.names.get(u, u) if u else f"{UNKNOWN_VI} / {UNKNOWN_EN}",
+         "level": "commune" if u else "province", "actual": shown(n),
          "plan": _round(plan(md, pm.plan, u, sel.months, True, sel.targets))}
-        for u, n in sorted(units.items(), key=lambda kv: (-kv[1], kv[0] or ""))
+        for u, n in sorted(units.items(), key=lambda kv: (kv[0] is None, -kv[1], kv[0] or ""))
     ] if panel.breakdown else []  # fmt: skip
     for r in [*monthly, *table]:
         r["achieved_pct"] = achieved(r["actual"], r["plan"])

@@ -148,6 +148,7 @@ class PaperMeasure:
     name_en: str
     table: str
     date: str
+    commune: str  # the person's commune of residence that places a paper (aggregate.residence)
     unit_vi: str
     unit_en: str
     category: str
@@ -236,7 +237,7 @@ def _panel(p: dict[str, Any]) -> Panel:
 def _papers(doc: dict[str, Any]) -> dict[str, PaperMeasure]:
     return {
         code: PaperMeasure(
-            code, m["name_vi"], m["name_en"], m["table"], m["date"], m["unit_vi"], m["unit_en"],
+            code, m["name_vi"], m["name_en"], m["table"], m["date"], m["commune"], m["unit_vi"], m["unit_en"],
             m["category"], m["plan"],
             tuple((str(o["code"]), tuple((str(c), str(op), v) for c, op, v in o.get("where", ())))
                   for o in m["options"]),
@@ -412,7 +413,8 @@ def _form_problems(md: Metadata) -> list[str]:
     problems = [p for m in md.measures.values() for p in measure_problems(m)]
     for pm in md.papers.values():
         as_measure = FormMeasure(pm.code, pm.table, "rows",
-                                 (*(w for _, ws in pm.options for w in ws), (pm.date, "=", "")), "")  # fmt: skip
+                                 (*(w for _, ws in pm.options for w in ws), (pm.date, "=", ""),
+                                  (pm.commune, "=", "")), "")  # fmt: skip
         problems += measure_problems(as_measure)
         cat = md.combos.get(pm.category)
         if cat is None or [o for o, _ in pm.options] != list(cat.combinations):

@@ -11,7 +11,16 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from khoyte.access import Permission, Principal, deny_out_of_scope, requires
-from khoyte.aggregate import dhis2, form_claims, forms, importer, periods, store, workbook
+from khoyte.aggregate import (
+    dhis2,
+    form_claims,
+    forms,
+    importer,
+    periods,
+    residence,
+    store,
+    workbook,
+)
 from khoyte.aggregate.metadata import Form, load
 from khoyte.deps import EngineDep, ServicesDep
 from khoyte.errors import ERROR_RESPONSES, ApiError
@@ -102,7 +111,8 @@ def _filled(
         collected = form_claims.collected_values(
             s, principal.scope, form, p, target.commune or target.facility
         )
-    cells = forms.cells(eng, principal.scope, code, p, target, collected)
+        places = residence.load(s)
+    cells = forms.cells(eng, principal.scope, code, p, target, collected, places)
     return form, p, unit, name, cells
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from khoyte import i18n
 from khoyte.access import Permission, Principal, deny_out_of_scope, requires
-from khoyte.aggregate import ioc, ioc_claims, quality, store, targets
+from khoyte.aggregate import ioc, ioc_claims, quality, residence, store, targets
 from khoyte.aggregate.metadata import Group, Metadata, load
 from khoyte.aggregate.models import AggReport, AggValue
 from khoyte.aggregate.quality_report import registry_province
@@ -125,8 +125,10 @@ def selection(
         if unit is None or not store.allowed(scope, orgunit, unit):
             deny_out_of_scope(principal, f"orgunit:{orgunit}")
         level, code = unit[0], orgunit
+    papers = any(p.kind == "papers" for p in g.panels)  # placed by residence (XML12)
     return ioc.Selection(months, code, level, province, scope, approved_only, small, units, names,
-                         targets=targets.effective(s, md))  # fmt: skip
+                         targets=targets.effective(s, md),
+                         residence=residence.load(s) if papers else residence.Residence())  # fmt: skip
 
 
 def twin(

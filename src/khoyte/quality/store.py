@@ -8,8 +8,10 @@ Records that could not be read at all (no ``MA_LK``, unreadable XML1) have no ve
 are counted by the completeness page and the receipts, not here.
 
 **The period** is the visit's: the record's day is ``NGAY_VAO`` (XML1), as on the dashboards;
-a record whose ``NGAY_VAO`` is unreadable is placed on the day it was received (UTC), so it is
-never lost from the page that should show it. The month is that day's ``YYYY-MM``.
+a medical assessment's (XML12 sent as its own document, no XML1) is its meeting day
+``NGAY_HOP``, as ``fact_submission`` dates it; a record whose day is unreadable is placed on the
+day it was received (UTC), so it is never lost from the page that should show it. The month is
+that day's ``YYYY-MM``.
 
 Values are read from the stored record JSON (``standards/serialize.py``: ``{"t": …}``
 datetimes, ``{"d": …}`` dates, ``{"n": …}`` decimals) with the database's own JSON functions
@@ -70,15 +72,16 @@ def _json_text(dialect: str, col: Any, *path: str | int) -> ColumnElement[str]:
     return cast(ColumnElement[str], doc[path].as_string())
 
 
-def _xml1(dialect: str, field: str, tag: str) -> ColumnElement[str]:
-    return _json_text(dialect, VER.c.record, "tables", "XML1", 0, field, tag)
+def _xml1(dialect: str, field: str, tag: str, table: str = "XML1") -> ColumnElement[str]:
+    return _json_text(dialect, VER.c.record, "tables", table, 0, field, tag)
 
 
-def _day_of(dialect: str, field: str) -> ColumnElement[str]:
-    """``YYYY-MM-DD`` of an XML1 date or datetime field (``None`` when unreadable)."""
+def _day_of(dialect: str, field: str, table: str = "XML1") -> ColumnElement[str]:
+    """``YYYY-MM-DD`` of a date or datetime field of the table's first row (XML1: the
+    episode; ``None`` when unreadable)."""
     return func.coalesce(
-        func.substr(_xml1(dialect, field, "t"), 1, 10),
-        func.substr(_xml1(dialect, field, "d"), 1, 10),
+        func.substr(_xml1(dialect, field, "t", table), 1, 10),
+        func.substr(_xml1(dialect, field, "d", table), 1, 10),
     )
 
 
@@ -103,7 +106,9 @@ def records(dialect: str, scope: Scope, q: Query) -> CTE:
     """The records of the period in ``scope``: facility, ma_lk, submission_id, version_id,
     status, received_at, day, month, discharge (day of ``NGAY_RA``), amount (the fund's claim:
     ``T_BHTT``, else ``T_TONGCHI_BH``, as text), flagged (1: a finding error or warning)."""
-    day = func.coalesce(_day_of(dialect, "NGAY_VAO"), _received_day(dialect))
+    day = func.coalesce(
+        _day_of(dialect, "NGAY_VAO"), _day_of(dialect, "NGAY_HOP", "XML12"), _received_day(dialect)
+    )
     amount = func.coalesce(_xml1(dialect, "T_BHTT", "n"), _xml1(dialect, "T_TONGCHI_BH", "n"))
     flagged = exists().where(
         FIND.c.submission_id == VER.c.submission_id,

@@ -373,13 +373,25 @@ def lab_value(value: object) -> str | None:
     return None
 
 
+def activity_day(rec: Record) -> date | None:
+    """The day a record reports on, which dates its versions in ``fact_submission``: a visit's
+    admission day (``NGAY_VAO``), a medical assessment's (XML12 sent as its own document, no
+    XML1) meeting day (``NGAY_HOP``, the date ``fact_assessment`` is counted by); else None."""
+    try:
+        return _day(rec.episode.admitted)
+    except LookupError:
+        pass
+    rows = rec.rows("XML12")
+    if "XML1" in rec.tables or not rows:
+        return None
+    met = rows[0].values.get("NGAY_HOP")
+    return _day(met) if isinstance(met, date) else None
+
+
 def submission_rows(versions: Iterable[RecordVersion]) -> Columns:
     cols = Columns(SUBMISSION_COLS)
     for rv in versions:
-        try:
-            admitted = _day(rv.record.episode.admitted)
-        except LookupError:
-            admitted = None
+        admitted = activity_day(rv.record)
         cols.add(
             rv.version_id,
             rv.facility,
