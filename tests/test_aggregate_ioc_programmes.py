@@ -29,6 +29,7 @@ from khoyte.warehouse.service import Warehouse
 from khoyte.warehouse.sources import FileVersionSource
 from tests.aggregate_helpers import client_for
 from tests.synth_helpers import generate
+from tests.warehouse_helpers import WithExtra
 
 MONTHS = ("2025-01", "2025-02", "2025-03")
 # (MA_DOI_TUONG, KHAM_GIAM_DINH, month of NGAY_HOP) → the kind the panel counts it as
@@ -39,21 +40,6 @@ ASSESSMENTS = [
     ("NKT", "1", 3, "khuyet_tat"), ("NVQS", "1", 2, "giam_dinh_khac"),
     ("TH", "8", 4, "outside"),  # a meeting in April: outside the quarter
 ]  # fmt: skip
-
-
-class _WithAssessments:
-    """The synth's records, then one record with XML12 papers per facility given."""
-
-    def __init__(self, files: FileVersionSource, extra: list[RecordVersion]) -> None:
-        self.files, self.extra = files, extra
-        self.registry_key = files.registry_key
-
-    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
-        yield from self.files.iter_versions(since_id)
-        yield from (v for v in self.extra if v.version_id > since_id)
-
-    def facilities_since(self, revision: int = 0) -> list[Any]:
-        return self.files.facilities_since(revision)
 
 
 def _assessment_record(ma_lk: str) -> Record:
@@ -82,7 +68,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Settings, dic
                         small_count_threshold=0)  # fmt: skip
     wh = Warehouse(settings)
     try:
-        wh.rebuild(_WithAssessments(FileVersionSource(root), extra))  # type: ignore[arg-type]
+        wh.rebuild(WithExtra(FileVersionSource(root), extra))  # type: ignore[arg-type]
     finally:
         wh.close()
     services = build_services(settings, warehouse=False)

@@ -43,6 +43,7 @@ from khoyte.warehouse.sources import FileVersionSource
 from tests.aggregate_helpers import client_for
 from tests.gateway_helpers import FAC_A, Gateway, claim, register_facilities
 from tests.synth_helpers import findings
+from tests.warehouse_helpers import WithExtra
 
 MONTHS = ("2025-01", "2025-02", "2025-03")
 
@@ -479,21 +480,6 @@ def test_assessment_submissions_are_dated_by_the_meeting_and_counted_as_reportin
     assert in_feb["records"] == sum(r["month"] == "2025-02" for r in c.truth)
 
 
-class _WithExtra:
-    """The council's files, then a few assessments made here (not validated: as stored)."""
-
-    def __init__(self, files: FileVersionSource, extra: list[RecordVersion]) -> None:
-        self.files, self.extra = files, extra
-        self.registry_key = files.registry_key
-
-    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
-        yield from self.files.iter_versions(since_id)
-        yield from (v for v in self.extra if v.version_id > since_id)
-
-    def facilities_since(self, revision: int = 0) -> list[Any]:
-        return self.files.facilities_since(revision)
-
-
 @dataclass
 class Placed:
     settings: Settings
@@ -532,7 +518,7 @@ def placed(tmp_path_factory: pytest.TempPathFactory, council: Council) -> Placed
                         warehouse_refresh_seconds=0, small_count_threshold=0)  # fmt: skip
     wh = Warehouse(settings)
     try:
-        wh.rebuild(_WithExtra(FileVersionSource(c.root), versions))  # type: ignore[arg-type]
+        wh.rebuild(WithExtra(FileVersionSource(c.root), versions))  # type: ignore[arg-type]
     finally:
         wh.close()
     services = build_services(settings, warehouse=False)

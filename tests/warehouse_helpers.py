@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from khoyte.config import Settings
+from khoyte.handoff import RecordVersion
 from khoyte.standards.model import Record
 from khoyte.standards.reader import DocumentKind
 from khoyte.validate.engine import RecordStatus, validate_file
@@ -161,3 +163,19 @@ def direct_count(records: list[tuple[str, Record]], keep: Any) -> dict[str, Any]
 
 def load_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+class WithExtra:
+    """A folder's versions (``FileVersionSource``), then versions made in a test (not
+    validated: as stored) — a source for ``Warehouse.rebuild``."""
+
+    def __init__(self, files: FileVersionSource, extra: list[RecordVersion]) -> None:
+        self.files, self.extra = files, extra
+        self.registry_key = files.registry_key
+
+    def iter_versions(self, since_id: int = 0) -> Iterator[RecordVersion]:
+        yield from self.files.iter_versions(since_id)
+        yield from (v for v in self.extra if v.version_id > since_id)
+
+    def facilities_since(self, revision: int = 0) -> list[Any]:
+        return self.files.facilities_since(revision)
