@@ -109,8 +109,8 @@ def make_authenticator(service: IntakeService) -> Any:
         token = _bearer(request)
         if token is None:
             return None
-        with service.sessions() as s:
-            owner = lookup_token(s, token)
+        with service.engine.connect() as conn:  # no ORM session: one prepared statement
+            owner = lookup_token(conn, token)
         if owner is None:
             return None
         return Principal(

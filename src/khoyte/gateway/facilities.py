@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from khoyte.gateway.models import Credential
@@ -75,20 +75,26 @@ class TokenOwner:
     commune: str | None
 
 
-def lookup_token(session: Session, token: str) -> TokenOwner | None:
-    """The live credential a token belongs to (active facility, not revoked), if any."""
+# built once: every intake request runs it (building and compiling it per call cost more CPU
+# than the database spent answering it)
+_LOOKUP = (
+    select(Credential.id, Credential.facility, Facility.commune)
+    .join(Facility, Facility.code == Credential.facility)
+    .where(
+        Credential.token_hash == bindparam("token_hash"),
+        Credential.revoked_at.is_(None),
+        or_(Credential.expires_at.is_(None), Credential.expires_at > bindparam("now")),
+        Facility.active.is_(True),
+    )
+)
+
+
+def lookup_token(db: Session | Connection, token: str) -> TokenOwner | None:
+    """The live credential a token belongs to (active facility, not revoked), if any: read
+    at every request, so a revocation holds from the next one."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(
-        select(Credential.id, Credential.facility, Facility.commune)
-        .join(Facility, Facility.code == Credential.facility)
-        .where(
-            Credential.token_hash == hash_token(token),
-            Credential.revoked_at.is_(None),
-            or_(Credential.expires_at.is_(None), Credential.expires_at > now()),
-            Facility.active.is_(True),
-        )
-    ).first()
+    row = db.execute(_LOOKUP, {"token_hash": hash_token(token), "now": now()}).first()
     if row is None:
         return None
     return TokenOwner(row[0], row[1], row[2])
