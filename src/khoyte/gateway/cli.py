@@ -8,7 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -167,21 +167,30 @@ def run_server(
 ) -> None:
     import uvicorn
 
+    from khoyte.gateway import tier
+
     proxy_headers, trusted = proxy_options(forwarded_allow_ips)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    options: dict[str, Any] = {
+        "timeout_graceful_shutdown": 30,  # in-flight submissions finish on SIGTERM/SIGINT
+        "timeout_keep_alive": 30,  # longer than a client pool idles: no reuse-after-close race
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": proxy_headers,
+        "forwarded_allow_ips": trusted or None,
+    }
+    if intake_only and workers > 1 and tier.balanced():
+        # a socket per process: the kernel spreads kept-alive connections (khoyte.gateway.tier)
+        tier.run(host, port, workers, options)
+        return
     uvicorn.run(
-        "khoyte.web.app:create_intake_app" if intake_only else "khoyte.web.app:create_app",
+        tier.APP if intake_only else "khoyte.web.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        timeout_graceful_shutdown=30,  # in-flight submissions finish on SIGTERM/SIGINT
-        timeout_keep_alive=30,  # longer than a client pool idles: no reuse-after-close race
-        log_level="warning",
-        access_log=False,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=trusted or None,
+        **options,
     )
 
 
