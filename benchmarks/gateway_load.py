@@ -377,6 +377,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--duration", type=float, help="seconds of load per database")
     ap.add_argument("--no-ingest", action="store_true", help="skip the one-process ratio")
     ap.add_argument("--no-load", action="store_true", help="skip the loads over HTTP")
+    ap.add_argument("--tier-only", action="store_true", help="load only the intake tier")
+    ap.add_argument("--no-sqlite", action="store_true", help="loads on PostgreSQL only")
     ap.add_argument("--threads", type=int, default=8, help="threads of the concurrent ingest")
     ap.add_argument(
         "--intake-workers",
@@ -393,11 +395,12 @@ def main(argv: list[str] | None = None) -> None:
         ingest_ratio(n_files, runs, args.threads, not args.no_pg)
     if args.no_load:
         return
-    setups: list[tuple[str, ...]] = [()]
+    setups: list[tuple[str, ...]] = [] if args.tier_only else [()]
     if args.intake_workers:
         setups.append(("--intake-only", "--workers", str(args.intake_workers)))
     for serve_args in setups:
-        run_load("SQLite", None, args.clients, duration, per_client, serve_args)
+        if not args.no_sqlite:
+            run_load("SQLite", None, args.clients, duration, per_client, serve_args)
         if not args.no_pg:
             pg = _pg_database()
             if pg is not None:

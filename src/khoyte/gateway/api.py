@@ -109,7 +109,7 @@ def make_authenticator(service: IntakeService) -> Any:
         token = _bearer(request)
         if token is None:
             return None
-        with service.engine.connect() as conn:  # no ORM session: one prepared statement
+        with service.reads.connect() as conn:  # no ORM session: one prepared statement
             owner = lookup_token(conn, token)
         if owner is None:
             return None
