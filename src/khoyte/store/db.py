@@ -57,7 +57,9 @@ def make_engine(settings: Settings | None = None, url: str | None = None) -> Eng
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=settings.db_pool_size, max_overflow=10
+        )
     crypto.attach(engine, settings)  # identifiers are sealed with the settings' store key
     return engine
 
