@@ -25,8 +25,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
+import subprocess  # nosec B404 - runs this interpreter on our own module
+import sys
 import tempfile
 import time
 import uuid
@@ -268,6 +271,9 @@ def reader_start_cpu(settings: Settings) -> float:
         return _children_cpu() - k0
 
 
+FRESH = -3  # bulk intake with one reader, in a fresh process (khoyte ingest)
+
+
 def _ingest(files: list[bytes], db_url: str | None, threads: int) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, submissions per commit) to ingest ``files`` into a fresh
     store."""
@@ -275,6 +281,12 @@ def _ingest(files: list[bytes], db_url: str | None, threads: int) -> tuple[float
         pg = _pg_database() if db_url == "pg" else None
         if db_url == "pg" and pg is None:
             return float("nan"), float("nan"), float("nan")
+        if threads == FRESH:
+            try:
+                return _ingest_fresh(files, Path(tmp), pg[1] if pg else "")
+            finally:
+                if pg:
+                    _drop(pg[0])
         svc = IntakeService(Settings(data_dir=Path(tmp), database_url=pg[1] if pg else None))
         try:
             ensure_schema(svc.engine)
@@ -307,6 +319,21 @@ def _ingest(files: list[bytes], db_url: str | None, threads: int) -> tuple[float
     return wall, cpu, per_commit
 
 
+def _ingest_fresh(files: list[bytes], tmp: Path, url: str) -> tuple[float, float, float]:
+    """Bulk intake of ``files`` written to a folder, by ``benchmarks.bulk_child`` in a new
+    process: what ``khoyte ingest`` is (this process's heap holds every row's files)."""
+    folder = tmp / "in"
+    folder.mkdir()
+    for i, data in enumerate(files):
+        (folder / f"f{i:05d}.xml").write_bytes(data)
+    out = subprocess.run(  # nosec B603 - this interpreter, our own module, no shell
+        [sys.executable, "-m", "benchmarks.bulk_child", str(folder), url, "1"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    wall, cpu, per_commit = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(wall), float(cpu), float(per_commit)
+
+
 def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
     files = make_files("82001", n_files, uuid.uuid4().hex[:6])
     n_records = n_files * RECORDS_PER_FILE
@@ -323,13 +350,15 @@ def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
         base_t.append(time.perf_counter() - t0)
         base_c.append(_cpu() - c0)
         for store in stores:
-            for n in (1, threads, -1, -2):  # -1: bulk, read here; -2: bulk, one reader process
+            # -1: bulk, read here; -2: bulk, one reader process; FRESH: that in a new process
+            for n in (1, threads, -1, -2, FRESH):
                 url = "pg" if store == "PostgreSQL" else None
                 got.setdefault((store, n), []).append(_ingest(files, url, n))
     start = statistics.median(reader_start_cpu(Settings()) for _ in range(3))
     for (store, n), values in got.items():  # the reader's start, once a command, apart
         if n < -1:
-            got[(store, n)] = [(w, c - start * (-n - 1), k) for w, c, k in values]
+            readers = 1 if n == FRESH else -n - 1
+            got[(store, n)] = [(w, c - start * readers, k) for w, c, k in values]
     b, bc = statistics.median(base_t), statistics.median(base_c)
     print(
         f"one process, {n_files} files / {n_records} records, median of {runs}: read+validate "
@@ -341,6 +370,7 @@ def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
         cpu = statistics.median(v[1] for v in values)
         share = statistics.median(v[2] for v in values)
         how = (f"{n} thread{'s' if n > 1 else ' '}" if n > 0
+               else "bulk, 1 reader process, a new process (khoyte ingest)" if n == FRESH
                else f"bulk, {-n - 1} reader process{'es' if n < -2 else ''}")  # fmt: skip
         print(
             f"  ingest {store:<10} {how}: {n_records / wall:,.0f} "
