@@ -143,3 +143,11 @@ def rscript() -> str:
     if probe.returncode != 0:
         _missing("R package surveillance", "KHOYTE_REQUIRE_R", probe.stderr.strip()[-200:])
     return exe
+
+
+@pytest.fixture(scope="session")
+def council(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The synthetic assessment council (XML12) shared by ``test_assessments*.py``."""
+    from tests.assessment_helpers import make_council
+
+    return make_council(tmp_path_factory)
