@@ -239,3 +239,20 @@ def test_ingest_over_http_sends_each_file_to_the_endpoint_of_its_kind(
         for s in gw.client.get("/api/v1/submissions", headers=gw.auth(c.code)).json()["submissions"]
     }
     assert kinds == {"claims", "assessment"}
+
+
+def test_a_folder_file_that_names_no_sender_is_refused(gw: Gateway, council: Council) -> None:
+    """Read from a folder, an XML12 document's sender is its file name's facility code (the
+    document names none); a name without one is refused, saying what to do, not stored under
+    a made-up facility."""
+    from khoyte.gateway.intake import IntakeRefused
+
+    assert sender_of_name("82000-2025-01.xml") == "82000"
+    assert sender_of_name("hoidong-thang9.xml") is None
+    doc = docs_of(council)[0].read_bytes()
+    with pytest.raises(IntakeRefused) as refused:
+        gw.service.submit(doc, name="hoidong-thang9.xml", channel="ingest")
+    assert refused.value.code == "no_sender"
+    assert "82000.xml" in str(refused.value)
+    ok = gw.service.submit(doc, name=f"{council.code}.xml", channel="ingest")
+    assert ok.data["facility"] == council.code

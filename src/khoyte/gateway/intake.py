@@ -335,6 +335,17 @@ class IntakeService:
             # trusted local intake of an XML12 file, which names no sender: its file name's
             # (standards.assessment; over the API the sender is the credential's facility)
             owner = sender_of_name(res.file) or ""
+            if not owner:
+                raise IntakeRefused(
+                    "no_sender",
+                    f"Tệp giám định y khoa (XML12) {res.file} không ghi cơ sở gửi: hãy đặt tên tệp "
+                    "bắt đầu bằng mã cơ sở của hội đồng (ví dụ 82000.xml) hoặc gửi qua API bằng mã "
+                    "truy cập của hội đồng.",
+                    f"The medical-assessment (XML12) file {res.file} names no sender: name it "
+                    "starting with the council's facility code (e.g. 82000.xml) or send it over "
+                    "the API with the council's credential.",
+                    {"file": res.file},
+                )
         self._check_owner(owner, facility, credential_id, sha)
         if res.kind is DocumentKind.CLAIMS and owner:
             records = self._join_partial(owner, records)

@@ -22,7 +22,7 @@ import re
 
 PREFIX = "GDYK:"
 MAX_KEY = 100  # gw_record.ma_lk
-_SENDER = re.compile(r"([0-9A-Za-z]{1,16})(?:[-_.][^/\\]*)?\.xml", re.IGNORECASE)
+_SENDER = re.compile(r"([0-9]{5})(?:[-_.][^/\\]*)?\.xml", re.IGNORECASE)  # MA_CSKCB: 5 digits
 
 
 def assessment_key(so_bien_ban: object) -> str | None:
