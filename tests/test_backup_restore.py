@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import threading
+import zipfile
 import time
 from datetime import date
 from pathlib import Path
@@ -30,6 +31,8 @@ from khoyte.analytics import kcb
 from khoyte.analytics.filters import Filters
 from khoyte.backup import MANIFEST, BackupError, backup, restore
 from khoyte.config import Settings
+from khoyte.gateway.archive import PACKS, Archive, pack_members
+from khoyte.gateway.bulk import BulkIntake
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.gateway.models import Submission
 from khoyte.services import build_services
@@ -254,3 +257,51 @@ def test_restore_refuses_a_target_that_is_not_empty(tmp_path: Path) -> None:
 
 def _archive_list(snap: Path) -> list[str]:
     return [line.split()[0] for line in (snap / "archive.list").read_text().splitlines() if line]
+
+
+def test_packs_from_bulk_intake_are_backed_up_whole_and_restored(tmp_path: Path) -> None:
+    settings = _settings(tmp_path / "data", None)
+    svc = IntakeService(settings)
+    ensure_schema(svc.engine)
+    files = [(claims([f"P{i}", f"Q{i}"]), f"p{i}.xml") for i in range(7)]
+    with BulkIntake(svc, jobs=0, chunk=4) as bulk:  # two groups: two packs
+        receipts = list(bulk.submit_many(files))
+    loose = svc.submit(claims(["L1"]), channel="ingest")  # one file sent alone: loose
+    svc.engine.dispose()
+    shas = [r.data["sha256"] for r in receipts if not isinstance(r, Exception)]
+    shas.append(loose.data["sha256"])
+    assert len(shas) == 8
+    packs = Archive(settings.archive_dir).packs()
+    assert len(packs) == 2
+    first = backup(settings, tmp_path / "backups")
+    assert first.archive_files == 8 and first.archive_copied == 8
+    copied = sorted((tmp_path / "backups" / "archive" / PACKS).rglob("*.zip"))
+    assert [p.read_bytes() for p in copied] == [p.read_bytes() for p in packs]  # whole
+    again = backup(settings, tmp_path / "backups")  # incremental: nothing copied twice
+    assert again.archive_files == 8 and again.archive_copied == 0
+    assert sorted(_archive_list(again.snapshot)) == sorted(shas)
+    # a member of a copied pack damaged: restore refuses, naming it
+    victim = copied[0]
+    good = victim.read_bytes()
+    member = pack_members(victim)[0].sha256
+    with zipfile.ZipFile(victim) as z:
+        info = z.getinfo(f"{member}.xml")
+    at = info.header_offset + 30 + len(info.filename) + len(info.extra) + 5  # inside the data
+    victim.write_bytes(good[:at] + bytes([good[at] ^ 1]) + good[at + 1 :])
+    target = _settings(tmp_path / "target", None)
+    _assert_refused(target, again.snapshot, member)
+    victim.write_bytes(good)
+    restored = restore(target, again.snapshot)
+    assert restored.archive_files == 8
+    back = Archive(target.archive_dir)
+    original = Archive(settings.archive_dir)
+    for sha in shas:
+        assert back.get(sha) == original.get(sha)  # byte-identical
+    # and a pack damaged in the live archive stops the backup (no manifest)
+    live = packs[0]
+    whole = live.read_bytes()
+    live.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(BackupError) as err:
+        backup(settings, tmp_path / "other")
+    assert str(live) in err.value.en
+    live.write_bytes(whole)

@@ -4,6 +4,7 @@ A backup folder holds one shared, content-addressed copy of the raw archive and 
 snapshot::
 
     DEST/archive/ab/cd/<sha256>.xml        every archived file, copied once (incremental)
+    DEST/archive/packs/ab/<name>.zip       every pack of files (bulk intake), copied whole, once
     DEST/snapshots/<UTC time>/
         store.sqlite3 | store.pgdump       the operational store, one consistent moment
         archive.list                       "<sha256> <size>" of every archived file it vouches for
@@ -38,6 +39,7 @@ import re
 import shutil
 import sqlite3
 import subprocess  # nosec B404
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from khoyte import __version__
 from khoyte.config import Settings
-from khoyte.gateway.archive import Archive, _fsync_dir
+from khoyte.gateway.archive import Archive, _fsync_dir, pack_members, read_member
 from khoyte.store.crypto import KEY_FILE
 
 if TYPE_CHECKING:
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 MANIFEST = "MANIFEST.json"
-_ARCHIVED = re.compile(r"^[0-9a-f]{64}\.xml$")
+_RESTORE_PACK = 32 << 20  # bytes of archived files restored into one pack
 _CHUNK = 1 << 20
 
 
@@ -177,21 +179,28 @@ def pg_tool(name: str, server_major: int) -> str:
     return found[usable[0]]
 
 
-def _archived_files(root: Path) -> list[tuple[str, Path]]:
-    """``(sha256, path)`` of every archived file (temporary ``.part`` files are skipped)."""
-    if not root.is_dir():
-        return []
-    out = []
-    for first in sorted(root.iterdir()):
-        if not first.is_dir():
-            continue
-        for second in sorted(first.iterdir()):
-            if not second.is_dir():
-                continue
-            for f in sorted(second.iterdir()):
-                if _ARCHIVED.match(f.name):
-                    out.append((f.name[:64], f))
-    return out
+def _copy_pack(pack: Path, root: Path, shared: Archive) -> tuple[list[str], list[str], bool]:
+    """A pack of ``root``'s archive copied whole into ``shared`` (unless there already, same
+    size), each member checked against its sha256 first: (``"<sha256> <size>"`` lines,
+    damaged members, whether it was copied)."""
+    try:
+        members = pack_members(pack)
+    except (OSError, zipfile.BadZipFile):
+        return [], [str(pack)], False
+    have = shared.root / pack.relative_to(root)
+    if have.exists() and have.stat().st_size == pack.stat().st_size:
+        return [f"{m.sha256} {m.size}" for m in members], [], False
+    damaged = [f"{pack}:{m.sha256}.xml" for m in members
+               if hashlib.sha256(read_member(pack, m.sha256)).hexdigest() != m.sha256]  # fmt: skip
+    if damaged:
+        return [], damaged, False
+    have.parent.mkdir(parents=True, exist_ok=True)
+    part = have.with_name(f".{have.name}.part")
+    shutil.copyfile(pack, part)
+    _fsync_file(part)
+    os.replace(part, have)
+    _fsync_dir(have.parent)
+    return [f"{m.sha256} {m.size}" for m in members], [], True
 
 
 def _store_facts(engine: Engine, signing_key: str) -> dict[str, Any]:
@@ -286,8 +295,9 @@ def backup(settings: Settings, dest: Path, now: datetime | None = None) -> Repor
     shared = Archive(dest / "archive")
     listed: list[str] = []
     damaged: list[str] = []
-    for sha, path in _archived_files(settings.archive_dir):
-        size = path.stat().st_size
+    archived = Archive(settings.archive_dir)
+    for entry in archived.loose():
+        sha, path, size = entry.sha256, entry.path, entry.size
         have = shared.path(sha)
         if not (have.exists() and have.stat().st_size == size):
             data = path.read_bytes()
@@ -298,6 +308,12 @@ def backup(settings: Settings, dest: Path, now: datetime | None = None) -> Repor
             report.archive_copied += 1
         listed.append(f"{sha} {size}")
         report.archive_files += 1
+    for pack in archived.packs():
+        lines, bad, copied = _copy_pack(pack, settings.archive_dir, shared)
+        damaged += bad
+        report.archive_copied += len(lines) if copied else 0
+        listed += lines
+        report.archive_files += len(lines)
     in_list = {line[:64] for line in listed}
     missing = sorted(facts["shas"] - in_list)
     if damaged or missing:
@@ -413,9 +429,12 @@ def verify(snap: Path) -> dict[str, Any]:
         for line in (snap / "archive.list").read_text().split():
             if len(line) != 64:
                 continue  # the size column
-            p = shared.path(line)
-            if not p.is_file() or _sha256_file(p) != line:
-                bad.append(f"archive/{line[:2]}/{line[2:4]}/{line}.xml")
+            try:
+                whole = hashlib.sha256(shared.get(line)).hexdigest() == line
+            except (OSError, zipfile.BadZipFile, KeyError):
+                whole = False
+            if not whole:
+                bad.append(f"archive: {line}.xml")
     if bad:
         listed = ", ".join(bad[:10]) + (f" … (+{len(bad) - 10})" if len(bad) > 10 else "")
         raise BackupError(
@@ -444,7 +463,7 @@ def _refuse_non_empty(settings: Settings, store: str) -> None:
         for p in (settings.sqlite_path, settings.duckdb_path, settings.data_dir / "warehouse.key")
         if p.exists()
     ]
-    if _archived_files(settings.archive_dir):
+    if next(Archive(settings.archive_dir).entries(), None) is not None:
         found.append(str(settings.archive_dir))
     if _is_pg(url):
         engine = create_engine(url)
@@ -516,6 +535,7 @@ def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Re
         _fsync_dir(settings.data_dir)
     shared = Archive((snap / manifest["archive"]["folder"]).resolve())
     archive = Archive(settings.archive_dir)
+    batch: list[bytes] = []  # restored in packs of a few files: one file created for each
     for line in (snap / "archive.list").read_text().split():
         if len(line) == 64:
             data = shared.get(line)
@@ -524,8 +544,12 @@ def restore(settings: Settings, src: Path, rebuild_warehouse: bool = True) -> Re
                     f"Tệp lưu trữ {line} đổi nội dung trong lúc khôi phục.",
                     f"Archived file {line} changed during the restore.",
                 )
-            archive.put(data, line)
+            batch.append(data)
             report.archive_files += 1
+            if sum(map(len, batch)) >= _RESTORE_PACK:
+                archive.put_many(batch)
+                batch = []
+    archive.put_many(batch)
     for name in ("warehouse.key", KEY_FILE):  # before the store is opened: it needs its key
         key = snap / "keys" / name
         if key.exists():
