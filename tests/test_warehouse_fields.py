@@ -6,6 +6,8 @@ real facilities send: wrong types, missing and malformed values)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,11 +15,12 @@ from typing import Any, ClassVar
 
 import pytest
 
-from khoyte.gateway.batch import record_body
+from khoyte.gateway.batch import make_body, record_body
 from khoyte.gateway.versions import project
 from khoyte.handoff import RecordVersion
 from khoyte.standards.model import Record, Row
 from khoyte.standards.serialize import record_from_json, record_to_json
+from khoyte.store.crypto import RECORD_LABEL, Keyring
 from khoyte.synth.generate import SynthConfig, run
 from khoyte.validate.engine import validate_file
 from khoyte.warehouse.transform import FIELDS, Batch, add_record, submission_rows
@@ -105,8 +108,11 @@ def test_a_projected_record_loads_as_the_whole_record(records: list[Record]) -> 
 def test_the_stored_body_is_byte_for_byte_the_canonical_json(records: list[Record]) -> None:
     """Intake encodes bodies with orjson; the text (and so ``content_sha``, by which an
     unchanged resend is recognised) must stay what ``record_to_json`` writes."""
+    ring = Keyring({"k1": bytes(range(32))}, "test")
     for r in records:
         assert record_body(r) == record_to_json(r)
+        want = hashlib.sha256(record_to_json(r).encode()).hexdigest()
+        assert make_body(r, ring).content_sha == want  # what intake stores it by
 
 
 def test_what_orjson_refuses_falls_back_to_the_stdlib(records: list[Record]) -> None:
@@ -139,3 +145,30 @@ def test_every_field_the_transform_names_is_listed() -> None:
     )
     assert named, "the pattern no longer finds the transform's field reads"
     assert named <= set().union(*FIELDS.values()), sorted(named - set().union(*FIELDS.values()))
+
+
+def test_the_sealed_body_is_what_sealing_the_canonical_json_gives(records: list[Record]) -> None:
+    """Intake makes a record's sealed body in one pass from the record (``make_body``); it must
+    be what sealing its canonical JSON gives (``Keyring.seal_record``): the same JSON with the
+    identifying values null, the same values once opened (nonces differ: compared opened), and
+    the canonical JSON again once unsealed. What orjson refuses takes the old path."""
+    ring = Keyring({"k1": bytes(range(32))}, "test")
+    rec = records[0]
+    episode = rec.tables["XML1"][0]
+    big = replace(rec, tables={**rec.tables, "XML1": [type(episode)("XML1", {
+        **episode.values, "SO_LON": 2**70})]})  # fmt: skip
+    named = 0
+    for r in [*records, big]:
+        body = record_body(r)
+        old, new = json.loads(ring.seal_record(body)), json.loads(make_body(r, ring).sealed)
+        assert ("sealed" in new) == ("sealed" in old)
+        if "sealed" in new:  # a record with its XML1 names a person
+            named += 1
+            assert json.loads(ring.open(new.pop("sealed"), RECORD_LABEL)) == json.loads(
+                ring.open(old.pop("sealed"), RECORD_LABEL)
+            )
+        assert new == old  # the same JSON around the sealed values: nulls in place
+        full = json.loads(make_body(r, ring).sealed)
+        ring.unseal(full)
+        assert json.dumps(full, ensure_ascii=False, separators=(",", ":")) == body
+    assert named > len(records) // 2

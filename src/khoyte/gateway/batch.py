@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, cast
 
 import orjson
@@ -32,9 +33,10 @@ from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow, Subm
 from khoyte.standards import serialize
 from khoyte.standards.assessment import is_assessment_key
 from khoyte.standards.model import Record
+from khoyte.standards.personal import is_identifying
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
-from khoyte.store.crypto import Keyring, keyring
+from khoyte.store.crypto import RECORD_LABEL, Keyring, keyring
 from khoyte.validate.engine import FileResult, RecordResult, RecordStatus
 
 _SUB = cast(Table, Submission.__table__)
@@ -105,8 +107,59 @@ class Body:
 
 
 def make_body(record: Record, ring: Keyring) -> Body:
-    body = record_body(record)
-    return Body(hashlib.sha256(body.encode("utf-8")).hexdigest(), ring.seal_record(body))
+    """The record's stored form: the sha256 of its canonical JSON (``record_to_json``, the same
+    bytes) and that JSON with its identifying values sealed (``Keyring.seal_record``'s). Both
+    are written from one encoding of the rows' values (dates, money, birth dates tagged once):
+    encoding them in orjson's callbacks for each text, or reading the first text back to seal
+    it, cost as much again."""
+    try:
+        body, sealed = _bodies(record, ring)
+    except TypeError:  # what orjson refuses (lone surrogates, integers beyond 64 bits…)
+        body = record_to_json(record)
+        sealed = ring.seal_record(body)
+    return Body(hashlib.sha256(body.encode("utf-8")).hexdigest(), sealed)
+
+
+@lru_cache(maxsize=1024)
+def _identifying(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The identifying columns among a row's (rows of a table share their columns)."""
+    return tuple(c for c in columns if is_identifying(c))
+
+
+def _encoded(values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values as JSON types: the tagged ones (``serialize``'s encoders) replaced, in a
+    copy made only when there is one."""
+    out: dict[str, Any] | None = None
+    for k, v in values.items():
+        f = _TAGGED.get(type(v))
+        if f is not None:
+            if out is None:
+                out = dict(values)
+            out[k] = f(v)
+    return values if out is None else out
+
+
+def _bodies(record: Record, ring: Keyring) -> tuple[str, str]:
+    """(canonical JSON, sealed JSON) of ``record``; TypeError for what orjson refuses."""
+    head = {"ma_lk": record.ma_lk, "standard": record.standard.value}
+    tables = {t: [_encoded(row.values) for row in rows] for t, rows in record.tables.items()}
+    body = orjson.dumps({**head, "tables": tables}).decode()
+    secret: dict[str, dict[str, dict[str, Any]]] = {}
+    hidden_tables: dict[str, list[dict[str, Any]]] = {}
+    for t, rows in tables.items():
+        out = []
+        for i, values in enumerate(rows):
+            hidden = {c: values[c] for c in _identifying(tuple(values))
+                      if values[c] is not None}  # fmt: skip
+            if hidden:
+                secret.setdefault(t, {})[str(i)] = hidden
+                values = {**values, **dict.fromkeys(hidden)}  # same keys, same order: nulls
+            out.append(values)
+        hidden_tables[t] = out
+    data: dict[str, Any] = {**head, "tables": hidden_tables}
+    if secret:
+        data["sealed"] = ring.seal(orjson.dumps(secret), RECORD_LABEL)
+    return body, orjson.dumps(data).decode()
 
 
 def dumps(obj: Any) -> str:

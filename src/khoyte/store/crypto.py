@@ -106,10 +106,10 @@ class Keyring:
     # ---- record bodies ------------------------------------------------------------------
     def seal_record(self, body: str) -> str:
         """``body`` (a record's canonical JSON) with its identifying values sealed."""
-        try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError:  # lone surrogates: the stdlib reads and writes them
-            data = json.loads(body)
+        # the stdlib reads what orjson would not keep exactly (lone surrogates, integers beyond
+        # 64 bits, which orjson reads as floats): this path serves those and key rotation; a
+        # new record's body is sealed in one pass (``gateway.batch.make_body``)
+        data = json.loads(body)
         self.unseal(data)  # already sealed (a rotation): open with whichever key sealed it
         secret: dict[str, dict[str, dict[str, Any]]] = {}
         for t, rows in data["tables"].items():
