@@ -5,6 +5,7 @@ receipts, versions in the files' order, the same heads and audit entries."""
 from __future__ import annotations
 
 import os
+import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -73,25 +74,31 @@ def _state(svc: IntakeService) -> dict[str, Any]:
     return {"subs": subs, "versions": versions, "heads": heads, "audit": audit}
 
 
-def _run(tmp: Path, folder: Path, jobs: int | None) -> tuple[IngestSummary, dict[str, Any]]:
+def _run(
+    tmp: Path, folder: Path, jobs: int | None, chunk: int = 4
+) -> tuple[IngestSummary, dict[str, Any]]:
     svc = IntakeService(Settings(data_dir=tmp, max_file_bytes=2_000_000))
     ensure_schema(svc.engine)
     try:
         if jobs is None:
             summary = ingest([folder], local_submitter(svc))
         else:
-            with BulkIntake(svc, jobs=jobs, chunk=4) as bulk:
+            with BulkIntake(svc, jobs=jobs, chunk=chunk) as bulk:
                 summary = ingest([folder], bulk_submitter(bulk, [folder]))
         return summary, _state(svc)
     finally:
         svc.engine.dispose()
 
 
-@pytest.mark.parametrize("jobs", [0, 1])
-def test_bulk_intake_leaves_the_store_as_one_file_after_another(tmp_path: Path, jobs: int) -> None:
+# chunk 4: the table sent alone (f021_drugs) is in its record's group; chunk 2: it starts the
+# next group, while its record's group may still be being stored
+@pytest.mark.parametrize(("jobs", "chunk"), [(0, 4), (1, 4), (1, 2)])
+def test_bulk_intake_leaves_the_store_as_one_file_after_another(
+    tmp_path: Path, jobs: int, chunk: int
+) -> None:
     folder = _folder(tmp_path / "in")
     one, one_state = _run(tmp_path / "one", folder, None)
-    bulk, bulk_state = _run(tmp_path / "bulk", folder, jobs)
+    bulk, bulk_state = _run(tmp_path / "bulk", folder, jobs, chunk)
     assert one.files == 28
     assert (one.new, one.duplicates, one.refused, one.rejected_files) == (26, 1, 1, 1)
     for field in ("files", "new", "duplicates", "refused", "rejected_files", "records",
@@ -143,3 +150,32 @@ def test_a_worker_that_dies_only_costs_reading_in_this_process(tmp_path: Path) -
         [rr.ma_lk for rr in recs] for _, recs in want
     ]
     svc.engine.dispose()
+
+
+def test_after_a_store_error_nothing_more_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = _folder(tmp_path / "in")
+    svc = IntakeService(Settings(data_dir=tmp_path / "s", max_file_bytes=2_000_000))
+    ensure_schema(svc.engine)
+    real, calls = svc.store_in_order, []
+
+    def failing(batch: list[Any]) -> list[Any]:
+        calls.append(len(batch))
+        if len(calls) == 2:  # the second group: a store error the retries could not get past
+            time.sleep(0.5)  # slow to fail: the third group is queued behind it meanwhile
+            return [OSError("disk gone")] * len(batch)
+        return real(batch)
+
+    monkeypatch.setattr(svc, "store_in_order", failing)
+    files = [(p.read_bytes(), p.name) for p in sorted(folder.glob("f0*.xml"))]
+    got: list[Any] = []
+    try:
+        with BulkIntake(svc, jobs=0, chunk=3) as bulk, pytest.raises(OSError, match="disk gone"):
+            got.extend(bulk.submit_many(files))
+        with session_scope(svc.sessions) as s:
+            stored = len(list(s.scalars(select(Submission))))
+    finally:
+        svc.engine.dispose()
+    assert len(got) == 3  # the first group's receipts, then the error
+    assert stored == 3  # and the groups queued behind the failed one were not stored

@@ -19,7 +19,12 @@ before their records are stored, the receipt of bytes already received, the same
   several files follow the files' order exactly as separate commits would (the group is one
   ``GroupWrite`` batch; if anything in it fails, each file is stored alone, as the group commit
   does, so only the culprit fails); a table sent alone (no XML1) whose record is earlier in
-  the same group is stored after it, so that it joins it as one file after another would.
+  the same group is stored after it, so that it joins it as one file after another would;
+- the transactions run in a storing thread, one after another in the groups' order, while
+  this thread makes the next group ready: a group's commit (its flush) overlaps the next
+  group's work. Receipts still come out in the files' order, each once its group is stored; a
+  file with a table sent alone waits until everything before it is stored (it joins the
+  record as stored).
 
 Every receipt is written before ``submit_many`` returns. A worker process that dies (a hostile
 file that crashes the reader) breaks only the groups it held: their files are archived and read
@@ -124,6 +129,15 @@ def _archive_down(exc: OSError) -> KhoyteError:
     )
 
 
+def _stored(outcomes: list[Outcome | None], done: Future[None]) -> Iterator[Outcome]:
+    """A group's outcomes once it is stored (a store error the retries could not get past is
+    raised here)."""
+    done.result()
+    for outcome in outcomes:
+        assert outcome is not None
+        yield outcome
+
+
 def _unread(
     group: list[Item], prepared: list[Pending | KhoyteError | str]
 ) -> list[tuple[bytes, str]]:
@@ -141,6 +155,7 @@ class BulkIntake:
         self.chunk = max(1, chunk)
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
+        self._failed: BaseException | None = None  # a store error: nothing more is stored
 
     def __enter__(self) -> BulkIntake:
         return self
@@ -192,9 +207,14 @@ class BulkIntake:
         ``DEPTH`` + 1 groups, whatever the count."""
         items = iter(files)
         self._workers()
+        self._failed = None
         ahead: deque[tuple[list[Item], Future[Prepared], Future[list[Parsed]] | None]] = deque()
+        storing: deque[tuple[list[Outcome | None], Future[None]]] = deque()
         more = True
-        with ThreadPoolExecutor(DEPTH, thread_name_prefix="khoyte-archive") as archiver:
+        with (
+            ThreadPoolExecutor(DEPTH, thread_name_prefix="khoyte-archive") as archiver,
+            ThreadPoolExecutor(1, thread_name_prefix="khoyte-store") as storer,
+        ):
             while True:
                 while more and len(ahead) < DEPTH:
                     group = list(itertools.islice(items, self.chunk))
@@ -203,11 +223,17 @@ class BulkIntake:
                         break
                     ahead.append((group, *self._launch(group, channel, archiver)))
                 if not ahead:
-                    return
+                    break
                 group, archived, reader = ahead.popleft()
                 prepared = archived.result()  # the group's files durable before it is stored
                 parsed = self._read(_unread(group, prepared), reader)
-                yield from self._store(group, prepared, parsed, channel)
+                storing.append(self._store(group, prepared, parsed, channel, storer, storing))
+                while len(storing) > 1 or storing[0][1].done():  # receipts in the files' order
+                    yield from _stored(*storing.popleft())
+                    if not storing:
+                        break
+            while storing:
+                yield from _stored(*storing.popleft())
 
     def _launch(
         self, group: list[Item], channel: str, archiver: ThreadPoolExecutor
@@ -276,13 +302,20 @@ class BulkIntake:
         prepared: list[Pending | KhoyteError | str],
         parsed: list[Parsed],
         channel: str,
-    ) -> Iterator[Outcome]:
+        storer: ThreadPoolExecutor,
+        storing: deque[tuple[list[Outcome | None], Future[None]]],
+    ) -> tuple[list[Outcome | None], Future[None]]:
+        """The group's files made ready here and stored by the storing thread (one
+        transaction, or two when a table sent alone follows its record in the group), while
+        this thread goes on to the next group: its outcomes, complete once the future is
+        done."""
         started = time.perf_counter()
         svc, who = self.service, f"system:{channel}"
         outcomes: list[Outcome | None] = [None] * len(group)
         batch: list[tuple[int, Pending]] = []
         keys: set[str] = set()  # the MA_LKs of the batch's records
         reading = iter(parsed)
+        commits: list[Future[None]] = []
         for i, (item, p) in enumerate(zip(group, prepared, strict=True)):
             if isinstance(p, KhoyteError):
                 outcomes[i] = p
@@ -291,11 +324,15 @@ class BulkIntake:
                 assert not isinstance(item, KhoyteError)
                 data = item[0]
                 res, records, bodies = next(reading)
-                if any(partial(rr) and rr.ma_lk in keys for rr in records):
-                    # a table sent alone whose record is earlier in this group: that is stored
-                    # first, so that the table joins it as it would one file after another
-                    self._commit(batch, outcomes, channel, started)
-                    batch, keys = [], set()
+                if any(partial(rr) for rr in records):
+                    # a table sent alone joins the record as stored: what is being stored first
+                    # (this group's batch so far when the record is in it, earlier groups)
+                    if any(rr.ma_lk in keys for rr in records if partial(rr)):
+                        commits.append(storer.submit(self._commit, batch, outcomes, channel,
+                                                     started))  # fmt: skip
+                        batch, keys = [], set()
+                    for f in [*(f for _, f in storing), *commits]:
+                        f.result()
                 try:
                     p = svc.pending(data, p, res, records, facility=None,
                                     credential_id=None, channel=channel, expect=None,
@@ -306,10 +343,8 @@ class BulkIntake:
                     continue
             batch.append((i, p))
             keys.update(rr.ma_lk for rr in p.records if rr.ma_lk)
-        self._commit(batch, outcomes, channel, started)
-        for outcome in outcomes:
-            assert outcome is not None
-            yield outcome
+        commits.append(storer.submit(self._commit, batch, outcomes, channel, started))
+        return outcomes, commits[-1]  # the storing thread runs them in order
 
     def _commit(
         self,
@@ -319,7 +354,10 @@ class BulkIntake:
         started: float,
     ) -> None:
         """Store ``batch`` in one transaction, in its order; each file's outcome into
-        ``outcomes`` at its place in the group."""
+        ``outcomes`` at its place in the group. After a store error nothing more is stored
+        (the groups queued behind it are not: their files are stored by the next run)."""
+        if self._failed is not None:
+            raise self._failed
         if not batch:
             return
         svc = self.service
@@ -330,4 +368,5 @@ class BulkIntake:
             elif isinstance(result, KhoyteError):
                 outcomes[i] = result
             else:  # a store error the single retries could not get past
+                self._failed = result
                 raise result
