@@ -37,11 +37,13 @@ import hashlib
 import itertools
 import multiprocessing
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -66,6 +68,7 @@ Outcome = Receipt | KhoyteError
 Item = tuple[bytes, str] | KhoyteError
 Prepared = list[Pending | KhoyteError | str]
 DEPTH = 3  # groups archived and read ahead of the group being stored
+MERGE = 256  # files stored in one transaction at most (batches queued while one commits)
 
 _POLICY: Policy | None = None  # a worker process's policy, loaded once by ``_init``
 _RING: Keyring | None = None  # and the store's keys (the records' stored form is made there)
@@ -129,6 +132,15 @@ def _archive_down(exc: OSError) -> KhoyteError:
     )
 
 
+@dataclass
+class _Queued:
+    batch: list[tuple[int, Pending]]  # (place in the group, file ready to store)
+    outcomes: list[Outcome | None]  # the group's
+    channel: str
+    started: float
+    done: Future[None]
+
+
 def _stored(outcomes: list[Outcome | None], done: Future[None]) -> Iterator[Outcome]:
     """A group's outcomes once it is stored (a store error the retries could not get past is
     raised here)."""
@@ -156,6 +168,8 @@ class BulkIntake:
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
         self._failed: BaseException | None = None  # a store error: nothing more is stored
+        self._queued: deque[_Queued] = deque()  # batches for the storing thread
+        self._lock = threading.Lock()
 
     def __enter__(self) -> BulkIntake:
         return self
@@ -228,10 +242,10 @@ class BulkIntake:
                 prepared = archived.result()  # the group's files durable before it is stored
                 parsed = self._read(_unread(group, prepared), reader)
                 storing.append(self._store(group, prepared, parsed, channel, storer, storing))
-                while len(storing) > 1 or storing[0][1].done():  # receipts in the files' order
+                # receipts in the files' order, as groups are stored; up to DEPTH groups are
+                # being stored while the next is made ready
+                while storing and (len(storing) > DEPTH or storing[0][1].done()):
                     yield from _stored(*storing.popleft())
-                    if not storing:
-                        break
             while storing:
                 yield from _stored(*storing.popleft())
 
@@ -328,8 +342,7 @@ class BulkIntake:
                     # a table sent alone joins the record as stored: what is being stored first
                     # (this group's batch so far when the record is in it, earlier groups)
                     if any(rr.ma_lk in keys for rr in records if partial(rr)):
-                        commits.append(storer.submit(self._commit, batch, outcomes, channel,
-                                                     started))  # fmt: skip
+                        commits.append(self._enqueue(storer, batch, outcomes, channel, started))
                         batch, keys = [], set()
                     for f in [*(f for _, f in storing), *commits]:
                         f.result()
@@ -343,30 +356,57 @@ class BulkIntake:
                     continue
             batch.append((i, p))
             keys.update(rr.ma_lk for rr in p.records if rr.ma_lk)
-        commits.append(storer.submit(self._commit, batch, outcomes, channel, started))
-        return outcomes, commits[-1]  # the storing thread runs them in order
+        commits.append(self._enqueue(storer, batch, outcomes, channel, started))
+        return outcomes, commits[-1]  # the storing thread stores them in order
 
-    def _commit(
+    def _enqueue(
         self,
+        storer: ThreadPoolExecutor,
         batch: list[tuple[int, Pending]],
         outcomes: list[Outcome | None],
         channel: str,
         started: float,
-    ) -> None:
-        """Store ``batch`` in one transaction, in its order; each file's outcome into
-        ``outcomes`` at its place in the group. After a store error nothing more is stored
-        (the groups queued behind it are not: their files are stored by the next run)."""
-        if self._failed is not None:
-            raise self._failed
-        if not batch:
+    ) -> Future[None]:
+        """``batch`` queued for the storing thread; done once stored."""
+        done: Future[None] = Future()
+        with self._lock:
+            self._queued.append(_Queued(batch, outcomes, channel, started, done))
+        storer.submit(self._drain)
+        return done
+
+    def _drain(self) -> None:
+        """Store what is queued, in its order, in ONE transaction (while one commits, the next
+        batches gather: a slow flush means fewer, larger transactions); each file's outcome
+        into its group's ``outcomes``. After a store error nothing more is stored (the files
+        queued behind it are stored by the next run: they are in the archive)."""
+        with self._lock:
+            todo, taken = [], 0
+            while self._queued and taken < MERGE:
+                todo.append(self._queued.popleft())
+                taken += len(todo[-1].batch)
+        if not todo:
             return
+        if self._failed is None:
+            try:
+                self._commit(todo)
+            except BaseException as exc:
+                self._failed = exc
+        for q in todo:
+            if self._failed is not None and any(o is None for o in q.outcomes):
+                q.done.set_exception(self._failed)
+            else:
+                q.done.set_result(None)
+
+    def _commit(self, todo: list[_Queued]) -> None:
         svc = self.service
-        for (i, p), result in zip(batch, svc.store_in_order([p for _, p in batch]), strict=True):
+        batch = [(q, i, p) for q in todo for i, p in q.batch]
+        for (q, i, p), result in zip(
+            batch, svc.store_in_order([p for _, _, p in batch]), strict=True
+        ):
             if isinstance(result, Receipt):
-                svc.log_receipt(result, channel, p.size, started)
-                outcomes[i] = result
+                svc.log_receipt(result, q.channel, p.size, q.started)
+                q.outcomes[i] = result
             elif isinstance(result, KhoyteError):
-                outcomes[i] = result
+                q.outcomes[i] = result
             else:  # a store error the single retries could not get past
-                self._failed = result
                 raise result
