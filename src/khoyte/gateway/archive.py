@@ -71,12 +71,13 @@ class Archive:
         _fsync_dir(Path(folder))
         return digest
 
-    def put_many(self, items: list[bytes]) -> list[str]:
-        """Store several files; their sha256s, in order. Durable when this returns, like
-        ``put``. Two or more new files are written as one pack (one file created instead of
-        one each); a single new file is written loose. Files already stored loose are not
-        written again."""
-        digests = [hashlib.sha256(data).hexdigest() for data in items]
+    def put_many(self, items: list[bytes], digests: list[str] | None = None) -> list[str]:
+        """Store several files; their sha256s, in order (``digests``: already known, by the
+        caller who computed them). Durable when this returns, like ``put``. Two or more new
+        files are written as one pack (one file created instead of one each); a single new
+        file is written loose. Files already stored loose are not written again."""
+        if digests is None:
+            digests = [hashlib.sha256(data).hexdigest() for data in items]
         new: dict[str, bytes] = {}
         for data, digest in zip(items, digests, strict=True):
             if digest not in new and self._place(digest, len(data)) is not None:

@@ -278,9 +278,9 @@ class BulkIntake:
         """The group's new files durable in the archive (flushed together); for each file, the
         answer to bytes received before, the error it already is, or its sha256 (to store)."""
         try:  # durable before anything of the group is stored
-            self.service.archive.put_many([item[0] for item in group
-                                           if not isinstance(item, KhoyteError)
-                                           and shas[id(item)] not in known])  # fmt: skip
+            new = [item for item in group
+                   if not isinstance(item, KhoyteError) and shas[id(item)] not in known]  # fmt: skip
+            self.service.archive.put_many([d for d, _ in new], [shas[id(i)] for i in new])
         except OSError as exc:  # the archive unwritable (full?): nothing of the group is taken
             return [item if isinstance(item, KhoyteError) else _archive_down(exc)
                     for item in group]  # fmt: skip
