@@ -44,7 +44,7 @@ from tests.factories import record
 from tests.gateway_helpers import Server
 
 from khoyte.config import Settings
-from khoyte.gateway.bulk import BulkIntake
+from khoyte.gateway.bulk import BulkIntake, default_jobs
 from khoyte.gateway.facilities import add_facility, new_token
 from khoyte.gateway.intake import IntakeService, ensure_schema
 from khoyte.standards.writer import envelope
@@ -271,7 +271,7 @@ def reader_start_cpu(settings: Settings) -> float:
         return _children_cpu() - k0
 
 
-FRESH = -3  # bulk intake with one reader, in a fresh process (khoyte ingest)
+FRESH = -100  # bulk intake as khoyte ingest runs it: default readers, a fresh process
 
 
 def _ingest(files: list[bytes], db_url: str | None, threads: int) -> tuple[float, float, float]:
@@ -327,7 +327,7 @@ def _ingest_fresh(files: list[bytes], tmp: Path, url: str) -> tuple[float, float
     for i, data in enumerate(files):
         (folder / f"f{i:05d}.xml").write_bytes(data)
     out = subprocess.run(  # nosec B603 - this interpreter, our own module, no shell
-        [sys.executable, "-m", "benchmarks.bulk_child", str(folder), url, "1"],
+        [sys.executable, "-m", "benchmarks.bulk_child", str(folder), url, str(default_jobs())],
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parent.parent,
     )  # fmt: skip
     wall, cpu, per_commit = json.loads(out.stdout.strip().splitlines()[-1])
@@ -350,15 +350,14 @@ def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
         base_t.append(time.perf_counter() - t0)
         base_c.append(_cpu() - c0)
         for store in stores:
-            # -1: bulk, read here; -2: bulk, one reader process; FRESH: that in a new process
+            # -1: bulk, read here; -2: bulk, one reader process; FRESH: as khoyte ingest runs
             for n in (1, threads, -1, -2, FRESH):
                 url = "pg" if store == "PostgreSQL" else None
                 got.setdefault((store, n), []).append(_ingest(files, url, n))
     start = statistics.median(reader_start_cpu(Settings()) for _ in range(3))
     for (store, n), values in got.items():  # the reader's start, once a command, apart
-        if n < -1:
-            readers = 1 if n == FRESH else -n - 1
-            got[(store, n)] = [(w, c - start * readers, k) for w, c, k in values]
+        if -1 > n > FRESH:  # (a new process measures its readers after their start)
+            got[(store, n)] = [(w, c - start * (-n - 1), k) for w, c, k in values]
     b, bc = statistics.median(base_t), statistics.median(base_c)
     print(
         f"one process, {n_files} files / {n_records} records, median of {runs}: read+validate "
@@ -370,7 +369,7 @@ def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
         cpu = statistics.median(v[1] for v in values)
         share = statistics.median(v[2] for v in values)
         how = (f"{n} thread{'s' if n > 1 else ' '}" if n > 0
-               else "bulk, 1 reader process, a new process (khoyte ingest)" if n == FRESH
+               else f"bulk, {default_jobs()} reader(s), a new process (khoyte ingest)" if n == FRESH
                else f"bulk, {-n - 1} reader process{'es' if n < -2 else ''}")  # fmt: skip
         print(
             f"  ingest {store:<10} {how}: {n_records / wall:,.0f} "
