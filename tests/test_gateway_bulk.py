@@ -182,3 +182,35 @@ def test_after_a_store_error_nothing_more_is_stored(
     assert culprit in calls[-1]  # no transaction after the failed one
     assert len(got) in (0, 3)  # the first group's receipts (unless stored with the second)
     assert stored == {r.data["sha256"] for r in got}  # nothing queued behind it was stored
+
+
+def test_receipts_and_heads_point_at_their_own_versions(tmp_path: Path) -> None:
+    """The ids of a group's new versions (one statement on SQLite, read back by their keys;
+    RETURNING on PostgreSQL) reach each receipt and head: each points at its own row."""
+    folder = _folder(tmp_path / "in")
+    svc = IntakeService(Settings(data_dir=tmp_path / "s", max_file_bytes=2_000_000))
+    ensure_schema(svc.engine)
+    try:
+        with BulkIntake(svc, jobs=0, chunk=8) as bulk:
+            receipts = [o for o in bulk.submit_many(
+                [(p.read_bytes(), p.name) for p in sorted(folder.glob("*.xml"))]
+            ) if not isinstance(o, Exception)]  # fmt: skip
+        with session_scope(svc.sessions) as s:
+            rows = {v.id: v for v in s.scalars(select(RecordVersionRow))}
+            heads = list(s.scalars(select(RecordHead)))
+    finally:
+        svc.engine.dispose()
+    pointed = 0
+    for r in receipts:
+        for item in r.data["records"]:
+            if item["version_id"] is not None:
+                row = rows[item["version_id"]]
+                assert (row.ma_lk, row.version) == (item["ma_lk"], item["version"])
+                assert row.submission_id == r.data["id"] or item["change"] == "unchanged"
+                pointed += 1
+    assert pointed >= 40
+    for h in heads:
+        assert (rows[h.latest_version_id].ma_lk, rows[h.latest_version_id].version) == (
+            h.ma_lk,
+            h.latest_version,
+        )
