@@ -25,6 +25,7 @@ from khoyte.standards.writer import envelope
 from khoyte.store.crypto import keyring
 from khoyte.store.db import session_scope
 from tests.factories import record
+from tests.gateway_helpers import db_url_fixture  # noqa: F401  (fixture)
 from tests.xmlkit import hoso_files, raw_envelope
 
 
@@ -184,17 +185,25 @@ def test_after_a_store_error_nothing_more_is_stored(
     assert stored == {r.data["sha256"] for r in got}  # nothing queued behind it was stored
 
 
-def test_receipts_and_heads_point_at_their_own_versions(tmp_path: Path) -> None:
-    """The ids of a group's new versions (one statement on SQLite, read back by their keys;
-    RETURNING on PostgreSQL) reach each receipt and head: each points at its own row."""
+def test_receipts_and_heads_point_at_their_own_versions(tmp_path: Path, db_url: str | None) -> None:
+    """The ids of a group's new versions (taken before the insert: SQLite's next ids under the
+    write lock, PostgreSQL's sequence) reach each receipt and head: each points at its own
+    row, and a second run (versions 2) continues after them."""
     folder = _folder(tmp_path / "in")
-    svc = IntakeService(Settings(data_dir=tmp_path / "s", max_file_bytes=2_000_000))
+    svc = IntakeService(
+        Settings(data_dir=tmp_path / "s", max_file_bytes=2_000_000, database_url=db_url)
+    )
     ensure_schema(svc.engine)
     try:
         with BulkIntake(svc, jobs=0, chunk=8) as bulk:
             receipts = [o for o in bulk.submit_many(
                 [(p.read_bytes(), p.name) for p in sorted(folder.glob("*.xml"))]
             ) if not isinstance(o, Exception)]  # fmt: skip
+        changed = record("B0010", facility="82001", start=datetime(2025, 8, 3, 8))
+        changed.episode.values["LY_DO_VV"] = "Đau bụng (gửi lại)"
+        receipts.append(
+            svc.submit(envelope([changed], "82001", date(2025, 8, 28)), channel="ingest")
+        )
         with session_scope(svc.sessions) as s:
             rows = {v.id: v for v in s.scalars(select(RecordVersionRow))}
             heads = list(s.scalars(select(RecordHead)))
@@ -209,6 +218,7 @@ def test_receipts_and_heads_point_at_their_own_versions(tmp_path: Path) -> None:
                 assert row.submission_id == r.data["id"] or item["change"] == "unchanged"
                 pointed += 1
     assert pointed >= 40
+    assert receipts[-1].data["records"][0]["version"] == 2  # after the group's ids
     for h in heads:
         assert (rows[h.latest_version_id].ma_lk, rows[h.latest_version_id].version) == (
             h.ma_lk,
