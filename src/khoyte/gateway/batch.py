@@ -50,7 +50,6 @@ _RECEIPTS_BY_SHA = select(_SUB.c.sha256, _SUB.c.receipt).where(
     _SUB.c.sha256.in_(bindparam("shas", expanding=True))
 )
 _INSERT_SUBMISSION = insert(_SUB)
-_SET_RECEIPT = update(_SUB).where(_SUB.c.id == bindparam("b_id"))
 _INSERT_VERSIONS = insert(_VER)
 _MAX_VERSION_ID = select(func.max(_VER.c.id))
 _NEXT_VERSION_IDS = text(
@@ -308,7 +307,7 @@ class GroupWrite:
                 "n_accepted": counts["accepted"],
                 "n_warnings": counts["accepted_with_warnings"],
                 "n_rejected": counts["rejected"],
-                "receipt": "",
+                "receipt": "",  # written whole by flush (version ids known then)
                 "profile": res.profile,
             }
         )
@@ -387,36 +386,42 @@ class GroupWrite:
         item["version"] = number
         self.refs.append((item, ref))
 
-    def _insert_versions(self) -> list[int]:
-        """The versions inserted with ids taken first (the write lock is held: nobody else
-        writes versions), in one statement: their ids, in order. Asking the database to return
-        them in the rows' order cost one INSERT per version on SQLite and, on PostgreSQL, one
-        statement as long as the group that the driver parsed each time."""
+    def _version_ids(self) -> list[int]:
+        """Ids for the group's new versions, taken before anything is written (the write lock
+        is held: nobody else writes versions): SQLite's next ones, PostgreSQL's sequence. So the
+        receipts are whole when their submissions are inserted (no second write of each), and
+        the versions go in one statement: asking the database to return ids in the rows' order
+        cost one INSERT per version on SQLite, and on PostgreSQL one statement as long as the
+        group, which the driver parsed each time."""
         conn, n = self.conn, len(self.versions)
+        if not n:
+            return []
         if conn.dialect.name == "sqlite":
             top = conn.execute(_MAX_VERSION_ID).scalar() or 0
-            ids = list(range(top + 1, top + n + 1))
-        else:
-            ids = sorted(conn.scalars(_NEXT_VERSION_IDS, {"n": n}))
-        conn.execute(
-            _INSERT_VERSIONS, [{**v, "id": i} for v, i in zip(self.versions, ids, strict=True)]
-        )
-        return ids
+            return list(range(top + 1, top + n + 1))
+        return sorted(conn.scalars(_NEXT_VERSION_IDS, {"n": n}))
 
     def flush(self) -> None:
-        """Write the group: submissions, versions (their ids into the receipts), heads,
-        findings, then the receipts — one statement each."""
+        """Write the group, one statement per table: submissions with their receipts, versions,
+        heads, findings."""
         if not self.subs:
             return
         conn = self.conn
-        conn.execute(_INSERT_SUBMISSION, self.subs)
-        ids = self._insert_versions() if self.versions else []
+        ids = self._version_ids()
 
         def resolve(ref: Any) -> Any:
             return ids[ref[1]] if isinstance(ref, tuple) else ref
 
         for item, ref in self.refs:
             item["version_id"] = resolve(ref)
+        for sub in self.subs:
+            sub["receipt"] = dumps(self.fresh[sub["sha256"]])
+        conn.execute(_INSERT_SUBMISSION, self.subs)
+        if self.versions:
+            conn.execute(
+                _INSERT_VERSIONS,
+                [{**v, "id": i} for v, i in zip(self.versions, ids, strict=True)],
+            )
         # the heads as the last file of the group left them: latest always, current only to a
         # version that was not rejected
         inserts: list[dict[str, Any]] = []
@@ -439,10 +444,6 @@ class GroupWrite:
             conn.execute(_UPDATE_HEADS, updates)
         if self.findings:
             conn.execute(_INSERT_FINDINGS, self.findings)
-        conn.execute(
-            _SET_RECEIPT,
-            [{"b_id": s["id"], "receipt": dumps(self.fresh[s["sha256"]])} for s in self.subs],
-        )
 
 
 def counts_of(records: list[RecordResult]) -> dict[str, int]:
