@@ -25,6 +25,8 @@ from functools import lru_cache
 from typing import Any, cast
 
 import orjson
+import psycopg
+from psycopg import sql as psql
 from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, tuple_, update
 
 from khoyte.access import Principal
@@ -50,12 +52,10 @@ _RECEIPTS_BY_SHA = select(_SUB.c.sha256, _SUB.c.receipt).where(
     _SUB.c.sha256.in_(bindparam("shas", expanding=True))
 )
 _INSERT_SUBMISSION = insert(_SUB)
-_INSERT_VERSIONS = insert(_VER)
 _MAX_VERSION_ID = select(func.max(_VER.c.id))
 _NEXT_VERSION_IDS = text(
     "SELECT nextval(pg_get_serial_sequence('gw_record_version', 'id')) FROM generate_series(1, :n)"
 )
-_INSERT_HEADS = insert(_HEAD)
 _UPDATE_HEADS = update(_HEAD).where(
     _HEAD.c.facility == bindparam("b_facility"), _HEAD.c.ma_lk == bindparam("b_ma_lk")
 )
@@ -401,6 +401,21 @@ class GroupWrite:
             return list(range(top + 1, top + n + 1))
         return sorted(conn.scalars(_NEXT_VERSION_IDS, {"n": n}))
 
+    def _insert(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """``rows`` into ``table`` (plain columns): PostgreSQL's COPY, one stream for them all
+        (the driver's executemany sends a statement per row); elsewhere one executemany."""
+        raw = self.conn.connection.driver_connection
+        if not isinstance(raw, psycopg.Connection):
+            self.conn.execute(insert(table), rows)
+            return
+        cols = list(rows[0])
+        copy = psql.SQL("COPY {} ({}) FROM STDIN").format(
+            psql.Identifier(table.name), psql.SQL(", ").join(map(psql.Identifier, cols))
+        )
+        with raw.cursor() as cur, cur.copy(copy) as stream:
+            for row in rows:
+                stream.write_row([row[c] for c in cols])
+
     def flush(self) -> None:
         """Write the group, one statement per table: submissions with their receipts, versions,
         heads, findings."""
@@ -418,10 +433,7 @@ class GroupWrite:
             sub["receipt"] = dumps(self.fresh[sub["sha256"]])
         conn.execute(_INSERT_SUBMISSION, self.subs)
         if self.versions:
-            conn.execute(
-                _INSERT_VERSIONS,
-                [{**v, "id": i} for v, i in zip(self.versions, ids, strict=True)],
-            )
+            self._insert(_VER, [{**v, "id": i} for v, i in zip(self.versions, ids, strict=True)])
         # the heads as the last file of the group left them: latest always, current only to a
         # version that was not rejected
         inserts: list[dict[str, Any]] = []
@@ -439,7 +451,7 @@ class GroupWrite:
             else:
                 inserts.append({"facility": key[0], "ma_lk": key[1], **row})
         if inserts:
-            conn.execute(_INSERT_HEADS, inserts)
+            self._insert(_HEAD, inserts)
         if updates:
             conn.execute(_UPDATE_HEADS, updates)
         if self.findings:
