@@ -334,47 +334,60 @@ def _ingest_fresh(files: list[bytes], tmp: Path, url: str) -> tuple[float, float
     return float(wall), float(cpu), float(per_commit)
 
 
+def _read_validate(files: list[bytes]) -> tuple[float, float]:
+    """(wall, CPU) seconds of reading and validating ``files`` here: the baseline."""
+    c0, t0 = _cpu(), time.perf_counter()
+    for data in files:
+        validate_file(data, "x.xml")
+    return time.perf_counter() - t0, _cpu() - c0
+
+
 def ingest_ratio(n_files: int, runs: int, threads: int, with_pg: bool) -> None:
+    """Each way of ingesting, ``runs`` times, each run beside its own baseline (read+validate
+    measured just before it: this machine's speed drifts by a third within minutes, so a
+    baseline taken a minute earlier would move the ratio more than the code does); the ratio
+    printed is the median of the runs' ratios."""
     files = make_files("82001", n_files, uuid.uuid4().hex[:6])
     n_records = n_files * RECORDS_PER_FILE
     base_t: list[float] = []
     base_c: list[float] = []
-    got: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
+    got: dict[tuple[str, int], list[tuple[float, float, float, float]]] = {}
     stores = ["SQLite", "PostgreSQL"] if with_pg else ["SQLite"]
     for data in files[:20]:  # warm up: imports, caches, the compiled reader's first use
         validate_file(data, "x.xml")
     for _ in range(runs):
-        c0, t0 = _cpu(), time.perf_counter()
-        for data in files:
-            validate_file(data, "x.xml")
-        base_t.append(time.perf_counter() - t0)
-        base_c.append(_cpu() - c0)
         for store in stores:
             # -1: bulk, read here; -2: bulk, one reader process; FRESH: as khoyte ingest runs
             for n in (1, threads, -1, -2, FRESH):
                 url = "pg" if store == "PostgreSQL" else None
-                got.setdefault((store, n), []).append(_ingest(files, url, n))
+                bt, bcpu = _read_validate(files)
+                base_t.append(bt)
+                base_c.append(bcpu)
+                got.setdefault((store, n), []).append((*_ingest(files, url, n), bt))
     start = statistics.median(reader_start_cpu(Settings()) for _ in range(3))
     for (store, n), values in got.items():  # the reader's start, once a command, apart
         if -1 > n > FRESH:  # (a new process measures its readers after their start)
-            got[(store, n)] = [(w, c - start * (-n - 1), k) for w, c, k in values]
+            got[(store, n)] = [(w, c - start * (-n - 1), k, bt) for w, c, k, bt in values]
     b, bc = statistics.median(base_t), statistics.median(base_c)
     print(
-        f"one process, {n_files} files / {n_records} records, median of {runs}: read+validate "
-        f"{n_records / b:,.0f} records/s ({bc / n_records * 1000:.2f} ms CPU per record); a "
+        f"one process, {n_files} files / {n_records} records, median of {len(base_t)}: "
+        f"read+validate {n_records / b:,.0f} records/s ({n_records / max(base_t):,.0f}–"
+        f"{n_records / min(base_t):,.0f}; {bc / n_records * 1000:.2f} ms CPU per record); a "
         f"bulk reader process costs {start:.2f} s CPU to start (once a command, not counted)"
     )
     for (store, n), values in got.items():
         wall = statistics.median(v[0] for v in values)
         cpu = statistics.median(v[1] for v in values)
         share = statistics.median(v[2] for v in values)
+        ratios = [v[3] / v[0] for v in values]
         how = (f"{n} thread{'s' if n > 1 else ' '}" if n > 0
                else f"bulk, {default_jobs()} reader(s), a new process (khoyte ingest)" if n == FRESH
                else f"bulk, {-n - 1} reader process{'es' if n < -2 else ''}")  # fmt: skip
         print(
-            f"  ingest {store:<10} {how}: {n_records / wall:,.0f} "
-            f"records/s, ingest/read ratio {b / wall:.2f}; CPU {cpu / n_records * 1000:.2f} ms "
-            f"per record ({cpu / bc:.2f}x read+validate); {share:.1f} submissions per commit"
+            f"  ingest {store:<10} {how}: {n_records / wall:,.0f} records/s, ingest/read ratio "
+            f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}); CPU "
+            f"{cpu / n_records * 1000:.2f} ms per record ({cpu / bc:.2f}x read+validate); "
+            f"{share:.1f} submissions per commit"
         )
 
 
