@@ -16,8 +16,8 @@ import os
 import subprocess
 import sys
 import threading
-import zipfile
 import time
+import zipfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -274,11 +274,13 @@ def test_packs_from_bulk_intake_are_backed_up_whole_and_restored(tmp_path: Path)
     packs = Archive(settings.archive_dir).packs()
     assert len(packs) == 2
     first = backup(settings, tmp_path / "backups")
-    assert first.archive_files == 8 and first.archive_copied == 8
+    assert first.archive_files == 8
+    assert first.archive_copied == 8
     copied = sorted((tmp_path / "backups" / "archive" / PACKS).rglob("*.zip"))
     assert [p.read_bytes() for p in copied] == [p.read_bytes() for p in packs]  # whole
     again = backup(settings, tmp_path / "backups")  # incremental: nothing copied twice
-    assert again.archive_files == 8 and again.archive_copied == 0
+    assert again.archive_files == 8
+    assert again.archive_copied == 0
     assert sorted(_archive_list(again.snapshot)) == sorted(shas)
     # a member of a copied pack damaged: restore refuses, naming it
     victim = copied[0]
