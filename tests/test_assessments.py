@@ -256,3 +256,42 @@ def test_a_folder_file_that_names_no_sender_is_refused(gw: Gateway, council: Cou
     assert "82000.xml" in str(refused.value)
     ok = gw.service.submit(doc, name=f"{council.code}.xml", channel="ingest")
     assert ok.data["facility"] == council.code
+
+
+def test_ingest_facility_declares_the_sender_of_every_file(
+    council: Council, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``khoyte ingest --facility``: an XML12 document whose name carries no code is that
+    facility's; a claims file of another facility is refused (its MACSKCB differs), the rest
+    of the folder is taken; with ``--url`` the option is refused (the credential names the
+    sender)."""
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from khoyte.cli import app
+    from khoyte.gateway.models import Submission
+    from khoyte.store.db import session_scope
+
+    monkeypatch.setenv("KHOYTE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("KHOYTE_DATABASE_URL", raising=False)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "hoidong-thang1.xml").write_bytes(docs_of(council)[0].read_bytes())
+    (folder / "claims.xml").write_bytes(claim("LKOTHER", facility=FAC_A))
+    runner = CliRunner()
+    res = runner.invoke(app, ["ingest", str(folder), "--facility", council.code])
+    assert res.exit_code == 1, res.output  # the operator must act on the refused file
+    assert "facility_mismatch" in res.stderr or "MACSKCB" in res.stderr
+    svc = IntakeService(Settings())
+    try:
+        with session_scope(svc.sessions) as s:
+            stored = [(x.facility, x.kind) for x in s.scalars(select(Submission))]
+    finally:
+        svc.engine.dispose()
+    assert stored == [(council.code, "assessment")]
+    refused = runner.invoke(
+        app,
+        ["ingest", str(folder), "--facility", council.code, "--url", "http://x", "--token", "t"],
+    )
+    assert refused.exit_code == 2
+    assert "--facility" in refused.stderr

@@ -171,6 +171,7 @@ class BulkIntake:
         self.jobs = jobs
         self._pool: ProcessPoolExecutor | None = None
         self._failed: BaseException | None = None  # a store error: nothing more is stored
+        self._declared: str | None = None  # the sender the operator declares (submit_many)
         self._queued: deque[_Queued] = deque()  # batches for the storing thread
         self._lock = threading.Lock()
 
@@ -216,13 +217,19 @@ class BulkIntake:
         return self._pool
 
     def submit_many(
-        self, files: Iterable[tuple[bytes, str] | KhoyteError], channel: str = "ingest"
+        self,
+        files: Iterable[tuple[bytes, str] | KhoyteError],
+        channel: str = "ingest",
+        facility: str | None = None,
     ) -> Iterator[Outcome]:
         """One outcome per item, in order: its receipt, or why it was refused or deferred (an
         item that is already an error — a file too large or unreadable — is passed through).
         While group k is stored, groups k+1 … k+``DEPTH`` are archived and read: memory holds
-        ``DEPTH`` + 1 groups, whatever the count."""
+        ``DEPTH`` + 1 groups, whatever the count. ``facility``: the sender the operator
+        declares for every file (``khoyte ingest --facility``): a file of another facility is
+        refused, a document that names none (XML12) is that facility's."""
         items = iter(files)
+        self._declared = facility
         self._workers()
         self._failed = None
         ahead: deque[tuple[list[Item], Future[Prepared], Future[list[Parsed]] | None]] = deque()
@@ -352,7 +359,7 @@ class BulkIntake:
                 try:
                     p = svc.pending(data, p, res, records, facility=None,
                                     credential_id=None, channel=channel, expect=None,
-                                    declared_facility=None, who=who, ip="",
+                                    declared_facility=self._declared, who=who, ip="",
                                     bodies=bodies)  # fmt: skip
                 except KhoyteError as err:
                     outcomes[i] = err

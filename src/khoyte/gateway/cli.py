@@ -248,7 +248,16 @@ def ingest(
         int | None,
         typer.Option(
             help="Số tiến trình đọc và kiểm tra tệp (0: trong tiến trình này) / processes that "
-            "read and validate the files in-process (0: none). Default: cores − 1, at most 4."
+            "read and validate the files in-process (0: none). Default: one per core, at most "
+            "4 (none on a single core)."
+        ),
+    ] = None,
+    facility: Annotated[
+        str | None,
+        typer.Option(
+            help="Mã cơ sở gửi mọi tệp (tệp của cơ sở khác bị từ chối; tệp XML12 không ghi cơ "
+            "sở gửi thì thuộc cơ sở này) / the facility that sent every file (a file of another "
+            "facility is refused; an XML12 document, which names no sender, is this one's)."
         ),
     ] = None,
 ) -> None:
@@ -266,6 +275,13 @@ def ingest(
         if not token:
             _err("--url cần --token / --url needs --token")
             raise typer.Exit(2)
+        if facility:
+            _err(
+                "--facility chỉ dùng khi nạp trong tiến trình: với --url, mã truy cập đã xác định "
+                "cơ sở gửi / --facility is for in-process ingest: with --url the credential "
+                "names the sender"
+            )
+            raise typer.Exit(2)
         with httpx.Client(timeout=120) as client:
             summary = progress_ingest(console, paths, remote_submitter(client, url, token))
     else:
@@ -273,7 +289,9 @@ def ingest(
         n = jobs if jobs is not None else default_jobs()
         try:
             with BulkIntake(services.intake, jobs=n) as bulk:
-                summary = progress_ingest(console, paths, bulk_submitter(bulk, paths))
+                summary = progress_ingest(
+                    console, paths, bulk_submitter(bulk, paths, facility=facility)
+                )
         finally:
             services.close()
     print_summary(console, summary)

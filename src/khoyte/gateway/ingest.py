@@ -94,9 +94,12 @@ def local_submitter(service: IntakeService, channel: str = "ingest") -> Submitte
     return submit
 
 
-def bulk_submitter(bulk: BulkIntake, paths: list[Path], channel: str = "ingest") -> Submitter:
+def bulk_submitter(
+    bulk: BulkIntake, paths: list[Path], channel: str = "ingest", facility: str | None = None
+) -> Submitter:
     """The files of ``paths`` (in ``iter_files`` order: the order ``ingest`` asks for them)
-    through bulk intake: read in worker processes, stored a group per transaction in order."""
+    through bulk intake: read in worker processes, stored a group per transaction in order
+    (``facility``: the sender declared for every file)."""
     limit = bulk.service.settings.max_file_bytes
 
     def items() -> Iterator[tuple[bytes, str] | KhoyteError]:
@@ -113,7 +116,7 @@ def bulk_submitter(bulk: BulkIntake, paths: list[Path], channel: str = "ingest")
                     {"file": str(path)},
                 )
 
-    outcomes = bulk.submit_many(items(), channel)
+    outcomes = bulk.submit_many(items(), channel, facility)
 
     def submit(path: Path) -> tuple[dict[str, Any], bool]:
         outcome = next(outcomes)

@@ -339,11 +339,12 @@ class IntakeService:
                 raise IntakeRefused(
                     "no_sender",
                     f"Tệp giám định y khoa (XML12) {res.file} không ghi cơ sở gửi: hãy đặt tên tệp "
-                    "bắt đầu bằng mã cơ sở của hội đồng (ví dụ 82000.xml) hoặc gửi qua API bằng mã "
-                    "truy cập của hội đồng.",
+                    "bắt đầu bằng mã cơ sở của hội đồng (ví dụ 82000.xml), chạy khoyte ingest "
+                    "--facility <mã>, hoặc gửi qua API bằng mã truy cập của hội đồng.",
                     f"The medical-assessment (XML12) file {res.file} names no sender: name it "
-                    "starting with the council's facility code (e.g. 82000.xml) or send it over "
-                    "the API with the council's credential.",
+                    "starting with the council's facility code (e.g. 82000.xml), run khoyte "
+                    "ingest --facility <code>, or send it over the API with the council's "
+                    "credential.",
                     {"file": res.file},
                 )
         self._check_owner(owner, facility, credential_id, sha)
