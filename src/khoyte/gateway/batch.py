@@ -27,7 +27,7 @@ from typing import Any, cast
 import orjson
 import psycopg
 from psycopg import sql as psql
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, text, update
 
 from khoyte.access import Principal
 from khoyte.dates import add_years
@@ -67,8 +67,13 @@ _SELECT_HEADS = select(
     _HEAD.c.latest_sha,
     _HEAD.c.latest_version_id,
     _HEAD.c.current_version_id,
-).where(tuple_(_HEAD.c.facility, _HEAD.c.ma_lk).in_(bindparam("keys", expanding=True)))
-_CHUNK = 400  # keys per IN list (SQLite allows 32,766 bound values; two per key)
+).where(
+    # two plain IN lists (a superset of the pairs, filtered here): PostgreSQL planned a list
+    # of (facility, MA_LK) pairs as one index scan per pair, ~8 ms for a group's 200 keys
+    _HEAD.c.facility.in_(bindparam("facilities", expanding=True)),
+    _HEAD.c.ma_lk.in_(bindparam("ma_lks", expanding=True)),
+)
+_CHUNK = 400  # keys per IN list (SQLite allows 32,766 bound values)
 
 
 @dataclass(frozen=True)
@@ -268,9 +273,13 @@ class GroupWrite:
                 if storable(rr, p.res.kind)
             }
         )
+        wanted = set(keys)
         for i in range(0, len(keys), _CHUNK):
-            for h in self.conn.execute(_SELECT_HEADS, {"keys": keys[i : i + _CHUNK]}):
-                self.heads[(h[0], h[1])] = (h[2], h[3], h[4], h[5])
+            part = keys[i : i + _CHUNK]
+            params = {"facilities": sorted({f for f, _ in part}), "ma_lks": [m for _, m in part]}
+            for h in self.conn.execute(_SELECT_HEADS, params):
+                if (h[0], h[1]) in wanted:
+                    self.heads[(h[0], h[1])] = (h[2], h[3], h[4], h[5])
         self.state = {k: list(v) for k, v in self.heads.items()}
 
     def add(self, p: Pending, received: datetime) -> Receipt:
