@@ -2,7 +2,7 @@
 another would be, at a fraction of the cost.
 
 One file at a time, each file paid its own transaction, its flushes and its audit-chain move, and
-the reading ran on the one core the storing used. Here a *group* of files (``chunk``, 32 by
+the reading ran on the one core the storing used. Here a *group* of files (``chunk``, 64 by
 default) goes through intake's same steps (``IntakeService``: the bytes durable in the archive
 before their records are stored, the receipt of bytes already received, the same
 ``GroupWrite``), but:
@@ -165,7 +165,7 @@ class BulkIntake:
     """``submit_many`` stores files group by group; ``jobs`` worker processes read them (0: read
     in this process). Use as a context manager (the workers stop at the end)."""
 
-    def __init__(self, service: IntakeService, jobs: int = 0, chunk: int = 32) -> None:
+    def __init__(self, service: IntakeService, jobs: int = 0, chunk: int = 64) -> None:
         self.service = service
         self.chunk = max(1, chunk)
         self.jobs = jobs
