@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from khoyte import __version__
 from khoyte.config import Settings
-from khoyte.gateway.archive import Archive, _fsync_dir, pack_members, read_member
+from khoyte.gateway.archive import Archive, _fsync_dir, pack_members
 from khoyte.store.crypto import KEY_FILE
 
 if TYPE_CHECKING:
@@ -190,8 +190,9 @@ def _copy_pack(pack: Path, root: Path, shared: Archive) -> tuple[list[str], list
     have = shared.root / pack.relative_to(root)
     if have.exists() and have.stat().st_size == pack.stat().st_size:
         return [f"{m.sha256} {m.size}" for m in members], [], False
-    damaged = [f"{pack}:{m.sha256}.xml" for m in members
-               if hashlib.sha256(read_member(pack, m.sha256)).hexdigest() != m.sha256]  # fmt: skip
+    with zipfile.ZipFile(pack) as z:  # opened once for all its members
+        damaged = [f"{pack}:{m.sha256}.xml" for m in members
+                   if hashlib.sha256(z.read(f"{m.sha256}.xml")).hexdigest() != m.sha256]  # fmt: skip
     if damaged:
         return [], damaged, False
     have.parent.mkdir(parents=True, exist_ok=True)

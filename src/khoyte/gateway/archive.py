@@ -120,8 +120,10 @@ class Archive:
             self._syncfs()
         else:
             _fsync_dir(Path(folder))
-        with self._lock:
-            self._index_pack(Path(final))
+        with self._lock:  # its members are known: no need to read the pack back
+            for digest in files:
+                self._packed.setdefault(digest, Path(final))
+            self._packs_read.add(Path(final))
         return Path(final)
 
     def _place(self, digest: str, size: int) -> tuple[str, str] | None:

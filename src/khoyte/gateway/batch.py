@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any, cast
 
 import orjson
@@ -35,10 +34,9 @@ from khoyte.gateway.models import FindingRow, RecordHead, RecordVersionRow, Subm
 from khoyte.standards import serialize
 from khoyte.standards.assessment import is_assessment_key
 from khoyte.standards.model import Record
-from khoyte.standards.personal import is_identifying
 from khoyte.standards.reader import DocumentKind
 from khoyte.standards.serialize import record_to_json
-from khoyte.store.crypto import RECORD_LABEL, Keyring, keyring
+from khoyte.store.crypto import Keyring, keyring
 from khoyte.validate.engine import FileResult, RecordResult, RecordStatus
 
 _SUB = cast(Table, Submission.__table__)
@@ -128,15 +126,9 @@ def make_body(record: Record, ring: Keyring) -> Body:
     return Body(hashlib.sha256(body.encode("utf-8")).hexdigest(), sealed)
 
 
-@lru_cache(maxsize=1024)
-def _identifying(columns: tuple[str, ...]) -> tuple[str, ...]:
-    """The identifying columns among a row's (rows of a table share their columns)."""
-    return tuple(c for c in columns if is_identifying(c))
-
-
 def _encoded(values: dict[str, Any]) -> dict[str, Any]:
-    """A row's values as JSON types: the tagged ones (``serialize``'s encoders) replaced, in a
-    copy made only when there is one."""
+    """A row's values as JSON types: the tagged ones (``serialize``'s encoders: dates, money,
+    birth dates) replaced, in a copy made only when there is one."""
     out: dict[str, Any] | None = None
     for k, v in values.items():
         f = _TAGGED.get(type(v))
@@ -147,27 +139,16 @@ def _encoded(values: dict[str, Any]) -> dict[str, Any]:
     return values if out is None else out
 
 
+def _encode(record: Record) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """``record`` as ``record_to_json`` writes it, in JSON types: (its head, its tables)."""
+    head = {"ma_lk": record.ma_lk, "standard": record.standard.value}
+    return head, {t: [_encoded(row.values) for row in rows] for t, rows in record.tables.items()}
+
+
 def _bodies(record: Record, ring: Keyring) -> tuple[str, str]:
     """(canonical JSON, sealed JSON) of ``record``; TypeError for what orjson refuses."""
-    head = {"ma_lk": record.ma_lk, "standard": record.standard.value}
-    tables = {t: [_encoded(row.values) for row in rows] for t, rows in record.tables.items()}
-    body = orjson.dumps({**head, "tables": tables}).decode()
-    secret: dict[str, dict[str, dict[str, Any]]] = {}
-    hidden_tables: dict[str, list[dict[str, Any]]] = {}
-    for t, rows in tables.items():
-        out = []
-        for i, values in enumerate(rows):
-            hidden = {c: values[c] for c in _identifying(tuple(values))
-                      if values[c] is not None}  # fmt: skip
-            if hidden:
-                secret.setdefault(t, {})[str(i)] = hidden
-                values = {**values, **dict.fromkeys(hidden)}  # same keys, same order: nulls
-            out.append(values)
-        hidden_tables[t] = out
-    data: dict[str, Any] = {**head, "tables": hidden_tables}
-    if secret:
-        data["sealed"] = ring.seal(orjson.dumps(secret), RECORD_LABEL)
-    return body, orjson.dumps(data).decode()
+    head, tables = _encode(record)
+    return orjson.dumps({**head, "tables": tables}).decode(), ring.seal_tables(head, tables)
 
 
 def dumps(obj: Any) -> str:
@@ -181,43 +162,15 @@ def dumps(obj: Any) -> str:
 
 # the canonical encoders of the values JSON cannot type (tagged: {"n": …}, {"t": …}, …)
 _TAGGED = serialize._ENCODERS
-_PASS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _tag(v: Any) -> Any:
-    f = _TAGGED.get(type(v))
-    if f is None:
-        raise TypeError(type(v).__name__)
-    return f(v)
-
-
-def _values(values: dict[str, Any]) -> dict[str, Any]:
-    """The row's values as orjson takes them: as they are, unless a list of dates (tagged as
-    one list, ``{"dl": […]}``) needs a copy of the row."""
-    for v in values.values():
-        if type(v) is list and v and type(v[0]) is not str:
-            lists = _TAGGED[list]
-            return {k: lists(x) if type(x) is list else x for k, x in values.items()}
-    return values
 
 
 def record_body(record: Record) -> str:
-    """``record_to_json(record)``, the same bytes: the rows' values go to orjson as they are,
-    which calls back only for the tagged types (dates, money, birth dates) — building a copy of
-    every row first cost as much CPU as validating the record. What orjson refuses takes the
-    canonical path."""
+    """``record_to_json(record)``, the same bytes: the rows' values tagged by exact type, then
+    orjson (building each value through the canonical path cost as much CPU as validating the
+    record). What orjson refuses takes the canonical path."""
     try:
-        return orjson.dumps(
-            {
-                "ma_lk": record.ma_lk,
-                "standard": record.standard.value,
-                "tables": {
-                    t: [_values(row.values) for row in rows] for t, rows in record.tables.items()
-                },
-            },
-            default=_tag,
-            option=_PASS,
-        ).decode()
+        head, tables = _encode(record)
+        return orjson.dumps({**head, "tables": tables}).decode()
     except TypeError:
         return record_to_json(record)
 
@@ -365,8 +318,9 @@ class GroupWrite:
         received: datetime,
         made: Body | None,
     ) -> None:
-        body = record_body(cast(Record, rr.record)) if made is None else ""
-        csha = made.content_sha if made else hashlib.sha256(body.encode("utf-8")).hexdigest()
+        if made is None:  # one file at a time: its stored form is made here
+            made = make_body(cast(Record, rr.record), self.ring)
+        csha = made.content_sha
         key = (facility, ma_lk)
         prev = self.state.get(key)
         if prev is not None and prev[1] == csha:
@@ -383,7 +337,7 @@ class GroupWrite:
                 "received_at": received,
                 "status": rr.status.value,
                 "content_sha": csha,  # of the plaintext: an unchanged resend is still "unchanged"
-                "record": made.sealed if made else self.ring.seal_record(body),
+                "record": made.sealed,
             }
         )
         ref = ("new", len(self.versions) - 1)

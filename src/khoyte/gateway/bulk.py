@@ -225,7 +225,7 @@ class BulkIntake:
         """One outcome per item, in order: its receipt, or why it was refused or deferred (an
         item that is already an error — a file too large or unreadable — is passed through).
         While group k is stored, groups k+1 … k+``DEPTH`` are archived and read: memory holds
-        ``DEPTH`` + 1 groups, whatever the count. ``facility``: the sender the operator
+        at most 2 × ``DEPTH`` + 1 groups (``DEPTH`` being stored), whatever the count. ``facility``: the sender the operator
         declares for every file (``khoyte ingest --facility``): a file of another facility is
         refused, a document that names none (XML12) is that facility's."""
         items = iter(files)

@@ -33,6 +33,7 @@ import secrets
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -111,13 +112,25 @@ class Keyring:
         # new record's body is sealed in one pass (``gateway.batch.make_body``)
         data = json.loads(body)
         self.unseal(data)  # already sealed (a rotation): open with whichever key sealed it
+        tables = data.pop("tables")
+        return self.seal_tables(data, tables)
+
+    def seal_tables(self, head: dict[str, Any], tables: dict[str, list[dict[str, Any]]]) -> str:
+        """A record's JSON (``head``'s fields, then ``tables``, whose values are JSON types)
+        with its identifying values null in place and sealed together under ``"sealed"``;
+        ``tables`` is not changed."""
         secret: dict[str, dict[str, dict[str, Any]]] = {}
-        for t, rows in data["tables"].items():
+        hidden_tables: dict[str, list[dict[str, Any]]] = {}
+        for t, rows in tables.items():
+            out = []
             for i, row in enumerate(rows):
-                for k, v in row.items():
-                    if v is not None and is_identifying(k):
-                        secret.setdefault(t, {}).setdefault(str(i), {})[k] = v
-                        row[k] = None  # same key: the row keeps its order
+                hidden = {c: row[c] for c in _identifying(tuple(row)) if row[c] is not None}
+                if hidden:
+                    secret.setdefault(t, {})[str(i)] = hidden
+                    row = {**row, **dict.fromkeys(hidden)}  # same keys, same order: nulls
+                out.append(row)
+            hidden_tables[t] = out
+        data: dict[str, Any] = {**head, "tables": hidden_tables}
         if secret:
             data["sealed"] = self.seal(_dumps(secret), RECORD_LABEL)
         return _dumps(data).decode()
@@ -132,6 +145,12 @@ class Keyring:
         for t, rows in secret.items():
             for i, values in rows.items():
                 tables[t][int(i)].update(values)
+
+
+@lru_cache(maxsize=1024)
+def _identifying(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The identifying columns among a row's (rows of a table share their columns)."""
+    return tuple(c for c in columns if is_identifying(c))
 
 
 def _dumps(data: Any) -> bytes:
